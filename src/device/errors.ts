@@ -1,0 +1,31 @@
+import { stateName, type MigState } from '../fsm/index.js';
+
+/**
+ * errno-like codes a device request fails with, as the VFIO ioctls report them:
+ * EINVAL (request the FSM rejects), EIO (device command failed), ETIMEDOUT (device firmware did
+ * not answer), ENOTTY (feature not implemented, e.g. no MIG_DATA_SIZE), ENOMSG (PRE_COPY info
+ * asked outside a PRE_COPY state, as `VFIO_MIG_GET_PRECOPY_INFO` answers), EBUSY, ENOMEM.
+ */
+export type DeviceErrno = 'EINVAL' | 'EIO' | 'ETIMEDOUT' | 'ENOTTY' | 'ENOMSG' | 'EBUSY' | 'ENOMEM';
+
+/** A failed device request. `stateAfter` is what `getState()` reports after the failure. */
+export class DeviceError extends Error {
+  constructor(
+    readonly code: DeviceErrno,
+    readonly deviceId: string,
+    readonly operation: string,
+    readonly stateAfter: MigState,
+    detail: string,
+  ) {
+    super(`${code}: device ${deviceId}: ${operation}: ${detail} (device now in ${stateName(stateAfter)})`);
+    this.name = 'DeviceError';
+  }
+
+  /**
+   * The uAPI's rule: a device left in ERROR after a failed SET_STATE can only leave it through
+   * `VFIO_DEVICE_RESET`.
+   */
+  get needsReset(): boolean {
+    return this.stateAfter === 0;
+  }
+}

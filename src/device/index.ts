@@ -1,0 +1,2 @@
+export type { MigrationDevice, PrecopyInfo } from './types.js';
+export { DeviceError, type DeviceErrno } from './errors.js';

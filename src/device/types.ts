@@ -1,0 +1,38 @@
+import type { MigFlags, MigState } from '../fsm/index.js';
+
+/** `VFIO_MIG_GET_PRECOPY_INFO`: what a PRE_COPY device still has to send. Both may grow and shrink. */
+export interface PrecopyInfo {
+  /** Initial data that must be read before moving to STOP_COPY for a good switchover. */
+  readonly initialBytes: number;
+  /** State changed since it was last read (an estimate). */
+  readonly dirtyBytes: number;
+}
+
+/**
+ * A VFIO migration-capable device as userspace sees it through the v2 uAPI
+ * (`VFIO_DEVICE_FEATURE_MIGRATION`, `..._MIG_DEVICE_STATE`, `..._MIG_DATA_SIZE`,
+ * `VFIO_MIG_GET_PRECOPY_INFO`; see Linux `include/uapi/linux/vfio.h`).
+ *
+ * Requests are asynchronous here because a real device command takes time (milliseconds to
+ * seconds on mlx5); each still completes fully before it resolves, as the ioctl does.
+ */
+export interface MigrationDevice {
+  /** Stable identifier, e.g. a PCI address `0000:3b:00.2` or a VMM device id. */
+  readonly id: string;
+  /** Device model key used by the estimators, e.g. `mlx5-cx7`. */
+  readonly model: string;
+  /** `VFIO_MIGRATION_*` bits the device reports. */
+  readonly flags: MigFlags;
+  /** MIG_DEVICE_STATE GET. */
+  getState(): MigState;
+  /**
+   * MIG_DEVICE_STATE SET: one request, which the kernel may expand into several arcs
+   * (`planPath`). Rejects with `DeviceError`; afterwards `getState()` is the state the device
+   * is really in (the original state, a state along the path, or ERROR).
+   */
+  setState(next: MigState): Promise<void>;
+  /** MIG_DATA_SIZE: estimated bytes STOP_COPY will produce, including pending pre-copy data. Any state. */
+  stopCopyBytes(): Promise<number>;
+  /** PRECOPY_INFO; rejects with ENOMSG/EINVAL outside PRE_COPY and PRE_COPY_P2P. */
+  precopyInfo(): Promise<PrecopyInfo>;
+}

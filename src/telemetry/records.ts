@@ -1,0 +1,85 @@
+/**
+ * Telemetry records: the JSON-lines contract of `shared/specs/design.md` ("Telemetry records").
+ * One object per line, `kind` first. Times are milliseconds (float), sizes bytes (integer).
+ * These shapes are relied on by stored data and by VMM integrations: keep them stable.
+ */
+
+export interface ArcRecord {
+  readonly kind: 'arc';
+  readonly migrationId: string;
+  readonly deviceId: string;
+  readonly deviceModel: string;
+  /** State names, e.g. `RUNNING_P2P`. */
+  readonly from: string;
+  readonly to: string;
+  readonly startedAtMs: number;
+  readonly latencyMs: number;
+  /** MIG_DATA_SIZE when the arc started. */
+  readonly stopCopyBytes: number;
+  readonly ok: boolean;
+  readonly errno?: string;
+  readonly deadlineMs?: number;
+}
+
+export interface SizeRecord {
+  readonly kind: 'size';
+  readonly migrationId: string;
+  readonly deviceId: string;
+  readonly atMs: number;
+  readonly stopCopyBytes: number;
+  readonly initialBytes?: number;
+  readonly dirtyBytes?: number;
+}
+
+export interface TransferRecord {
+  readonly kind: 'transfer';
+  readonly migrationId: string;
+  /** A device id, or `ram` for guest memory. */
+  readonly deviceId: string;
+  readonly phase: 'precopy' | 'stopcopy';
+  readonly bytes: number;
+  readonly durationMs: number;
+}
+
+export interface RamRecord {
+  readonly kind: 'ram';
+  readonly migrationId: string;
+  readonly atMs: number;
+  /** Pre-copy pass (QEMU `dirty-sync-count`). */
+  readonly pass: number;
+  readonly remainingBytes: number;
+  readonly dirtyBytesPerS: number;
+  readonly bandwidthBytesPerS: number;
+  /** QEMU's own `expected-downtime`, when known. */
+  readonly expectedDowntimeMs?: number;
+}
+
+export interface OutcomeRecord {
+  readonly kind: 'outcome';
+  readonly migrationId: string;
+  /** Who decided the switchover: `governor`, `qemu`, `kubevirt`, `oracle`, ... */
+  readonly policy: string;
+  readonly deadlineMs: number;
+  readonly decidedAtMs: number;
+  readonly predictedBlackoutMs: number;
+  readonly actualBlackoutMs: number;
+  readonly met: boolean;
+}
+
+export type TelemetryRecord = ArcRecord | SizeRecord | TransferRecord | RamRecord | OutcomeRecord;
+export type RecordKind = TelemetryRecord['kind'];
+export const RECORD_KINDS: readonly RecordKind[] = ['arc', 'size', 'transfer', 'ram', 'outcome'];
+
+/** Where a record came from, for error messages and the rejects table: `file:line` or a name. */
+export interface RecordSource {
+  readonly file?: string;
+  readonly line?: number;
+}
+
+/**
+ * Anything that accepts records: the recording pipeline, an in-memory array in tests.
+ * `push` never blocks; the pipeline applies its own backpressure and error reporting.
+ */
+export interface RecordSink {
+  push(record: TelemetryRecord, source?: RecordSource): void;
+}
