@@ -16,3 +16,4 @@ export type {
   RecordSink,
 } from './telemetry/records.js';
 export { RECORD_KINDS } from './telemetry/records.js';
+export * from './sim/index.js';

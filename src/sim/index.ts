@@ -1,0 +1,12 @@
+export { VirtualClock, type Clock } from './clock.js';
+export { Rng } from './rng.js';
+export { SimError, type SimErrorCode } from './errors.js';
+export { medianArcLatencyMs, sampleArcLatencyMs, sampleNoiseFactor } from './latency.js';
+export type { SimArcModel, SimNoiseModel } from './latency.js';
+export { MLX5_CX7, QAT_VF, GENERIC_NIC, SIM_PROFILES } from './profiles.js';
+export type { SimProfile, SimProfileName, SizeEstimateError } from './profiles.js';
+export { FaultPlan } from './faults.js';
+export type { FaultConfig, OneShotFault, AfterFailureSpec, SizeQueryErrno, ArcFaultDecision } from './faults.js';
+export { directArcs } from './arc-table.js';
+export { SimDevice } from './sim-device.js';
+export type { SimDeviceOptions, SimArcEvent } from './sim-device.js';
