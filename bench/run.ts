@@ -12,6 +12,9 @@ type Bench = () => Promise<Record<string, number>>;
 /** Every benchmark, one line each. */
 const BENCHMARKS: ReadonlyArray<readonly [string, () => Promise<{ run: Bench }>]> = [
   ['sim', () => import('./sim.js')],
+  ['ingest', () => import('./ingest.js')],
+  ['estimators', () => import('./estimators.js')],
+  ['governor', () => import('./governor.js')],
 ];
 
 // `npm run bench` runs from the package root.

@@ -17,3 +17,109 @@ export type {
 } from './telemetry/records.js';
 export { RECORD_KINDS } from './telemetry/records.js';
 export * from './sim/index.js';
+export { QmpClient } from './qemu/qmp-client.js';
+export { QmpConnection } from './qemu/qmp-connection.js';
+export type {
+  QmpBackoff,
+  QmpConnectionOptions,
+  QmpConnectionState,
+  QmpEndpoint,
+  QmpExecuteOptions,
+} from './qemu/qmp-options.js';
+export {
+  QmpError,
+  QmpCommandError,
+  QmpTimeoutError,
+  QmpClosedError,
+  QmpConnectError,
+  QmpProtocolError,
+  QmpUnsupportedError,
+} from './qemu/qmp-errors.js';
+export type { QmpErrorCode } from './qemu/qmp-errors.js';
+export type {
+  QmpGreeting,
+  QmpReceivedEvent,
+  QmpTimestamp,
+  QmpWireLine,
+  QmpWireKind,
+  QemuVersionTriple,
+} from './qemu/qmp-protocol.js';
+export { toQmpLogLine, qmpLogLines, QMP_LOG_REPLY_COMMANDS } from './qemu/qmp-wire-log.js';
+export { MIGRATION_FINAL_STATUSES, isMigrationEvent, isMigrationPassEvent } from './qemu/qapi-migration.js';
+export type {
+  MigrationStatus,
+  MigrationStats,
+  MigrationInfo,
+  MigrationSocketAddress,
+  MigrationCapability,
+  MigrationCapabilities,
+  MigrationParameters,
+  MigrationEventData,
+  MigrationPassEventData,
+  RunState,
+  StatusInfo,
+  DirtyLimitInfo,
+} from './qemu/qapi-migration.js';
+export * from './governor/index.js';
+export {
+  RecordingPipeline,
+  validateRecord,
+  parseRecordLine,
+  batchByCountOrTime,
+  PipelineError,
+  RecordRejectedError,
+  StoreFaultError,
+  SpillError,
+  NotCommittedError,
+  formatSource,
+} from './telemetry/index.js';
+export type {
+  PipelineOptions,
+  PipelineStats,
+  Ack,
+  BatchStore,
+  BatchWriteResult,
+  PipelineItem,
+  AcceptedItem,
+  RejectedItem,
+  PipelineErrorCode,
+} from './telemetry/index.js';
+export { importFiles } from './telemetry/import-files.js';
+export type { ImportSummary, ImportOptions, ImportError, FileImport } from './telemetry/import-files.js';
+export { detectFormat } from './telemetry/file-format.js';
+export type { ImportFormat } from './telemetry/file-format.js';
+export {
+  Store,
+  openStore,
+  defaultDbPath,
+  StoreError,
+  SCHEMA_VERSION,
+  iterateArcs,
+  arcGroups,
+  transfers,
+  ramProgress,
+  sizes,
+  outcomes,
+  parseArcKey,
+  listMigrations,
+  listDevices,
+  listRejects,
+  tableCounts,
+  recordCount,
+} from './store/index.js';
+export type {
+  StoreOptions,
+  StoreErrorCode,
+  ArcFilter,
+  ArcGroup,
+  MigrationSummary,
+  StoredDevice,
+  StoredReject,
+  StoreTable,
+} from './store/index.js';
+export * from './estimators/index.js';
+export { parseQmpLog, migrationToRecords, migrationIdFromPath, QMP_DEFAULT_DOWNTIME_LIMIT_MS } from './qemu/qmp-log.js';
+export type { QmpLogParse, QmpLogError, QmpMigration, QmpPoll, QmpRamStats, QmpEvent } from './qemu/qmp-log.js';
+export { precopyExclusion, qmpEvalInput } from './qemu/qmp-eval.js';
+export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';
+export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';

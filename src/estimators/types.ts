@@ -31,9 +31,12 @@ export const RESIDUAL_QUANTILE_LEVELS: readonly number[] = [0.01, 0.05, 0.1, 0.2
 /** Throughput of the blackout (stop-copy) transfer on one link. Never the throttled pre-copy rate. */
 export interface LinkModel {
   readonly n: number;
-  /** Median of bytes/s measured over past stop-copy transfers. */
+  /**
+   * Typical rate, bytes/s: 1000 / the slope (ms/byte) of a robust line through past blackouts
+   * (blackout ms against blackout bytes), so fixed costs do not pollute it.
+   */
   readonly medianBytesPerS: number;
-  /** A low quantile (p10) of the same: the pessimistic rate. */
+  /** The pessimistic rate, bytes/s: from the slope's upper Sen bound (≈ 1 σ, p16). */
   readonly lowBytesPerS: number;
   readonly source: FitSource;
   readonly provenance?: string;
@@ -53,16 +56,44 @@ export interface FixedCostModel {
 }
 
 /**
- * Split-conformal calibration of the total blackout: scores are `log(actual / predictedMedian)`
- * on migrations the point model was not fitted on. The bound for miscoverage α is
- * `median × exp(q)`, `q` the ⌈(n+1)(1−α)⌉-th smallest score. Valid under exchangeability of
- * calibration and future migrations; `driftWindow` tracks recent coverage to detect when that
- * stops holding.
+ * Conformal calibration of the total blackout. Scores are `ln(actual / predictedMedian)` of
+ * migrations whose prediction came from a model **not fitted on them** (out-of-fold predictions
+ * of a K-fold cross-fit, or outcomes observed after the model was fitted). The bound for
+ * miscoverage α is `median × exp(q)`, `q` the ⌈(n+1)(1−α)⌉-th smallest score (`conformal.ts`).
+ *
+ * The guarantee `P(actual ≤ bound) ≥ 1 − α` rests on **exchangeability**: the next migration
+ * is drawn like the calibration ones (same hosts, devices, workloads, QEMU version). With
+ * scores from a model fitted elsewhere (split or online) it holds exactly in finite samples;
+ * with cross-fitted scores and a model refit on all data it is the CV+ construction, ≥ 1 − 2α
+ * in the worst case (Barber, Candès, Ramdas & Tibshirani, "Predictive inference with the
+ * jackknife+", Ann. Statist. 2021) and ≈ 1 − α in practice. When exchangeability breaks (new
+ * firmware, new link, new workload) `driftTest()` sees the miss rate exceed α and says
+ * recalibrate.
  */
 export interface CalibrationModel {
   /** Sorted ascending. */
   readonly logRatioScores: readonly number[];
   readonly n: number;
+  /**
+   * Device models present in the calibration migrations. A query with a device model outside
+   * this set is not exchangeable with them: its bound falls back to the conservative one.
+   */
+  readonly deviceModels?: readonly string[];
+  /** How the scores were obtained: `cross-fit` (K-fold by migration), `split` or `online`. */
+  readonly method?: 'cross-fit' | 'split' | 'online';
+}
+
+/**
+ * Guest RAM sent in the blackout beyond `ram.remaining`: the final dirty-bitmap sync finds the
+ * pages dirtied since the last sync, so blackout RAM ≈ remaining + dirty rate × `carryMs`.
+ * `carryMs` is learned (median over migrations of (blackout RAM − remaining at the decision) /
+ * dirty rate), never a constant of one host.
+ */
+export interface RamCarryModel {
+  readonly n: number;
+  readonly carryMs: number;
+  readonly source: FitSource;
+  readonly provenance?: string;
 }
 
 /** Everything the governor needs, fitted from the store or loaded from `models/*.json`. */
@@ -78,6 +109,8 @@ export interface FittedModel {
   /** link name (`default` when unknown) → blackout throughput. */
   readonly links: Readonly<Record<string, LinkModel>>;
   readonly fixed: FixedCostModel;
+  /** Blackout RAM beyond `remaining`; absent means 0 (remaining only). */
+  readonly ram?: RamCarryModel;
   /** Absent until enough migrations with outcomes exist; then bounds are conformal. */
   readonly calibration?: CalibrationModel;
 }
@@ -97,10 +130,15 @@ export interface BlackoutQuery {
   readonly devices: readonly BlackoutDevice[];
   /** Guest RAM still to send in the blackout (QEMU `ram.remaining`). */
   readonly ramRemainingBytes: number;
+  /**
+   * Rate the guest dirties RAM now (QEMU `dirty-pages-rate` × `page-size`), bytes/s: adds the
+   * {@link RamCarryModel} bytes the final sync will find. Absent: 0.
+   */
+  readonly ramDirtyBytesPerS?: number | undefined;
   /** Link name for {@link FittedModel.links}; `default` when absent. */
-  readonly link?: string;
+  readonly link?: string | undefined;
   /** Devices stepped in parallel (default) or one after another. */
-  readonly serial?: boolean;
+  readonly serial?: boolean | undefined;
 }
 
 /** One component of a predicted blackout, for breakdowns and reports. */
@@ -110,7 +148,10 @@ export interface BlackoutPart {
   readonly deviceId?: string;
   readonly arc?: string;
   readonly medianMs: number;
-  /** The part's own 1 − α quantile (before whole-VM calibration). */
+  /**
+   * The part's own quantile at 1 − α/k, k = number of parts: by the union bound the parts'
+   * highs sum to a bound that holds with probability ≥ 1 − α (the uncalibrated bound).
+   */
   readonly highMs: number;
   /** True when the part came from a prior or had no model at all. */
   readonly fromPrior: boolean;

@@ -1,0 +1,119 @@
+/**
+ * Estimator benchmarks.
+ *
+ * - `fit_1m_s`: `vfio-sla fit`'s work on a store holding 1,000,000 arc records (synthetic
+ *   governed migrations of bench/synthetic-records.ts, 28 arcs each, with their transfers,
+ *   outcome and RAM poll at the decision): open the store, read what a fit reads out of SQLite
+ *   (cli/store-records.ts), fit per-arc lines, link, fixed cost and the (split) conformal
+ *   calibration. Target ≤ 3 s. Best of `FIT_TRIALS`; building the store is not timed.
+ *   `fit_1m_cpu_s`: the process CPU time of the same (less sensitive to a busy shared machine).
+ * - `predict_{1,8}dev_{mean,p99}_ns`: one `predictBlackout()` call on the compiled fitted model
+ *   for a VM with 1 and 8 devices (the governor's decide() budget is 2 µs / 10 µs p99 in all):
+ *   mean over `CALLS` calls (loop time / calls) and p99 of single calls timed with
+ *   `process.hrtime.bigint()` (timer cost included), as bench/governor.ts times decide().
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { collectStore } from '../src/cli/store-records.js';
+import { compileModel, type CompiledModel } from '../src/estimators/compile.js';
+import { fitModel } from '../src/estimators/fit.js';
+import { predictBlackout } from '../src/estimators/predict.js';
+import { buildPriors } from '../src/estimators/priors.js';
+import type { BlackoutQuery, FittedModel } from '../src/estimators/types.js';
+import { MigFlags, MigState } from '../src/fsm/index.js';
+import { Store } from '../src/store/store.js';
+import type { TelemetryRecord } from '../src/telemetry/records.js';
+import { migrationRecords } from './synthetic-records.js';
+
+const ARCS = 1_000_000;
+const FIT_TRIALS = 3;
+const WRITE_BATCH = 8192;
+const CALLS = 200_000;
+
+/** Synthetic migrations until `ARCS` arcs, without the RAM polls before the decision's and the size polls. */
+function fillStore(store: Store): number {
+  let arcs = 0;
+  let batch: { record: TelemetryRecord; source: undefined }[] = [];
+  for (let m = 0; arcs < ARCS; m++) {
+    const recs = migrationRecords(m, 7);
+    const lastRam = recs.filter((r) => r.kind === 'ram').at(-1);
+    for (const record of recs) {
+      if (record.kind === 'size' || (record.kind === 'ram' && record !== lastRam)) continue;
+      if (record.kind === 'arc') {
+        if (arcs >= ARCS) continue;
+        arcs++;
+      }
+      batch.push({ record, source: undefined });
+      if (batch.length >= WRITE_BATCH) {
+        store.writeBatch(batch);
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) store.writeBatch(batch);
+  return arcs;
+}
+
+function timeFit(db: string, priors: FittedModel): { seconds: number; cpuSeconds: number; model: FittedModel } {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const store = Store.open(db, { readonly: true });
+  const model = fitModel(collectStore(store), priors, { name: 'bench' });
+  store.close();
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, model };
+}
+
+function timePredict(model: CompiledModel, query: BlackoutQuery): { meanNs: number; p99Ns: number } {
+  let sink = 0;
+  for (let i = 0; i < 20_000; i++) sink += predictBlackout(model, query, 0.05).boundMs; // warm-up
+  const ns = new Float64Array(CALLS);
+  const t0 = performance.now();
+  for (let i = 0; i < CALLS; i++) {
+    const s = process.hrtime.bigint();
+    sink += predictBlackout(model, query, 0.05).boundMs;
+    ns[i] = Number(process.hrtime.bigint() - s);
+  }
+  const meanNs = ((performance.now() - t0) * 1e6) / CALLS;
+  if (!Number.isFinite(sink)) throw new Error('prediction went non-finite');
+  ns.sort();
+  return { meanNs, p99Ns: ns[Math.floor(CALLS * 0.99)] ?? Number.NaN };
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-bench-fit-'));
+  try {
+    const db = join(dir, 'fit.db');
+    const store = Store.open(db);
+    const arcs = fillStore(store);
+    store.close();
+    if (arcs !== ARCS) throw new Error(`store holds ${arcs} arcs, not ${ARCS}`);
+    const priors = buildPriors();
+    let best = Infinity;
+    let bestCpu = Infinity;
+    let model: FittedModel | undefined;
+    for (let t = 0; t < FIT_TRIALS; t++) {
+      const r = timeFit(db, priors);
+      best = Math.min(best, r.seconds);
+      bestCpu = Math.min(bestCpu, r.cpuSeconds);
+      model = r.model;
+    }
+    const compiled = compileModel(model ?? priors);
+    const ALL = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY;
+    const device = (i: number) => ({ id: `0000:3b:00.${i}`, model: 'mlx5-cx7', state: MigState.PRE_COPY, flags: ALL, stopCopyBytes: 200_000_000 + i });
+    const one = timePredict(compiled, { devices: [device(0)], ramRemainingBytes: 30_000_000, ramDirtyBytesPerS: 1e8 });
+    const eight = timePredict(compiled, { devices: Array.from({ length: 8 }, (_, i) => device(i)), ramRemainingBytes: 30_000_000, ramDirtyBytesPerS: 1e8 });
+    return {
+      fit_1m_s: best,
+      fit_1m_cpu_s: bestCpu,
+      predict_1dev_mean_ns: one.meanNs,
+      predict_1dev_p99_ns: one.p99Ns,
+      predict_8dev_mean_ns: eight.meanNs,
+      predict_8dev_p99_ns: eight.p99Ns,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * `vfio-sla eval`: how well the blackout predictor does on real QEMU migrations, by
+ * cross-validation over migrations, next to QEMU's own `expected-downtime` and the naive
+ * remaining-bytes / pre-copy-bandwidth rule.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { crossValidate, type EvalReport } from '../../estimators/cross-validate.js';
+import type { FittedModel } from '../../estimators/types.js';
+import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
+import { UsageError, type CliIo, type Command } from '../command.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../model-file.js';
+
+const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
+                     [--priors <file> | --no-priors] [--runs] [--json]
+
+Evaluates the blackout predictor on real QEMU migration telemetry in either QMP form (a QMP
+wire log of query-migrate replies with "ts" and events, or JSON arrays of polls
+[{"t_monotonic"|"ts", "query_migrate": {...}}]); directories are searched recursively for
+*.json, *.jsonl, *.ndjson, *.log and *.qmp files.
+
+Each pre-copy migration is predicted at its last active poll before the switchover, from what
+was known then, by a model fitted and calibrated on the other migrations only
+(cross-validation by migration), and compared with the downtime QEMU then measured. Post-copy
+runs and runs whose VM was already paused are left out and listed with the reason. Errors are
+|log2(predicted / actual)| (0.585 = within 1.5x); coverage is the share of runs whose actual
+downtime <= our 1 - alpha bound.
+
+Options:
+  --alpha <a>           miscoverage of the bound, in (0, 1) (default 0.1)
+  --folds loo|<k>       leave-one-out (default) or k folds by migration
+  --priors <file>       prior model (default: the package's models/priors.json)
+  --no-priors           fit from the data only
+  --runs                also list every run's actual, median and bound (in --json: "runs")
+  --json                print one JSON object:
+                        {"n", "alpha", "ours": {"medianAbsLog2Err", "p90AbsLog2Err", "coverage",
+                        "meanBoundMs"}, "qemuExpected": {"medianAbsLog2Err"},
+                        "naive": {"medianAbsLog2Err"}, "excluded": [{"migrationId", "reason"}]}
+  -h, --help            this help
+
+Exit status: 0 evaluated; 1 fewer than 2 usable migrations; 2 usage error.
+
+Example:
+  vfio-sla eval ../shared/datasets/qemu-kvm-postgres-migration --alpha 0.1`;
+
+const QMP_EXTENSIONS = new Set(['.json', '.jsonl', '.ndjson', '.log', '.qmp']);
+
+interface EvalArgs {
+  readonly paths: readonly string[];
+  /** The paths as given, for messages. */
+  readonly given: readonly string[];
+  readonly alpha: number;
+  readonly folds: 'loo' | number;
+  readonly priors: string | undefined;
+  readonly runs: boolean;
+  readonly json: boolean;
+}
+
+function parse(argv: readonly string[], io: CliIo): EvalArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        alpha: { type: 'string' },
+        folds: { type: 'string' },
+        priors: { type: 'string' },
+        'no-priors': { type: 'boolean', default: false },
+        runs: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (parsed.positionals.length === 0) throw new UsageError('no dataset directory or files given');
+  const alpha = v.alpha === undefined ? 0.1 : Number(v.alpha);
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), got '${v.alpha ?? ''}'`);
+  let folds: 'loo' | number = 'loo';
+  if (v.folds !== undefined && v.folds !== 'loo') {
+    folds = Number(v.folds);
+    if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be 'loo' or an integer ≥ 2, got '${v.folds}'`);
+  }
+  if (v.priors !== undefined && v['no-priors']) throw new UsageError('--priors and --no-priors exclude each other');
+  return {
+    paths: parsed.positionals.map((p) => resolve(io.cwd, p)),
+    given: parsed.positionals,
+    alpha,
+    folds,
+    priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    runs: v.runs,
+    json: v.json,
+  };
+}
+
+/** QMP files under `path` (recursively, sorted), or `path` itself. */
+function qmpFiles(path: string, given: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UsageError(`not a readable file or directory: '${given}'`);
+  }
+  if (st.isFile()) return [path];
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && QMP_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+    }
+  };
+  walk(path);
+  return out;
+}
+
+/** The `--json` object. */
+export function evalJson(report: EvalReport, excluded: readonly ExcludedMigration[], withRuns: boolean): Record<string, unknown> {
+  return {
+    n: report.n,
+    alpha: report.alpha,
+    ours: {
+      medianAbsLog2Err: report.ours.medianAbsLog2Err,
+      p90AbsLog2Err: report.ours.p90AbsLog2Err,
+      coverage: report.ours.coverage,
+      meanBoundMs: report.ours.meanBoundMs,
+      calibratedShare: report.ours.calibratedShare,
+    },
+    qemuExpected: { medianAbsLog2Err: report.qemuExpected.medianAbsLog2Err, n: report.qemuExpected.n },
+    naive: { medianAbsLog2Err: report.naive.medianAbsLog2Err, n: report.naive.n },
+    excluded,
+    ...(withRuns ? { runs: report.runs } : {}),
+  };
+}
+
+/** `items` joined by ", " in lines of at most `width` characters. */
+function wrap(items: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const item of items) {
+    if (cur.length > 0 && cur.length + item.length + 2 > width) {
+      lines.push(`${cur},`);
+      cur = item;
+    } else cur = cur.length === 0 ? item : `${cur}, ${item}`;
+  }
+  if (cur.length > 0) lines.push(cur);
+  return lines;
+}
+
+function fmt(x: number, digits = 3): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
+}
+
+function textReport(r: EvalReport, excluded: readonly ExcludedMigration[], args: EvalArgs): string {
+  const row = (name: string, med: number, p90: number | undefined, n: number): string =>
+    `  ${name.padEnd(34)} ${fmt(med).padStart(8)} ${(p90 === undefined ? '' : fmt(p90)).padStart(8)} ${`${fmt(2 ** med, 2)}x`.padStart(9)}   n=${n}`;
+  const lines = [
+    `eval: ${r.n} pre-copy migrations, ${args.folds === 'loo' ? 'leave-one-out' : `${args.folds}-fold`} by migration, alpha = ${r.alpha}`,
+    `  ${'predictor'.padEnd(34)} ${'med|log2|'.padStart(8)} ${'p90'.padStart(8)} ${'x(median)'.padStart(9)}`,
+    row('ours (median)', r.ours.medianAbsLog2Err, r.ours.p90AbsLog2Err, r.ours.n),
+    row('QEMU expected-downtime', r.qemuExpected.medianAbsLog2Err, r.qemuExpected.p90AbsLog2Err, r.qemuExpected.n),
+    row('naive remaining / pre-copy bw', r.naive.medianAbsLog2Err, r.naive.p90AbsLog2Err, r.naive.n),
+    `  our ${fmt((1 - r.alpha) * 100, 0)} % bound: coverage ${fmt(r.ours.coverage * 100, 1)} %, mean ${fmt(r.ours.meanBoundMs, 1)} ms, ` +
+      `calibrated ${fmt(r.ours.calibratedShare * 100, 0)} % of runs`,
+  ];
+  if (excluded.length > 0) {
+    lines.push(`left out ${excluded.length} migration${excluded.length === 1 ? '' : 's'}:`);
+    const byReason = new Map<string, string[]>();
+    for (const e of excluded) byReason.set(e.reason, [...(byReason.get(e.reason) ?? []), e.migrationId]);
+    for (const [reason, ids] of byReason) lines.push(`  ${ids.length} × ${reason}:`, ...wrap(ids, 96).map((l) => `    ${l}`));
+  }
+  if (args.runs) {
+    lines.push('runs (ms): actual, our median, our bound, QEMU expected, naive');
+    for (const x of r.runs) {
+      lines.push(
+        `  ${x.migrationId}: ${fmt(x.actualMs, 1)}, ${fmt(x.medianMs, 1)}, ${fmt(x.boundMs, 1)}${x.actualMs > x.boundMs ? ' (missed)' : ''}, ` +
+          `${x.qemuExpectedMs === undefined ? 'n/a' : fmt(x.qemuExpectedMs, 0)}, ${x.naiveMs === undefined ? 'n/a' : fmt(x.naiveMs, 0)}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parse(argv, io);
+  const files = args.paths.flatMap((p, i) => qmpFiles(p, args.given[i] ?? p));
+  const priors: FittedModel | undefined = args.priors === undefined ? undefined : loadModel(args.priors);
+  const input = qmpEvalInput(files.map((file) => ({ file, text: readFileSync(file, 'utf8') })));
+  if (input.errors.length > 0) {
+    io.stderr.write(`vfio-sla eval: ${input.errors.length} unreadable line${input.errors.length === 1 ? '' : 's'} skipped, first: ` +
+      `${input.errors.slice(0, 3).map((e) => `${e.file}:${e.line}: ${e.reason}`).join('; ')}\n`);
+  }
+  if (input.cases.length < 2) {
+    io.stderr.write(`vfio-sla eval: ${input.cases.length} usable pre-copy migration(s) in ${files.length} file(s); need at least 2\n`);
+    return 1;
+  }
+  const report = crossValidate(input.cases, priors, { alpha: args.alpha, folds: args.folds });
+  io.stdout.write(args.json ? `${JSON.stringify(evalJson(report, input.excluded, args.runs), null, 2)}\n` : `${textReport(report, input.excluded, args)}\n`);
+  return 0;
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'cross-validate the blackout predictor on real QEMU migration telemetry',
+  help: HELP,
+  run,
+};

@@ -1,0 +1,149 @@
+/**
+ * `vfio-sla fit`: fit a model from the store's telemetry (per-arc latencies, blackout link,
+ * fixed cost, RAM carry, conformal calibration) and write it as `models/<name>.json`.
+ */
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fitModel } from '../../estimators/fit.js';
+import type { FittedModel } from '../../estimators/types.js';
+import { defaultDbPath, openStore } from '../../store/store.js';
+import { UsageError, type CliIo, type Command } from '../command.js';
+import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../model-file.js';
+import { collectStore } from '../store-records.js';
+
+const HELP = `Usage: vfio-sla fit --out <file> [--db <path>] [--priors <file> | --no-priors]
+                    [--name <name>] [--exclude <id-prefix>]... [--folds <k>] [--json]
+
+Fits the blackout model from the telemetry in the store and writes it as JSON:
+  - per (device model, arc): latency = fixed + slope x size (Theil-Sen, robust to stalls),
+    residual quantiles, shrunk toward the prior when samples are few;
+  - the blackout link rate and the VM's fixed cost, from past blackouts only (never the
+    throttled pre-copy rate), and the RAM the final dirty sync adds;
+  - a conformal calibration of the bound from migrations with outcomes, each scored by a
+    model not fitted on it (K-fold cross-fit; split conformal from 500 migrations on).
+
+Options:
+  --out <file>          where to write the model (e.g. models/host1.json); required
+  --db <path>           database file (default: data/vfio-sla.db under the current directory)
+  --priors <file>       prior model to shrink toward (default: the package's models/priors.json)
+  --no-priors           fit from data only
+  --name <name>         the model's name (default: the --out file name without .json)
+  --exclude <prefix>    leave out migrations whose id starts with <prefix> (repeatable), e.g.
+                        post-copy or paused-VM runs whose "downtime" is not a pre-copy blackout
+  --folds <k>           folds of the cross-fit calibration (default 10)
+  --json                print a summary of the model as JSON
+  -h, --help            this help
+
+Exit status: 0 model written; 1 the store or the priors could not be read; 2 usage error.
+
+Example:
+  vfio-sla import ../shared/datasets/qemu-kvm-postgres-migration/raw/*/mig-stats-run-*.json
+  vfio-sla fit --out models/lab.json --exclude Postcopy --exclude Stop_Copy_4T`;
+
+interface FitArgs {
+  readonly out: string;
+  readonly db: string;
+  readonly priors: string | undefined;
+  readonly name: string;
+  readonly exclude: readonly string[];
+  readonly folds: number;
+  readonly json: boolean;
+}
+
+function parse(argv: readonly string[], io: CliIo): FitArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        out: { type: 'string' },
+        db: { type: 'string' },
+        priors: { type: 'string' },
+        'no-priors': { type: 'boolean', default: false },
+        name: { type: 'string' },
+        exclude: { type: 'string', multiple: true, default: [] },
+        folds: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.out === undefined) throw new UsageError('--out <file> is required');
+  if (v.priors !== undefined && v['no-priors']) throw new UsageError('--priors and --no-priors exclude each other');
+  const folds = v.folds === undefined ? 10 : Number(v.folds);
+  if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be an integer ≥ 2, got '${v.folds ?? ''}'`);
+  const db = v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db);
+  if (!existsSync(db)) throw new UsageError(`--db: no database at '${v.db ?? db}' (import telemetry first: vfio-sla import)`);
+  const out = resolve(io.cwd, v.out);
+  return {
+    out,
+    db,
+    priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    name: v.name ?? basename(out).replace(/\.json$/, ''),
+    exclude: v.exclude,
+    folds,
+    json: v.json,
+  };
+}
+
+/** What `fit` prints about a model. */
+export function modelSummary(model: FittedModel, out: string): Record<string, unknown> {
+  const arcs = Object.values(model.arcs).flatMap((m) => Object.values(m));
+  const link = model.links['default'];
+  return {
+    out,
+    name: model.name,
+    deviceModels: Object.keys(model.arcs).length,
+    arcs: arcs.length,
+    arcsFitted: arcs.filter((a) => a.n > 0).length,
+    arcSamples: arcs.reduce((s, a) => s + a.n, 0),
+    blackouts: model.fixed.n,
+    linkMedianBytesPerS: link?.medianBytesPerS ?? null,
+    fixedMedianMs: model.fixed.medianMs,
+    ramCarryMs: model.ram?.carryMs ?? null,
+    calibration: model.calibration === undefined ? null : { n: model.calibration.n, method: model.calibration.method ?? null },
+  };
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parse(argv, io);
+  const priors = args.priors === undefined ? undefined : loadModel(args.priors);
+  const store = openStore(args.db, { readonly: true });
+  let model: FittedModel;
+  try {
+    const keep = (id: string): boolean => !args.exclude.some((p) => id.startsWith(p));
+    model = fitModel(collectStore(store, keep), priors, {
+      name: args.name,
+      fittedAt: new Date().toISOString(),
+      provenance: `store ${args.db}${args.exclude.length > 0 ? ` without ${args.exclude.join(', ')}*` : ''}`,
+      folds: args.folds,
+    });
+  } finally {
+    store.close();
+  }
+  saveModel(args.out, model);
+  const s = modelSummary(model, args.out);
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+  } else {
+    const rate = typeof s['linkMedianBytesPerS'] === 'number' ? `${((s['linkMedianBytesPerS'] as number) / 1e6).toFixed(0)} MB/s` : 'none';
+    io.stdout.write(
+      `wrote ${args.out}: ${String(s['arcsFitted'])} of ${String(s['arcs'])} arcs fitted from ${String(s['arcSamples'])} samples, ` +
+        `${model.fixed.n} blackouts (link ${rate}, fixed ${model.fixed.medianMs.toFixed(1)} ms), ` +
+        `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n`,
+    );
+  }
+  return 0;
+}
+
+export const fitCommand: Command = {
+  name: 'fit',
+  summary: 'fit per-arc latencies, blackout link and calibrated bounds from the store',
+  help: HELP,
+  run,
+};

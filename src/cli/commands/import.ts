@@ -1,0 +1,162 @@
+/**
+ * `vfio-sla import <files...>`: telemetry files into the SQLite store, through the recording
+ * pipeline. Exit 0 when everything was accepted, 1 when anything was rejected (or the store
+ * could not take it), 2 on a usage error.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openStore, defaultDbPath } from '../../store/store.js';
+import { StoreFaultError } from '../../telemetry/errors.js';
+import { importFiles, type ImportSummary } from '../../telemetry/import-files.js';
+import { RecordingPipeline } from '../../telemetry/pipeline.js';
+import { UsageError, type CliIo, type Command } from '../command.js';
+import { createProgress } from '../progress.js';
+
+const HELP = `Usage: vfio-sla import <files...> [--db <path>] [--json] [--max-errors <n>] [--retry-for <s>]
+
+Imports telemetry into the SQLite store. The format is detected per file:
+  - our JSON-lines records, one object per line with "kind" first
+    (arc, size, transfer, ram, outcome: see design.md "Telemetry records");
+  - a QMP wire log: JSON lines of query-migrate replies (with a top-level "ts") and events;
+  - a JSON array of polls [{"t_monotonic"|"ts", "query_migrate": {...}}, ...].
+Bad lines are stored in the rejects table with file:line and a reason; the rest is imported.
+Importing the same file again adds nothing (records have stable ids).
+
+Options:
+  --db <path>          database file (default: data/vfio-sla.db under the current directory)
+  --json               print the summary as JSON on stdout
+  --max-errors <n>     rejects listed in the summary (default: 10)
+  --retry-for <s>      while the database is locked or full, keep retrying this many seconds
+                       before giving up (default: 60); records not written by then are kept
+                       in <db>.spill-<pid>.jsonl and written by the next import
+  -h, --help           this help
+
+A progress bar is drawn on stderr when it is a terminal (not when CI=true).
+
+Exit status: 0 all input accepted; 1 some input rejected, or the store failed; 2 usage error.
+
+Example:
+  vfio-sla import ../shared/datasets/qemu-kvm-postgres-migration/raw/*/mig-stats-run-*.json
+  vfio-sla import run.jsonl --db /var/lib/vfio-sla/fleet.db --json`;
+
+interface ImportArgs {
+  readonly files: string[];
+  readonly db: string;
+  readonly json: boolean;
+  readonly maxErrors: number;
+  readonly retryForMs: number;
+}
+
+function positiveNumber(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be a non-negative ${integer ? 'integer' : 'number'}, got '${raw}'`);
+  }
+  return n;
+}
+
+function parse(argv: readonly string[], io: CliIo): ImportArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        db: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'max-errors': { type: 'string' },
+        'retry-for': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length === 0) throw new UsageError('no files given');
+  const files = positionals.map((f) => resolve(io.cwd, f));
+  for (const [i, f] of files.entries()) {
+    if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`not a readable file: '${positionals[i] ?? f}'`);
+  }
+  return {
+    files,
+    db: values.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, values.db),
+    json: values.json,
+    maxErrors: positiveNumber('max-errors', values['max-errors'], 10, true),
+    retryForMs: positiveNumber('retry-for', values['retry-for'], 60, false) * 1000,
+  };
+}
+
+function textSummary(s: ImportSummary, db: string): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const lines = [
+    `imported ${s.files.length} file${s.files.length === 1 ? '' : 's'} into ${db}: ` +
+      `${n(s.accepted)} records accepted (${n(s.inserted)} new, ${n(s.duplicates)} already stored), ${n(s.rejected)} rejected`,
+  ];
+  if (s.errors.length > 0) {
+    lines.push(s.rejected > s.errors.length ? `first ${s.errors.length} errors:` : 'errors:');
+    for (const e of s.errors) lines.push(`  ${e.file}${e.line === undefined ? '' : `:${e.line}`}: ${e.reason}`);
+  }
+  if (!s.complete) lines.push('import stopped before the end: the database stayed unavailable (see errors above)');
+  return lines.join('\n');
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parse(argv, io);
+  const store = openStore(args.db);
+  const pipeline = new RecordingPipeline(store);
+  const abort = new AbortController();
+  let giveUp: NodeJS.Timeout | undefined;
+  let faultShown = false;
+  const sub = pipeline.errors$.subscribe((e) => {
+    if (!(e instanceof StoreFaultError)) return;
+    if (!faultShown) io.stderr.write(`vfio-sla import: ${e.message}\n`);
+    faultShown = true;
+    giveUp ??= setTimeout(() => abort.abort(), args.retryForMs);
+  });
+  const ackSub = pipeline.acks$.subscribe(() => {
+    if (giveUp === undefined) return;
+    clearTimeout(giveUp);
+    giveUp = undefined;
+    if (faultShown) io.stderr.write('vfio-sla import: database available again, continuing\n');
+    faultShown = false;
+  });
+  const progress = createProgress(io.stderr, io.env, { label: 'import', total: 0, unit: 'bytes' });
+  let summary: ImportSummary;
+  let closeError: Error | undefined;
+  try {
+    summary = await importFiles(args.files, pipeline, {
+      maxErrors: args.maxErrors,
+      signal: abort.signal,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+  } finally {
+    progress.finish();
+    try {
+      await pipeline.close({ timeoutMs: abort.signal.aborted ? 0 : args.retryForMs });
+    } catch (e) {
+      closeError = e as Error;
+    }
+    clearTimeout(giveUp);
+    sub.unsubscribe();
+    ackSub.unsubscribe();
+    store.close();
+  }
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify({ db: args.db, ...summary, ...(closeError ? { error: closeError.message } : {}) }, null, 2)}\n`);
+  } else {
+    io.stdout.write(`${textSummary(summary, args.db)}\n`);
+  }
+  if (closeError !== undefined) io.stderr.write(`vfio-sla import: ${closeError.message}\n`);
+  return summary.rejected > 0 || !summary.complete || closeError !== undefined ? 1 : 0;
+}
+
+/** The `import` command. */
+export const importCommand: Command = {
+  name: 'import',
+  summary: 'import telemetry (our JSON-lines records, QEMU QMP logs) into the SQLite store',
+  help: HELP,
+  run,
+};

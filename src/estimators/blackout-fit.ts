@@ -1,0 +1,148 @@
+/**
+ * The VM-level part of the blackout, learned across migrations: blackout transfer throughput per
+ * link, the fixed cost (vCPU stop, final sync, restart, everything not a recorded arc) and the
+ * RAM the final sync adds. Evidence for the shape: published-numbers.md §9.1–9.2 and
+ * switchover-today.md §1.4 — QEMU's own rule (bytes / pre-copy bandwidth) misses fixed costs and
+ * uses the throttled pre-copy rate (128 MiB/s) while the blackout runs unthrottled (GB/s).
+ *
+ * So the rate is learned only from blackouts: per migration, `y = downtime − recorded blackout
+ * arcs` against `x = bytes sent in the blackout`, a robust line `y = fixed + x · slope`
+ * (Theil–Sen); the slope is the link (ms/byte), the intercept the fixed cost, the residuals its
+ * spread. `bytes / downtime` alone would be only a lower bound of the rate (fixed costs included).
+ */
+import type { TransferRecord } from '../telemetry/records.js';
+import type { MigrationFacts } from './migrations.js';
+import { median, quantiles, theilSen } from './robust.js';
+import { credibility, DEFAULT_PRIOR_PSEUDO_COUNT, mix, mixQuantiles } from './shrink.js';
+import { RESIDUAL_QUANTILE_LEVELS, type FixedCostModel, type LinkModel, type RamCarryModel } from './types.js';
+
+/**
+ * Fastest blackout rate a model will state, bytes/s (1 TB/s, beyond any memory bus): a fitted
+ * slope of 0 means "bytes do not matter at the sizes seen", and JSON has no Infinity.
+ */
+export const MAX_BLACKOUT_BYTES_PER_S = 1e12;
+
+const MIN_SLOPE_MS_PER_BYTE = 1000 / MAX_BLACKOUT_BYTES_PER_S;
+
+/** Provenance of the placeholder fixed cost when there are neither data nor a prior. */
+export const NO_FIXED_COST = 'none: no blackouts and no prior';
+
+/** The VM-level models of a {@link FittedModel}. */
+export interface BlackoutFit {
+  readonly link: LinkModel | undefined;
+  readonly fixed: FixedCostModel;
+  readonly ram: RamCarryModel | undefined;
+}
+
+export interface BlackoutPriors {
+  readonly link?: LinkModel | undefined;
+  readonly fixed?: FixedCostModel | undefined;
+  readonly ram?: RamCarryModel | undefined;
+}
+
+export interface BlackoutFitOptions {
+  readonly priorPseudoCount?: number;
+  readonly seed?: number;
+}
+
+const slopeOf = (bytesPerS: number): number => Math.max(MIN_SLOPE_MS_PER_BYTE, 1000 / bytesPerS);
+
+/** (bytes, ms) pairs: whole blackouts when outcomes exist, else the stop-copy transfers alone. */
+function blackoutPairs(facts: readonly MigrationFacts[], transfers: readonly TransferRecord[]): { x: number[]; y: number[]; whole: boolean } {
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const f of facts) {
+    if (f.outcome === undefined || f.blackoutBytes === undefined) continue;
+    x.push(f.blackoutBytes);
+    y.push(Math.max(0, f.outcome.actualBlackoutMs - f.blackoutArcsMs));
+  }
+  if (x.length > 0) return { x, y, whole: true };
+  for (const t of transfers) {
+    if (t.phase !== 'stopcopy') continue;
+    x.push(t.bytes);
+    y.push(t.durationMs);
+  }
+  return { x, y, whole: false };
+}
+
+/** Fits link, fixed cost and RAM carry; each falls back to (or is shrunk toward) its prior. */
+export function fitBlackout(
+  facts: readonly MigrationFacts[],
+  stopcopyTransfers: readonly TransferRecord[],
+  priors: BlackoutPriors,
+  opts: BlackoutFitOptions = {},
+): BlackoutFit {
+  const k = opts.priorPseudoCount ?? DEFAULT_PRIOR_PSEUDO_COUNT;
+  const { x, y, whole } = blackoutPairs(facts, stopcopyTransfers);
+  const n = x.length;
+  const priorLink = priors.link;
+  const priorFixed = priors.fixed;
+  const ram = fitRamCarry(facts, priors.ram, k);
+  if (n === 0) {
+    const fixed = priorFixed ?? { n: 0, medianMs: 0, residualQuantilesMs: RESIDUAL_QUANTILE_LEVELS.map(() => 0), source: 'prior', provenance: NO_FIXED_COST };
+    return { link: priorLink, fixed, ram };
+  }
+  const w = credibility(n, k);
+  const s0 = priorLink === undefined ? undefined : slopeOf(priorLink.medianBytesPerS);
+  const s0High = priorLink === undefined ? undefined : slopeOf(priorLink.lowBytesPerS);
+  const line = theilSen(x, y, s0 ?? 0, opts.seed);
+  const dataSlope = Math.max(MIN_SLOPE_MS_PER_BYTE, line.slope);
+  const dataSlopeHigh = Math.max(dataSlope, line.slopeHigh);
+  const slope = s0 === undefined ? dataSlope : !line.slopeIdentified ? s0 : Math.max(MIN_SLOPE_MS_PER_BYTE, mix(w, dataSlope, s0));
+  const slopeHigh = Math.max(slope, s0High === undefined ? dataSlopeHigh : !line.slopeIdentified ? s0High : mix(w, dataSlopeHigh, s0High));
+  const provenanceLink = priorLink === undefined ? `${n} blackouts` : `${n} blackouts shrunk toward the prior (worth ${k}): ${priorLink.provenance ?? 'prior'}`;
+  const link: LinkModel = {
+    n,
+    medianBytesPerS: 1000 / slope,
+    lowBytesPerS: 1000 / slopeHigh,
+    source: priorLink === undefined ? 'fitted' : 'shrunk',
+    provenance: provenanceLink,
+  };
+  if (!whole) {
+    // Transfers alone tell the rate, not the VM's fixed cost.
+    const fixed = priorFixed ?? { n: 0, medianMs: 0, residualQuantilesMs: RESIDUAL_QUANTILE_LEVELS.map(() => 0), source: 'prior', provenance: NO_FIXED_COST };
+    return { link, fixed, ram };
+  }
+  const offsets = y.map((yi, i) => yi - slope * (x[i] as number));
+  const dataFixed = median(offsets);
+  const medianMs = Math.max(0, priorFixed === undefined ? dataFixed : mix(w, dataFixed, priorFixed.medianMs));
+  // Spread about the data's own centre: the shrinkage moves the centre, not the shape.
+  const dataQ = quantiles(
+    offsets.map((o) => o - dataFixed),
+    RESIDUAL_QUANTILE_LEVELS,
+  );
+  const fixed: FixedCostModel =
+    priorFixed === undefined
+      ? { n, medianMs, residualQuantilesMs: dataQ, source: 'fitted' }
+      : {
+          n,
+          medianMs,
+          residualQuantilesMs: mixQuantiles(w, dataQ, priorFixed.residualQuantilesMs),
+          source: 'shrunk',
+          provenance: `${n} blackouts shrunk toward the prior (worth ${k}): ${priorFixed.provenance ?? 'prior'}`,
+        };
+  return { link, fixed, ram };
+}
+
+/**
+ * RAM carry: per migration with a known dirty rate at the decision, the blackout RAM beyond
+ * `remaining` divided by that rate; the median, ≥ 0, shrunk toward the prior.
+ */
+export function fitRamCarry(facts: readonly MigrationFacts[], prior: RamCarryModel | undefined, k: number): RamCarryModel | undefined {
+  const carries: number[] = [];
+  for (const f of facts) {
+    const r = f.decisionRam;
+    if (r === undefined || f.ramBlackoutBytes === undefined || !(r.dirtyBytesPerS > 0)) continue;
+    carries.push(((f.ramBlackoutBytes - r.remainingBytes) / r.dirtyBytesPerS) * 1000);
+  }
+  const n = carries.length;
+  if (n === 0) return prior;
+  const dataCarry = Math.max(0, median(carries));
+  if (prior === undefined) return { n, carryMs: dataCarry, source: 'fitted' };
+  return {
+    n,
+    carryMs: mix(credibility(n, k), dataCarry, prior.carryMs),
+    source: 'shrunk',
+    provenance: `${n} migrations shrunk toward the prior (worth ${k}): ${prior.provenance ?? 'prior'}`,
+  };
+}

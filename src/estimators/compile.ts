@@ -1,0 +1,156 @@
+/**
+ * Compiling a {@link FittedModel} for the governor's hot path: every (device model, flags,
+ * state) chain of arcs into STOP_COPY, the destination load and restart chains, quantile arrays
+ * as `Float64Array`s and the conformal scores are resolved once, here, so `predictBlackout()`
+ * does arithmetic on plain fields and one `Map` lookup per device.
+ */
+import { FsmError, isStateSupported, isValidFlagSet, MigState, pathArcs, planPath, stateName, type MigFlags } from '../fsm/index.js';
+import { NO_FIXED_COST } from './blackout-fit.js';
+import { EstimatorError } from './errors.js';
+import { RESIDUAL_QUANTILE_LEVELS, type ArcLatencyModel, type FittedModel } from './types.js';
+
+/** One arc of one device model, ready to evaluate. */
+export interface CompiledArc {
+  /** `"PRE_COPY_P2P>STOP_COPY"`. */
+  readonly key: string;
+  readonly fixedMs: number;
+  readonly slopeMsPerByte: number;
+  /** Residual quantiles at {@link RESIDUAL_QUANTILE_LEVELS}. */
+  readonly q: Float64Array;
+  /** The numbers are a prior's, not learned from this host. */
+  readonly fromPrior: boolean;
+}
+
+/** The arcs one device steps through for one phase; `missing` names arcs with no model. */
+export interface CompiledChain {
+  readonly arcs: readonly CompiledArc[];
+  readonly missing: readonly string[];
+}
+
+/** A device model's chains. */
+export interface CompiledDevice {
+  readonly model: string;
+  /** Source: `planPath(state, STOP_COPY, flags)` at index `flags × 8 + state`; null where the kernel rejects. */
+  readonly toStopCopy: readonly (CompiledChain | null)[];
+  /** Destination `RESUMING>STOP`: loading the state, often the slowest part (Horon 2023, 1480 ms). */
+  readonly load: CompiledChain;
+  /** Destination `planPath(STOP, RUNNING, flags)` at index `flags`; null where the kernel rejects. */
+  readonly restart: readonly (CompiledChain | null)[];
+  /** Whether the calibration migrations had this device model (exchangeability). */
+  readonly inCalibration: boolean;
+}
+
+/** A link's blackout rate as a slope, with its log-normal spread. */
+export interface CompiledLink {
+  readonly slopeMsPerByte: number;
+  /** ln(median rate / low rate): the low rate is ≈ 1 σ below. */
+  readonly sigmaLog: number;
+  readonly fromPrior: boolean;
+}
+
+/** A model ready for {@link predictBlackout}: immutable, built once per fitted/loaded model. */
+export interface CompiledModel {
+  readonly name: string;
+  readonly levels: Float64Array;
+  readonly devices: ReadonlyMap<string, CompiledDevice>;
+  readonly links: ReadonlyMap<string, CompiledLink>;
+  readonly fixedMedianMs: number;
+  readonly fixedQ: Float64Array;
+  readonly fixedFromPrior: boolean;
+  /** No fixed cost known at all (no data, no prior): predictions list `fixed` as missing. */
+  readonly fixedMissing: boolean;
+  /** RAM carry in seconds (bytes = dirty bytes/s × carryS). */
+  readonly carryS: number;
+  /** Sorted conformal scores ln(actual / median); empty when uncalibrated. */
+  readonly scores: Float64Array;
+  /** The model compiled. */
+  readonly source: FittedModel;
+}
+
+const NUM_STATES = 8;
+const NUM_FLAG_VALUES = 8;
+
+function compileArc(key: string, m: ArcLatencyModel): CompiledArc {
+  if (m.residualQuantilesMs.length !== RESIDUAL_QUANTILE_LEVELS.length) {
+    throw new EstimatorError('E_BAD_MODEL', `arc ${key}: ${m.residualQuantilesMs.length} residual quantiles, expected ${RESIDUAL_QUANTILE_LEVELS.length}`);
+  }
+  return {
+    key,
+    fixedMs: m.fixedMs,
+    slopeMsPerByte: m.slopeMsPerByte,
+    q: Float64Array.from(m.residualQuantilesMs),
+    fromPrior: m.source === 'prior' || m.n === 0,
+  };
+}
+
+function chainFor(model: string, arcs: ReadonlyMap<string, CompiledArc>, cur: MigState, target: MigState, flags: MigFlags): CompiledChain | null {
+  // Rejected combinations are known without building an FsmError (its stack trace is costly).
+  if (!isValidFlagSet(flags) || !isStateSupported(cur, flags)) return null;
+  let path: MigState[];
+  try {
+    path = planPath(cur, target, flags);
+  } catch (e) {
+    if (e instanceof FsmError) return null;
+    throw e;
+  }
+  const found: CompiledArc[] = [];
+  const missing: string[] = [];
+  for (const [from, to] of pathArcs(cur, path)) {
+    const key = `${stateName(from)}>${stateName(to)}`;
+    const arc = arcs.get(key);
+    if (arc === undefined) missing.push(`${model}:${key}`);
+    else found.push(arc);
+  }
+  return { arcs: found, missing };
+}
+
+function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLatencyModel>>, inCalibration: boolean): CompiledDevice {
+  const arcs = new Map<string, CompiledArc>();
+  for (const [key, m] of Object.entries(arcModels)) arcs.set(key, compileArc(key, m));
+  const toStopCopy: (CompiledChain | null)[] = [];
+  const restart: (CompiledChain | null)[] = [];
+  for (let flags = 0; flags < NUM_FLAG_VALUES; flags++) {
+    for (let state = 0; state < NUM_STATES; state++) {
+      toStopCopy.push(chainFor(model, arcs, state as MigState, MigState.STOP_COPY, flags));
+    }
+    restart.push(chainFor(model, arcs, MigState.STOP, MigState.RUNNING, flags));
+  }
+  const loadArc = arcs.get('RESUMING>STOP');
+  const load: CompiledChain = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
+  return { model, toStopCopy, load, restart, inCalibration };
+}
+
+/** Precomputes everything {@link predictBlackout} needs; throws `E_BAD_MODEL` on inconsistent arrays. */
+export function compileModel(model: FittedModel): CompiledModel {
+  const calibrated = new Set(model.calibration?.deviceModels ?? []);
+  const devices = new Map<string, CompiledDevice>();
+  for (const [name, arcModels] of Object.entries(model.arcs)) {
+    devices.set(name, compileDevice(name, arcModels, calibrated.has(name)));
+  }
+  const links = new Map<string, CompiledLink>();
+  for (const [name, l] of Object.entries(model.links)) {
+    const slope = 1000 / l.medianBytesPerS;
+    links.set(name, {
+      slopeMsPerByte: slope,
+      sigmaLog: Math.max(0, Math.log(l.medianBytesPerS / l.lowBytesPerS)),
+      fromPrior: l.source === 'prior' || l.n === 0,
+    });
+  }
+  if (model.fixed.residualQuantilesMs.length !== RESIDUAL_QUANTILE_LEVELS.length) {
+    throw new EstimatorError('E_BAD_MODEL', `fixed: ${model.fixed.residualQuantilesMs.length} residual quantiles, expected ${RESIDUAL_QUANTILE_LEVELS.length}`);
+  }
+  const scores = Float64Array.from(model.calibration?.logRatioScores ?? []).sort();
+  return {
+    name: model.name,
+    levels: Float64Array.from(RESIDUAL_QUANTILE_LEVELS),
+    devices,
+    links,
+    fixedMedianMs: model.fixed.medianMs,
+    fixedQ: Float64Array.from(model.fixed.residualQuantilesMs),
+    fixedFromPrior: model.fixed.source === 'prior' || model.fixed.n === 0,
+    fixedMissing: model.fixed.provenance === NO_FIXED_COST,
+    carryS: (model.ram?.carryMs ?? 0) / 1000,
+    scores,
+    source: model,
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Conformal calibration of the blackout bound, and the drift check that says when its
+ * assumption no longer holds.
+ *
+ * Scores are `s = ln(actual / predictedMedian)` of migrations the point model was not fitted on.
+ * For a new migration, `bound = median × exp(s₍ₖ₎)` with `k = ⌈(n+1)(1−α)⌉` the conformal rank
+ * (Vovk, Gammerman & Shafer, *Algorithmic Learning in a Random World*, 2005; Lei et al., JASA
+ * 2018). If the new migration is **exchangeable** with the n scored ones, `P(actual ≤ bound) ≥
+ * 1 − α`. With fewer than `1/α − 1` scores the rank exceeds n and no conformal bound exists: the
+ * predictor then says `calibrated: false` and uses its conservative bound.
+ *
+ * Exchangeability breaks when the world changes (firmware, link, load, QEMU version). Then the
+ * miss rate of recent bounds rises above α; {@link driftTest} detects it with an exact one-sided
+ * binomial test, and the remedy is {@link recalibrate}: replace the scores by those of the
+ * recent migrations (they were predicted by a model not fitted on them, so they are valid
+ * conformal scores for the world as it is now), or refit when the point model itself is off.
+ */
+import { EstimatorError } from './errors.js';
+import type { CalibrationModel, FittedModel } from './types.js';
+
+/** Floor for times in log ratios, ms (1 µs): a 0 ms prediction or outcome stays finite. */
+export const MIN_SCORED_MS = 1e-3;
+
+/** ⌈(n+1)(1−α)⌉, robust to floating error ((39+1)·0.9 is 36.000000000000004). */
+export function conformalRank(n: number, alpha: number): number {
+  return Math.ceil((n + 1) * (1 - alpha) - 1e-9);
+}
+
+/** The calibration score of one migration: ln(actual / median). */
+export function logRatioScore(actualMs: number, medianMs: number): number {
+  return Math.log(Math.max(MIN_SCORED_MS, actualMs) / Math.max(MIN_SCORED_MS, medianMs));
+}
+
+/** The conformal score quantile for α, or undefined when there are too few scores. */
+export function conformalQuantile(sortedScores: ArrayLike<number>, alpha: number): number | undefined {
+  const rank = conformalRank(sortedScores.length, alpha);
+  return rank >= 1 && rank <= sortedScores.length ? (sortedScores[rank - 1] as number) : undefined;
+}
+
+/** Smallest number of scores for which a 1 − α conformal bound exists: ⌈1/α⌉ − 1. */
+export function minCalibrationSize(alpha: number): number {
+  let n = 0;
+  while (conformalRank(n, alpha) > n) n++;
+  return n;
+}
+
+/** A {@link CalibrationModel} from unsorted scores. */
+export function calibrationFromScores(
+  scores: readonly number[],
+  method: NonNullable<CalibrationModel['method']>,
+  deviceModels: readonly string[],
+): CalibrationModel {
+  const sorted = [...scores].sort((a, b) => a - b);
+  return { logRatioScores: sorted, n: sorted.length, deviceModels: [...new Set(deviceModels)].sort(), method };
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p), exact (log-space sum, no underflow for large n). */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  const lp = Math.log(p);
+  const lq = Math.log1p(-p);
+  // log pmf(i), built up from log pmf(0) = n·ln(1−p).
+  let logPmf = n * lq;
+  let maxLog = -Infinity;
+  const logs: number[] = [];
+  for (let i = 1; i <= n; i++) {
+    logPmf += Math.log((n - i + 1) / i) + lp - lq;
+    if (i >= k) {
+      logs.push(logPmf);
+      if (logPmf > maxLog) maxLog = logPmf;
+    }
+  }
+  let sum = 0;
+  for (const l of logs) sum += Math.exp(l - maxLog);
+  return Math.min(1, Math.exp(maxLog) * sum);
+}
+
+/** Result of {@link driftTest}. */
+export interface DriftTest {
+  readonly n: number;
+  readonly misses: number;
+  readonly missRate: number;
+  readonly alpha: number;
+  /** P(≥ misses | the bound really holds with 1 − α): small means the bound no longer holds. */
+  readonly pValue: number;
+  /** True when pValue < significance: recalibrate (or refit) before trusting the bound again. */
+  readonly recalibrate: boolean;
+}
+
+/**
+ * Tests recent (bound, actual) pairs for drift: H0 "each actual exceeds its 1 − α bound with
+ * probability ≤ α"; with `misses` of `n` exceeding, the exact one-sided binomial p-value is
+ * P(Binomial(n, α) ≥ misses). `recalibrate` when it is below `significance` (default 0.01: one
+ * false alarm in a hundred checks of a healthy model). Feed it a sliding window (e.g. the last
+ * 100–500 governor outcomes): old pairs hide new drift.
+ */
+export function driftTest(
+  pairs: Iterable<{ readonly boundMs: number; readonly actualMs: number }>,
+  alpha: number,
+  significance = 0.01,
+): DriftTest {
+  if (!(alpha > 0 && alpha < 1)) throw new EstimatorError('E_BAD_ARGUMENT', `alpha must be in (0, 1), got ${String(alpha)}`);
+  let n = 0;
+  let misses = 0;
+  for (const p of pairs) {
+    n++;
+    if (p.actualMs > p.boundMs) misses++;
+  }
+  const pValue = binomialUpperTail(misses, n, alpha);
+  return { n, misses, missRate: n === 0 ? 0 : misses / n, alpha, pValue, recalibrate: pValue < significance };
+}
+
+/**
+ * Replaces a model's calibration with scores of migrations observed after it was fitted
+ * (`medianMs` = what the model predicted for them, `actualMs` = what happened): the online
+ * remedy for drift that keeps the point model. `deviceModels`: those present in these migrations.
+ */
+export function recalibrate(
+  model: FittedModel,
+  pairs: readonly { readonly medianMs: number; readonly actualMs: number }[],
+  deviceModels: readonly string[],
+): FittedModel {
+  const scores = pairs.map((p) => logRatioScore(p.actualMs, p.medianMs));
+  return { ...model, calibration: calibrationFromScores(scores, 'online', deviceModels) };
+}

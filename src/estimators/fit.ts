@@ -1,0 +1,134 @@
+/**
+ * `fitModel(records, priors)`: the one pure function from telemetry records to a
+ * {@link FittedModel}, shared by `vfio-sla fit --db` and `vfio-sla eval`. Data in, numbers out:
+ * no I/O, no clock (the fitting time comes in as an option).
+ *
+ * Calibration is honest by construction: every conformal score comes from a migration the
+ * scoring model was not fitted on —
+ * - few migrations with outcomes (< `splitAbove`): K-fold cross-fit by migration; the shipped
+ *   point model is refit on all (CV+, see {@link CalibrationModel} for the guarantee);
+ * - many: split conformal — a deterministic ~20 % of migrations (by id hash) only score, the
+ *   shipped point model is fitted on the rest, and the guarantee is exact.
+ */
+import type { TelemetryRecord } from '../telemetry/records.js';
+import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
+import { fitBlackout } from './blackout-fit.js';
+import { compileModel } from './compile.js';
+import { calibrationFromScores, logRatioScore } from './conformal.js';
+import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
+import { predictBlackout } from './predict.js';
+import { MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
+
+export interface FitModelOptions {
+  readonly name?: string;
+  /** ISO-8601 time stamped on the model (default: the epoch; the CLI passes the wall clock). */
+  readonly fittedAt?: string;
+  /** What the records are (DB path, dataset), for the model's provenance. */
+  readonly provenance?: string;
+  /** How many samples a prior counts as (Bühlmann k, default 5). */
+  readonly priorPseudoCount?: number;
+  /** Folds of the cross-fit (default 10; at most one per migration). */
+  readonly folds?: number;
+  /** From this many migrations with outcomes on, calibrate by split instead (default 500). */
+  readonly splitAbove?: number;
+  /** Skip calibration (the folds of a cross-fit use this). */
+  readonly calibrate?: boolean;
+  readonly seed?: number;
+}
+
+/** FNV-1a: a stable, platform-independent hash of a migration id for fold assignment. */
+function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** Collected migrations with their facts, computed once however many folds use them. */
+interface Collected {
+  readonly data: MigrationData;
+  readonly facts: MigrationFacts;
+}
+
+/** Fits the point model (no calibration) from the migrations `use` accepts. */
+function fitPoint(all: readonly Collected[], use: (c: Collected) => boolean, priors: FittedModel | undefined, opts: FitModelOptions): FittedModel {
+  const chosen = all.filter(use);
+  const buckets = bucketMigrations(chosen.map((c) => c.data));
+  const transfers = chosen.flatMap((c) => c.data.stopcopyTransfers);
+  const fitOpts = { ...(opts.priorPseudoCount === undefined ? {} : { priorPseudoCount: opts.priorPseudoCount }), ...(opts.seed === undefined ? {} : { seed: opts.seed }) };
+  const arcs = fitArcBuckets(buckets, priors?.arcs, fitOpts);
+  const blackout = fitBlackout(
+    chosen.map((c) => c.facts),
+    transfers,
+    { link: priors?.links['default'], fixed: priors?.fixed, ram: priors?.ram },
+    fitOpts,
+  );
+  const links = { ...(priors?.links ?? {}) };
+  if (blackout.link !== undefined) links['default'] = blackout.link;
+  return {
+    version: MODEL_VERSION,
+    name: opts.name ?? 'fitted',
+    fittedAt: opts.fittedAt ?? new Date(0).toISOString(),
+    provenance: [opts.provenance ?? 'records', priors === undefined ? 'no priors' : `priors: ${priors.name}`].join('; '),
+    arcs,
+    links,
+    fixed: blackout.fixed,
+    ...(blackout.ram === undefined ? {} : { ram: blackout.ram }),
+  };
+}
+
+/** Scores of the migrations `held` predicted by `model` (fitted without them). */
+function score(model: FittedModel, held: readonly Collected[], scores: number[], deviceModels: string[]): void {
+  const compiled = compileModel(model);
+  for (const { facts } of held) {
+    if (facts.outcome === undefined) continue;
+    const p = predictBlackout(compiled, facts.query, 0.5);
+    if (p.missing.length > 0) continue;
+    scores.push(logRatioScore(facts.outcome.actualBlackoutMs, p.medianMs));
+    for (const d of facts.query.devices) deviceModels.push(d.model);
+  }
+}
+
+/**
+ * Fits a {@link FittedModel} from telemetry records (any order, any mix of kinds; or already
+ * collected, as the store reader does), shrunk toward
+ * `priors` where data are few (`models/priors.json`; undefined: data only), and calibrates its
+ * bound (see the module comment). Records of one migration must share a `migrationId`.
+ */
+export function fitModel(
+  records: Iterable<TelemetryRecord> | MigrationCollector,
+  priors: FittedModel | undefined,
+  opts: FitModelOptions = {},
+): FittedModel {
+  const collected = records instanceof MigrationCollector ? records.migrations : collectMigrations(records);
+  const all: Collected[] = [...collected.values()].map((data) => ({ data, facts: factsOf(data) }));
+  const everything = (): boolean => true;
+  const withOutcome = all.filter((c) => c.facts.outcome !== undefined);
+  const n = withOutcome.length;
+  if (opts.calibrate === false || n < 2) return fitPoint(all, everything, priors, opts);
+  const scores: number[] = [];
+  const deviceModels: string[] = [];
+  let model: FittedModel;
+  let method: NonNullable<CalibrationModel['method']>;
+  if (n >= (opts.splitAbove ?? 500)) {
+    method = 'split';
+    const cal = new Set(withOutcome.filter((c) => hashId(c.data.migrationId) % 5 === 0));
+    model = fitPoint(all, (c) => !cal.has(c), priors, opts);
+    score(model, [...cal], scores, deviceModels);
+  } else {
+    method = 'cross-fit';
+    const k = Math.max(2, Math.min(opts.folds ?? 10, n));
+    const order = [...withOutcome].sort((a, b) => hashId(a.data.migrationId) - hashId(b.data.migrationId) || (a.data.migrationId < b.data.migrationId ? -1 : 1));
+    const foldOf = new Map(order.map((c, i) => [c, i % k]));
+    for (let fold = 0; fold < k; fold++) {
+      const foldModel = fitPoint(all, (c) => foldOf.get(c) !== fold, priors, opts);
+      score(
+        foldModel,
+        order.filter((c) => foldOf.get(c) === fold),
+        scores,
+        deviceModels,
+      );
+    }
+    model = fitPoint(all, everything, priors, opts);
+  }
+  return { ...model, calibration: calibrationFromScores(scores, method, deviceModels) };
+}

@@ -1,0 +1,262 @@
+/**
+ * From a migration's telemetry records to the facts the estimators learn from: what crossed the
+ * link in the blackout, which arcs ran in it, what was known at the decision (the query the
+ * governor would have asked), and what happened (the outcome). Works the same for records the
+ * wrapper made and for real QEMU data imported by `qemu/qmp-log.ts`.
+ *
+ * Records are collected once into {@link MigrationData}, arcs as columns of numbers: a fit over a
+ * million arcs then keeps no million objects alive (the garbage collector, not the maths, was
+ * the cost), and the folds of a cross-fit re-bucket from the columns.
+ */
+import { MigFlags, MigState, parseStateName } from '../fsm/index.js';
+import type { OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
+import type { BlackoutDevice, BlackoutQuery } from './types.js';
+
+/** One migration's records, arcs as columns (index i is one arc). */
+export interface MigrationData {
+  readonly migrationId: string;
+  outcome: OutcomeRecord | undefined;
+  readonly rams: RamRecord[];
+  readonly sizes: SizeRecord[];
+  readonly stopcopyTransfers: TransferRecord[];
+  readonly arcDeviceId: string[];
+  readonly arcModel: string[];
+  /** MigState numbers. */
+  readonly arcFrom: number[];
+  readonly arcTo: number[];
+  readonly arcStartedAtMs: number[];
+  readonly arcLatencyMs: number[];
+  readonly arcStopCopyBytes: number[];
+  readonly arcOk: boolean[];
+}
+
+/** What one migration's records say about its blackout. */
+export interface MigrationFacts {
+  readonly migrationId: string;
+  readonly outcome: OutcomeRecord | undefined;
+  /** Σ bytes of `stopcopy` transfers (RAM and devices); undefined when none was recorded. */
+  readonly blackoutBytes: number | undefined;
+  /** Bytes of the `ram` stop-copy transfer; undefined when none was recorded. */
+  readonly ramBlackoutBytes: number | undefined;
+  /** The last `ram` record at or before the decision. */
+  readonly decisionRam: RamRecord | undefined;
+  /** Wall time covered by the recorded device arcs inside the blackout (union of intervals), ms. */
+  readonly blackoutArcsMs: number;
+  /** What was known at the decision, as `predictBlackout` takes it. */
+  readonly query: BlackoutQuery;
+}
+
+function emptyData(migrationId: string): MigrationData {
+  return {
+    migrationId,
+    outcome: undefined,
+    rams: [],
+    sizes: [],
+    stopcopyTransfers: [],
+    arcDeviceId: [],
+    arcModel: [],
+    arcFrom: [],
+    arcTo: [],
+    arcStartedAtMs: [],
+    arcLatencyMs: [],
+    arcStopCopyBytes: [],
+    arcOk: [],
+  };
+}
+
+/**
+ * Collects records (any order, any mix) by migration, in one pass. Arcs can also be added as
+ * plain values ({@link addArc}), so a reader of a columnar source (the SQLite store) need not
+ * build a million record objects first.
+ */
+export class MigrationCollector {
+  readonly migrations = new Map<string, MigrationData>();
+  private last: MigrationData | undefined;
+
+  /** The data of `migrationId`, created on first use. */
+  data(migrationId: string): MigrationData {
+    // Records usually come migration by migration: skip the lookup then.
+    const last = this.last;
+    if (last !== undefined && last.migrationId === migrationId) return last;
+    let d = this.migrations.get(migrationId);
+    if (d === undefined) this.migrations.set(migrationId, (d = emptyData(migrationId)));
+    this.last = d;
+    return d;
+  }
+
+  /** Adds one arc as values (states as MigState numbers). */
+  addArc(
+    migrationId: string,
+    deviceId: string,
+    deviceModel: string,
+    from: number,
+    to: number,
+    startedAtMs: number,
+    latencyMs: number,
+    stopCopyBytes: number,
+    ok: boolean,
+  ): void {
+    const d = this.data(migrationId);
+    d.arcDeviceId.push(deviceId);
+    d.arcModel.push(deviceModel);
+    d.arcFrom.push(from);
+    d.arcTo.push(to);
+    d.arcStartedAtMs.push(startedAtMs);
+    d.arcLatencyMs.push(latencyMs);
+    d.arcStopCopyBytes.push(stopCopyBytes);
+    d.arcOk.push(ok);
+  }
+
+  /** Adds one record (arcs with unknown state names are dropped). */
+  add(r: TelemetryRecord): void {
+    switch (r.kind) {
+      case 'arc': {
+        const from = parseStateName(r.from);
+        const to = parseStateName(r.to);
+        if (from !== undefined && to !== undefined) {
+          this.addArc(r.migrationId, r.deviceId, r.deviceModel, from, to, r.startedAtMs, r.latencyMs, r.stopCopyBytes, r.ok);
+        }
+        return;
+      }
+      case 'outcome':
+        this.data(r.migrationId).outcome = r;
+        return;
+      case 'ram':
+        this.data(r.migrationId).rams.push(r);
+        return;
+      case 'size':
+        this.data(r.migrationId).sizes.push(r);
+        return;
+      case 'transfer':
+        if (r.phase === 'stopcopy') this.data(r.migrationId).stopcopyTransfers.push(r);
+        return;
+    }
+  }
+
+  /** Adds every record of `records`. */
+  addAll(records: Iterable<TelemetryRecord>): this {
+    for (const r of records) this.add(r);
+    return this;
+  }
+}
+
+/** Collects records (any order, any mix) by migration. */
+export function collectMigrations(records: Iterable<TelemetryRecord>): Map<string, MigrationData> {
+  return new MigrationCollector().addAll(records).migrations;
+}
+
+/** Arcs that run around, not inside, the blackout (QEMU defers STOP_COPY→STOP to cleanup; the destination opens RESUMING beforehand). */
+function outsideBlackout(from: number, to: number): boolean {
+  return (from === MigState.STOP_COPY && to === MigState.STOP) || (from === MigState.STOP && to === MigState.RESUMING);
+}
+
+/** Wall time covered by arcs `idx` (union of their intervals); sorts `idx` by start. */
+function unionLengthMs(d: MigrationData, idx: number[]): number {
+  const start = d.arcStartedAtMs;
+  idx.sort((a, b) => (start[a] as number) - (start[b] as number));
+  let total = 0;
+  let curStart = Number.NaN;
+  let curEnd = Number.NaN;
+  for (const i of idx) {
+    const s = start[i] as number;
+    const e = s + (d.arcLatencyMs[i] as number);
+    if (!(s <= curEnd)) {
+      if (curEnd > curStart) total += curEnd - curStart;
+      curStart = s;
+      curEnd = e;
+    } else if (e > curEnd) curEnd = e;
+  }
+  if (curEnd > curStart) total += curEnd - curStart;
+  return total;
+}
+
+function flagsOf(states: number): MigFlags {
+  let flags = MigFlags.STOP_COPY;
+  if ((states & ((1 << MigState.RUNNING_P2P) | (1 << MigState.PRE_COPY_P2P))) !== 0) flags |= MigFlags.P2P;
+  if ((states & ((1 << MigState.PRE_COPY) | (1 << MigState.PRE_COPY_P2P))) !== 0) flags |= MigFlags.PRE_COPY;
+  return flags;
+}
+
+/**
+ * The devices of the query, rebuilt from the source arcs that led into STOP_COPY (`idx` sorted
+ * by start): state = where the first blackout arc started, flags = implied by every state seen,
+ * size = the last size poll at or before the decision, else MIG_DATA_SIZE at the first arc.
+ */
+function sourceDevices(d: MigrationData, idx: readonly number[], decidedAtMs: number): { devices: BlackoutDevice[]; serial: boolean } {
+  const byDevice = new Map<string, number[]>();
+  for (const i of idx) {
+    const id = d.arcDeviceId[i] as string;
+    let list = byDevice.get(id);
+    if (list === undefined) byDevice.set(id, (list = []));
+    list.push(i);
+  }
+  const devices: BlackoutDevice[] = [];
+  const spans: { start: number; end: number }[] = [];
+  for (const [id, list] of byDevice) {
+    const into = list.find((i) => d.arcTo[i] === MigState.STOP_COPY);
+    if (into === undefined) continue; // a destination device: predicted from the source's model
+    const first = list[0] as number;
+    let states = 0;
+    for (const i of list) states |= (1 << (d.arcFrom[i] as number)) | (1 << (d.arcTo[i] as number));
+    let stopCopyBytes = d.arcStopCopyBytes[first] as number;
+    for (const s of d.sizes) if (s.deviceId === id && s.atMs <= decidedAtMs) stopCopyBytes = s.stopCopyBytes;
+    devices.push({ id, model: d.arcModel[first] as string, state: d.arcFrom[first] as MigState, flags: flagsOf(states), stopCopyBytes });
+    spans.push({ start: d.arcStartedAtMs[first] as number, end: (d.arcStartedAtMs[into] as number) + (d.arcLatencyMs[into] as number) });
+  }
+  // Serial when each device's chain into STOP_COPY starts after the previous one ended.
+  spans.sort((a, b) => a.start - b.start);
+  let serial = spans.length > 1;
+  for (let i = 1; i < spans.length; i++) if ((spans[i] as { start: number }).start < (spans[i - 1] as { end: number }).end) serial = false;
+  return { devices, serial };
+}
+
+/** Facts of one collected migration. The decision time is the outcome's `decidedAtMs`; without one, the last `ram` record. */
+export function factsOf(d: MigrationData): MigrationFacts {
+  const outcome = d.outcome;
+  const decidedAtMs = outcome?.decidedAtMs ?? Number.POSITIVE_INFINITY;
+  let decisionRam: RamRecord | undefined;
+  for (const r of d.rams) if (r.atMs <= decidedAtMs && (decisionRam === undefined || r.atMs >= decisionRam.atMs)) decisionRam = r;
+  let blackoutBytes: number | undefined;
+  let ramBlackoutBytes: number | undefined;
+  for (const t of d.stopcopyTransfers) {
+    blackoutBytes = (blackoutBytes ?? 0) + t.bytes;
+    if (t.deviceId === 'ram') ramBlackoutBytes = (ramBlackoutBytes ?? 0) + t.bytes;
+  }
+  const idx: number[] = [];
+  if (outcome !== undefined) {
+    for (let i = 0; i < d.arcOk.length; i++) {
+      if (d.arcOk[i] && (d.arcStartedAtMs[i] as number) >= decidedAtMs && !outsideBlackout(d.arcFrom[i] as number, d.arcTo[i] as number)) idx.push(i);
+    }
+  }
+  const blackoutArcsMs = unionLengthMs(d, idx);
+  const { devices, serial } = sourceDevices(d, idx, decidedAtMs);
+  const query: BlackoutQuery = {
+    devices,
+    ramRemainingBytes: decisionRam?.remainingBytes ?? 0,
+    ramDirtyBytesPerS: decisionRam?.dirtyBytesPerS ?? 0,
+    serial,
+  };
+  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, decisionRam, blackoutArcsMs, query };
+}
+
+/** Facts of one migration from its records (any order; all taken as this migration's). */
+export function migrationFacts(migrationId: string, records: readonly TelemetryRecord[]): MigrationFacts {
+  const c = new MigrationCollector();
+  const d = c.data(migrationId);
+  for (const r of records) c.add(r.migrationId === migrationId ? r : { ...r, migrationId });
+  return factsOf(d);
+}
+
+/**
+ * The records {@link migrationFacts} reads: all but the `ram` records other than the one at the
+ * decision. Same facts, a fraction of the records — for repeated fits (cross-validation).
+ */
+export function factRecords(records: readonly TelemetryRecord[]): TelemetryRecord[] {
+  const decisionRam = migrationFacts(records[0]?.migrationId ?? '', records).decisionRam;
+  return records.filter((r) => r.kind !== 'ram' || r === decisionRam);
+}
+
+/** {@link migrationFacts} of every migration in `records`. */
+export function allMigrationFacts(records: Iterable<TelemetryRecord>): MigrationFacts[] {
+  return [...collectMigrations(records).values()].map(factsOf);
+}

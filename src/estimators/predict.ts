@@ -1,0 +1,185 @@
+/**
+ * The predictive distribution of a VM's blackout, as `decide()` asks for it (design.md
+ * "Estimators"; switchover-today.md §7):
+ *
+ *   blackout = fixed (vCPU stop, final sync, restart of the VM)
+ *            + agg over devices of the source arcs into STOP_COPY (`planPath` under its flags)
+ *            + (RAM remaining + dirty rate × carry + Σ stop-copy bytes) / blackout rate
+ *            + agg over devices of the destination RESUMING>STOP load
+ *            + agg over devices of the destination STOP → … → RUNNING restart
+ *
+ * `agg` is max (devices in parallel, the default) or sum (serial). Phases add up because QEMU
+ * runs them as barriers: `vm_stop_force_state()` takes every device to STOP_COPY before
+ * `qemu_savevm_state_complete_precopy()` sends the data, and the destination starts the VM after
+ * loading all of it (switchover-today.md §1.4).
+ *
+ * The median is the sum of parts' medians. The bound is conformal when the model is calibrated
+ * for this query (see {@link CalibrationModel}); otherwise every part is taken at its
+ * 1 − α/k quantile (k parts) and summed, which holds with probability ≥ 1 − α by the union
+ * bound if the parts' quantiles are right — conservative, and `calibrated: false`.
+ *
+ * Hot path: no allocation beyond the result (its parts and, when needed, `missing`), one `Map`
+ * lookup per device and per link.
+ */
+import type { CompiledChain, CompiledModel } from './compile.js';
+import { conformalRank } from './conformal.js';
+import { EstimatorError } from './errors.js';
+import { normalQuantile } from './robust.js';
+import type { BlackoutPart, BlackoutPrediction, BlackoutQuery } from './types.js';
+
+export { compileModel } from './compile.js';
+export type { CompiledModel } from './compile.js';
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Position of level `p` in `levels`: index of the upper neighbour and the weight of it. */
+function levelPosition(levels: Float64Array, p: number): number {
+  const n = levels.length;
+  if (p <= (levels[0] as number)) return 0;
+  for (let i = 1; i < n; i++) {
+    const li = levels[i] as number;
+    if (p <= li) {
+      const l0 = levels[i - 1] as number;
+      return i - 1 + (p - l0) / (li - l0);
+    }
+  }
+  return n - 1;
+}
+
+/** Quantile array value at a fractional position from {@link levelPosition}. */
+function at(q: Float64Array, pos: number): number {
+  const i = Math.floor(pos);
+  const a = q[i] as number;
+  const t = pos - i;
+  return t === 0 ? a : a + t * ((q[i + 1] as number) - a);
+}
+
+/** Per-phase aggregate of devices: max (parallel) or sum (serial). */
+function agg(acc: number, v: number, serial: boolean): number {
+  return serial ? acc + v : v > acc ? v : acc;
+}
+
+/**
+ * Predicts the blackout of `query` with miscoverage `alpha` ∈ (0, 1). Device models, arcs, the
+ * link or the fixed cost with neither data nor prior are listed in `missing` (the governor must
+ * then not commit); their parts are left out of the numbers.
+ */
+export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alpha: number): BlackoutPrediction {
+  if (!(alpha > 0 && alpha < 1)) throw new EstimatorError('E_BAD_ARGUMENT', `alpha must be in (0, 1), got ${String(alpha)}`);
+  const devices = query.devices;
+  const serial = query.serial === true;
+  let missing: string[] | undefined;
+  let inCalibration = true;
+
+  // Pass 1: count parts (for the union bound) and collect what is missing.
+  let k = 2; // fixed + transfer
+  for (let d = 0; d < devices.length; d++) {
+    const dev = devices[d]!;
+    const c = model.devices.get(dev.model);
+    if (c === undefined) {
+      (missing ??= []).push(dev.model);
+      continue;
+    }
+    if (!c.inCalibration) inCalibration = false;
+    const src = c.toStopCopy[dev.flags * 8 + dev.state];
+    const rst = c.restart[dev.flags];
+    if (src === null || src === undefined || rst === null || rst === undefined) {
+      (missing ??= []).push(`${dev.id}: no kernel path to STOP_COPY from state ${dev.state} with flags ${dev.flags}`);
+      continue;
+    }
+    k += src.arcs.length + c.load.arcs.length + rst.arcs.length;
+    if (src.missing.length + c.load.missing.length + rst.missing.length > 0) {
+      missing ??= [];
+      for (const m of src.missing) missing.push(m);
+      for (const m of c.load.missing) missing.push(m);
+      for (const m of rst.missing) missing.push(m);
+    }
+  }
+  const linkName = query.link ?? 'default';
+  const link = model.links.get(linkName);
+  if (link === undefined) (missing ??= []).push(`link:${linkName}`);
+  if (model.fixedMissing) (missing ??= []).push('fixed');
+
+  const levels = model.levels;
+  const highLevel = 1 - alpha / k;
+  const posMid = levelPosition(levels, 0.5);
+  const posHigh = levelPosition(levels, highLevel);
+  const parts: BlackoutPart[] = [];
+
+  const fixedMed = Math.max(0, model.fixedMedianMs + at(model.fixedQ, posMid));
+  const fixedHigh = Math.max(fixedMed, model.fixedMedianMs + at(model.fixedQ, posHigh));
+  parts.push({ kind: 'vcpu-stop', medianMs: fixedMed, highMs: fixedHigh, fromPrior: model.fixedFromPrior });
+
+  // Pass 2: evaluate chains phase by phase.
+  let srcMed = 0;
+  let srcHigh = 0;
+  let loadMed = 0;
+  let loadHigh = 0;
+  let rstMed = 0;
+  let rstHigh = 0;
+  let deviceBytes = 0;
+  for (let d = 0; d < devices.length; d++) {
+    const dev = devices[d]!;
+    deviceBytes += dev.stopCopyBytes;
+    const c = model.devices.get(dev.model);
+    if (c === undefined) continue;
+    const src = c.toStopCopy[dev.flags * 8 + dev.state];
+    const rst = c.restart[dev.flags];
+    if (src == null || rst == null) continue;
+    const bytes = dev.stopCopyBytes;
+    srcMed = agg(srcMed, chain(parts, src, 'arc', dev.id, bytes, posMid, posHigh), serial);
+    srcHigh = agg(srcHigh, lastHighSum, serial);
+    loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh), serial);
+    loadHigh = agg(loadHigh, lastHighSum, serial);
+    rstMed = agg(rstMed, chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh), serial);
+    rstHigh = agg(rstHigh, lastHighSum, serial);
+  }
+
+  let xferMed = 0;
+  let xferHigh = 0;
+  if (link !== undefined) {
+    const dirty = query.ramDirtyBytesPerS ?? 0;
+    const bytes = Math.max(0, query.ramRemainingBytes) + (dirty > 0 ? dirty * model.carryS : 0) + deviceBytes;
+    xferMed = bytes * link.slopeMsPerByte;
+    xferHigh = xferMed * Math.exp(normalQuantile(highLevel) * link.sigmaLog);
+    parts.push({ kind: 'transfer', medianMs: xferMed, highMs: xferHigh, fromPrior: link.fromPrior });
+  }
+
+  const medianMs = fixedMed + srcMed + xferMed + loadMed + rstMed;
+  const conservativeMs = fixedHigh + srcHigh + xferHigh + loadHigh + rstHigh;
+  const scores = model.scores;
+  const rank = conformalRank(scores.length, alpha);
+  const calibrated = missing === undefined && inCalibration && rank <= scores.length;
+  const boundMs = calibrated ? Math.max(medianMs, medianMs * Math.exp(scores[rank - 1] as number)) : conservativeMs;
+  return { medianMs, boundMs, alpha, calibrated, parts, missing: missing ?? NONE };
+}
+
+/** Σ highs of the last {@link chain} call (a module-level scratch: no tuple allocated per chain). */
+let lastHighSum = 0;
+
+/** Pushes one part per arc of `c`; returns Σ medians and leaves Σ highs in {@link lastHighSum}. */
+function chain(
+  parts: BlackoutPart[],
+  c: CompiledChain,
+  kind: 'arc' | 'dest-load' | 'restart',
+  deviceId: string,
+  bytes: number,
+  posMid: number,
+  posHigh: number,
+): number {
+  let med = 0;
+  let high = 0;
+  const arcs = c.arcs;
+  for (let i = 0; i < arcs.length; i++) {
+    const a = arcs[i]!;
+    const line = a.fixedMs + a.slopeMsPerByte * bytes;
+    const m = Math.max(0, line + at(a.q, posMid));
+    const h = Math.max(m, line + at(a.q, posHigh));
+    parts.push({ kind, deviceId, arc: a.key, medianMs: m, highMs: h, fromPrior: a.fromPrior });
+    med += m;
+    high += h;
+  }
+  lastHighSum = high;
+  return med;
+}
+

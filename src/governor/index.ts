@@ -1,0 +1,19 @@
+export { decide, FAILED_SIZE_QUERY_BYTES } from './decide.js';
+export { REASON_ACTIONS } from './types.js';
+export type { Decision, DecisionAction, DecisionReason, DeviceSnapshot, Slo, ThrottleAdvice, VmSnapshot } from './types.js';
+export { DeadlineSetState } from './deadline-set-state.js';
+export type {
+  ArcRun,
+  DeadlineSetStateOptions,
+  DeviceFailure,
+  DeviceResult,
+  RamStatus,
+  SetStateOptions,
+  SetStateOutcome,
+  SetStateResult,
+} from './set-state-types.js';
+export { realTimeClock, type NowSource } from './clock.js';
+export { outcomeRecord, GOVERNOR_POLICY } from './outcome.js';
+export { CalibrationWatcher } from './calibration.js';
+export type { CalibrationStatus, CalibrationWatcherOptions, ObservedOutcome } from './calibration.js';
+export { GovernorError, type GovernorErrorCode } from './errors.js';

@@ -1,0 +1,138 @@
+/**
+ * The governor's inputs and its answer: what a VMM knows at one moment of a pre-copy migration
+ * ({@link VmSnapshot}), what it promised ({@link Slo}), and what to do now ({@link Decision}).
+ * Names and units follow `shared/specs/design.md` ("Governor", contract names).
+ */
+import type { MigFlags, MigState } from '../fsm/index.js';
+import type { BlackoutPart } from '../estimators/types.js';
+
+/** One VFIO device at the moment of the decision. */
+export interface DeviceSnapshot {
+  readonly id: string;
+  /** Device model key of the fitted model, e.g. `mlx5-cx7`. */
+  readonly model: string;
+  /** MIG_DEVICE_STATE GET. */
+  readonly state: MigState;
+  /** `VFIO_MIGRATION_*` bits. */
+  readonly flags: MigFlags;
+  /**
+   * `VFIO_DEVICE_FEATURE_MIG_DATA_SIZE` (`stop_copy_length`): bytes STOP_COPY will produce,
+   * already including pending pre-copy data. `null` when the query failed: the governor then
+   * never commits, as QEMU (`vfio_state_pending_exact()` in `hw/vfio/migration.c`) counts a
+   * failed query as `VFIO_MIG_STOP_COPY_SIZE` = 100 GiB to block the switchover.
+   */
+  readonly stopCopyBytes: number | null;
+  /** `VFIO_MIG_GET_PRECOPY_INFO.initial_bytes`, PRE_COPY states only. */
+  readonly initialBytes?: number;
+  /** `VFIO_MIG_GET_PRECOPY_INFO.dirty_bytes`, PRE_COPY states only. */
+  readonly dirtyBytes?: number;
+}
+
+/** A VM at the moment of the decision. */
+export interface VmSnapshot {
+  readonly devices: readonly DeviceSnapshot[];
+  /** Guest RAM still to send (QEMU `ram.remaining`). */
+  readonly ramRemainingBytes: number;
+  /** Rate the guest dirties RAM (QEMU `ram.dirty-pages-rate` × page size), bytes/s. */
+  readonly ramDirtyBytesPerS: number;
+  /** Pre-copy transfer rate (QEMU `ram.mbps`, the throttled rate), bytes/s. */
+  readonly precopyBandwidthBytesPerS: number;
+  /** Writable working set, if known: pending RAM never exceeds it. */
+  readonly wwsBytes?: number;
+  /** Time since the migration started, ms. */
+  readonly elapsedMs: number;
+  /** Link name for the blackout throughput model; `default` when absent. */
+  readonly link?: string;
+  /** Devices are switched one after another (default: in parallel). */
+  readonly serial?: boolean;
+}
+
+/** What was promised for this migration. */
+export interface Slo {
+  /** Blackout (guest paused) deadline, ms. */
+  readonly deadlineMs: number;
+  /** Allowed miss probability: commit only when P(blackout ≤ deadline) ≥ 1 − alpha. In (0, 1). */
+  readonly alpha: number;
+  /** Total migration time budget, ms (`Infinity` for none). */
+  readonly budgetMs: number;
+}
+
+/** The four things a governor can tell a VMM. */
+export type DecisionAction = 'commit' | 'wait' | 'throttle' | 'abort';
+
+/**
+ * Every reason code and the action it leads to: the reason decides the action, so this table is
+ * the whole vocabulary of {@link Decision}. Stable strings (stored and compared by VMMs).
+ */
+export const REASON_ACTIONS = {
+  /** The 1 − α bound fits the deadline and no PRE_COPY initial data is pending. */
+  FITS: 'commit',
+  /** The bound fits; initial bytes are still pending but the budget cannot drain them (or RAM would grow meanwhile). */
+  FITS_INITIAL_UNDRAINED: 'commit',
+  /** The bound fits, but PRE_COPY `initial_bytes` > 0: the uAPI recommends draining them first. */
+  INITIAL_BYTES_PENDING: 'wait',
+  /** The bound does not fit yet; pre-copy converges (ρ < 1) to a fitting RAM size within the budget. */
+  CONVERGING: 'wait',
+  /** Only with device pre-copy data drained does the bound fit, and the budget allows draining it. */
+  DEVICE_PRECOPY_PENDING: 'wait',
+  /** A MIG_DATA_SIZE query failed: never commit blind, keep pre-copying and ask again. */
+  SIZE_QUERY_FAILED: 'wait',
+  /** The bound does not fit and ρ ≥ 1: waiting will not help; dirtying must slow down. */
+  NOT_CONVERGING: 'throttle',
+  /** ρ < 1 but pre-copy would not reach a fitting size within the budget. */
+  CONVERGING_TOO_SLOWLY: 'throttle',
+  /** The time budget is spent. */
+  BUDGET_SPENT: 'abort',
+  /** Even a guest that dirtied nothing could not send enough within the remaining budget. */
+  BUDGET_INSUFFICIENT: 'abort',
+  /** With no RAM left and device pre-copy data drained, the bound still exceeds the deadline. */
+  DEADLINE_UNREACHABLE: 'abort',
+  /** A device is in ERROR: it needs `VFIO_DEVICE_RESET`. */
+  DEVICE_ERROR: 'abort',
+  /** A device reports a state that is not a migration source state, or one its flags lack. */
+  DEVICE_STATE_UNKNOWN: 'abort',
+  /** The model has no latency for some device model/arc and no prior: the bound cannot be trusted. */
+  MODEL_MISSING: 'abort',
+} as const satisfies Readonly<Record<string, DecisionAction>>;
+
+export type DecisionReason = keyof typeof REASON_ACTIONS;
+
+/** Dirty-rate numbers that would make the switchover fit (later mapped to QEMU dirty-limit/auto-converge). */
+export interface ThrottleAdvice {
+  /** Highest guest dirty rate at which pre-copy reaches `targetRamBytes` within the budget, bytes/s. 0 = pause. */
+  readonly maxDirtyBytesPerS: number;
+  /** The dirty rate now, bytes/s. */
+  readonly currentDirtyBytesPerS: number;
+  /** Share of the current dirtying to take away, in [0, 1]: `1 − max / current`. */
+  readonly throttleFraction: number;
+}
+
+/** The governor's answer, with every number that caused it (QEMU/Cloud Hypervisor style traceability). */
+export interface Decision {
+  readonly action: DecisionAction;
+  readonly reason: DecisionReason;
+  /** The 1 − α blackout bound, ms (NaN when no prediction could be made: device ERROR/unknown, budget spent). */
+  readonly predictedBlackoutMs: number;
+  /** The predicted median blackout, ms (NaN as above). */
+  readonly medianBlackoutMs: number;
+  readonly deadlineMs: number;
+  readonly alpha: number;
+  /** True when the bound is conformal-calibrated. */
+  readonly calibrated: boolean;
+  /** Per-device, per-arc parts of the prediction (vCPU stop, source arcs, transfer, destination load, restart). */
+  readonly breakdown: readonly BlackoutPart[];
+  /** Device models/arcs the model lacks (non-empty only with `MODEL_MISSING`). */
+  readonly missing: readonly string[];
+  /** Devices the reason is about: in ERROR, in an unknown state, or whose size query failed. */
+  readonly reasonDeviceIds: readonly string[];
+  /** ρ = RAM dirty rate / pre-copy bandwidth. */
+  readonly rho: number;
+  /** Migration time left in the budget, ms. */
+  readonly budgetLeftMs: number;
+  /** Largest guest RAM remaining at which the bound fits (non-commit decisions), bytes. */
+  readonly targetRamBytes: number | null;
+  /** Projected pre-copy time until the switchover fits (`wait`), ms. */
+  readonly waitMs: number | null;
+  /** Dirty-rate numbers (`throttle`). */
+  readonly throttle: ThrottleAdvice | null;
+}

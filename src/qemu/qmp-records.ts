@@ -1,0 +1,117 @@
+/**
+ * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
+ * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
+ */
+import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
+import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpMigration, type QmpPoll, type QmpRamStats } from './qmp-types.js';
+
+/**
+ * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
+ * report it; `dirty-pages-rate` is in target pages).
+ */
+const FALLBACK_PAGE_SIZE_BYTES = 4096;
+
+/** Pre-copy statuses whose polls describe the source while it still decides (`device` = stopping). */
+const PRECOPY_POLL_STATUSES: ReadonlySet<string> = new Set(['active', 'device']);
+
+/** The first `completed` poll that carries statistics (later ones may be bare `{"status"}`). */
+export function completedPoll(m: QmpMigration): (QmpPoll & { ram: QmpRamStats; downtimeMs: number }) | undefined {
+  for (const p of m.polls) {
+    if (p.status === 'completed' && p.ram !== undefined && p.downtimeMs !== undefined) {
+      return p as QmpPoll & { ram: QmpRamStats; downtimeMs: number };
+    }
+  }
+  return undefined;
+}
+
+/** The last poll with status `active`: the last look before QEMU decided to switch over. */
+export function lastActivePoll(m: QmpMigration): QmpPoll | undefined {
+  for (let i = m.polls.length - 1; i >= 0; i--) {
+    const p = m.polls[i];
+    if (p !== undefined && p.status === 'active') return p;
+  }
+  return undefined;
+}
+
+/** QMP `dirty-pages-rate` × `page-size`, bytes/s. */
+export function dirtyBytesPerS(ram: QmpRamStats): number {
+  return (ram.dirtyPagesPerS ?? 0) * (ram.pageSizeBytes ?? FALLBACK_PAGE_SIZE_BYTES);
+}
+
+/** QMP `mbps` (Mbit/s, decimal: `migration_update_counters`) → bytes/s. */
+export function mbpsToBytesPerS(mbps: number): number {
+  return (mbps * 1e6) / 8;
+}
+
+/**
+ * Records for one migration:
+ * - one `ram` record per `active`/`device` poll with statistics (`pass` = `dirty-sync-count`,
+ *   dirty bytes/s = `dirty-pages-rate` × `page-size`, bandwidth = `mbps` × 10⁶ / 8);
+ * - two `transfer` records for device `ram` from the completed poll: `stopcopy` =
+ *   `downtime-bytes` over `downtime`, `precopy` = the rest of `transferred` over the rest of
+ *   `total-time` (post-copy bytes, if any, fall in `precopy`: the contract has two phases), so
+ *   the two sum to QEMU's `transferred` and `total-time`;
+ * - one `outcome` (policy `qemu`): actual = `downtime`, predicted = the last active poll's
+ *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
+ *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll
+ *   (ms after the first poll).
+ * A migration that never completed yields only its `ram` records. `atMs` values are ms after
+ * the migration's first poll.
+ */
+export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
+  const out: TelemetryRecord[] = [];
+  const t0 = m.polls[0]?.atMs ?? 0;
+  const migrationId = m.migrationId;
+  for (const p of m.polls) {
+    if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) continue;
+    const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
+      kind: 'ram',
+      migrationId,
+      atMs: p.atMs - t0,
+      pass: p.ram.dirtySyncCount ?? 0,
+      remainingBytes: p.ram.remainingBytes,
+      dirtyBytesPerS: dirtyBytesPerS(p.ram),
+      bandwidthBytesPerS: mbpsToBytesPerS(p.ram.mbps ?? 0),
+    };
+    if (p.expectedDowntimeMs !== undefined) r.expectedDowntimeMs = p.expectedDowntimeMs;
+    out.push(r);
+  }
+  const done = completedPoll(m);
+  if (done === undefined) return out;
+  const downtimeMs = done.downtimeMs;
+  const totalTimeMs = done.totalTimeMs ?? downtimeMs;
+  if (done.ram.downtimeBytes !== undefined) {
+    const stopcopyBytes = done.ram.downtimeBytes;
+    const precopy: TransferRecord = {
+      kind: 'transfer',
+      migrationId,
+      deviceId: 'ram',
+      phase: 'precopy',
+      bytes: done.ram.transferredBytes - stopcopyBytes,
+      durationMs: totalTimeMs - downtimeMs,
+    };
+    const stopcopy: TransferRecord = {
+      kind: 'transfer',
+      migrationId,
+      deviceId: 'ram',
+      phase: 'stopcopy',
+      bytes: stopcopyBytes,
+      durationMs: downtimeMs,
+    };
+    out.push(precopy, stopcopy);
+  }
+  const deadlineMs = m.downtimeLimitMs ?? QMP_DEFAULT_DOWNTIME_LIMIT_MS;
+  const last = lastActivePoll(m);
+  const outcome: OutcomeRecord = {
+    kind: 'outcome',
+    migrationId,
+    policy: 'qemu',
+    deadlineMs,
+    decidedAtMs: (last?.atMs ?? done.atMs) - t0,
+    predictedBlackoutMs: last?.expectedDowntimeMs ?? deadlineMs,
+    actualBlackoutMs: downtimeMs,
+    met: downtimeMs <= deadlineMs,
+  };
+  out.push(outcome);
+  return out;
+}

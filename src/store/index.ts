@@ -1,0 +1,12 @@
+export { Store, openStore, defaultDbPath } from './store.js';
+export type { StoreOptions } from './store.js';
+export { StoreError } from './errors.js';
+export type { StoreErrorCode } from './errors.js';
+export { SCHEMA_VERSION, SCHEMA_STEPS } from './schema.js';
+export type { SchemaStep } from './schema.js';
+export { migrateSchema, checkSchema, schemaVersion } from './migrate.js';
+export type { MigrationResult } from './migrate.js';
+export { iterateArcs, arcFilterWhere, arcGroups, transfers, ramProgress, sizes, outcomes, parseArcKey } from './queries.js';
+export type { ArcFilter, ArcGroup, SqlWhere } from './queries.js';
+export { listMigrations, listDevices, listRejects, tableCounts, recordCount, STORE_TABLES } from './inventory.js';
+export type { MigrationSummary, StoredDevice, StoredReject, StoreTable } from './inventory.js';

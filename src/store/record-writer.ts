@@ -1,0 +1,185 @@
+/**
+ * The write half of the store: prepared INSERT statements per record kind, and the caches that
+ * spare a lookup per record (migration id → row id, device → row id, model name → row id).
+ * Used inside the store's batch transaction; every insert is `OR IGNORE` on the record's
+ * stable id.
+ */
+import type Database from 'better-sqlite3';
+import { parseStateName } from '../fsm/index.js';
+import type { BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
+import type { ArcRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../telemetry/records.js';
+
+/** Caches are cleared past this many migrations (bounded memory on a 10 M-record import). */
+const MAX_CACHED_MIGRATIONS = 50_000;
+
+function scenarioOf(migrationId: string): string | null {
+  const slash = migrationId.lastIndexOf('/');
+  return slash > 0 ? migrationId.slice(0, slash) : null;
+}
+
+/** The new row's id after an `INSERT OR IGNORE`, or `undefined` when the row already existed. */
+function rowId(info: Database.RunResult): number | undefined {
+  return info.changes === 1 ? Number(info.lastInsertRowid) : undefined;
+}
+
+/** Writes pipeline items with prepared statements; call inside a transaction. */
+export class RecordWriter {
+  private readonly insertMigration: Database.Statement;
+  private readonly selectMigration: Database.Statement;
+  private readonly insertModel: Database.Statement;
+  private readonly selectModel: Database.Statement;
+  private readonly insertDevice: Database.Statement;
+  private readonly selectDevice: Database.Statement;
+  private readonly insertArc: Database.Statement;
+  private readonly insertSize: Database.Statement;
+  private readonly insertTransfer: Database.Statement;
+  private readonly insertRam: Database.Statement;
+  private readonly insertOutcome: Database.Statement;
+  private readonly insertReject: Database.Statement;
+  /** migration id → row id. */
+  private readonly migrationRefs = new Map<string, number>();
+  /** migration row id → device id → device row id. */
+  private readonly deviceRefs = new Map<number, Map<string, number>>();
+  /** device model name → row id. */
+  private readonly modelRefs = new Map<string, number>();
+
+  constructor(db: Database.Database) {
+    // INSERT OR IGNORE, and SELECT only when the row already existed: half the cost of an
+    // upsert with RETURNING (measured), once per migration, device or model thanks to the caches.
+    this.insertMigration = db.prepare(`INSERT OR IGNORE INTO migrations (migration_id, scenario, source_file) VALUES (?, ?, ?)`);
+    this.selectMigration = db.prepare(`SELECT id FROM migrations WHERE migration_id = ?`).pluck();
+    this.insertModel = db.prepare(`INSERT OR IGNORE INTO device_models (name) VALUES (?)`);
+    this.selectModel = db.prepare(`SELECT id FROM device_models WHERE name = ?`).pluck();
+    this.insertDevice = db.prepare(`INSERT OR IGNORE INTO devices (migration_ref, device_id) VALUES (?, ?)`);
+    this.selectDevice = db.prepare(`SELECT id FROM devices WHERE migration_ref = ? AND device_id = ?`).pluck();
+    this.insertArc = db.prepare(`INSERT OR IGNORE INTO arcs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertSize = db.prepare(`INSERT OR IGNORE INTO sizes VALUES (?, ?, ?, ?, ?, ?)`);
+    this.insertTransfer = db.prepare(`INSERT OR IGNORE INTO transfers VALUES (?, ?, ?, ?, ?)`);
+    this.insertRam = db.prepare(`INSERT OR IGNORE INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertOutcome = db.prepare(`INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertReject = db.prepare(
+      `INSERT OR IGNORE INTO rejects (source_file, source_line, reason, text, rejected_at_ms) VALUES (?, ?, ?, ?, ?)`,
+    );
+  }
+
+  /** Forgets cached row ids: after a rollback they may name rows that no longer exist. */
+  forget(): void {
+    this.migrationRefs.clear();
+    this.deviceRefs.clear();
+    this.modelRefs.clear();
+  }
+
+  /** Writes every item; returns what happened. Must run inside a transaction. */
+  writeItems(items: readonly PipelineItem[]): BatchWriteResult {
+    let inserted = 0;
+    let rejected = 0;
+    for (const item of items) {
+      const r = item.record;
+      if (r === undefined) {
+        const s = item.source;
+        this.insertReject.run(s?.file ?? null, s?.line ?? null, item.reason, item.text, item.atMs);
+        rejected++;
+        continue;
+      }
+      const ref = this.migrationRef(r.migrationId, item.source);
+      switch (r.kind) {
+        case 'arc':
+          inserted += this.writeArc(ref, r);
+          break;
+        case 'ram':
+          inserted += this.writeRam(ref, r);
+          break;
+        case 'size':
+          inserted += this.writeSize(ref, r);
+          break;
+        case 'transfer':
+          if (r.deviceId !== 'ram') this.deviceRef(ref, r.deviceId);
+          inserted += this.writeTransfer(ref, r);
+          break;
+        case 'outcome':
+          inserted += this.writeOutcome(ref, r);
+          break;
+      }
+    }
+    return { inserted, duplicates: items.length - rejected - inserted, rejected };
+  }
+
+  private writeArc(ref: number, r: ArcRecord): number {
+    return this.insertArc.run(
+      ref,
+      this.deviceRef(ref, r.deviceId),
+      parseStateName(r.from),
+      parseStateName(r.to),
+      r.startedAtMs,
+      this.modelRef(r.deviceModel),
+      r.latencyMs,
+      r.stopCopyBytes,
+      r.ok ? 1 : 0,
+      r.errno ?? null,
+      r.deadlineMs ?? null,
+    ).changes;
+  }
+
+  private writeRam(ref: number, r: RamRecord): number {
+    return this.insertRam.run(
+      ref,
+      r.atMs,
+      r.pass,
+      r.remainingBytes,
+      r.dirtyBytesPerS,
+      r.bandwidthBytesPerS,
+      r.expectedDowntimeMs ?? null,
+    ).changes;
+  }
+
+  private writeSize(ref: number, r: SizeRecord): number {
+    return this.insertSize.run(ref, this.deviceRef(ref, r.deviceId), r.atMs, r.stopCopyBytes, r.initialBytes ?? null, r.dirtyBytes ?? null).changes;
+  }
+
+  private writeTransfer(ref: number, r: TransferRecord): number {
+    return this.insertTransfer.run(ref, r.deviceId, r.phase, r.bytes, r.durationMs).changes;
+  }
+
+  private writeOutcome(ref: number, r: OutcomeRecord): number {
+    return this.insertOutcome.run(
+      ref,
+      r.policy,
+      r.decidedAtMs,
+      r.deadlineMs,
+      r.predictedBlackoutMs,
+      r.actualBlackoutMs,
+      r.met ? 1 : 0,
+    ).changes;
+  }
+
+  private migrationRef(migrationId: string, source: RecordSource | undefined): number {
+    const cached = this.migrationRefs.get(migrationId);
+    if (cached !== undefined) return cached;
+    const id = rowId(this.insertMigration.run(migrationId, scenarioOf(migrationId), source?.file ?? null)) ?? (this.selectMigration.get(migrationId) as number);
+    if (this.migrationRefs.size >= MAX_CACHED_MIGRATIONS) this.forget();
+    this.migrationRefs.set(migrationId, id);
+    return id;
+  }
+
+  private modelRef(name: string): number {
+    const cached = this.modelRefs.get(name);
+    if (cached !== undefined) return cached;
+    const id = rowId(this.insertModel.run(name)) ?? (this.selectModel.get(name) as number);
+    this.modelRefs.set(name, id);
+    return id;
+  }
+
+  /** The device's row id, recording the device the first time a migration names it. */
+  private deviceRef(migrationRef: number, deviceId: string): number {
+    let devices = this.deviceRefs.get(migrationRef);
+    if (devices === undefined) {
+      devices = new Map();
+      this.deviceRefs.set(migrationRef, devices);
+    }
+    const cached = devices.get(deviceId);
+    if (cached !== undefined) return cached;
+    const id = rowId(this.insertDevice.run(migrationRef, deviceId)) ?? (this.selectDevice.get(migrationRef, deviceId) as number);
+    devices.set(deviceId, id);
+    return id;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The SQLite store: one better-sqlite3 connection to one WAL file (default `data/vfio-sla.db`).
+ * Writes come as batches from the recording pipeline (one `BEGIN IMMEDIATE` transaction per
+ * batch, prepared statements, `INSERT OR IGNORE` on stable record ids); reads are the typed
+ * queries of `queries.ts`. Synchronous, as better-sqlite3 is: nothing here returns a Promise.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
+import { StoreError } from './errors.js';
+import { checkSchema, migrateSchema } from './migrate.js';
+import { RecordWriter } from './record-writer.js';
+
+/** `data/vfio-sla.db` under `cwd`: the default database. */
+export function defaultDbPath(cwd: string = process.cwd()): string {
+  return join(cwd, 'data', 'vfio-sla.db');
+}
+
+/** Options of {@link openStore}. */
+export interface StoreOptions {
+  /** Open for queries only: no schema upgrade, no writes. */
+  readonly readonly?: boolean;
+  /**
+   * How long one write waits for another connection's lock inside SQLite before failing with
+   * `SQLITE_BUSY` (the pipeline then retries asynchronously), ms. Default 200.
+   */
+  readonly busyTimeoutMs?: number;
+  /**
+   * `normal` (default): WAL with `synchronous=NORMAL` — a commit survives the process being
+   * killed (it is in the OS once `COMMIT` returns), the last commits may be lost on power
+   * failure. `full`: `synchronous=FULL`, every commit fsynced.
+   */
+  readonly durability?: 'normal' | 'full';
+  /** SQLite page cache, MiB. Default 32. */
+  readonly cacheMiB?: number;
+}
+
+/** An open database. Implements the pipeline's {@link BatchStore}. */
+export class Store implements BatchStore {
+  /** The connection, for queries this module does not offer and for tests (e.g. fault injection). */
+  readonly db: Database.Database;
+  /** Prepared on the first write (a read-only store never prepares INSERTs). */
+  private writer: { records: RecordWriter; txn: Database.Transaction<(items: readonly PipelineItem[]) => BatchWriteResult> } | undefined;
+
+  private constructor(
+    readonly path: string,
+    options: StoreOptions,
+  ) {
+    const readonly = options.readonly ?? false;
+    if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new Database(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
+    } catch (e) {
+      throw new StoreError('E_STORE_OPEN', path, `cannot open database: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      this.db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
+      if (readonly) {
+        checkSchema(this.db, path);
+      } else {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+        migrateSchema(this.db, path);
+      }
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
+  }
+
+  /** Opens (creating and upgrading as needed) the database at `path`. */
+  static open(path: string, options: StoreOptions = {}): Store {
+    return new Store(path === ':memory:' ? path : resolve(path), options);
+  }
+
+  /**
+   * Writes a batch in one `BEGIN IMMEDIATE` transaction: all of it or, on error, none of it.
+   * Records whose stable id is already stored count as duplicates and change nothing.
+   */
+  writeBatch(items: readonly PipelineItem[]): BatchWriteResult {
+    if (this.writer === undefined) {
+      const records = new RecordWriter(this.db);
+      this.writer = { records, txn: this.db.transaction((batch: readonly PipelineItem[]) => records.writeItems(batch)) };
+    }
+    try {
+      return this.writer.txn.immediate(items);
+    } catch (e) {
+      // Rows inserted by the rolled-back transaction are gone: forget their cached ids.
+      this.writer.records.forget();
+      throw e;
+    }
+  }
+
+  /** Closes the connection (checkpointing the WAL when it is the last one). */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens the database at `path` (default {@link defaultDbPath}). Shorthand for `Store.open`. */
+export function openStore(path: string = defaultDbPath(), options: StoreOptions = {}): Store {
+  return Store.open(path, options);
+}

@@ -1,0 +1,40 @@
+/** Locates the shared QEMU dataset for tests (read-only); tests skip when it is absent. */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const DATASET_DIR = resolve(
+  process.env['VFIO_SLA_DATASET'] ?? join(import.meta.dirname, '../../../shared/datasets/qemu-kvm-postgres-migration'),
+);
+export const HAVE_DATASET = existsSync(join(DATASET_DIR, 'raw'));
+
+/** Every `raw/<scenario>/mig-stats-run-<n>.json`, sorted. */
+export function datasetRunFiles(): string[] {
+  const raw = join(DATASET_DIR, 'raw');
+  const files: string[] = [];
+  for (const scenario of readdirSync(raw).sort()) {
+    const dir = join(raw, scenario);
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names.sort()) if (/^mig-stats-run-\d+\.json$/.test(n)) files.push(join(dir, n));
+  }
+  return files;
+}
+
+/** `derived/per_run_summary.csv` as rows keyed by `<scenario>/mig-stats-run-<run>`. */
+export function perRunSummary(): Map<string, Record<string, string>> {
+  const text = readFileSync(join(DATASET_DIR, 'derived/per_run_summary.csv'), 'utf8').trim();
+  const [head, ...rows] = text.split('\n');
+  const cols = (head ?? '').trim().split(',');
+  const out = new Map<string, Record<string, string>>();
+  for (const row of rows) {
+    const cells = row.trim().split(',');
+    const rec: Record<string, string> = {};
+    cols.forEach((c, i) => (rec[c] = cells[i] ?? ''));
+    out.set(`${rec['scenario']}/mig-stats-run-${rec['run']}`, rec);
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+/** Shared test fixtures: temp database dirs and small valid records of every kind. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
+
+/** A fresh temp dir with a `db` path inside; `cleanup()` removes it. */
+export function tempDb(prefix = 'vfio-sla-test-'): { dir: string; db: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, db: join(dir, 'test.db'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function arc(overrides: Partial<ArcRecord> = {}): ArcRecord {
+  return {
+    kind: 'arc',
+    migrationId: 'm1',
+    deviceId: 'dev0',
+    deviceModel: 'mlx5-cx7',
+    from: 'PRE_COPY_P2P',
+    to: 'STOP_COPY',
+    startedAtMs: 1000,
+    latencyMs: 12.5,
+    stopCopyBytes: 4096,
+    ok: true,
+    ...overrides,
+  };
+}
+
+export function size(overrides: Partial<SizeRecord> = {}): SizeRecord {
+  return { kind: 'size', migrationId: 'm1', deviceId: 'dev0', atMs: 900, stopCopyBytes: 4096, ...overrides };
+}
+
+export function transfer(overrides: Partial<TransferRecord> = {}): TransferRecord {
+  return { kind: 'transfer', migrationId: 'm1', deviceId: 'ram', phase: 'precopy', bytes: 1_000_000, durationMs: 950, ...overrides };
+}
+
+export function ram(overrides: Partial<RamRecord> = {}): RamRecord {
+  return {
+    kind: 'ram',
+    migrationId: 'm1',
+    atMs: 200,
+    pass: 1,
+    remainingBytes: 8_000_000,
+    dirtyBytesPerS: 1_000_000,
+    bandwidthBytesPerS: 134_217_728,
+    ...overrides,
+  };
+}
+
+export function outcome(overrides: Partial<OutcomeRecord> = {}): OutcomeRecord {
+  return {
+    kind: 'outcome',
+    migrationId: 'm1',
+    policy: 'governor',
+    deadlineMs: 300,
+    decidedAtMs: 1000,
+    predictedBlackoutMs: 150,
+    actualBlackoutMs: 120,
+    met: true,
+    ...overrides,
+  };
+}
+
+/** `n` distinct valid arc records (distinct start times), JSON lines ready. */
+export function arcs(n: number, migrationId = 'm1'): TelemetryRecord[] {
+  const out: TelemetryRecord[] = [];
+  for (let i = 0; i < n; i++) out.push(arc({ migrationId, startedAtMs: 1000 + i, latencyMs: 1 + (i % 17) }));
+  return out;
+}
+
+/** A child process holding `BEGIN IMMEDIATE` on `db` until `release()`. */
+export async function lockFromAnotherProcess(db: string): Promise<{ release(): void }> {
+  const script = `const db = require('better-sqlite3')(process.argv[1]);
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('locked\\n');
+    process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, db], { cwd: resolve(import.meta.dirname, '../..'), stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((ready, reject) => {
+    child.stdout.once('data', () => ready());
+    child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+  });
+  return { release: () => void child.stdin.write('go\n') };
+}
+
