@@ -5,7 +5,7 @@ import { runCli } from '../../src/cli/main.js';
 import { loadModel } from '../../src/cli/model-file.js';
 import { Store } from '../../src/store/store.js';
 import { simulateFleet, TestRng } from '../estimators/simulate.js';
-import { DATASET_DIR, HAVE_DATASET } from '../qemu/dataset.js';
+import { DATASET_DIR, HAVE_DATASET } from '../helpers/dataset.js';
 import { tempDb } from '../store/fixtures.js';
 import { captureIo } from './io.js';
 
@@ -59,7 +59,7 @@ describe('vfio-sla fit', () => {
 
 describe.skipIf(!HAVE_DATASET)('vfio-sla import then fit on the shared dataset', () => {
   it('learns from the store exactly what fitModel learns from the parsed files', async () => {
-    const { datasetRunFiles } = await import('../qemu/dataset.js');
+    const { datasetRunFiles } = await import('../helpers/dataset.js');
     const { qmpEvalInput } = await import('../../src/qemu/qmp-eval.js');
     const { fitModel } = await import('../../src/estimators/fit.js');
     const { buildPriors } = await import('../../src/estimators/priors.js');

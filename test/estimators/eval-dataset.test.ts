@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { crossValidate } from '../../src/estimators/cross-validate.js';
 import { buildPriors } from '../../src/estimators/priors.js';
 import { qmpEvalInput } from '../../src/qemu/qmp-eval.js';
-import { datasetRunFiles, HAVE_DATASET } from '../qemu/dataset.js';
+import { datasetRunFiles, HAVE_DATASET } from '../helpers/dataset.js';
 
 describe.skipIf(!HAVE_DATASET)('eval on the shared QEMU dataset', () => {
   const input = HAVE_DATASET ? qmpEvalInput(datasetRunFiles().map((file) => ({ file, text: readFileSync(file, 'utf8') }))) : undefined;

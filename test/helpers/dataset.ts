@@ -1,4 +1,8 @@
-/** Locates the shared QEMU dataset for tests (read-only); tests skip when it is absent. */
+/**
+ * Locates the shared QEMU dataset for tests (read-only): `VFIO_SLA_DATASET`, else `../shared/...`
+ * beside the checkout, as CI lays it out. Outside CI a missing dataset skips the tests that need it;
+ * under CI it is an error, so a mislaid dataset cannot turn those tests into no-ops.
+ */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -6,6 +10,9 @@ export const DATASET_DIR = resolve(
   process.env['VFIO_SLA_DATASET'] ?? join(import.meta.dirname, '../../../shared/datasets/qemu-kvm-postgres-migration'),
 );
 export const HAVE_DATASET = existsSync(join(DATASET_DIR, 'raw'));
+if (!HAVE_DATASET && process.env['CI']) {
+  throw new Error(`the shared QEMU dataset is missing at ${DATASET_DIR} (set VFIO_SLA_DATASET)`);
+}
 
 /** Every `raw/<scenario>/mig-stats-run-<n>.json`, sorted. */
 export function datasetRunFiles(): string[] {
