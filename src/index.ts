@@ -123,3 +123,31 @@ export type { QmpLogParse, QmpLogError, QmpMigration, QmpPoll, QmpRamStats, QmpE
 export { precopyExclusion, qmpEvalInput } from './qemu/qmp-eval.js';
 export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
+export {
+  startService,
+  initialModel,
+  Service,
+  ServiceServer,
+  ServiceError,
+  METHODS,
+  loadedModel,
+  workerFitter,
+  inlineFitter,
+  defaultFitter,
+  DEFAULT_MAX_LINE_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+} from './server/index.js';
+export type {
+  StartOptions,
+  RunningService,
+  InitialModelOptions,
+  ServiceOptions,
+  ServerOptions,
+  ServiceErrorCode,
+  Method,
+  RequestId,
+  LoadedModel,
+  ModelSource,
+  Fitter,
+  FitJob,
+} from './server/index.js';

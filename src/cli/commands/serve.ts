@@ -1,0 +1,177 @@
+/**
+ * `vfio-sla serve --socket <path>`: the local service for VMMs written in C, Rust or Go (JSON
+ * lines over a unix socket, src/server). Runs until SIGTERM or SIGINT, then drains: stops
+ * accepting, answers what is pending, commits every record, removes the socket, exits 0.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { clearStaleSocket } from '../../server/socket-file.js';
+import { resolveGroup } from '../../server/group.js';
+import { DEFAULT_MAX_CONNECTIONS } from '../../server/server.js';
+import { initialModel, startService } from '../../server/start.js';
+import { defaultDbPath } from '../../store/store.js';
+import { UsageError, type CliIo, type Command } from '../command.js';
+import { DEFAULT_PRIORS_FILE } from '../model-file.js';
+
+const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
+                      [--priors <file>] [--group <name|gid>] [--alpha <a>] [--max-connections <n>]
+
+Answers JSON-lines requests on a unix socket, one object per line:
+  {"id": 1, "method": "decide", "params": {"snapshot": {...}, "slo": {"deadlineMs": 300}}}
+methods: decide (commit/wait/throttle/abort, with the numbers), record (telemetry into the
+store), fit (refit from the store in a worker thread, swap the model), model (what is loaded),
+health. Bad requests get {"id", "error": {"code", "message", "field"}} and the connection stays
+usable. The socket is created with mode 0600 (0660 with --group).
+
+The model: the --model file; else a fit of the database if it holds telemetry; else the
+package's priors (public figures only; health says "source": "priors").
+
+Options:
+  --socket <path>         where to listen (required); a stale socket there is replaced, a live
+                          server there refuses the start
+  --db <path>             database for record and fit (default: data/vfio-sla.db under the
+                          current directory; created if missing)
+  --no-db                 no database: decide, model and health only
+  --model <file>          model to serve (e.g. models/lab.json)
+  --priors <file>         priors for fits and for starting without data (default: models/priors.json)
+  --group <name|gid>      give the socket to this group, mode 0660
+  --alpha <a>             miss probability when a decide's slo has no alpha (default 0.01)
+  --max-connections <n>   more get E_TOO_MANY_CONNECTIONS (default ${DEFAULT_MAX_CONNECTIONS})
+  -h, --help              this help
+
+Exit status: 0 stopped by SIGTERM/SIGINT with everything committed; 1 could not start, or
+records left uncommitted (kept in the spill file); 2 usage error.
+
+Example:
+  vfio-sla serve --socket /run/vfio-sla.sock --model models/lab.json --group kvm &
+  echo '{"id":1,"method":"health"}' | socat - UNIX-CONNECT:/run/vfio-sla.sock`;
+
+interface ServeArgs {
+  readonly socket: string;
+  readonly db: string | null;
+  readonly model: string | undefined;
+  readonly priors: string;
+  readonly gid: number | undefined;
+  readonly alpha: number;
+  readonly maxConnections: number;
+}
+
+function parse(argv: readonly string[], io: CliIo): ServeArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        socket: { type: 'string' },
+        db: { type: 'string' },
+        'no-db': { type: 'boolean', default: false },
+        model: { type: 'string' },
+        priors: { type: 'string' },
+        group: { type: 'string' },
+        alpha: { type: 'string' },
+        'max-connections': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.socket === undefined) throw new UsageError('--socket <path> is required');
+  if (v.db !== undefined && v['no-db']) throw new UsageError('--db and --no-db exclude each other');
+  const alpha = v.alpha === undefined ? 0.01 : Number(v.alpha);
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be in (0, 1), got '${v.alpha ?? ''}'`);
+  const maxConnections = v['max-connections'] === undefined ? DEFAULT_MAX_CONNECTIONS : Number(v['max-connections']);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new UsageError(`--max-connections must be an integer ≥ 1, got '${v['max-connections'] ?? ''}'`);
+  const model = v.model === undefined ? undefined : resolve(io.cwd, v.model);
+  if (model !== undefined && !existsSync(model)) throw new UsageError(`--model: no file at '${v.model ?? ''}'`);
+  return {
+    socket: resolve(io.cwd, v.socket),
+    db: v['no-db'] ? null : v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
+    model,
+    priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    gid: v.group === undefined ? undefined : resolveGroup(v.group),
+    alpha,
+    maxConnections,
+  };
+}
+
+/** The first SIGTERM or SIGINT; after it, a second one kills the process as usual. */
+function stopSignals(): { readonly stopped: Promise<string>; dispose(): void } {
+  let on: (signal: NodeJS.Signals) => void = () => undefined;
+  const dispose = (): void => {
+    process.off('SIGTERM', on);
+    process.off('SIGINT', on);
+  };
+  const stopped = new Promise<string>((resolveSignal) => {
+    on = (signal) => {
+      dispose();
+      resolveSignal(signal);
+    };
+  });
+  process.on('SIGTERM', on);
+  process.on('SIGINT', on);
+  return { stopped, dispose };
+}
+
+/** Serves until `stop` resolves (default: SIGTERM or SIGINT), then drains. */
+export async function serve(argv: readonly string[], io: CliIo, stop?: Promise<string>): Promise<number> {
+  const args = parse(argv, io);
+  const signals = stop === undefined ? stopSignals() : { stopped: stop, dispose: () => undefined };
+  try {
+    return await serveUntil(args, io, signals.stopped);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function serveUntil(args: ServeArgs, io: CliIo, stop: Promise<string>): Promise<number> {
+  const say = (line: string): void => void io.stderr.write(`vfio-sla serve: ${line}\n`);
+  await clearStaleSocket(args.socket); // fail fast, before a possibly long start-up fit
+  // A stop during the start-up fit ends the fit (its worker is terminated) and the process.
+  const startUp = new AbortController();
+  void stop.then(() => startUp.abort());
+  if (args.model === undefined && args.db !== null && existsSync(args.db)) say(`fitting the model from ${args.db}...`);
+  let model;
+  try {
+    model = await initialModel({ modelPath: args.model, dbPath: args.db, priorsPath: args.priors, signal: startUp.signal });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'E_SHUTTING_DOWN') throw e;
+    say(`${await stop} during start-up: stopped before serving`);
+    return 0;
+  }
+  const running = await startService({
+    socketPath: args.socket,
+    gid: args.gid,
+    maxConnections: args.maxConnections,
+    model,
+    dbPath: args.db,
+    priorsPath: args.priors,
+    defaultAlpha: args.alpha,
+    log: say,
+  });
+  const mode = running.server.socket.mode.toString(8).padStart(4, '0');
+  const from = model.source === 'priors' ? 'priors only (no --model, no telemetry to fit)' : model.source === 'file' ? model.path : 'fitted from the database';
+  say(`listening on ${args.socket} (mode ${mode}${args.gid === undefined ? '' : `, gid ${args.gid}`}); model '${model.fitted.name}': ${String(from)}; db ${args.db ?? 'none'}; pid ${process.pid}`);
+  const signal = await stop;
+  say(`${signal}: draining`);
+  try {
+    await running.close();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    say(`${err.code ?? 'ERROR'}: ${err.message}`);
+    return 1;
+  }
+  const stats = running.service.recordStats;
+  say(`stopped${stats === undefined ? '' : `; committed ${stats.accepted} records and ${stats.rejected} rejects`}`);
+  return 0;
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'answer decide/record/fit/model/health requests from VMMs on a unix socket',
+  help: HELP,
+  run: (argv, io) => serve(argv, io),
+};

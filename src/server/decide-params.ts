@@ -1,0 +1,104 @@
+/**
+ * `decide` params → the governor's {@link VmSnapshot} and {@link Slo}.
+ *
+ * ```json
+ * {"snapshot": {"devices": [{"id": "0000:3b:00.1", "model": "mlx5-cx7", "state": "PRE_COPY_P2P",
+ *               "flags": "STOP_COPY|P2P|PRE_COPY", "stopCopyBytes": 104857600}],
+ *               "ramRemainingBytes": 67108864, "ramDirtyBytesPerS": 268435456,
+ *               "precopyBandwidthBytesPerS": 1073741824, "elapsedMs": 10000},
+ *  "slo": {"deadlineMs": 300, "alpha": 0.01, "budgetMs": 60000}}
+ * ```
+ *
+ * States are kernel names (`"PRE_COPY"`) or numbers (6); flags the `VFIO_MIGRATION_*` bits as a
+ * number (7) or names joined by `|`. `stopCopyBytes: null` is a failed MIG_DATA_SIZE query (the
+ * governor then never commits). `slo.alpha` defaults to the server's `--alpha`; `slo.budgetMs`
+ * absent or `null` means no budget (JSON has no Infinity). Fields not named here are ignored.
+ */
+import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
+import type { DeviceSnapshot, Slo, VmSnapshot } from '../governor/types.js';
+import { array, badParam, byteCount, nonNegative, object, optionalBoolean, text, type Obj } from './params.js';
+
+/** More VFIO devices than any VM has: a bound on the work one request can ask for. */
+export const MAX_DEVICES = 1024;
+
+export interface DecideParams {
+  readonly snapshot: VmSnapshot;
+  readonly slo: Slo;
+}
+
+function state(o: Obj, at: string): MigState {
+  const v = o['state'];
+  if (isMigState(v)) return v;
+  const parsed = typeof v === 'string' ? parseStateName(v) : undefined;
+  if (parsed === undefined) throw badParam(`${at}.state`, 'a VFIO migration state name (e.g. "PRE_COPY_P2P") or number 0..7', v);
+  return parsed;
+}
+
+const FLAG_BITS: Readonly<Record<string, number>> = { STOP_COPY: MigFlags.STOP_COPY, P2P: MigFlags.P2P, PRE_COPY: MigFlags.PRE_COPY };
+
+function flags(o: Obj, at: string): number {
+  const v = o['flags'];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 7) return v;
+  if (typeof v === 'string' && v.length <= 64) {
+    let bits = 0;
+    for (const name of v.split('|')) {
+      const bit = Object.hasOwn(FLAG_BITS, name.trim()) ? FLAG_BITS[name.trim()] : undefined;
+      if (bit === undefined) throw badParam(`${at}.flags`, 'VFIO_MIGRATION_* bits: a number 0..7 or names like "STOP_COPY|P2P|PRE_COPY"', v);
+      bits |= bit;
+    }
+    return bits;
+  }
+  throw badParam(`${at}.flags`, 'VFIO_MIGRATION_* bits: a number 0..7 or names like "STOP_COPY|P2P|PRE_COPY"', v);
+}
+
+function device(v: unknown, at: string): DeviceSnapshot {
+  const o = object(v, at);
+  const size = o['stopCopyBytes'];
+  const d: { -readonly [K in keyof DeviceSnapshot]: DeviceSnapshot[K] } = {
+    id: text(o, 'id', at),
+    model: text(o, 'model', at),
+    state: state(o, at),
+    flags: flags(o, at),
+    stopCopyBytes: size === null ? null : byteCount(o, 'stopCopyBytes', at),
+  };
+  if (o['initialBytes'] !== undefined) d.initialBytes = byteCount(o, 'initialBytes', at);
+  if (o['dirtyBytes'] !== undefined) d.dirtyBytes = byteCount(o, 'dirtyBytes', at);
+  return d;
+}
+
+function snapshot(v: unknown): VmSnapshot {
+  const at = 'params.snapshot';
+  const o = object(v, at);
+  const list = array(o['devices'], `${at}.devices`, MAX_DEVICES);
+  const devices = new Array<DeviceSnapshot>(list.length);
+  for (let i = 0; i < list.length; i++) devices[i] = device(list[i], `${at}.devices[${i}]`);
+  const s: { -readonly [K in keyof VmSnapshot]: VmSnapshot[K] } = {
+    devices,
+    ramRemainingBytes: nonNegative(o, 'ramRemainingBytes', at),
+    ramDirtyBytesPerS: nonNegative(o, 'ramDirtyBytesPerS', at),
+    precopyBandwidthBytesPerS: nonNegative(o, 'precopyBandwidthBytesPerS', at),
+    elapsedMs: nonNegative(o, 'elapsedMs', at),
+  };
+  if (o['wwsBytes'] !== undefined) s.wwsBytes = nonNegative(o, 'wwsBytes', at);
+  if (o['link'] !== undefined) s.link = text(o, 'link', at);
+  const serial = optionalBoolean(o, 'serial', at);
+  if (serial !== undefined) s.serial = serial;
+  return s;
+}
+
+function slo(v: unknown, defaultAlpha: number): Slo {
+  const at = 'params.slo';
+  const o = object(v, at);
+  const deadlineMs = o['deadlineMs'];
+  if (typeof deadlineMs !== 'number' || !(deadlineMs > 0) || deadlineMs === Infinity) throw badParam(`${at}.deadlineMs`, 'a finite number of ms > 0', deadlineMs);
+  const alpha = o['alpha'] ?? defaultAlpha;
+  if (typeof alpha !== 'number' || !(alpha > 0 && alpha < 1)) throw badParam(`${at}.alpha`, 'a miss probability in (0, 1)', alpha);
+  const budget = o['budgetMs'];
+  const budgetMs = budget === undefined || budget === null ? Infinity : nonNegative(o, 'budgetMs', at);
+  return { deadlineMs, alpha, budgetMs };
+}
+
+/** Narrows `decide` params; throws `E_BAD_PARAMS` naming the first bad field. */
+export function parseDecideParams(params: Obj, defaultAlpha: number): DecideParams {
+  return { snapshot: snapshot(params['snapshot']), slo: slo(params['slo'], defaultAlpha) };
+}

@@ -1,0 +1,174 @@
+import { existsSync, lstatSync, readFileSync, writeFileSync, linkSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ServiceError } from '../../src/server/errors.js';
+import type { RunningService } from '../../src/server/start.js';
+import { arc } from '../store/fixtures.js';
+import { decideRequest, LineClient, startTestService, tempDir, waitUntil, type TempDir } from './helpers.js';
+
+let tmp: TempDir;
+let running: RunningService | undefined;
+const clients: LineClient[] = [];
+
+beforeEach(() => {
+  tmp = tempDir();
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await running?.close();
+  running = undefined;
+  tmp.cleanup();
+});
+
+async function client(): Promise<LineClient> {
+  const c = await LineClient.connect(tmp.socket);
+  clients.push(c);
+  return c;
+}
+
+async function startError(): Promise<ServiceError> {
+  try {
+    const second = await startTestService(tmp, { dbPath: null });
+    await second.close();
+  } catch (e) {
+    return e as ServiceError;
+  }
+  throw new Error('the second server started');
+}
+
+describe('the socket file', () => {
+  it('is created with mode 0600, or 0660 and the named group', async () => {
+    running = await startTestService(tmp);
+    expect(lstatSync(tmp.socket).mode & 0o777).toBe(0o600);
+    expect(running.server.socket.mode).toBe(0o600);
+    await running.close();
+    expect(existsSync(tmp.socket)).toBe(false);
+    const gid = process.getgroups?.().at(-1) ?? process.getgid?.() ?? 0;
+    running = await startTestService(tmp, { gid });
+    const st = lstatSync(tmp.socket);
+    expect([st.mode & 0o777, st.gid]).toEqual([0o660, gid]);
+  });
+
+  it('refuses to start while a live server answers on the path, and leaves that one serving', async () => {
+    running = await startTestService(tmp);
+    const e = await startError();
+    expect([e.code, e.message]).toEqual(['E_SOCKET_IN_USE', `a server is already answering on ${tmp.socket}`]);
+    expect(await (await client()).request({ id: 1, method: 'health' })).toMatchObject({ result: { status: 'ok' } });
+  });
+
+  it('replaces a stale socket nobody answers on', async () => {
+    // A socket file whose server is gone: bind elsewhere, link it to the path, close.
+    const other = createServer();
+    const elsewhere = join(tmp.dir, 'old.sock');
+    await new Promise<void>((r) => other.listen(elsewhere, r));
+    linkSync(elsewhere, tmp.socket);
+    await new Promise<void>((r) => other.close(() => r()));
+    expect(lstatSync(tmp.socket).isSocket()).toBe(true);
+    running = await startTestService(tmp);
+    expect(await (await client()).request({ id: 1, method: 'health' })).toMatchObject({ result: { socket: tmp.socket } });
+  });
+
+  it('leaves a path that is not a socket alone', async () => {
+    writeFileSync(tmp.socket, 'precious');
+    const e = await startError();
+    expect(e.code).toBe('E_SOCKET_PATH');
+    expect(readFileSync(tmp.socket, 'utf8')).toBe('precious');
+  });
+});
+
+describe('hostile and slow clients', () => {
+  it('answers a line over 1 MiB with E_TOO_LARGE and serves the next line on the same connection', async () => {
+    running = await startTestService(tmp);
+    const c = await client();
+    const big = `{"id":1,"method":"health","pad":"${'x'.repeat(1024 * 1024)}"}\n`;
+    c.send(big.slice(0, 300_000));
+    c.send(big.slice(300_000));
+    expect(await c.next()).toMatchObject({ id: null, error: { code: 'E_TOO_LARGE' } });
+    expect(await c.request({ id: 2, method: 'health' })).toMatchObject({ id: 2, result: { status: 'ok' } });
+  });
+
+  it('closes connections beyond the maximum with E_TOO_MANY_CONNECTIONS and takes new ones when there is room', async () => {
+    running = await startTestService(tmp, { maxConnections: 2 });
+    const a = await client();
+    const b = await client();
+    expect(await a.request({ id: 1, method: 'health' })).toMatchObject({ result: { connections: 2 } });
+    const c = await client();
+    expect(await c.next()).toMatchObject({ id: null, error: { code: 'E_TOO_MANY_CONNECTIONS' } });
+    expect(await c.nextLine()).toBeNull();
+    b.close();
+    await waitUntil(() => running!.server.connectionCount === 1);
+    expect(await (await client()).request({ id: 2, method: 'health' })).toMatchObject({ result: { connections: 2 } });
+  });
+
+  it('serves others while one client sits on half a line, then answers that line when it completes', async () => {
+    running = await startTestService(tmp);
+    const stalled = await client();
+    stalled.send('{"id":"slow","method":"he');
+    const other = await client();
+    expect(await other.request(decideRequest(1))).toMatchObject({ id: 1, result: { action: expect.any(String) } });
+    stalled.send('alth"}\n');
+    expect(await stalled.next()).toMatchObject({ id: 'slow', result: { status: 'ok' } });
+  });
+
+  it('stops reading from a client that does not read its replies, serves the others, and loses no reply', async () => {
+    running = await startTestService(tmp);
+    const n = 2000;
+    const flooder: Socket = connect(tmp.socket);
+    await new Promise<void>((r) => flooder.once('connect', () => r()));
+    flooder.pause();
+    // Big replies (model) to fill the socket, and a record each so the server's progress shows.
+    // Padded to 4 KiB a pair, 8 MB in all: far more than socket buffers hold.
+    const model = JSON.stringify({ id: 'm', method: 'model', pad: 'x'.repeat(4096) });
+    const pair = `${model}\n${JSON.stringify({ id: 'r', method: 'record', params: arc() })}\n`;
+    flooder.write(pair.repeat(n));
+    const other = await client();
+    const health = async (): Promise<Record<string, unknown>> => (await other.request({ id: 'h', method: 'health' })).result ?? {};
+    await waitUntil(async () => (await health())['blockedConnections'] === 1);
+    expect(await other.request(decideRequest(2))).toMatchObject({ id: 2, result: { action: expect.any(String) } });
+    const whileBlocked = await health();
+    expect((whileBlocked['records'] as { accepted: number }).accepted).toBeLessThan(n / 2);
+    // Not read, so not held: at most a chunk or two past the last line served.
+    expect(whileBlocked['bufferedRequestBytes']).toBeLessThan(256 * 1024);
+    let text = '';
+    flooder.setEncoding('utf8');
+    flooder.on('data', (s: string) => (text += s));
+    flooder.resume();
+    await waitUntil(() => text.split('\n').length - 1 === 2 * n);
+    flooder.destroy();
+    const replies = text.split('\n').slice(0, 2 * n).map((l) => JSON.parse(l) as { id: string; result?: { name?: string; accepted?: number } });
+    expect(replies.filter((r) => r.id === 'm' && r.result?.name === 'sim-truth-calibrated')).toHaveLength(n);
+    expect(replies.filter((r) => r.id === 'r' && r.result?.accepted === 1)).toHaveLength(n);
+    expect(((await health())['records'] as { accepted: number }).accepted).toBe(n);
+  });
+
+  it('takes turns: a client pipelining many requests does not hold back the request of another', async () => {
+    running = await startTestService(tmp);
+    const pipeliner = await client();
+    const other = await client();
+    const n = 200; // ~46 KB: one read of the socket
+    pipeliner.send(`${JSON.stringify({ id: 'r', method: 'record', params: arc() })}\n`.repeat(n));
+    const h = await other.request({ id: 'h', method: 'health' });
+    expect((h.result?.['records'] as { accepted: number }).accepted).toBeLessThan(n);
+    for (let i = 0; i < n; i++) expect(await pipeliner.next()).toMatchObject({ id: 'r', result: { accepted: 1 } });
+  });
+
+  it('serves an unterminated last line at end of stream, ignores blank lines and accepts CRLF', async () => {
+    running = await startTestService(tmp);
+    const c = await client();
+    c.send('\n  \r\n{"id":1,"method":"health"}\r\n{"id":2,"method":"health"}');
+    c.socket.end();
+    expect(await c.next()).toMatchObject({ id: 1 });
+    expect(await c.next()).toMatchObject({ id: 2 });
+    expect(await c.nextLine()).toBeNull();
+  });
+
+  it('drains on close without waiting for idle clients, and removes the socket file', async () => {
+    running = await startTestService(tmp, { drainTimeoutMs: 60_000 });
+    const idle = await client();
+    await idle.request({ id: 1, method: 'health' });
+    await running.close();
+    expect(await idle.nextLine()).toBeNull();
+    expect(existsSync(tmp.socket)).toBe(false);
+  });
+});
