@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 /**
  * One CLI sub-command. Each lives in `src/cli/commands/<name>.ts` and is listed in
  * `commands/index.ts`; `main.ts` only dispatches.
@@ -27,4 +29,27 @@ export class UsageError extends Error {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * `node:util` `parseArgs` in strict mode, the way every command parses its argv: unknown options,
+ * missing values and (unless `allowPositionals`) stray arguments become a {@link UsageError}
+ * naming them.
+ */
+export function parseCommandArgs<const O extends OptionSpecs>(
+  argv: readonly string[],
+  options: O,
+  { allowPositionals = false }: { readonly allowPositionals?: boolean } = {},
+): ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: true; options: O }>> {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: true; options: O }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const stray = parsed.positionals[0];
+  if (!allowPositionals && stray !== undefined) throw new UsageError(`unexpected argument '${stray}'`);
+  return parsed;
 }

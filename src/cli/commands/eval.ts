@@ -5,11 +5,10 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { crossValidate, type EvalReport } from '../../estimators/cross-validate.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
-import { UsageError, type CliIo, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../model-file.js';
 
 const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
@@ -58,24 +57,14 @@ interface EvalArgs {
 }
 
 function parse(argv: readonly string[], io: CliIo): EvalArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        alpha: { type: 'string' },
-        folds: { type: 'string' },
-        priors: { type: 'string' },
-        'no-priors': { type: 'boolean', default: false },
-        runs: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+      alpha: { type: 'string' },
+      folds: { type: 'string' },
+      priors: { type: 'string' },
+      'no-priors': { type: 'boolean', default: false },
+      runs: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    }, { allowPositionals: true });
   const v = parsed.values;
   if (parsed.positionals.length === 0) throw new UsageError('no dataset directory or files given');
   const alpha = v.alpha === undefined ? 0.1 : Number(v.alpha);

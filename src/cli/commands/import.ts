@@ -5,12 +5,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { openStore, defaultDbPath } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { importFiles, type ImportSummary } from '../../telemetry/import-files.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { UsageError, type CliIo, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
 const HELP = `Usage: vfio-sla import <files...> [--db <path>] [--json] [--max-errors <n>] [--retry-for <s>]
@@ -58,22 +57,12 @@ function positiveNumber(name: string, raw: string | undefined, fallback: number,
 }
 
 function parse(argv: readonly string[], io: CliIo): ImportArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        db: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'max-errors': { type: 'string' },
-        'retry-for': { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+      db: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'max-errors': { type: 'string' },
+      'retry-for': { type: 'string' },
+    }, { allowPositionals: true });
   const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('no files given');
   const files = positionals.map((f) => resolve(io.cwd, f));

@@ -5,13 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { clearStaleSocket } from '../../server/socket-file.js';
 import { resolveGroup } from '../../server/group.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../server/server.js';
 import { initialModel, startService } from '../../server/start.js';
 import { defaultDbPath } from '../../store/store.js';
-import { UsageError, type CliIo, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../model-file.js';
 
 const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
@@ -58,26 +57,16 @@ interface ServeArgs {
 }
 
 function parse(argv: readonly string[], io: CliIo): ServeArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        socket: { type: 'string' },
-        db: { type: 'string' },
-        'no-db': { type: 'boolean', default: false },
-        model: { type: 'string' },
-        priors: { type: 'string' },
-        group: { type: 'string' },
-        alpha: { type: 'string' },
-        'max-connections': { type: 'string' },
-      },
+  const parsed = parseCommandArgs(argv, {
+      socket: { type: 'string' },
+      db: { type: 'string' },
+      'no-db': { type: 'boolean', default: false },
+      model: { type: 'string' },
+      priors: { type: 'string' },
+      group: { type: 'string' },
+      alpha: { type: 'string' },
+      'max-connections': { type: 'string' },
     });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   const v = parsed.values;
   if (v.socket === undefined) throw new UsageError('--socket <path> is required');
   if (v.db !== undefined && v['no-db']) throw new UsageError('--db and --no-db exclude each other');
