@@ -45,7 +45,16 @@ export function decideNotFitting(
       const drained = devices.map(withoutPrecopyPending);
       target = largestFittingRamBytes(model, { devices: drained, ramDirtyBytesPerS: snapshot.ramDirtyBytesPerS, link, serial }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
     }
+  }
+  // The bound grows with the dirty rate (the final sync carries what was dirtied since the last
+  // one), so a target that does not exist at today's rate may exist for a throttled guest. Only
+  // when even a guest dirtying nothing cannot fit is the deadline out of reach.
+  let throttleOnly = false;
+  if (target < 0) {
+    const q = { devices: devicePendingBytes > 0 ? devices.map(withoutPrecopyPending) : devices, ramDirtyBytesPerS: 0, link, serial };
+    target = largestFittingRamBytes(model, q, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
     if (target < 0) return outcome('DEADLINE_UNREACHABLE', null, null, null);
+    throttleOnly = true;
   }
 
   const base = {
@@ -55,9 +64,11 @@ export function decideNotFitting(
   };
   const state: PrecopyState = snapshot.wwsBytes === undefined ? base : { ...base, wwsBytes: snapshot.wwsBytes };
   const limits = { maxTimeMs: budgetLeftMs };
-  const projection = projectPrecopy(state, target, limits);
-  if (projection.reachesTarget) {
-    return outcome(devicePendingBytes > 0 ? 'DEVICE_PRECOPY_PENDING' : 'CONVERGING', target, projection.timeMs, null);
+  if (!throttleOnly) {
+    const projection = projectPrecopy(state, target, limits);
+    if (projection.reachesTarget) {
+      return outcome(devicePendingBytes > 0 ? 'DEVICE_PRECOPY_PENDING' : 'CONVERGING', target, projection.timeMs, null);
+    }
   }
 
   const maxDirtyBytesPerS = maxDirtyRateForTarget(state, target, budgetLeftMs);

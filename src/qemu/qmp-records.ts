@@ -17,7 +17,9 @@ const PRECOPY_POLL_STATUSES: ReadonlySet<string> = new Set(['active', 'device'])
 /** The first `completed` poll that carries statistics (later ones may be bare `{"status"}`). */
 export function completedPoll(m: QmpMigration): (QmpPoll & { ram: QmpRamStats; downtimeMs: number }) | undefined {
   for (const p of m.polls) {
-    if (p.status === 'completed' && p.ram !== undefined && p.downtimeMs !== undefined) {
+    // QEMU 7.2 can answer `completed` before it fills in the final statistics (total-time and
+    // downtime 0; fixed upstream later): such a reply is not the migration's result.
+    if (p.status === 'completed' && p.ram !== undefined && p.downtimeMs !== undefined && (p.totalTimeMs ?? 0) > 0) {
       return p as QmpPoll & { ram: QmpRamStats; downtimeMs: number };
     }
   }

@@ -114,6 +114,24 @@ describe('decide over random VMs', () => {
     for (const reason of Object.keys(REASON_ACTIONS)) expect(seen.get(reason) ?? 0, reason).toBeGreaterThan(5);
   });
 
+  it('calls a deadline unreachable only when even an idle guest with no RAM left cannot fit', () => {
+    let unreachable = 0;
+    fc.assert(
+      fc.property(snapshotArb, sloArb, modelArb, (s, g, [, model]) => {
+        const slo = sloFor(model, s, g);
+        const d = decide(s, model, slo);
+        if (d.reason !== 'DEADLINE_UNREACHABLE') return;
+        unreachable++;
+        // Drained pre-copy data is the best the devices can do; RAM 0 and no dirtying the best RAM can.
+        const drained = s.devices.map((x) => ({ ...x, stopCopyBytes: (x.stopCopyBytes ?? 0) - (x.initialBytes ?? 0) - (x.dirtyBytes ?? 0) }));
+        const best = boundOf(model, { ...s, devices: drained, ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, slo.alpha);
+        expect(best).toBeGreaterThan(slo.deadlineMs);
+      }),
+      { numRuns: 1000 },
+    );
+    expect(unreachable).toBeGreaterThan(5);
+  });
+
   it('gives targets that fit and throttle numbers that are rates', () => {
     fc.assert(
       fc.property(snapshotArb, sloArb, modelArb, (s, g, [, model]) => {

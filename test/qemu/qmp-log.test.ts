@@ -91,6 +91,13 @@ describe('parseQmpLog, poll-array form', () => {
     expect(byKind(recs, 'ram')).toHaveLength(3);
   });
 
+  it('skips a completed reply QEMU 7.2 sends before its final statistics', () => {
+    const early = { t_monotonic: 10.35, query_migrate: { status: 'completed', 'total-time': 0, downtime: 0, ram: ram({ remaining: 0 }) } };
+    const { migrations } = parseQmpLog(JSON.stringify([early, ...smallArray()]), 'x/early.json');
+    const [outcome] = byKind(migrationToRecords(migrations[0] as QmpMigration), 'outcome');
+    expect(outcome?.actualBlackoutMs).toBe(20);
+  });
+
   it('reports bad elements with their line and keeps the rest', () => {
     const arr = smallArray();
     const text = ['[', ...arr.map((p) => JSON.stringify(p)).join(',\n').split('\n'), ',{"ts": 10.25, "query_migrate": {"status": "active", "ram": {"total": "big"}}}', ',{"query_migrate": {}}', ']'].join('\n');
