@@ -3,7 +3,7 @@
  * {@link MigrationCollector}: every arc, stop-copy transfers, outcomes, size polls, and per
  * migration only the RAM poll at its decision (the one the fit uses).
  *
- * Read with raw-mode statements on the tables of `store/schema.ts` v1 rather than the typed
+ * Read with raw-mode statements on the tables of `store/schema.ts` v2 rather than the typed
  * queries of `store/queries.ts`: better-sqlite3's named-column rows cost ~3× raw ones, each row
  * costs ~0.5 µs of round trip (so arcs come one JSON array per migration), the typed queries
  * join and sort, and per-migration queries add 10⁵ round trips — while 1 M arcs must be fitted
@@ -51,10 +51,19 @@ export function collectStore(store: Store, keep: (migrationId: string) => boolea
       c.addArc(id, devices[device] ?? String(device), models[model] ?? String(model), code >> 4, (code >> 1) & 7, a[3] as number, a[4] as number, a[5] as number, (code & 1) === 1);
     }
   }
-  for (const r of rows(store, "SELECT migration_ref, device_id, bytes, duration_ms FROM transfers WHERE phase = 'stopcopy'")) {
+  for (const r of rows(store, "SELECT migration_ref, device_id, bytes, duration_ms, link FROM transfers WHERE phase = 'stopcopy'")) {
     const migrationId = migrations[num(r[0])];
     if (migrationId === undefined) continue;
-    c.add({ kind: 'transfer', migrationId, deviceId: r[1] as string, phase: 'stopcopy', bytes: num(r[2]), durationMs: num(r[3]) });
+    const link = r[4] as string | null;
+    c.add({
+      kind: 'transfer',
+      migrationId,
+      deviceId: r[1] as string,
+      phase: 'stopcopy',
+      bytes: num(r[2]),
+      durationMs: num(r[3]),
+      ...(link === null ? {} : { link }),
+    });
   }
   const outcomes = 'SELECT migration_ref, policy, deadline_ms, decided_at_ms, predicted_blackout_ms, actual_blackout_ms, met FROM outcomes ORDER BY migration_ref, decided_at_ms';
   for (const r of rows(store, outcomes)) {

@@ -9,12 +9,20 @@
  * arcs` against `x = bytes sent in the blackout`, a robust line `y = fixed + x · slope`
  * (Theil–Sen); the slope is the link (ms/byte), the intercept the fixed cost, the residuals its
  * spread. `bytes / downtime` alone would be only a lower bound of the rate (fixed costs included).
+ *
+ * Links: the line through every blackout is the pooled link `default` (what a query that names
+ * no link, or a link never seen, is predicted with). Blackouts whose transfers name a link also
+ * give that link its own slope (`link-fit.ts`, shrunk toward the pooled one when few); the one
+ * fixed cost is then the median of `y − slope_of_its_link · x` over all blackouts, so link
+ * differences no longer land in the fixed cost's residuals. Without any named link this is the
+ * pooled line alone, exactly.
  */
 import type { TransferRecord } from '../telemetry/records.js';
+import { fitLinkSlopes, type LinkSamples } from './link-fit.js';
 import type { MigrationFacts } from './migrations.js';
 import { median, quantiles, theilSen } from './robust.js';
 import { credibility, DEFAULT_PRIOR_PSEUDO_COUNT, mix, mixQuantiles } from './shrink.js';
-import { RESIDUAL_QUANTILE_LEVELS, type FixedCostModel, type LinkModel, type RamCarryModel } from './types.js';
+import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type FixedCostModel, type LinkModel, type RamCarryModel } from './types.js';
 
 /**
  * Fastest blackout rate a model will state, bytes/s (1 TB/s, beyond any memory bus): a fitted
@@ -29,7 +37,10 @@ export const NO_FIXED_COST = 'none: no blackouts and no prior';
 
 /** The VM-level models of a {@link FittedModel}. */
 export interface BlackoutFit {
+  /** The pooled link (`default`): every blackout, whatever its link. */
   readonly link: LinkModel | undefined;
+  /** Each link named by some blackout's transfers (never `default`). */
+  readonly links: Readonly<Record<string, LinkModel>>;
   readonly fixed: FixedCostModel;
   readonly ram: RamCarryModel | undefined;
 }
@@ -47,22 +58,53 @@ export interface BlackoutFitOptions {
 
 const slopeOf = (bytesPerS: number): number => Math.max(MIN_SLOPE_MS_PER_BYTE, 1000 / bytesPerS);
 
+/** Blackout (bytes, ms) pairs and the link of each (`undefined`: not named). */
+interface BlackoutPairs {
+  readonly x: number[];
+  readonly y: number[];
+  readonly link: (string | undefined)[];
+  /** Whole blackouts (outcomes known), not transfers alone. */
+  readonly whole: boolean;
+}
+
+/** A named link, or undefined for none (and for `default` itself: it is the pooled link). */
+const named = (link: string | undefined): string | undefined => (link === DEFAULT_LINK ? undefined : link);
+
 /** (bytes, ms) pairs: whole blackouts when outcomes exist, else the stop-copy transfers alone. */
-function blackoutPairs(facts: readonly MigrationFacts[], transfers: readonly TransferRecord[]): { x: number[]; y: number[]; whole: boolean } {
+function blackoutPairs(facts: readonly MigrationFacts[], transfers: readonly TransferRecord[]): BlackoutPairs {
   const x: number[] = [];
   const y: number[] = [];
+  const link: (string | undefined)[] = [];
   for (const f of facts) {
     if (f.outcome === undefined || f.blackoutBytes === undefined) continue;
     x.push(f.blackoutBytes);
     y.push(Math.max(0, f.outcome.actualBlackoutMs - f.blackoutArcsMs));
+    link.push(named(f.link));
   }
-  if (x.length > 0) return { x, y, whole: true };
+  if (x.length > 0) return { x, y, link, whole: true };
   for (const t of transfers) {
     if (t.phase !== 'stopcopy') continue;
     x.push(t.bytes);
     y.push(t.durationMs);
+    link.push(named(t.link));
   }
-  return { x, y, whole: false };
+  return { x, y, link, whole: false };
+}
+
+/** The pairs of each named link, and those of no link (undefined when every pair names one). */
+function byLink(p: BlackoutPairs): { named: Map<string, LinkSamples>; unnamed: LinkSamples | undefined } {
+  const groups = new Map<string, { x: number[]; y: number[] }>();
+  const rest = { x: [] as number[], y: [] as number[] };
+  p.link.forEach((l, i) => {
+    let g = rest;
+    if (l !== undefined) {
+      g = groups.get(l) ?? { x: [], y: [] };
+      groups.set(l, g);
+    }
+    g.x.push(p.x[i] as number);
+    g.y.push(p.y[i] as number);
+  });
+  return { named: groups, unnamed: rest.x.length > 0 ? rest : undefined };
 }
 
 /** Fits link, fixed cost and RAM carry; each falls back to (or is shrunk toward) its prior. */
@@ -73,14 +115,15 @@ export function fitBlackout(
   opts: BlackoutFitOptions = {},
 ): BlackoutFit {
   const k = opts.priorPseudoCount ?? DEFAULT_PRIOR_PSEUDO_COUNT;
-  const { x, y, whole } = blackoutPairs(facts, stopcopyTransfers);
+  const pairs = blackoutPairs(facts, stopcopyTransfers);
+  const { x, y, whole } = pairs;
   const n = x.length;
   const priorLink = priors.link;
   const priorFixed = priors.fixed;
   const ram = fitRamCarry(facts, priors.ram, k);
   if (n === 0) {
     const fixed = priorFixed ?? { n: 0, medianMs: 0, residualQuantilesMs: RESIDUAL_QUANTILE_LEVELS.map(() => 0), source: 'prior', provenance: NO_FIXED_COST };
-    return { link: priorLink, fixed, ram };
+    return { link: priorLink, links: {}, fixed, ram };
   }
   const w = credibility(n, k);
   const s0 = priorLink === undefined ? undefined : slopeOf(priorLink.medianBytesPerS);
@@ -98,12 +141,35 @@ export function fitBlackout(
     source: priorLink === undefined ? 'fitted' : 'shrunk',
     provenance: provenanceLink,
   };
+  const groups = byLink(pairs);
+  const linkSlopes = fitLinkSlopes(groups.named, groups.unnamed, { slope, slopeHigh }, {
+    minSlopeMsPerByte: MIN_SLOPE_MS_PER_BYTE,
+    fallbackPseudoCount: k,
+    ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+  });
+  const what = whole ? 'blackouts' : 'stop-copy transfers';
+  const links: Record<string, LinkModel> = {};
+  for (const [name, l] of linkSlopes) {
+    const shrink = `shrunk toward the pooled link with credibility ${l.weight.toFixed(3)} (k = ${l.pseudoCount.toPrecision(3)}${l.pseudoCountEstimated ? ', from the between-link spread' : ', the prior pseudo-count'})`;
+    links[name] = {
+      n: l.n,
+      medianBytesPerS: 1000 / l.slope,
+      lowBytesPerS: 1000 / l.slopeHigh,
+      source: l.weight < 1 ? 'shrunk' : 'fitted',
+      provenance: `${l.n} ${what} on link ${name}, ${shrink}`,
+    };
+  }
   if (!whole) {
     // Transfers alone tell the rate, not the VM's fixed cost.
     const fixed = priorFixed ?? { n: 0, medianMs: 0, residualQuantilesMs: RESIDUAL_QUANTILE_LEVELS.map(() => 0), source: 'prior', provenance: NO_FIXED_COST };
-    return { link, fixed, ram };
+    return { link, links, fixed, ram };
   }
-  const offsets = y.map((yi, i) => yi - slope * (x[i] as number));
+  // Each blackout against its own link's slope: link differences are not fixed-cost spread.
+  const slopeOfPair = (i: number): number => {
+    const l = pairs.link[i];
+    return l === undefined ? slope : (linkSlopes.get(l)?.slope ?? slope);
+  };
+  const offsets = y.map((yi, i) => yi - slopeOfPair(i) * (x[i] as number));
   const dataFixed = median(offsets);
   const medianMs = Math.max(0, priorFixed === undefined ? dataFixed : mix(w, dataFixed, priorFixed.medianMs));
   // Spread about the data's own centre: the shrinkage moves the centre, not the shape.
@@ -121,7 +187,7 @@ export function fitBlackout(
           source: 'shrunk',
           provenance: `${n} blackouts shrunk toward the prior (worth ${k}): ${priorFixed.provenance ?? 'prior'}`,
         };
-  return { link, fixed, ram };
+  return { link, links, fixed, ram };
 }
 
 /**

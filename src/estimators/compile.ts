@@ -42,10 +42,14 @@ export interface CompiledDevice {
 
 /** A link's blackout rate as a slope, with its log-normal spread. */
 export interface CompiledLink {
+  /** The link's name in {@link FittedModel.links}. */
+  readonly name: string;
   readonly slopeMsPerByte: number;
   /** ln(median rate / low rate): the low rate is ≈ 1 σ below. */
   readonly sigmaLog: number;
   readonly fromPrior: boolean;
+  /** Whether calibration migrations were predicted with this link (exchangeability). */
+  readonly inCalibration: boolean;
 }
 
 /** A model ready for {@link predictBlackout}: immutable, built once per fitted/loaded model. */
@@ -127,13 +131,16 @@ export function compileModel(model: FittedModel): CompiledModel {
   for (const [name, arcModels] of Object.entries(model.arcs)) {
     devices.set(name, compileDevice(name, arcModels, calibrated.has(name)));
   }
+  const calibratedLinks = model.calibration?.links === undefined ? undefined : new Set(model.calibration.links);
   const links = new Map<string, CompiledLink>();
   for (const [name, l] of Object.entries(model.links)) {
     const slope = 1000 / l.medianBytesPerS;
     links.set(name, {
+      name,
       slopeMsPerByte: slope,
       sigmaLog: Math.max(0, Math.log(l.medianBytesPerS / l.lowBytesPerS)),
       fromPrior: l.source === 'prior' || l.n === 0,
+      inCalibration: calibratedLinks?.has(name) ?? true,
     });
   }
   if (model.fixed.residualQuantilesMs.length !== RESIDUAL_QUANTILE_LEVELS.length) {

@@ -9,6 +9,8 @@
  *   point model is refit on all (CV+, see {@link CalibrationModel} for the guarantee);
  * - many: split conformal — a deterministic ~20 % of migrations (by id hash) only score, the
  *   shipped point model is fitted on the rest, and the guarantee is exact.
+ * Every scoring model is a whole fit (arcs, per-link rates, fixed cost) of the other folds, and
+ * a migration is scored with its own link's rate: the scores measure the predictor as shipped.
  */
 import type { TelemetryRecord } from '../telemetry/records.js';
 import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
@@ -16,8 +18,8 @@ import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
 import { calibrationFromScores, logRatioScore } from './conformal.js';
 import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
-import { predictBlackout } from './predict.js';
-import { MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
+import { predictBlackout, resolveLink } from './predict.js';
+import { DEFAULT_LINK, MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
 
 export interface FitModelOptions {
   readonly name?: string;
@@ -59,11 +61,13 @@ function fitPoint(all: readonly Collected[], use: (c: Collected) => boolean, pri
   const blackout = fitBlackout(
     chosen.map((c) => c.facts),
     transfers,
-    { link: priors?.links['default'], fixed: priors?.fixed, ram: priors?.ram },
+    { link: priors?.links[DEFAULT_LINK], fixed: priors?.fixed, ram: priors?.ram },
     fitOpts,
   );
-  const links = { ...(priors?.links ?? {}) };
-  if (blackout.link !== undefined) links['default'] = blackout.link;
+  // A prior's links stay until data name them; a link seen in the data is its data's (shrunk
+  // toward the pooled fit, itself shrunk toward the prior's `default`).
+  const links = { ...(priors?.links ?? {}), ...blackout.links };
+  if (blackout.link !== undefined) links[DEFAULT_LINK] = blackout.link;
   return {
     version: MODEL_VERSION,
     name: opts.name ?? 'fitted',
@@ -76,15 +80,26 @@ function fitPoint(all: readonly Collected[], use: (c: Collected) => boolean, pri
   };
 }
 
-/** Scores of the migrations `held` predicted by `model` (fitted without them). */
-function score(model: FittedModel, held: readonly Collected[], scores: number[], deviceModels: string[]): void {
+/** What the scored migrations had: device models, and the links their predictions used. */
+interface ScoredSet {
+  readonly scores: number[];
+  readonly deviceModels: string[];
+  readonly links: string[];
+}
+
+/**
+ * Scores of the migrations `held` predicted by `model` (fitted without them), each with its own
+ * link's rate when `model` has that link (`links.default` otherwise, and that is the link noted).
+ */
+function score(model: FittedModel, held: readonly Collected[], into: ScoredSet): void {
   const compiled = compileModel(model);
   for (const { facts } of held) {
     if (facts.outcome === undefined) continue;
     const p = predictBlackout(compiled, facts.query, 0.5);
     if (p.missing.length > 0) continue;
-    scores.push(logRatioScore(facts.outcome.actualBlackoutMs, p.medianMs));
-    for (const d of facts.query.devices) deviceModels.push(d.model);
+    into.scores.push(logRatioScore(facts.outcome.actualBlackoutMs, p.medianMs));
+    for (const d of facts.query.devices) into.deviceModels.push(d.model);
+    into.links.push(resolveLink(compiled, facts.query.link));
   }
 }
 
@@ -105,15 +120,14 @@ export function fitModel(
   const withOutcome = all.filter((c) => c.facts.outcome !== undefined);
   const n = withOutcome.length;
   if (opts.calibrate === false || n < 2) return fitPoint(all, everything, priors, opts);
-  const scores: number[] = [];
-  const deviceModels: string[] = [];
+  const scored: ScoredSet = { scores: [], deviceModels: [], links: [] };
   let model: FittedModel;
   let method: NonNullable<CalibrationModel['method']>;
   if (n >= (opts.splitAbove ?? 500)) {
     method = 'split';
     const cal = new Set(withOutcome.filter((c) => hashId(c.data.migrationId) % 5 === 0));
     model = fitPoint(all, (c) => !cal.has(c), priors, opts);
-    score(model, [...cal], scores, deviceModels);
+    score(model, [...cal], scored);
   } else {
     method = 'cross-fit';
     const k = Math.max(2, Math.min(opts.folds ?? 10, n));
@@ -124,11 +138,10 @@ export function fitModel(
       score(
         foldModel,
         order.filter((c) => foldOf.get(c) === fold),
-        scores,
-        deviceModels,
+        scored,
       );
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  return { ...model, calibration: calibrationFromScores(scores, method, deviceModels) };
+  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links) };
 }

@@ -9,11 +9,13 @@ export { fitModel } from './fit.js';
 export type { FitModelOptions } from './fit.js';
 export { compileModel } from './compile.js';
 export type { CompiledModel, CompiledArc, CompiledChain, CompiledDevice, CompiledLink } from './compile.js';
-export { predictBlackout } from './predict.js';
+export { predictBlackout, resolveLink } from './predict.js';
 export { fitArc, fitArcModels, bucketArcs, bucketMigrations, fitArcBuckets } from './arc-fit.js';
 export type { ArcModels, ArcFitOptions, ArcBucket, ArcBuckets } from './arc-fit.js';
 export { fitBlackout, fitRamCarry, MAX_BLACKOUT_BYTES_PER_S } from './blackout-fit.js';
 export type { BlackoutFit, BlackoutPriors, BlackoutFitOptions } from './blackout-fit.js';
+export { fitLinkSlopes, estimatePseudoCount } from './link-fit.js';
+export type { LinkSamples, LinkSlope, LinkSlopeOptions, SlopeEstimate, GroupSlope } from './link-fit.js';
 export {
   conformalRank,
   conformalQuantile,
@@ -25,7 +27,7 @@ export {
   recalibrate,
 } from './conformal.js';
 export type { DriftTest } from './conformal.js';
-export { migrationFacts, allMigrationFacts, collectMigrations, MigrationCollector, factsOf, factRecords } from './migrations.js';
+export { migrationFacts, allMigrationFacts, collectMigrations, MigrationCollector, factsOf, factRecords, blackoutLink } from './migrations.js';
 export type { MigrationFacts, MigrationData } from './migrations.js';
 export { parseFittedModel, parseModelJson, stringifyModel } from './model-json.js';
 export { buildPriors, PRIORS_WRITTEN_AT } from './priors.js';

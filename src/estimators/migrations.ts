@@ -38,6 +38,8 @@ export interface MigrationFacts {
   readonly blackoutBytes: number | undefined;
   /** Bytes of the `ram` stop-copy transfer; undefined when none was recorded. */
   readonly ramBlackoutBytes: number | undefined;
+  /** The link the blackout bytes crossed ({@link blackoutLink}); undefined when no transfer named one. */
+  readonly link: string | undefined;
   /** The last `ram` record at or before the decision. */
   readonly decisionRam: RamRecord | undefined;
   /** Wall time covered by the recorded device arcs inside the blackout (union of intervals), ms. */
@@ -210,6 +212,28 @@ function sourceDevices(d: MigrationData, idx: readonly number[], decidedAtMs: nu
   return { devices, serial };
 }
 
+/**
+ * The link of a migration's blackout: the one its stop-copy transfers name, and when they name
+ * several (device state over a second NIC), the one that carried the most bytes — the transfer
+ * that dominates the blackout. Undefined when none names a link.
+ */
+export function blackoutLink(transfers: readonly TransferRecord[]): string | undefined {
+  let best: string | undefined;
+  let bestBytes = -1;
+  const bytesByLink = new Map<string, number>();
+  for (const t of transfers) {
+    if (t.link === undefined) continue;
+    const bytes = (bytesByLink.get(t.link) ?? 0) + t.bytes;
+    bytesByLink.set(t.link, bytes);
+    // Ties go to the name first seen: deterministic for a given record order.
+    if (bytes > bestBytes) {
+      best = t.link;
+      bestBytes = bytes;
+    }
+  }
+  return best;
+}
+
 /** Facts of one collected migration. The decision time is the outcome's `decidedAtMs`; without one, the last `ram` record. */
 export function factsOf(d: MigrationData): MigrationFacts {
   const outcome = d.outcome;
@@ -230,13 +254,15 @@ export function factsOf(d: MigrationData): MigrationFacts {
   }
   const blackoutArcsMs = unionLengthMs(d, idx);
   const { devices, serial } = sourceDevices(d, idx, decidedAtMs);
+  const link = blackoutLink(d.stopcopyTransfers);
   const query: BlackoutQuery = {
     devices,
     ramRemainingBytes: decisionRam?.remainingBytes ?? 0,
     ramDirtyBytesPerS: decisionRam?.dirtyBytesPerS ?? 0,
     serial,
+    ...(link === undefined ? {} : { link }),
   };
-  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, decisionRam, blackoutArcsMs, query };
+  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, link, decisionRam, blackoutArcsMs, query };
 }
 
 /** Facts of one migration from its records (any order; all taken as this migration's). */

@@ -111,12 +111,15 @@ function calibration(v: unknown, where: string): CalibrationModel {
   const sorted = [...logRatioScores].sort((a, b) => a - b);
   const dm = o['deviceModels'];
   if (dm !== undefined && (!Array.isArray(dm) || dm.some((x) => typeof x !== 'string'))) fail(`${where}.deviceModels`, 'expected an array of strings');
+  const links = o['links'];
+  if (links !== undefined && (!Array.isArray(links) || links.some((x) => typeof x !== 'string'))) fail(`${where}.links`, 'expected an array of strings');
   const method = o['method'];
   if (method !== undefined && method !== 'cross-fit' && method !== 'split' && method !== 'online') fail(`${where}.method`, 'expected cross-fit|split|online');
   return {
     logRatioScores: sorted,
     n: sorted.length,
     ...(dm === undefined ? {} : { deviceModels: dm as string[] }),
+    ...(links === undefined ? {} : { links: links as string[] }),
     ...(method === undefined ? {} : { method }),
   };
 }

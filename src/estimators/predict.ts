@@ -18,14 +18,18 @@
  * 1 − α/k quantile (k parts) and summed, which holds with probability ≥ 1 − α by the union
  * bound if the parts' quantiles are right — conservative, and `calibrated: false`.
  *
+ * The transfer runs at the query's link's rate when the model knows that link, else at the
+ * pooled `default` rate — and then, if calibration never scored a `default` prediction, the
+ * bound is the conservative one (see {@link CalibrationModel.links}).
+ *
  * Hot path: no allocation beyond the result (its parts and, when needed, `missing`), one `Map`
- * lookup per device and per link.
+ * lookup per device and one or two per link.
  */
-import type { CompiledChain, CompiledModel } from './compile.js';
+import type { CompiledChain, CompiledLink, CompiledModel } from './compile.js';
 import { conformalRank } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
-import type { BlackoutPart, BlackoutPrediction, BlackoutQuery } from './types.js';
+import { DEFAULT_LINK, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
 
 export { compileModel } from './compile.js';
 export type { CompiledModel } from './compile.js';
@@ -95,9 +99,9 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
       for (const m of rst.missing) missing.push(m);
     }
   }
-  const linkName = query.link ?? 'default';
-  const link = model.links.get(linkName);
-  if (link === undefined) (missing ??= []).push(`link:${linkName}`);
+  const link = compiledLink(model, query.link);
+  if (link === undefined) (missing ??= []).push(`link:${query.link ?? DEFAULT_LINK}`);
+  else if (!link.inCalibration) inCalibration = false;
   if (model.fixedMissing) (missing ??= []).push('fixed');
 
   const levels = model.levels;
@@ -152,6 +156,19 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const calibrated = missing === undefined && inCalibration && rank <= scores.length;
   const boundMs = calibrated ? Math.max(medianMs, medianMs * Math.exp(scores[rank - 1] as number)) : conservativeMs;
   return { medianMs, boundMs, alpha, calibrated, parts, missing: missing ?? NONE };
+}
+
+/** The link a query is predicted with: its own when the model has it, else `default` (undefined when neither). */
+function compiledLink(model: CompiledModel, name: string | undefined): CompiledLink | undefined {
+  return (name === undefined ? undefined : model.links.get(name)) ?? model.links.get(DEFAULT_LINK);
+}
+
+/**
+ * The name of the link {@link predictBlackout} uses for a query naming `link`: `link` when the
+ * model has it, else `default` (what a fleet not yet seen on a link is predicted with).
+ */
+export function resolveLink(model: CompiledModel, link: string | undefined): string {
+  return compiledLink(model, link)?.name ?? DEFAULT_LINK;
 }
 
 /** Σ highs of the last {@link chain} call (a module-level scratch: no tuple allocated per chain). */

@@ -28,8 +28,15 @@ export interface ArcLatencyModel {
 /** The quantile levels every `residualQuantilesMs` array is stored at. */
 export const RESIDUAL_QUANTILE_LEVELS: readonly number[] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999];
 
+/**
+ * The link name of blackouts whose link nobody named, and the pooled fallback: a query with no
+ * link, or with a link the model has not seen, is predicted with `links.default`.
+ */
+export const DEFAULT_LINK = 'default';
+
 /** Throughput of the blackout (stop-copy) transfer on one link. Never the throttled pre-copy rate. */
 export interface LinkModel {
+  /** Blackouts fitted: those naming this link, or all of them for `default`. */
   readonly n: number;
   /**
    * Typical rate, bytes/s: 1000 / the slope (ms/byte) of a robust line through past blackouts
@@ -58,7 +65,8 @@ export interface FixedCostModel {
 /**
  * Conformal calibration of the total blackout. Scores are `ln(actual / predictedMedian)` of
  * migrations whose prediction came from a model **not fitted on them** (out-of-fold predictions
- * of a K-fold cross-fit, or outcomes observed after the model was fitted). The bound for
+ * of a K-fold cross-fit, or outcomes observed after the model was fitted), each predicted with
+ * its own link's rate when the scoring model has that link. The bound for
  * miscoverage α is `median × exp(q)`, `q` the ⌈(n+1)(1−α)⌉-th smallest score (`conformal.ts`).
  *
  * The guarantee `P(actual ≤ bound) ≥ 1 − α` rests on **exchangeability**: the next migration
@@ -79,6 +87,13 @@ export interface CalibrationModel {
    * this set is not exchangeable with them: its bound falls back to the conservative one.
    */
   readonly deviceModels?: readonly string[];
+  /**
+   * Links the scored predictions used (`default` for those predicted with the pooled rate). A
+   * query whose link resolves outside this set is not exchangeable with them (a rate nobody
+   * scored): its bound falls back to the conservative one. Absent (models fitted before links
+   * were): no link is checked.
+   */
+  readonly links?: readonly string[];
   /** How the scores were obtained: `cross-fit` (K-fold by migration), `split` or `online`. */
   readonly method?: 'cross-fit' | 'split' | 'online';
 }
@@ -106,7 +121,12 @@ export interface FittedModel {
   readonly provenance: string;
   /** deviceModel → arcKey (`"PRE_COPY_P2P>STOP_COPY"`) → latency model. */
   readonly arcs: Readonly<Record<string, Readonly<Record<string, ArcLatencyModel>>>>;
-  /** link name (`default` when unknown) → blackout throughput. */
+  /**
+   * link name → blackout throughput. `default` is the pooled fit over every blackout (what a
+   * query naming no link, or a link not listed, is predicted with); every other link is fitted
+   * from the blackouts whose transfers name it, shrunk toward `default` when they are few
+   * (`link-fit.ts`).
+   */
   readonly links: Readonly<Record<string, LinkModel>>;
   readonly fixed: FixedCostModel;
   /** Blackout RAM beyond `remaining`; absent means 0 (remaining only). */

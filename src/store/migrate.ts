@@ -2,7 +2,7 @@
  * Forward schema migrations keyed on `PRAGMA user_version`: an older database is upgraded step
  * by step when opened for writing; a newer one is refused (this code cannot know its meaning).
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { SCHEMA_STEPS, type SchemaStep } from './schema.js';
 
@@ -50,6 +50,33 @@ export function migrateSchema(db: Database.Database, file: string, steps: readon
     return { fromVersion: current, toVersion: target };
   });
   return upgrade.immediate();
+}
+
+/**
+ * Before a read-only open: a database an older vfio-sla wrote (schema 1 ≤ v < current) is
+ * upgraded through a short-lived writable connection, as opening it for writing would — the
+ * steps only add (a nullable column, ...), so what was stored reads the same. A file at
+ * version 0 (not a vfio-sla database, or empty) is left alone, and so is one this process may
+ * not write: {@link checkSchema} then refuses it. Returns whether it upgraded.
+ */
+export function upgradeForReading(file: string, busyTimeoutMs: number, steps: readonly SchemaStep[] = SCHEMA_STEPS): boolean {
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: busyTimeoutMs });
+  } catch {
+    return false;
+  }
+  try {
+    const current = schemaVersion(db);
+    if (current < 1 || current >= steps.length) return false;
+    migrateSchema(db, file, steps);
+    return true;
+  } catch {
+    // Not writable here (permissions, a read-only mount): the read-only open says why it cannot read.
+    return false;
+  } finally {
+    db.close();
+  }
 }
 
 /**

@@ -168,13 +168,15 @@ export function transfers(
 ): TransferRecord[] {
   const rows = prepared(
     store.db,
-    `SELECT m.migration_id AS migrationId, t.device_id AS deviceId, t.phase, t.bytes, t.duration_ms AS durationMs
+    `SELECT m.migration_id AS migrationId, t.device_id AS deviceId, t.phase, t.bytes, t.duration_ms AS durationMs, t.link
        FROM transfers t JOIN migrations m ON m.id = t.migration_ref
       WHERE (@phase IS NULL OR t.phase = @phase) AND (@deviceId IS NULL OR t.device_id = @deviceId)
         AND (@migrationId IS NULL OR m.migration_id = @migrationId)
       ORDER BY m.migration_id, t.device_id, t.phase`,
-  ).all({ phase: filter.phase ?? null, deviceId: filter.deviceId ?? null, migrationId: filter.migrationId ?? null }) as Array<Omit<TransferRecord, 'kind'>>;
-  return rows.map((r) => ({ kind: 'transfer', ...r }));
+  ).all({ phase: filter.phase ?? null, deviceId: filter.deviceId ?? null, migrationId: filter.migrationId ?? null }) as Array<
+    Omit<TransferRecord, 'kind' | 'link'> & { link: string | null }
+  >;
+  return rows.map(({ link, ...r }) => (link === null ? { kind: 'transfer', ...r } : { kind: 'transfer', ...r, link }));
 }
 
 /** The RAM progress of one migration, in time order. */

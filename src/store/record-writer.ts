@@ -54,7 +54,7 @@ export class RecordWriter {
     this.selectDevice = db.prepare(`SELECT id FROM devices WHERE migration_ref = ? AND device_id = ?`).pluck();
     this.insertArc = db.prepare(`INSERT OR IGNORE INTO arcs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertSize = db.prepare(`INSERT OR IGNORE INTO sizes VALUES (?, ?, ?, ?, ?, ?)`);
-    this.insertTransfer = db.prepare(`INSERT OR IGNORE INTO transfers VALUES (?, ?, ?, ?, ?)`);
+    this.insertTransfer = db.prepare(`INSERT OR IGNORE INTO transfers (migration_ref, device_id, phase, bytes, duration_ms, link) VALUES (?, ?, ?, ?, ?, ?)`);
     this.insertRam = db.prepare(`INSERT OR IGNORE INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.insertOutcome = db.prepare(`INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.insertReject = db.prepare(
@@ -137,7 +137,7 @@ export class RecordWriter {
   }
 
   private writeTransfer(ref: number, r: TransferRecord): number {
-    return this.insertTransfer.run(ref, r.deviceId, r.phase, r.bytes, r.durationMs).changes;
+    return this.insertTransfer.run(ref, r.deviceId, r.phase, r.bytes, r.durationMs, r.link ?? null).changes;
   }
 
   private writeOutcome(ref: number, r: OutcomeRecord): number {

@@ -158,9 +158,23 @@ SELECT m.migration_id, d.device_id, dm.name AS device_model,
   JOIN mig_state_names s2 ON s2.n = a.to_state;
 `;
 
+/**
+ * The link a transfer crossed (`TransferRecord.link`, a NIC name or a class like '25G'); NULL when
+ * the record did not say, which the fit reads as link 'default'. An attribute, not part of the
+ * transfer's identity: the key stays (migration, device, phase, bytes, duration), so records
+ * without a link keep their ids and a re-sent record with a link is a duplicate of the stored one
+ * (the first writer's link stays, as every stored field does). No index: the fit reads every
+ * stop-copy transfer in one scan and groups them by link itself. The length limit is
+ * `MAX_LINK_NAME_LENGTH` of `telemetry/validate.ts`.
+ */
+const V2 = `
+ALTER TABLE transfers ADD COLUMN link TEXT CHECK (link IS NULL OR length(link) BETWEEN 1 AND 128);
+`;
+
 /** Every step, in order. `SCHEMA_STEPS[i].version === i + 1`. */
 export const SCHEMA_STEPS: readonly SchemaStep[] = [
   { version: 1, description: 'telemetry tables, totals triggers, arcs_named view', sql: V1 },
+  { version: 2, description: 'transfers.link: the link a transfer crossed', sql: V2 },
 ];
 
 /** The version this code writes (`PRAGMA user_version`). */

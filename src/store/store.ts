@@ -9,7 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
 import { StoreError } from './errors.js';
-import { checkSchema, migrateSchema } from './migrate.js';
+import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
+import { SCHEMA_VERSION } from './schema.js';
 import { RecordWriter } from './record-writer.js';
 
 /** `data/vfio-sla.db` under `cwd`: the default database. */
@@ -19,7 +20,11 @@ export function defaultDbPath(cwd: string = process.cwd()): string {
 
 /** Options of {@link openStore}. */
 export interface StoreOptions {
-  /** Open for queries only: no schema upgrade, no writes. */
+  /**
+   * Open for queries only: no writes — except that a database an older vfio-sla wrote is first
+   * brought to the current schema, as any writable open would (`upgradeForReading`); one that
+   * cannot be upgraded here is refused with `E_SCHEMA_OLDER`.
+   */
   readonly readonly?: boolean;
   /**
    * How long one write waits for another connection's lock inside SQLite before failing with
@@ -57,6 +62,9 @@ export class Store implements BatchStore {
     try {
       this.db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
       if (readonly) {
+        // Only an older vfio-sla database costs a writable connection (closing one checkpoints the WAL).
+        const version = schemaVersion(this.db);
+        if (version >= 1 && version < SCHEMA_VERSION) upgradeForReading(path, options.busyTimeoutMs ?? 200);
         checkSchema(this.db, path);
       } else {
         this.db.pragma('journal_mode = WAL');

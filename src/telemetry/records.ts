@@ -39,6 +39,11 @@ export interface TransferRecord {
   readonly phase: 'precopy' | 'stopcopy';
   readonly bytes: number;
   readonly durationMs: number;
+  /**
+   * The link the bytes crossed: a NIC name (`ens1f0`) or a class (`25G`, `100G-multifd`), as the
+   * VMM names it; 1–128 characters. Absent: not said, fitted and predicted as link `default`.
+   */
+  readonly link?: string;
 }
 
 export interface RamRecord {

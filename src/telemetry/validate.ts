@@ -24,6 +24,11 @@ const flag: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const state: Check = (v) => (typeof v === 'string' && parseStateName(v) !== undefined ? null : 'a VFIO migration state name');
 const phase: Check = (v) => (v === 'precopy' || v === 'stopcopy' ? null : '"precopy" or "stopcopy"');
 
+/** Longest link name a transfer may carry (UTF-16 code units): a NIC name or class, not a document. */
+export const MAX_LINK_NAME_LENGTH = 128;
+const linkName: Check = (v) =>
+  typeof v === 'string' && v.length > 0 && v.length <= MAX_LINK_NAME_LENGTH ? null : `a link name of 1–${MAX_LINK_NAME_LENGTH} characters`;
+
 const OPTIONAL = true;
 type Field = readonly [key: string, check: Check, optional?: boolean];
 /** Field tables whose keys are checked against the record types at compile time. */
@@ -65,6 +70,7 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
     ['phase', phase],
     ['bytes', bytes],
     ['durationMs', ms],
+    ['link', linkName, OPTIONAL],
   ],
   ram: [
     ['migrationId', text],

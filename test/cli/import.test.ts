@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { recordCount } from '../../src/store/inventory.js';
+import { transfers } from '../../src/store/queries.js';
 import { Store } from '../../src/store/store.js';
-import { arc, lockFromAnotherProcess, ram, tempDb } from '../store/fixtures.js';
+import { arc, lockFromAnotherProcess, ram, tempDb, transfer } from '../store/fixtures.js';
 import { captureIo } from './io.js';
 
 let tmp: ReturnType<typeof tempDb>;
@@ -79,11 +80,35 @@ describe('vfio-sla import', () => {
     [['import', 'good.jsonl', '--bogus'], "Unknown option '--bogus'"],
     [['import', 'good.jsonl', '--max-errors', 'many'], "--max-errors must be a non-negative integer, got 'many'"],
     [['import', 'missing.jsonl'], "not a readable file: 'missing.jsonl'"],
+    [['import', 'good.jsonl', '--link', ''], "--link must be 1-128 characters, got ''"],
+    [['import', 'good.jsonl', '--link', 'n'.repeat(129)], `--link must be 1-128 characters, got '${'n'.repeat(40)}…'`],
   ])('rejects %j with exit 2 naming the problem', async (argv, message) => {
     const io = captureIo(tmp.dir);
     expect(await runCli(argv, io)).toBe(2);
     expect(io.err()).toContain(message);
     expect(existsSync(join(tmp.dir, 'data'))).toBe(false);
+  });
+
+  it('tags the imported migrations’ transfers that name no link with --link, again on a re-import, never overwriting one', async () => {
+    const lines = [transfer({ phase: 'stopcopy' }), transfer({ deviceId: 'nic0', phase: 'stopcopy', link: '10G' })];
+    writeFileSync(join(tmp.dir, 'xfer.jsonl'), `${lines.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    writeFileSync(join(tmp.dir, 'other.jsonl'), `${JSON.stringify(transfer({ migrationId: 'm2' }))}\n`);
+    const io = captureIo(tmp.dir);
+    expect(await runCli(['import', 'other.jsonl', '--db', 'x.db'], io)).toBe(0);
+    expect(await runCli(['import', 'xfer.jsonl', '--db', 'x.db', '--link', '25G'], io)).toBe(0);
+    expect(io.out()).toContain('tagged 1 transfers with link 25G\n');
+    const links = (): string[] => {
+      const store = Store.open(join(tmp.dir, 'x.db'), { readonly: true });
+      const out = transfers(store).map((t) => `${t.migrationId}/${t.deviceId}:${t.link ?? '-'}`);
+      store.close();
+      return out;
+    };
+    expect(links()).toEqual(['m1/nic0:10G', 'm1/ram:25G', 'm2/ram:-']);
+    // A file imported before without --link is tagged by importing it again with it.
+    const json = captureIo(tmp.dir);
+    expect(await runCli(['import', 'other.jsonl', '--db', 'x.db', '--link', '100G', '--json'], json)).toBe(0);
+    expect(JSON.parse(json.out())).toMatchObject({ inserted: 0, duplicates: 1, link: '100G', linkTagged: 1 });
+    expect(links()).toEqual(['m1/nic0:10G', 'm1/ram:25G', 'm2/ram:100G']);
   });
 
   it('prints its help with --help', async () => {

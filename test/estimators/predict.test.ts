@@ -76,9 +76,10 @@ describe('predictBlackout: the sum of the parts', () => {
 describe('predictBlackout: what it does not know', () => {
   const c = compileModel(model());
 
-  it('lists an unknown device model, a missing arc, an impossible state and an unknown link', () => {
+  it('lists an unknown device model, a missing arc, an impossible state and a link with no `default` to fall back to', () => {
+    const { default: _pooled, ...noDefault } = model().links;
     const p = predictBlackout(
-      c,
+      compileModel({ ...model(), links: { ...noDefault, lan: { n: 3, medianBytesPerS: 1e9, lowBytesPerS: 1e9, source: 'fitted' } } }),
       {
         devices: [
           { id: 'x', model: 'gpu', state: MigState.RUNNING, flags: MigFlags.STOP_COPY, stopCopyBytes: 1 },
@@ -99,6 +100,15 @@ describe('predictBlackout: what it does not know', () => {
       'link:wan',
     ]);
     expect(p.calibrated).toBe(false);
+  });
+
+  it('predicts a link it does not know with the pooled `default` rate', () => {
+    const q = { devices: [], ramRemainingBytes: 100_000_000 };
+    const withLan = compileModel({ ...model(), links: { ...model().links, lan: { n: 50, medianBytesPerS: 10e9, lowBytesPerS: 9e9, source: 'fitted' } } });
+    expect(predictBlackout(withLan, { ...q, link: 'wan' }, 0.1)).toEqual(predictBlackout(withLan, q, 0.1));
+    expect(predictBlackout(withLan, { ...q, link: 'wan' }, 0.1).missing).toEqual([]);
+    expect(predictBlackout(withLan, { ...q, link: 'lan' }, 0.1).medianMs).toBeCloseTo(15 + 10, 9);
+    expect(predictBlackout(withLan, q, 0.1).medianMs).toBeCloseTo(15 + 100, 9);
   });
 
   it('refuses α outside (0, 1)', () => {

@@ -123,7 +123,11 @@ describe('decide over random VMs', () => {
         if (d.reason !== 'DEADLINE_UNREACHABLE') return;
         unreachable++;
         // Drained pre-copy data is the best the devices can do; RAM 0 and no dirtying the best RAM can.
-        const drained = s.devices.map((x) => ({ ...x, stopCopyBytes: (x.stopCopyBytes ?? 0) - (x.initialBytes ?? 0) - (x.dirtyBytes ?? 0) }));
+        const drained = s.devices.map((x) => {
+          const size = x.stopCopyBytes ?? 0;
+          const pending = PRE_COPY_STATES.includes(x.state) ? Math.min(size, (x.initialBytes ?? 0) + (x.dirtyBytes ?? 0)) : 0;
+          return { ...x, stopCopyBytes: size - pending };
+        });
         const best = boundOf(model, { ...s, devices: drained, ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, slo.alpha);
         expect(best).toBeGreaterThan(slo.deadlineMs);
       }),

@@ -3,7 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { PipelineItem } from '../../src/telemetry/batch-store.js';
 import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
+
+/** Records as the pipeline hands them to `Store.writeBatch`, from `file` (line i + 1) when given. */
+export function pipelineItems(records: readonly TelemetryRecord[], file?: string): PipelineItem[] {
+  return records.map((record, i) => ({ record, source: file === undefined ? undefined : { file, line: i + 1 } }));
+}
 
 /** A fresh temp dir with a `db` path inside; `cleanup()` removes it. */
 export function tempDb(prefix = 'vfio-sla-test-'): { dir: string; db: string; cleanup(): void } {

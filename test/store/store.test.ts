@@ -6,11 +6,7 @@ import { iterateArcs, arcGroups, outcomes, ramProgress, sizes, transfers } from 
 import { SCHEMA_STEPS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import { Store, defaultDbPath } from '../../src/store/store.js';
 import type { PipelineItem } from '../../src/telemetry/batch-store.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
-import { arc, outcome, ram, size, tempDb, transfer } from './fixtures.js';
-
-const items = (records: readonly TelemetryRecord[], file?: string): PipelineItem[] =>
-  records.map((record, i) => ({ record, source: file === undefined ? undefined : { file, line: i + 1 } }));
+import { arc, outcome, pipelineItems as items, ram, size, tempDb, transfer } from './fixtures.js';
 
 let tmp: ReturnType<typeof tempDb>;
 beforeEach(() => {

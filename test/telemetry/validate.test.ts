@@ -9,6 +9,8 @@ describe('validateRecord', () => {
     ['arc with errno and deadline', arc({ ok: false, errno: 'EIO', deadlineMs: 300 })],
     ['size', size({ initialBytes: 10, dirtyBytes: 0 })],
     ['transfer', transfer({ phase: 'stopcopy' })],
+    ['transfer with a link', transfer({ phase: 'stopcopy', link: '25G' })],
+    ['transfer with a 128-character link', transfer({ link: 'n'.repeat(128) })],
     ['ram', ram({ expectedDowntimeMs: 300 })],
     ['outcome', outcome({ met: false })],
   ])('returns a valid %s record itself, not a copy', (_name, record) => {
@@ -38,6 +40,10 @@ describe('validateRecord', () => {
     ['a fractional pass', ram({ pass: 1.5 }), 'ram.pass: expected a non-negative integer, got 1.5'],
     ['a null optional field', { ...ram(), expectedDowntimeMs: null }, 'ram.expectedDowntimeMs: expected a non-negative number of ms, got null'],
     ['an empty policy', outcome({ policy: '' }), 'outcome.policy: expected a non-empty string, got ""'],
+    ['an empty link', transfer({ link: '' }), 'transfer.link: expected a link name of 1–128 characters, got ""'],
+    ['a 129-character link', transfer({ link: 'n'.repeat(129) }), `transfer.link: expected a link name of 1–128 characters, got "${'n'.repeat(40)}…"`],
+    ['a numeric link', { ...transfer(), link: 25 }, 'transfer.link: expected a link name of 1–128 characters, got 25'],
+    ['a null link', { ...transfer(), link: null }, 'transfer.link: expected a link name of 1–128 characters, got null'],
   ])('rejects %s with a reason naming the field', (_name, value, reason) => {
     expect(validateRecord(value)).toBe(reason);
   });
@@ -47,7 +53,7 @@ describe('RECORD_FIELDS', () => {
   it.each([
     ['arc', arc({ errno: 'EIO', deadlineMs: 1 })],
     ['size', size({ initialBytes: 1, dirtyBytes: 1 })],
-    ['transfer', transfer()],
+    ['transfer', transfer({ link: '25G' })],
     ['ram', ram({ expectedDowntimeMs: 1 })],
     ['outcome', outcome()],
   ] as const)('checks every field of a complete %s record', (kind: RecordKind, record) => {

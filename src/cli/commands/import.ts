@@ -5,14 +5,16 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { tagTransferLinks } from '../../store/link-tags.js';
 import { openStore, defaultDbPath } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { importFiles, type ImportSummary } from '../../telemetry/import-files.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
+import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
-const HELP = `Usage: vfio-sla import <files...> [--db <path>] [--json] [--max-errors <n>] [--retry-for <s>]
+const HELP = `Usage: vfio-sla import <files...> [--db <path>] [--link <name>] [--json] [--max-errors <n>] [--retry-for <s>]
 
 Imports telemetry into the SQLite store. The format is detected per file:
   - our JSON-lines records, one object per line with "kind" first
@@ -24,6 +26,10 @@ Importing the same file again adds nothing (records have stable ids).
 
 Options:
   --db <path>          database file (default: data/vfio-sla.db under the current directory)
+  --link <name>        the link these migrations crossed (a NIC name or a class such as 25G,
+                       1-128 characters): tags the transfers of the migrations these files
+                       brought that name no link themselves (QMP logs never do), so the fit
+                       learns this link's blackout rate; safe to repeat on files already imported
   --json               print the summary as JSON on stdout
   --max-errors <n>     rejects listed in the summary (default: 10)
   --retry-for <s>      while the database is locked or full, keep retrying this many seconds
@@ -37,7 +43,8 @@ Exit status: 0 all input accepted; 1 some input rejected, or the store failed; 2
 
 Example:
   vfio-sla import ../shared/datasets/qemu-kvm-postgres-migration/raw/*/mig-stats-run-*.json
-  vfio-sla import run.jsonl --db /var/lib/vfio-sla/fleet.db --json`;
+  vfio-sla import run.jsonl --db /var/lib/vfio-sla/fleet.db --json
+  vfio-sla import lab-25g/*.json --link 25G`;
 
 interface ImportArgs {
   readonly files: string[];
@@ -45,6 +52,7 @@ interface ImportArgs {
   readonly json: boolean;
   readonly maxErrors: number;
   readonly retryForMs: number;
+  readonly link: string | undefined;
 }
 
 function positiveNumber(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
@@ -62,6 +70,7 @@ function parse(argv: readonly string[], io: CliIo): ImportArgs {
       json: { type: 'boolean', default: false },
       'max-errors': { type: 'string' },
       'retry-for': { type: 'string' },
+      link: { type: 'string' },
     }, { allowPositionals: true });
   const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('no files given');
@@ -69,8 +78,13 @@ function parse(argv: readonly string[], io: CliIo): ImportArgs {
   for (const [i, f] of files.entries()) {
     if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`not a readable file: '${positionals[i] ?? f}'`);
   }
+  const link = values.link;
+  if (link !== undefined && (link.length === 0 || link.length > MAX_LINK_NAME_LENGTH)) {
+    throw new UsageError(`--link must be 1-${MAX_LINK_NAME_LENGTH} characters, got '${link.length > 40 ? `${link.slice(0, 40)}…` : link}'`);
+  }
   return {
     files,
+    link,
     db: values.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, values.db),
     json: values.json,
     maxErrors: positiveNumber('max-errors', values['max-errors'], 10, true),
@@ -78,12 +92,19 @@ function parse(argv: readonly string[], io: CliIo): ImportArgs {
   };
 }
 
-function textSummary(s: ImportSummary, db: string): string {
+/** Transfers tagged by `--link`. */
+interface LinkTagging {
+  readonly link: string;
+  readonly linkTagged: number;
+}
+
+function textSummary(s: ImportSummary, db: string, tagging: LinkTagging | undefined): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const lines = [
     `imported ${s.files.length} file${s.files.length === 1 ? '' : 's'} into ${db}: ` +
       `${n(s.accepted)} records accepted (${n(s.inserted)} new, ${n(s.duplicates)} already stored), ${n(s.rejected)} rejected`,
   ];
+  if (tagging !== undefined) lines.push(`tagged ${n(tagging.linkTagged)} transfers with link ${tagging.link}`);
   if (s.errors.length > 0) {
     lines.push(s.rejected > s.errors.length ? `first ${s.errors.length} errors:` : 'errors:');
     for (const e of s.errors) lines.push(`  ${e.file}${e.line === undefined ? '' : `:${e.line}`}: ${e.reason}`);
@@ -115,6 +136,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const progress = createProgress(io.stderr, io.env, { label: 'import', total: 0, unit: 'bytes' });
   let summary: ImportSummary;
   let closeError: Error | undefined;
+  let tagging: LinkTagging | undefined;
   try {
     summary = await importFiles(args.files, pipeline, {
       maxErrors: args.maxErrors,
@@ -131,12 +153,19 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     clearTimeout(giveUp);
     sub.unsubscribe();
     ackSub.unsubscribe();
-    store.close();
+    // Tag once everything is committed, so the transfers just imported are there to tag.
+    try {
+      if (args.link !== undefined && closeError === undefined) tagging = { link: args.link, linkTagged: tagTransferLinks(store, args.files, args.link) };
+    } catch (e) {
+      closeError = e as Error;
+    } finally {
+      store.close();
+    }
   }
   if (args.json) {
-    io.stdout.write(`${JSON.stringify({ db: args.db, ...summary, ...(closeError ? { error: closeError.message } : {}) }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ db: args.db, ...summary, ...tagging, ...(closeError ? { error: closeError.message } : {}) }, null, 2)}\n`);
   } else {
-    io.stdout.write(`${textSummary(summary, args.db)}\n`);
+    io.stdout.write(`${textSummary(summary, args.db, tagging)}\n`);
   }
   if (closeError !== undefined) io.stderr.write(`vfio-sla import: ${closeError.message}\n`);
   return summary.rejected > 0 || !summary.complete || closeError !== undefined ? 1 : 0;
