@@ -15,6 +15,7 @@ const BENCHMARKS: ReadonlyArray<readonly [string, () => Promise<{ run: Bench }>]
   ['ingest', () => import('./ingest.js')],
   ['estimators', () => import('./estimators.js')],
   ['governor', () => import('./governor.js')],
+  ['report', () => import('./report.js')],
   ['server', () => import('./server.js')],
 ];
 

@@ -122,6 +122,8 @@ export { parseQmpLog, migrationToRecords, migrationIdFromPath, QMP_DEFAULT_DOWNT
 export type { QmpLogParse, QmpLogError, QmpMigration, QmpPoll, QmpRamStats, QmpEvent } from './qemu/qmp-log.js';
 export { precopyExclusion, qmpEvalInput } from './qemu/qmp-eval.js';
 export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';
+export { qmpSnapshot, pollFigures, SnapshotTracker, QEMU_DIRTY_RATE_PERIOD_MS } from './qemu/qmp-snapshot.js';
+export type { SnapshotResult, NotReadyReason } from './qemu/qmp-snapshot.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
 export {
   startService,
@@ -151,3 +153,4 @@ export type {
   Fitter,
   FitJob,
 } from './server/index.js';
+export * from './report/index.js';

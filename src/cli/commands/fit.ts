@@ -1,18 +1,19 @@
 /**
- * `vfio-sla fit`: fit a model from the store's telemetry (per-arc latencies, blackout link,
- * fixed cost, RAM carry, conformal calibration) and write it as `models/<name>.json`.
+ * `vfio-sla fit`: fit a model from the store's telemetry, or from a `vfio-sla export` Parquet
+ * directory (per-arc latencies, blackout link, fixed cost, RAM carry, conformal calibration)
+ * and write it as `models/<name>.json`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fitModel } from '../../estimators/fit.js';
+import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
-import { UsageError, type CliIo, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../model-file.js';
 import { collectStore } from '../store-records.js';
 
-const HELP = `Usage: vfio-sla fit --out <file> [--db <path>] [--priors <file> | --no-priors]
+const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
                     [--name <name>] [--exclude <id-prefix>]... [--folds <k>] [--json]
 
 Fits the blackout model from the telemetry in the store and writes it as JSON:
@@ -26,6 +27,8 @@ Fits the blackout model from the telemetry in the store and writes it as JSON:
 Options:
   --out <file>          where to write the model (e.g. models/host1.json); required
   --db <path>           database file (default: data/vfio-sla.db under the current directory)
+  --parquet <dir>       fit from a 'vfio-sla export' directory instead (one host's or a
+                        fleet's Parquet files; ids of several hosts become <id>@<host>)
   --priors <file>       prior model to shrink toward (default: the package's models/priors.json)
   --no-priors           fit from data only
   --name <name>         the model's name (default: the --out file name without .json)
@@ -39,11 +42,14 @@ Exit status: 0 model written; 1 the store or the priors could not be read; 2 usa
 
 Example:
   vfio-sla import ../shared/datasets/qemu-kvm-postgres-migration/raw/*/mig-stats-run-*.json
-  vfio-sla fit --out models/lab.json --exclude Postcopy --exclude Stop_Copy_4T`;
+  vfio-sla fit --out models/lab.json --exclude Postcopy --exclude Stop_Copy_4T
+  vfio-sla fit --parquet /srv/fleet/telemetry --out models/fleet.json`;
 
 interface FitArgs {
   readonly out: string;
   readonly db: string;
+  /** A Parquet export directory to fit from instead of `db`. */
+  readonly parquet: string | undefined;
   readonly priors: string | undefined;
   readonly name: string;
   readonly exclude: readonly string[];
@@ -52,37 +58,32 @@ interface FitArgs {
 }
 
 function parse(argv: readonly string[], io: CliIo): FitArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        out: { type: 'string' },
-        db: { type: 'string' },
-        priors: { type: 'string' },
-        'no-priors': { type: 'boolean', default: false },
-        name: { type: 'string' },
-        exclude: { type: 'string', multiple: true, default: [] },
-        folds: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
+  const parsed = parseCommandArgs(argv, {
+      out: { type: 'string' },
+      db: { type: 'string' },
+      parquet: { type: 'string' },
+      priors: { type: 'string' },
+      'no-priors': { type: 'boolean', default: false },
+      name: { type: 'string' },
+      exclude: { type: 'string', multiple: true, default: [] },
+      folds: { type: 'string' },
+      json: { type: 'boolean', default: false },
     });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   const v = parsed.values;
   if (v.out === undefined) throw new UsageError('--out <file> is required');
   if (v.priors !== undefined && v['no-priors']) throw new UsageError('--priors and --no-priors exclude each other');
   const folds = v.folds === undefined ? 10 : Number(v.folds);
   if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be an integer ≥ 2, got '${v.folds ?? ''}'`);
+  if (v.db !== undefined && v.parquet !== undefined) throw new UsageError('--db and --parquet exclude each other');
+  const parquet = v.parquet === undefined ? undefined : resolve(io.cwd, v.parquet);
+  if (parquet !== undefined && !(existsSync(parquet) && statSync(parquet).isDirectory())) throw new UsageError(`--parquet: no directory at '${v.parquet ?? ''}'`);
   const db = v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db);
-  if (!existsSync(db)) throw new UsageError(`--db: no database at '${v.db ?? db}' (import telemetry first: vfio-sla import)`);
+  if (parquet === undefined && !existsSync(db)) throw new UsageError(`--db: no database at '${v.db ?? db}' (import telemetry first: vfio-sla import)`);
   const out = resolve(io.cwd, v.out);
   return {
     out,
     db,
+    parquet,
     priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     name: v.name ?? basename(out).replace(/\.json$/, ''),
     exclude: v.exclude,
@@ -113,18 +114,27 @@ export function modelSummary(model: FittedModel, out: string): Record<string, un
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
   const priors = args.priors === undefined ? undefined : loadModel(args.priors);
-  const store = openStore(args.db, { readonly: true });
+  const keep = (id: string): boolean => !args.exclude.some((p) => id.startsWith(p));
+  const fitOptions = (source: string) => ({
+    name: args.name,
+    fittedAt: new Date().toISOString(),
+    provenance: `${source}${args.exclude.length > 0 ? ` without ${args.exclude.join(', ')}*` : ''}`,
+    folds: args.folds,
+  });
   let model: FittedModel;
-  try {
-    const keep = (id: string): boolean => !args.exclude.some((p) => id.startsWith(p));
-    model = fitModel(collectStore(store, keep), priors, {
-      name: args.name,
-      fittedAt: new Date().toISOString(),
-      provenance: `store ${args.db}${args.exclude.length > 0 ? ` without ${args.exclude.join(', ')}*` : ''}`,
-      folds: args.folds,
-    });
-  } finally {
-    store.close();
+  if (args.parquet !== undefined) {
+    // DuckDB's native library loads only for a Parquet fit, not on every CLI start.
+    const { parquetRecords } = await import('../../report/parquet-records.js');
+    const collector = new MigrationCollector();
+    for await (const r of parquetRecords(args.parquet)) if (keep(r.migrationId)) collector.add(r);
+    model = fitModel(collector, priors, fitOptions(`parquet ${args.parquet}`));
+  } else {
+    const store = openStore(args.db, { readonly: true });
+    try {
+      model = fitModel(collectStore(store, keep), priors, fitOptions(`store ${args.db}`));
+    } finally {
+      store.close();
+    }
   }
   saveModel(args.out, model);
   const s = modelSummary(model, args.out);

@@ -1,8 +1,11 @@
 import type { Command } from '../command.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { fitCommand } from './fit.js';
 import { importCommand } from './import.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { statsCommand } from './stats.js';
 
 /** Every sub-command, in the order `vfio-sla --help` lists them. */
-export const COMMANDS: readonly Command[] = [importCommand, fitCommand, evalCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand];

@@ -1,0 +1,76 @@
+/**
+ * Report benchmarks on a store of 1,000,000 arc records (synthetic governed migrations of
+ * bench/synthetic-records.ts, 28 arcs each, with their size polls, RAM polls, transfers and
+ * outcome — ~35,700 migrations, ~3.6 M rows in all). Building the store is not timed.
+ *
+ * - `report_1m_s`: `vfio-sla report`'s work — open the store, scan every arc, fit and summarise
+ *   each (device model, arc), read the outcomes, take the worst apart, render the four charts
+ *   with Vega and write the HTML file. Target ≤ 10 s. Best of `TRIALS`.
+ * - `report_1m_html_mb`: size of that HTML file, MB (charts plot samples, not a million points).
+ * - `export_1m_s`: `vfio-sla export` of the same store to Parquet (all five tables), one trial.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { writeReport } from '../src/report/build-report.js';
+import { exportParquet } from '../src/report/export-parquet.js';
+import { Store } from '../src/store/store.js';
+import type { PipelineItem } from '../src/telemetry/batch-store.js';
+import { migrationRecords } from './synthetic-records.js';
+
+const ARCS = 1_000_000;
+const TRIALS = 2;
+const WRITE_BATCH = 8192;
+
+/** Whole synthetic migrations until `ARCS` arcs (the last one cut at the arc limit). */
+function fillStore(store: Store): number {
+  let arcs = 0;
+  let batch: PipelineItem[] = [];
+  for (let m = 0; arcs < ARCS; m++) {
+    for (const record of migrationRecords(m, 11)) {
+      if (record.kind === 'arc') {
+        if (arcs >= ARCS) continue;
+        arcs++;
+      }
+      batch.push({ record, source: undefined });
+      if (batch.length >= WRITE_BATCH) {
+        store.writeBatch(batch);
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) store.writeBatch(batch);
+  return arcs;
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-bench-report-'));
+  try {
+    const db = join(dir, 'report.db');
+    const store = Store.open(db);
+    const arcs = fillStore(store);
+    store.close();
+    if (arcs !== ARCS) throw new Error(`store holds ${arcs} arcs, not ${ARCS}`);
+    const out = join(dir, 'report.html');
+    let best = Infinity;
+    for (let t = 0; t < TRIALS; t++) {
+      const t0 = performance.now();
+      const s = Store.open(db, { readonly: true });
+      const summary = await writeReport(s, out);
+      s.close();
+      best = Math.min(best, (performance.now() - t0) / 1000);
+      if (summary.arcs !== ARCS) throw new Error(`report saw ${summary.arcs} arcs, not ${ARCS}`);
+    }
+    const htmlMb = statSync(out).size / 1e6;
+    const t0 = performance.now();
+    const s = Store.open(db, { readonly: true });
+    const exported = await exportParquet(s, join(dir, 'parquet'), { host: 'bench' });
+    s.close();
+    const exportS = (performance.now() - t0) / 1000;
+    if (exported.tables.arcs.rows !== ARCS) throw new Error(`export wrote ${exported.tables.arcs.rows} arcs, not ${ARCS}`);
+    return { report_1m_s: best, report_1m_html_mb: htmlMb, export_1m_s: exportS };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

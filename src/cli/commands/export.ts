@@ -1,0 +1,108 @@
+/**
+ * `vfio-sla export`: the store's telemetry as Parquet partitioned by day, for a fleet's engine
+ * (DuckDB, Spark, BigQuery); `vfio-sla fit --parquet <dir>` fits a model from such files.
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { existingDb, parseOptions } from '../analysis-options.js';
+import { EXPORT_TABLES } from '../../report/export-schema.js';
+import { parseTimeSpec } from '../../report/since.js';
+import { openStore } from '../../store/store.js';
+import { UsageError, type CliIo, type Command } from '../command.js';
+import { createProgress } from '../progress.js';
+
+const HELP = `Usage: vfio-sla export --out <dir> [--db <path>] [--host <name>] [--since <T>] [--json]
+
+Writes the store's telemetry as Parquet files, one folder per table, partitioned by the
+migration's UTC day (Hive layout):
+
+  <dir>/arcs/day=2025-03-01/<host>_0.parquet
+  <dir>/sizes/...  <dir>/transfers/...  <dir>/ram/...  <dir>/outcomes/...
+
+Columns are snake_case with units (latency_ms, stop_copy_bytes, ...) plus host; all rows of a
+migration fall on the same day. Exports of many hosts can share one directory: each host
+writes its own files, and re-exporting a host replaces its files of the days it writes.
+
+Options:
+  --out <dir>            directory to write into (created); required
+  --db <path>            database file (default: data/vfio-sla.db under the current directory)
+  --host <name>          host name in every row and file name (default: this machine's name)
+  --since <T>            only migrations of T's UTC day and later (whole days): ISO date or
+                         date-time, epoch ms, or a duration back from now such as 2d
+  --json                 print a summary as JSON
+  -h, --help             this help
+
+A progress bar is drawn on stderr when it is a terminal (not when CI=true).
+
+Exit status: 0 written; 1 the database could not be read or DuckDB failed; 2 usage error.
+
+Examples:
+  vfio-sla export --out /srv/fleet/telemetry --since 1d
+  duckdb -c "SELECT device_model, arc, quantile_cont(latency_ms, 0.99) AS p99_ms
+             FROM read_parquet('/srv/fleet/telemetry/arcs/*/*.parquet', hive_partitioning = true)
+             WHERE ok GROUP BY ALL ORDER BY p99_ms DESC"
+  vfio-sla fit --parquet /srv/fleet/telemetry --out models/fleet.json`;
+
+interface ExportArgs {
+  readonly out: string;
+  readonly db: string;
+  readonly host: string;
+  readonly sinceMs: number | undefined;
+  readonly json: boolean;
+}
+
+function parse(argv: readonly string[], io: CliIo): ExportArgs {
+  const v = parseOptions(argv, {
+    out: { type: 'string' },
+    db: { type: 'string' },
+    host: { type: 'string' },
+    since: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  if (v.out === undefined) throw new UsageError('--out <dir> is required');
+  if (v.host !== undefined && v.host.trim() === '') throw new UsageError(`--host must name the host, got '${v.host}'`);
+  let sinceMs: number | undefined;
+  if (v.since !== undefined) {
+    try {
+      sinceMs = parseTimeSpec(v.since, Date.now());
+    } catch (e) {
+      throw new UsageError(`--since: ${(e as Error).message}`);
+    }
+  }
+  return { out: resolve(io.cwd, v.out), db: existingDb(v.db, io.cwd), host: v.host ?? hostname(), sinceMs, json: v.json };
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parse(argv, io);
+  // DuckDB's native library loads only when exporting, not on every CLI start.
+  const { exportParquet } = await import('../../report/export-parquet.js');
+  const store = openStore(args.db, { readonly: true });
+  const progress = createProgress(io.stderr, io.env, { label: 'export: rows', total: 0 });
+  try {
+    const summary = await exportParquet(store, args.out, {
+      host: args.host,
+      ...(args.sinceMs === undefined ? {} : { sinceMs: args.sinceMs }),
+      ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
+    });
+    progress.finish();
+    if (args.json) {
+      io.stdout.write(`${JSON.stringify({ db: args.db, ...summary }, null, 2)}\n`);
+    } else {
+      const tables = EXPORT_TABLES.map((t) => `${t} ${summary.tables[t].rows.toLocaleString('en-US')}`).join(', ');
+      const days = Math.max(...EXPORT_TABLES.map((t) => summary.tables[t].days));
+      io.stdout.write(`exported ${summary.migrations.toLocaleString('en-US')} migrations of host ${summary.host} to ${summary.dir}: ${tables} rows over ${days} days, ${summary.files.length} files\n`);
+    }
+    return 0;
+  } finally {
+    progress.finish();
+    store.close();
+  }
+}
+
+/** The `export` command. */
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'write arcs, sizes, transfers, RAM polls and outcomes as Parquet partitioned by day',
+  help: HELP,
+  run,
+};

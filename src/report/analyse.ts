@@ -1,0 +1,38 @@
+/**
+ * One analysis of a store, shared by `vfio-sla stats` and the HTML report: the arc scan
+ * aggregated per (device model, arc), and the outcomes with their per-policy summaries.
+ */
+import type { Store } from '../store/store.js';
+import type { OutcomeRecord } from '../telemetry/records.js';
+import { analyseArcs, type ArcAnalysis } from './arc-stats.js';
+import { summarisePolicies, type PolicyOutcomeSummary } from './outcome-stats.js';
+import { analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from './queries.js';
+
+/** Everything the tables and charts are drawn from. */
+export interface StoreAnalysis {
+  readonly filter: AnalysisFilter;
+  readonly arcs: ArcAnalysis;
+  /** Outcomes matching the filter, by migration. */
+  readonly outcomes: readonly OutcomeRecord[];
+  readonly policies: readonly PolicyOutcomeSummary[];
+}
+
+/** Options of {@link analyseStore}. */
+export interface AnalyseOptions {
+  /** Completed arcs kept per (device model, arc) for plotting (default 0: none). */
+  readonly samplePerGroup?: number;
+  /** Arcs read so far of the total matching the filter. */
+  readonly onProgress?: (doneArcs: number, totalArcs: number) => void;
+}
+
+/** Scans the arcs matching `filter` once and reads the matching outcomes. Synchronous. */
+export function analyseStore(store: Store, filter: AnalysisFilter = {}, options: AnalyseOptions = {}): StoreAnalysis {
+  const onProgress = options.onProgress;
+  const total = onProgress === undefined ? 0 : countArcs(store, filter);
+  const arcs = analyseArcs(scanArcs(store, filter), deviceModelNames(store.db), {
+    samplePerGroup: options.samplePerGroup ?? 0,
+    ...(onProgress === undefined ? {} : { onProgress: (done: number) => onProgress(done, total) }),
+  });
+  const outcomes = analysisOutcomes(store, filter);
+  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes) };
+}

@@ -1,0 +1,55 @@
+/**
+ * Vega-Lite spec → Vega → SVG text, in Node at build time: the report carries the finished
+ * drawing, no script and no network. Vega's own axes, legends and layout (a plotting library,
+ * not hand-drawn axes); the headless `renderer: 'none'` view draws the SVG string directly.
+ */
+import type { View } from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
+import { ReportError } from '../errors.js';
+
+/** Look shared by every chart: readable sizes, titles left-aligned with a grey subtitle. */
+export const CHART_CONFIG = {
+  font: 'Helvetica, Arial, sans-serif',
+  background: 'white',
+  title: { fontSize: 15, anchor: 'start', subtitleFontSize: 12, subtitleColor: '#555', offset: 12 },
+  axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', gridColor: '#eee' },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 360, orient: 'bottom', direction: 'vertical' },
+  header: { labelFontSize: 11, titleFontSize: 12 },
+  view: { stroke: '#ccc' },
+} as const satisfies NonNullable<TopLevelSpec['config']>;
+
+/**
+ * Makes the `id`s inside one SVG unique in a page holding several (Vega numbers its clip paths
+ * and gradients from 1 in every SVG): `id="clip1"` → `id="<prefix>-clip1"`, with every
+ * `url(#…)` and `href="#…"` reference rewritten alike.
+ */
+export function scopeSvgIds(svg: string, prefix: string): string {
+  return svg
+    .replace(/\bid="([^"]+)"/g, (_m, id: string) => `id="${prefix}-${id}"`)
+    .replace(/url\(#([^)]+)\)/g, (_m, id: string) => `url(#${prefix}-${id})`)
+    .replace(/href="#([^"]+)"/g, (_m, id: string) => `href="#${prefix}-${id}"`);
+}
+
+/**
+ * Renders `spec` to an SVG element string whose ids are scoped by `id`. What Vega-Lite and Vega
+ * log (a dropped scale property, a merged legend) goes to `warnings`, prefixed with `id`,
+ * instead of the console: a report builder decides what to do with it.
+ */
+export async function renderSvg(spec: TopLevelSpec, id: string, warnings: string[] = []): Promise<string> {
+  // Loaded on first use: importing the package must not pull in Vega.
+  const [{ parse, View, logger, Warn }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  const log = logger(Warn, undefined, (_method, _level, args) => void warnings.push(`${id}: ${args.map(String).join(' ')}`));
+  let view: View | undefined;
+  try {
+    const vg = compile({ ...spec, config: { ...CHART_CONFIG, ...spec.config } }, { logger: log }).spec;
+    view = new View(parse(vg), { renderer: 'none', logger: log });
+    const svg = await view.toSVG();
+    if (!svg.startsWith('<svg')) throw new ReportError('E_CHART', `chart ${id}: vega produced no SVG`);
+    return scopeSvgIds(svg, id);
+  } catch (e) {
+    if (e instanceof ReportError) throw e;
+    throw new ReportError('E_CHART', `chart ${id}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    view?.finalize();
+  }
+}

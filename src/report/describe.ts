@@ -1,0 +1,20 @@
+/** Words for what a table or page covers: the filter and the times, as a person reads them. */
+import type { AnalysisFilter } from './queries.js';
+
+/** Store clocks above this are epoch ms (after 1973); below, a simulator's or a relative clock. */
+const EPOCH_MS_FLOOR = 1e11;
+
+/** An epoch time as ISO-8601; a small clock value as `t = 1234 ms`. */
+export function timeText(ms: number): string {
+  return ms >= EPOCH_MS_FLOOR ? new Date(ms).toISOString() : `t = ${ms.toFixed(0)} ms`;
+}
+
+/** The filter's parts, `["device model mlx5-cx7", "since 2025-03-01T00:00:00.000Z"]`; empty for none. */
+export function filterParts(f: AnalysisFilter): string[] {
+  return [
+    f.deviceModel === undefined ? '' : `device model ${f.deviceModel}`,
+    f.arc === undefined ? '' : `arc ${f.arc}`,
+    f.sinceMs === undefined ? '' : `since ${timeText(f.sinceMs)}`,
+    f.policy === undefined ? '' : `policy ${f.policy}`,
+  ].filter((s) => s !== '');
+}

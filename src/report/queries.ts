@@ -1,0 +1,131 @@
+/**
+ * Reads of the store for analysis (stats, report, export): the arc scan with analysis filters,
+ * outcomes narrowed by the device models and arcs their migrations ran, and a migration's day.
+ *
+ * Written against the store's `Database` handle and `store/schema.ts` v1, like
+ * `cli/store-records.ts`: a million arcs are scanned as raw rows (integers for references and
+ * states, no join, no ORDER BY) — better-sqlite3's named rows and the join of
+ * `store/queries.ts` `iterateArcs()` cost several times more, and a report over 1 M arcs must
+ * build in ≤ 10 s (bench/report.ts). Names are resolved afterwards from the small tables.
+ */
+import type Database from 'better-sqlite3';
+import { parseArcKey } from '../store/queries.js';
+import type { Store } from '../store/store.js';
+import type { OutcomeRecord } from '../telemetry/records.js';
+import { ReportError } from './errors.js';
+
+/** What to analyse; every field narrows, none means everything in the store. */
+export interface AnalysisFilter {
+  readonly deviceModel?: string;
+  /** Arc key, `"PRE_COPY_P2P>STOP_COPY"`. */
+  readonly arc?: string;
+  /** Arcs started, outcomes decided at or after this time, ms (the store's clock). */
+  readonly sinceMs?: number;
+  /** Outcomes of this policy only (`governor`, `qemu`, ...); arcs are not narrowed by it. */
+  readonly policy?: string;
+}
+
+/** One arc as scanned: `[modelRef, from, to, startedAtMs, latencyMs, stopCopyBytes, ok]`. */
+export type ArcScanRow = readonly [modelRef: number, from: number, to: number, startedAtMs: number, latencyMs: number, stopCopyBytes: number, ok: 0 | 1];
+
+interface Where {
+  readonly sql: string;
+  readonly params: Array<string | number>;
+}
+
+/** Splits an arc key, as a {@link ReportError} `E_BAD_FILTER` when it is not one. */
+export function arcStates(key: string): readonly [number, number] {
+  try {
+    return parseArcKey(key);
+  } catch (e) {
+    throw new ReportError('E_BAD_FILTER', (e as Error).message, { cause: e });
+  }
+}
+
+/** WHERE terms on the `arcs` table aliased `a`. */
+function arcWhere(filter: AnalysisFilter): Where {
+  const terms: string[] = [];
+  const params: Array<string | number> = [];
+  if (filter.deviceModel !== undefined) {
+    terms.push('a.model_ref = (SELECT id FROM device_models WHERE name = ?)');
+    params.push(filter.deviceModel);
+  }
+  if (filter.arc !== undefined) {
+    const [from, to] = arcStates(filter.arc);
+    terms.push('a.from_state = ? AND a.to_state = ?');
+    params.push(from, to);
+  }
+  if (filter.sinceMs !== undefined) {
+    terms.push('a.started_at_ms >= ?');
+    params.push(filter.sinceMs);
+  }
+  return { sql: terms.join(' AND '), params };
+}
+
+function whereClause(terms: readonly string[]): string {
+  const kept = terms.filter((t) => t !== '');
+  return kept.length === 0 ? '' : `WHERE ${kept.join(' AND ')}`;
+}
+
+/** Arcs matching `filter` (served by the `arcs_by_model_arc` covering index: no table scan). */
+export function countArcs(store: Store, filter: AnalysisFilter = {}): number {
+  const w = arcWhere(filter);
+  return (store.db.prepare(`SELECT count(*) FROM arcs a ${whereClause([w.sql])}`).pluck().get(...w.params) as number) ?? 0;
+}
+
+/** Streams the arcs matching `filter` in storage order, as raw rows (see {@link ArcScanRow}). */
+export function scanArcs(store: Store, filter: AnalysisFilter = {}): IterableIterator<ArcScanRow> {
+  const w = arcWhere(filter);
+  const stmt = store.db
+    .prepare(`SELECT a.model_ref, a.from_state, a.to_state, a.started_at_ms, a.latency_ms, a.stop_copy_bytes, a.ok FROM arcs a ${whereClause([w.sql])}`)
+    .raw(true);
+  return stmt.iterate(...w.params) as IterableIterator<ArcScanRow>;
+}
+
+/** `device_models` id → name. */
+export function deviceModelNames(db: Database.Database): Map<number, string> {
+  return new Map(db.prepare('SELECT id, name FROM device_models').raw(true).all() as Array<[number, string]>);
+}
+
+interface OutcomeRow {
+  migrationId: string;
+  policy: string;
+  deadlineMs: number;
+  decidedAtMs: number;
+  predictedBlackoutMs: number;
+  actualBlackoutMs: number;
+  met: number;
+}
+
+/**
+ * Outcomes matching `filter`, by migration and decision time. A device-model or arc filter
+ * keeps the outcomes of migrations that ran such an arc; `sinceMs` applies to the decision time.
+ */
+export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): OutcomeRecord[] {
+  const terms: string[] = [];
+  const params: Array<string | number> = [];
+  if (filter.policy !== undefined) {
+    terms.push('o.policy = ?');
+    params.push(filter.policy);
+  }
+  if (filter.sinceMs !== undefined) {
+    terms.push('o.decided_at_ms >= ?');
+    params.push(filter.sinceMs);
+  }
+  if (filter.deviceModel !== undefined || filter.arc !== undefined) {
+    const { sinceMs: _decidedSince, ...arcOnly } = filter;
+    const w = arcWhere(arcOnly);
+    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = o.migration_ref AND ${w.sql})`);
+    params.push(...w.params);
+  }
+  const rows = store.db
+    .prepare(
+      `SELECT m.migration_id AS migrationId, o.policy, o.deadline_ms AS deadlineMs, o.decided_at_ms AS decidedAtMs,
+              o.predicted_blackout_ms AS predictedBlackoutMs, o.actual_blackout_ms AS actualBlackoutMs, o.met
+         FROM outcomes o JOIN migrations m ON m.id = o.migration_ref
+         ${whereClause(terms)}
+        ORDER BY m.migration_id, o.decided_at_ms, o.policy`,
+    )
+    .all(...params) as OutcomeRow[];
+  return rows.map((r) => ({ kind: 'outcome', ...r, met: r.met === 1 }));
+}

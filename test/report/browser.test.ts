@@ -1,0 +1,132 @@
+/**
+ * The report in a real browser: Debian's `chromium` (headless, through playwright-core) opens
+ * the file from `file://`, must log no error and request nothing, and every chart's SVG must
+ * hold its marks. A full-page screenshot is saved as `out/report.png` for people to look at.
+ *
+ * Skipped with a message when chromium is missing and CI is not set; in CI a missing browser
+ * fails the run (`.ci/run` installs it).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { captureIo } from '../cli/io.js';
+import { tempDb } from '../store/fixtures.js';
+import { buildLabStore } from './lab-store.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
+const skip = !existsSync(CHROMIUM) && !inCi;
+if (skip) console.warn(`report browser test skipped (CI is not set): no chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+const SCREENSHOT = resolve(import.meta.dirname, '../../out/report.png');
+
+let tmp: ReturnType<typeof tempDb>;
+let profile: string;
+let context: BrowserContext | undefined;
+let page: Page;
+const problems: string[] = [];
+
+function sqlCount(query: string): number {
+  const db = new Database(tmp.db, { readonly: true });
+  try {
+    return db.prepare(query).pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+/** Items (SVG paths, lines) of a chart's marks whose group has all of `classes`. */
+function marks(chart: string, classes: string): Promise<number> {
+  return page.locator(`figure[data-chart="${chart}"] svg g.role-mark${classes} > *`).count();
+}
+
+describe.skipIf(skip)(skip ? 'the report in Chromium (skipped: no chromium on this host)' : 'the report in Chromium', () => {
+  beforeAll(async () => {
+    tmp = tempDb('vfio-sla-browser-');
+    await buildLabStore(tmp.db, { migrations: 64 });
+    expect(await runCli(['report', '--db', tmp.db, '--out', 'report.html'], captureIo(tmp.dir))).toBe(0);
+    profile = mkdtempSync(join(tmpdir(), 'vfio-sla-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1200, height: 900 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:')) problems.push(`request: ${r.url()}`);
+    });
+    await page.goto(pathToFileURL(join(tmp.dir, 'report.html')).href, { waitUntil: 'load' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile !== undefined) rmSync(profile, { recursive: true, force: true });
+    tmp?.cleanup();
+  });
+
+  it('opens from file:// without a console error or a single request', async () => {
+    expect(await page.title()).toBe('vfio-sla latency report');
+    expect(problems).toEqual([]);
+  });
+
+  it('draws each chart at a readable size', async () => {
+    for (const chart of ['latency-size', 'ecdf', 'calibration', 'convergence']) {
+      const box = await page.locator(`figure[data-chart="${chart}"] svg`).boundingBox();
+      expect(box, chart).not.toBeNull();
+      expect(box!.width, chart).toBeGreaterThan(400);
+      expect(box!.height, chart).toBeGreaterThan(300);
+    }
+  });
+
+  it('latency vs size: a panel per (device model, arc), each with its points, fitted line and bound', async () => {
+    const groups = sqlCount('SELECT count(*) FROM (SELECT DISTINCT model_ref, from_state, to_state FROM arcs)');
+    const withLine = sqlCount('SELECT count(*) FROM (SELECT DISTINCT model_ref, from_state, to_state FROM arcs WHERE ok = 1)');
+    const failed = sqlCount('SELECT count(*) FROM arcs WHERE ok = 0');
+    expect(failed).toBeGreaterThan(0);
+    expect(await page.locator('figure[data-chart="latency-size"] svg g.role-title-text text').count()).toBe(groups + 1);
+    // The fitted line and the bound: one path each per panel with completed arcs.
+    expect(await marks('latency-size', '.mark-line.child_layer_1_marks')).toBe(2 * withLine);
+    const points = await marks('latency-size', '.mark-symbol.child_layer_0_marks');
+    expect(points).toBeGreaterThanOrEqual(withLine + failed);
+    expect(points).toBeLessThanOrEqual(Math.min(2000, sqlCount('SELECT count(*) FROM arcs')));
+    // Failed arcs in their own colour, every one of them (there are few).
+    expect(await page.locator('figure[data-chart="latency-size"] svg g.child_layer_0_marks > path[fill="#e45756"]').count()).toBe(failed);
+  });
+
+  it('ECDF: one step line per policy, the deadline rule, and a legend naming each policy', async () => {
+    const policies = sqlCount('SELECT count(DISTINCT policy) FROM outcomes');
+    expect(await marks('ecdf', '.mark-line')).toBe(policies);
+    expect(await marks('ecdf', '.mark-rule')).toBe(1);
+    const legend = await page.locator('figure[data-chart="ecdf"] svg g.role-legend-label text').allTextContents();
+    expect(legend.map((l) => l.split(':')[0])).toEqual(['governor', 'kubevirt', 'oracle', 'qemu']);
+  });
+
+  it('calibration: one point per outcome and the y = x line', async () => {
+    expect(await marks('calibration', '.mark-symbol')).toBe(sqlCount('SELECT count(*) FROM outcomes'));
+    expect(await marks('calibration', '.mark-line')).toBe(1);
+  });
+
+  it('convergence: RAM remaining and ρ lines for each chosen migration, and the ρ = 1 rule', async () => {
+    const caption = await page.locator('figure[data-chart="convergence"] figcaption').textContent();
+    const chosen = (caption ?? '').replace(/^Migrations: /, '').replace(/\.$/, '').split(', ');
+    expect(chosen.length).toBeGreaterThan(0);
+    expect(await marks('convergence', '.mark-line')).toBe(2 * chosen.length);
+    expect(await marks('convergence', '.mark-rule')).toBe(1);
+  });
+
+  it('saves a full-page screenshot under out/', async () => {
+    mkdirSync(resolve(SCREENSHOT, '..'), { recursive: true });
+    const png = await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(existsSync(SCREENSHOT)).toBe(true);
+  });
+});
