@@ -17,6 +17,7 @@ const BENCHMARKS: ReadonlyArray<readonly [string, () => Promise<{ run: Bench }>]
   ['governor', () => import('./governor.js')],
   ['report', () => import('./report.js')],
   ['server', () => import('./server.js')],
+  ['fleet', () => import('./fleet.js')],
 ];
 
 // `npm run bench` runs from the package root.

@@ -125,6 +125,8 @@ export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';
 export { qmpSnapshot, pollFigures, SnapshotTracker, QEMU_DIRTY_RATE_PERIOD_MS } from './qemu/qmp-snapshot.js';
 export type { SnapshotResult, NotReadyReason } from './qemu/qmp-snapshot.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
+export * from './sim/fleet/index.js';
+export * from './sim/policies/index.js';
 export {
   startService,
   initialModel,

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { fitCommand } from './fit.js';
@@ -8,4 +9,4 @@ import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
 
 /** Every sub-command, in the order `vfio-sla --help` lists them. */
-export const COMMANDS: readonly Command[] = [importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand];

@@ -1,0 +1,154 @@
+/**
+ * What a real host would log about a migration, as telemetry records (design.md "Telemetry
+ * records"): every device arc (QMP `VFIO_MIGRATION` events), RAM progress at each pass
+ * (`MIGRATION_PASS` + `query-migrate`) and at the decision, the MIG_DATA_SIZE values QEMU's
+ * exact path read (`vfio_state_pending_exact` trace), pre-copy and stop-copy transfers (bytes
+ * and duration, so the blackout rate is learnable), and the outcome — the same record kinds the
+ * QMP importer produces, plus the arcs.
+ */
+import { stateName } from '../../fsm/index.js';
+import type { ArcRecord, RecordSink, TelemetryRecord } from '../../telemetry/records.js';
+import type { SimArcEvent } from '../sim-device.js';
+import type { QemuCheck } from '../policies/qemu-rule.js';
+import type { DevicePair } from './device-pair.js';
+import type { CompletedSwitchover, MigrationWorld, WorldObserver } from './migration-world.js';
+
+/** Hooks the run loop calls besides the world's own. */
+export interface MigrationRecorder extends WorldObserver {
+  /** Just before a switchover attempt, at the decision instant. */
+  onDecision?(world: MigrationWorld, expectedDowntimeMs: number | undefined): void;
+  /** A switchover completed. */
+  onCompleted?(world: MigrationWorld, done: CompletedSwitchover, policy: string, predictedBlackoutMs: number): void;
+  /** QEMU's exact path read device sizes. */
+  onExact?(world: MigrationWorld, check: QemuCheck, devices: readonly DevicePair[]): void;
+  /** The migration was given up (the VM stays on the source). */
+  onAborted?(world: MigrationWorld): void;
+}
+
+/**
+ * A host polls `query-migrate` about once a second, not at every 100 ms window: progress records
+ * closer than this are skipped, except the one at the decision.
+ */
+const RECORD_EVERY_MS = 1000;
+/**
+ * MIG_DATA_SIZE barely moves while QEMU re-reads it at every window near the threshold (a VM can
+ * sit there for the whole budget): one size record per device per 10 s, plus the decision's.
+ */
+const SIZE_EVERY_MS = 10_000;
+
+/** A simulated device's arc as the `arc` telemetry record a host would log (QMP `VFIO_MIGRATION` events). */
+export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: number): ArcRecord {
+  return {
+    kind: 'arc',
+    migrationId,
+    deviceId: e.deviceId,
+    deviceModel: e.deviceModel,
+    from: stateName(e.from),
+    to: stateName(e.to),
+    startedAtMs: e.startedAtMs,
+    latencyMs: e.latencyMs,
+    stopCopyBytes: e.stopCopyBytes,
+    ok: e.ok,
+    ...(e.errno === undefined ? {} : { errno: e.errno }),
+    ...(deadlineMs === undefined ? {} : { deadlineMs }),
+  };
+}
+
+/** Records one migration into `sink` under `migrationId`. */
+export class TelemetryRecorder implements MigrationRecorder {
+  /** Records pushed. */
+  count = 0;
+  /** Spread into every transfer record: `{ link }` or nothing. */
+  private readonly linkField: { readonly link?: string };
+  private lastRamMs = Number.NEGATIVE_INFINITY;
+  private lastSizeMs = Number.NEGATIVE_INFINITY;
+
+  /**
+   * @param link The link the migration's transfers cross (`VmSpec.link`), recorded on each of
+   *   them as a VMM that knows its migration NIC would; omitted: transfers name no link.
+   */
+  constructor(
+    private readonly sink: RecordSink,
+    private readonly migrationId: string,
+    private readonly deadlineMs: number,
+    link?: string,
+  ) {
+    this.linkField = link === undefined ? {} : { link };
+  }
+
+  onArc(e: SimArcEvent): void {
+    this.push(arcRecordOf(e, this.migrationId, this.deadlineMs));
+  }
+
+  onSync(world: MigrationWorld): void {
+    if (world.nowMs - this.lastRamMs >= RECORD_EVERY_MS) this.ram(world, undefined);
+  }
+
+  onExact(world: MigrationWorld, check: QemuCheck, devices: readonly DevicePair[]): void {
+    if (!check.complete && world.nowMs - this.lastSizeMs < SIZE_EVERY_MS) return;
+    this.lastSizeMs = world.nowMs;
+    devices.forEach((p, i) => {
+      const size = check.deviceSizes[i];
+      if (size === null || size === undefined) return;
+      this.push({
+        kind: 'size',
+        migrationId: this.migrationId,
+        deviceId: p.src.id,
+        atMs: world.nowMs,
+        stopCopyBytes: size,
+        ...(p.inPrecopy ? { initialBytes: p.pendingInitialBytes, dirtyBytes: p.pendingDirtyBytes } : {}),
+      });
+    });
+  }
+
+  onDecision(world: MigrationWorld, expectedDowntimeMs: number | undefined): void {
+    this.ram(world, expectedDowntimeMs);
+  }
+
+  /** The last `query-migrate` before the cancel: every migration leaves at least this record. */
+  onAborted(world: MigrationWorld): void {
+    this.ram(world, undefined);
+  }
+
+  onCompleted(world: MigrationWorld, done: CompletedSwitchover, policy: string, predictedBlackoutMs: number): void {
+    const id = this.migrationId;
+    const link = this.linkField;
+    this.push({ kind: 'transfer', migrationId: id, deviceId: 'ram', phase: 'precopy', bytes: Math.round(world.ram.sentBytes), durationMs: done.stopAtMs, ...link });
+    this.push({ kind: 'transfer', migrationId: id, deviceId: 'ram', phase: 'stopcopy', bytes: Math.round(done.ramBlackoutBytes), durationMs: done.transferMs, ...link });
+    world.pairs.forEach((p, i) => {
+      if (p.precopySentBytes > 0) {
+        this.push({ kind: 'transfer', migrationId: id, deviceId: p.src.id, phase: 'precopy', bytes: p.precopySentBytes, durationMs: done.stopAtMs, ...link });
+      }
+      this.push({ kind: 'transfer', migrationId: id, deviceId: p.src.id, phase: 'stopcopy', bytes: done.deviceStreamBytes[i] ?? 0, durationMs: done.transferMs, ...link });
+    });
+    this.push({
+      kind: 'outcome',
+      migrationId: id,
+      policy,
+      deadlineMs: this.deadlineMs,
+      decidedAtMs: done.stopAtMs,
+      predictedBlackoutMs: Number.isFinite(predictedBlackoutMs) ? Math.max(0, predictedBlackoutMs) : 0,
+      actualBlackoutMs: done.blackoutMs,
+      met: done.blackoutMs <= this.deadlineMs,
+    });
+  }
+
+  private ram(world: MigrationWorld, expectedDowntimeMs: number | undefined): void {
+    this.lastRamMs = world.nowMs;
+    this.push({
+      kind: 'ram',
+      migrationId: this.migrationId,
+      atMs: world.nowMs,
+      pass: world.ram.pass,
+      remainingBytes: Math.round(world.ram.remainingBytes),
+      dirtyBytesPerS: world.ram.measuredDirtyBytesPerS,
+      bandwidthBytesPerS: world.windowBytesPerS,
+      ...(expectedDowntimeMs === undefined || !Number.isFinite(expectedDowntimeMs) ? {} : { expectedDowntimeMs }),
+    });
+  }
+
+  private push(record: TelemetryRecord): void {
+    this.sink.push(record);
+    this.count++;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The `governor` policy: this library, wired into a VMM the way design.md describes it. At every
+ * poll it builds a `VmSnapshot` from what QEMU and the uAPI show (`ram.remaining`, the measured
+ * dirty rate, the window's bandwidth, each device's MIG_DATA_SIZE with its estimate error and
+ * PRECOPY_INFO, the elapsed time) and asks `decide()`:
+ * - `commit`: QEMU's exact step (a bitmap sync, so pages dirtied since the last sync are
+ *   counted, as QEMU does before its own completion test), then `DeadlineSetState` to STOP_COPY,
+ *   which decides again on the synced numbers and steps the devices (its time check may still
+ *   bring them back: an unwind, counted as a retry; pre-copy goes on);
+ * - `wait`: keep pre-copying;
+ * - `throttle`: cap the guest's dirty rate at the advised rate (QEMU dirty-limit);
+ * - `abort`: the VM stays on the source.
+ * QEMU's own auto-converge is off under the governor (it owns throttling); switchover-ack still
+ * gates the commit, as it gates any switchover in QEMU.
+ */
+import { compileModel, type CompiledModel } from '../../estimators/predict.js';
+import type { FittedModel } from '../../estimators/types.js';
+import { MigState } from '../../fsm/index.js';
+import { decide } from '../../governor/decide.js';
+import { DeadlineSetState } from '../../governor/deadline-set-state.js';
+import { probeDevices } from '../../governor/probe.js';
+import type { Decision, DeviceSnapshot, Slo, VmSnapshot } from '../../governor/types.js';
+import type { RecordSink } from '../../telemetry/records.js';
+import type { EnterStopCopy, MigrationWorld } from '../fleet/migration-world.js';
+import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from './types.js';
+
+/** Drops everything: the held-out replay records nothing. */
+export const NULL_SINK: RecordSink = { push: () => undefined };
+
+/** Options of {@link GovernorPolicy}. */
+export interface GovernorPolicyOptions {
+  readonly model: FittedModel;
+  /** Allowed miss probability (the issue's α = 0.01). */
+  readonly alpha: number;
+  /** Where `DeadlineSetState` records arcs, sizes and outcomes; default nowhere. */
+  readonly sink?: RecordSink;
+  /** Sees every committed decision (the one `DeadlineSetState` made on the synced numbers). */
+  readonly onCommit?: (world: MigrationWorld, decision: Decision) => void;
+}
+
+/** Counters of what the governor decided, over all migrations it ran. */
+export interface GovernorStats {
+  readonly reasons: Map<string, number>;
+}
+
+/** `decide()` at every poll, `DeadlineSetState` at the commit. */
+export class GovernorPolicy implements Policy {
+  readonly name = 'governor';
+  readonly qemuAutoConverge = false;
+  readonly compiled: CompiledModel;
+  /** How often each final reason (abort or commit) was given. */
+  readonly stats: GovernorStats = { reasons: new Map() };
+
+  constructor(private readonly options: GovernorPolicyOptions) {
+    this.compiled = compileModel(options.model);
+  }
+
+  start(world: MigrationWorld): PolicyRun {
+    const { model, alpha } = this.options;
+    const sink = this.options.sink ?? NULL_SINK;
+    const onCommit = this.options.onCommit;
+    const compiled = this.compiled;
+    const stats = this.stats;
+    const migrationId = world.spec.id;
+    const devices = world.pairs.map((p) => p.src);
+    const slo: Slo = { deadlineMs: world.spec.deadlineMs, alpha, budgetMs: world.spec.budgetMs };
+    let dss: DeadlineSetState | null = null;
+    const count = (reason: string): void => void stats.reasons.set(reason, (stats.reasons.get(reason) ?? 0) + 1);
+
+    const enter: EnterStopCopy = async (ctx) => {
+      world.exactSync();
+      // `DeadlineSetState` needs a device; a VM without any is re-decided here on the synced numbers.
+      if (devices.length === 0) {
+        const again = decide(snapshotOf(world, []), compiled, slo);
+        if (again.action !== 'commit') return { committed: false, needsReset: false, reason: `NOT_COMMITTED:${again.reason}` };
+        count(`commit:${again.reason}`);
+        onCommit?.(world, again);
+        await ctx.onCommit();
+        return { committed: true, predictedBlackoutMs: again.predictedBlackoutMs };
+      }
+      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha, serial: ctx.serial, link: world.spec.link });
+      const result = await dss.setState(MigState.STOP_COPY, {
+        deadlineMs: slo.deadlineMs,
+        alpha,
+        budgetMs: slo.budgetMs,
+        elapsedMs: world.nowMs,
+        ram: { remainingBytes: world.ram.remainingBytes, dirtyBytesPerS: world.ram.measuredDirtyBytesPerS, bandwidthBytesPerS: world.windowBytesPerS },
+        onCommit: ctx.onCommit,
+      });
+      const predicted = result.decision?.predictedBlackoutMs;
+      if (result.committed) {
+        count(`commit:${result.decision?.reason ?? '?'}`);
+        if (result.decision !== null) onCommit?.(world, result.decision);
+        return predicted === undefined ? { committed: true } : { committed: true, predictedBlackoutMs: predicted };
+      }
+      return { committed: false, needsReset: result.needsReset.length > 0, reason: `${result.outcome}:${result.decision?.reason ?? ''}` };
+    };
+
+    return {
+      async onPoll(w: MigrationWorld): Promise<PolicyAction> {
+        const probed = await probeDevices(devices, w.nowMs, { sink: NULL_SINK, migrationId });
+        const decision = decide(snapshotOf(w, probed), compiled, slo);
+        switch (decision.action) {
+          case 'abort':
+            count(`abort:${decision.reason}`);
+            return { kind: 'abort', reason: decision.reason };
+          case 'throttle':
+            if (decision.throttle !== null) w.limitDirtyRate(decision.throttle.maxDirtyBytesPerS);
+            return CONTINUE;
+          case 'wait':
+            return CONTINUE;
+          case 'commit':
+            return w.canSwitchover ? { kind: 'switch', predictedBlackoutMs: decision.predictedBlackoutMs, enter } : CONTINUE;
+        }
+      },
+    };
+  }
+}
+
+/** What QEMU's `query-migrate` and the uAPI show now, as `decide()` takes it. */
+function snapshotOf(w: MigrationWorld, devices: readonly DeviceSnapshot[]): VmSnapshot {
+  return {
+    devices,
+    ramRemainingBytes: w.ram.remainingBytes,
+    ramDirtyBytesPerS: w.ram.measuredDirtyBytesPerS,
+    precopyBandwidthBytesPerS: w.windowBytesPerS,
+    elapsedMs: w.nowMs,
+    // The VMM knows which link it migrates over; the model falls back to `default` for one it has not seen.
+    link: w.spec.link,
+    serial: w.serial,
+  };
+}

@@ -1,0 +1,11 @@
+/** Switchover policies of the fleet simulator: ours and faithful models of QEMU's and KubeVirt's rules. */
+export type { Policy, PolicyAction, PolicyRun } from './types.js';
+export { GovernorPolicy } from './governor.js';
+export type { GovernorPolicyOptions, GovernorStats } from './governor.js';
+export { QemuPolicy } from './qemu.js';
+export type { QemuObserver } from './qemu.js';
+export { qemuCompletionCheck, qemuSwitchoverBandwidth } from './qemu-rule.js';
+export type { QemuCheck } from './qemu-rule.js';
+export { KubevirtPolicy } from './kubevirt.js';
+export type { KubevirtOptions } from './kubevirt.js';
+export { OraclePolicy } from './oracle.js';

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { GiB, MiB } from '../../../src/sim/fleet/constants.js';
+import { runMigration } from '../../../src/sim/fleet/run-migration.js';
+import type { DeviceSpec } from '../../../src/sim/fleet/vm-spec.js';
+import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
+import { OraclePolicy } from '../../../src/sim/policies/oracle.js';
+import { calibratedSimModel } from '../../governor/fixtures.js';
+import { vmSpec } from './helpers.js';
+
+const mlx5 = (d: number): DeviceSpec => ({ id: `dev${d}`, profile: 'mlx5-cx7', seed: 300 + d, destSeed: 400 + d });
+const qat: DeviceSpec = { id: 'dev9', profile: 'qat-vf', seed: 21, destSeed: 22 };
+
+/** A calm VM: 8 GiB, light writer, 25 Gb/s, 2 GB/s pre-copy and blackout, 1 s deadline. */
+const calm = (over: Parameters<typeof vmSpec>[1] = {}) =>
+  vmSpec(7, {
+    ramBytes: 8 * GiB,
+    workload: 'light',
+    dirtyBytesPerS: 20 * MiB,
+    wwsBytes: 200 * MiB,
+    precopyBytesPerS: 2e9,
+    blackoutBytesPerS: 2.5e9,
+    availSwitchoverBytesPerS: 0,
+    autoConverge: false,
+    deadlineMs: 1000,
+    devices: [qat],
+    ...over,
+  });
+
+describe('the governor policy', () => {
+  const model = calibratedSimModel();
+
+  it('commits a calm VM within its deadline and records why', async () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    const r = await runMigration(calm(), policy);
+    expect(r.completed).toBe(true);
+    expect(r.met).toBe(true);
+    expect(r.predictedBlackoutMs!).toBeGreaterThanOrEqual(r.blackoutMs! * 0.5);
+    expect([...policy.stats.reasons.keys()]).toEqual(['commit:FITS']);
+  });
+
+  it('aborts at once when not even an empty RAM could meet a 50 ms deadline with four mlx5 VFs', async () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    const r = await runMigration(calm({ deadlineMs: 50, devices: [0, 1, 2, 3].map(mlx5) }), policy);
+    expect(r.completed).toBe(false);
+    expect(r.abortReason).toBe('DEADLINE_UNREACHABLE');
+    expect(r.polls).toBeLessThan(5);
+  });
+
+  it('throttles a writer that outruns the link instead of waiting for a switchover that never fits', async () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    const spec = calm({ workload: 'thrashing', dirtyBytesPerS: 3 * GiB, wwsBytes: 2 * GiB, precopyBytesPerS: 1e9, deadlineMs: 300 });
+    const r = await runMigration(spec, policy);
+    expect(r.maxSlowdown).toBeGreaterThan(0.5);
+    expect(r.completed).toBe(true);
+    expect(r.met).toBe(true);
+  });
+
+  it('leaves QEMU auto-converge off (it owns throttling); the others keep the VM setting', () => {
+    expect(new GovernorPolicy({ model, alpha: 0.01 }).qemuAutoConverge).toBe(false);
+    expect(new OraclePolicy().qemuAutoConverge).toBe(true);
+  });
+});
+
+describe('the oracle policy', () => {
+  it('never misses: it switches only when the true blackout fits, else aborts at the budget', async () => {
+    const oracle = new OraclePolicy();
+    const fits = await runMigration(calm(), oracle);
+    expect(fits.completed).toBe(true);
+    expect(fits.blackoutMs!).toBeLessThanOrEqual(1000);
+    expect(fits.predictedBlackoutMs! - fits.blackoutMs!).toBeGreaterThanOrEqual(0);
+    expect(fits.predictedBlackoutMs! - fits.blackoutMs!).toBeLessThan(0.002);
+    const never = await runMigration(calm({ deadlineMs: 50, devices: [0, 1, 2, 3].map(mlx5), ramBytes: 4 * GiB, budgetMs: 20_000 }), oracle);
+    expect(never.completed).toBe(false);
+    expect(never.totalTimeMs).toBeGreaterThanOrEqual(20_000);
+  });
+});
