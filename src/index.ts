@@ -156,3 +156,4 @@ export type {
   FitJob,
 } from './server/index.js';
 export * from './report/index.js';
+export * from './tuning/index.js';

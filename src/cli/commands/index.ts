@@ -7,6 +7,7 @@ import { importCommand } from './import.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
+import { tuneCommand } from './tune.js';
 
 /** Every sub-command, in the order `vfio-sla --help` lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand, tuneCommand];
