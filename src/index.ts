@@ -122,8 +122,31 @@ export { parseQmpLog, migrationToRecords, migrationIdFromPath, QMP_DEFAULT_DOWNT
 export type { QmpLogParse, QmpLogError, QmpMigration, QmpPoll, QmpRamStats, QmpEvent } from './qemu/qmp-log.js';
 export { precopyExclusion, qmpEvalInput } from './qemu/qmp-eval.js';
 export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';
+export { MigrationWatch, WATCH_POLL_INTERVAL_MS, COMPLETION_STATS_TIMEOUT_MS, ABORT_CONFIRM_POLLS } from './qemu/watch.js';
+export type { WatchOptions } from './qemu/watch.js';
+export type {
+  WatchEntry,
+  WatchResult,
+  WatchEnd,
+  AttachEntry,
+  NoteEntry,
+  EventEntry,
+  PollEntry,
+  DecisionEntry,
+  LimitEntry,
+  ThrottleEntry,
+  CancelEntry,
+  EndEntry,
+  PollFigures,
+} from './qemu/watch-types.js';
+export { WatchRecorder } from './qemu/watch-recorder.js';
+export type { WatchRecorderOptions, RecordedLine, RecorderPhase } from './qemu/watch-recorder.js';
 export { qmpSnapshot, pollFigures, SnapshotTracker, QEMU_DIRTY_RATE_PERIOD_MS } from './qemu/qmp-snapshot.js';
 export type { SnapshotResult, NotReadyReason } from './qemu/qmp-snapshot.js';
+export { DowntimeLever, releaseDowntimeLimitMs, HOLD_DOWNTIME_LIMIT_MS, HOLD_SWITCHOVER_BANDWIDTH_BYTES_PER_S } from './qemu/drive.js';
+export type { LimitChange } from './qemu/drive.js';
+export { ThrottleLever, throttlePercent } from './qemu/watch-throttle.js';
+export type { ThrottleLeverStep } from './qemu/watch-throttle.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
 export * from './sim/fleet/index.js';
 export * from './sim/policies/index.js';

@@ -8,6 +8,7 @@ import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
 import { tuneCommand } from './tune.js';
+import { watchCommand } from './watch.js';
 
 /** Every sub-command, in the order `vfio-sla --help` lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand, tuneCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand, watchCommand, tuneCommand];

@@ -1,0 +1,261 @@
+/**
+ * `vfio-sla watch --qmp <socket>`: follow (and with `--drive`, steer) a live QEMU migration that
+ * someone else starts, record it, print the governor's decision as it goes. The work is
+ * `qemu/watch.ts`; this file parses flags, picks the model, wires the store, prints, and maps
+ * the end to an exit status.
+ */
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { QmpClient } from '../../qemu/qmp-client.js';
+import { migrationIdFromPath } from '../../qemu/qmp-log.js';
+import type { QmpEndpoint } from '../../qemu/qmp-options.js';
+import { MigrationWatch } from '../../qemu/watch.js';
+import { WatchTextFormat } from '../../qemu/watch-format.js';
+import type { WatchEnd, WatchEntry } from '../../qemu/watch-types.js';
+import { initialModel } from '../../server/start.js';
+import { defaultDbPath, openStore } from '../../store/store.js';
+import { StoreFaultError } from '../../telemetry/errors.js';
+import { RecordingPipeline } from '../../telemetry/pipeline.js';
+import { UsageError, type CliIo, type Command } from '../command.js';
+import { DEFAULT_PRIORS_FILE } from '../model-file.js';
+import { parseDuration } from '../units.js';
+
+const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>]
+                     [--drive [--on-abort cancel|release]] [--db <path>] [--model <file>]
+                     [--priors <file>] [--id <migration-id>] [--qmp-log <file>] [--json]
+
+Follows a live migration that someone else starts (libvirt, a script): polls query-migrate every
+100 ms, listens to MIGRATION, MIGRATION_PASS, VFIO_MIGRATION and STOP (turning on the 'events'
+capability when no migration runs yet), records everything into the store as 'vfio-sla import'
+would record the QMP log of it (ram records as they come; the transfer pair and the outcome at
+the end), and prints the governor's decision at every poll. It attaches before or during a
+migration and ends with it. QEMU serves one client per QMP socket: give watch its own
+(-qmp unix:/run/vm1-watch.sock,server=on,wait=off next to libvirt's monitor).
+
+Decisions start once QEMU has measured the guest's dirty rate (its first bitmap sync after 1 s;
+until then its 0 B/s means "unknown"). Figures map as in the importer's ram records: RAM
+remaining, dirty-pages-rate x page-size, mbps; QMP has no VFIO sizes, so the prediction covers
+guest RAM and the model's fixed costs.
+
+With --drive, watch steers:
+  - the switchover: QEMU's downtime-limit is held at 1 ms (8.2+: also avail-switchover-
+    bandwidth at 1000 B/s) until the governor commits, then raised so that QEMU's own rule
+    (pending < bandwidth x downtime-limit) fires at its next check. On QEMU < 8.2 the hold lets
+    a guest through that dirties less than 1 ms of QEMU's bandwidth between two syncs; watch
+    then says so and records QEMU's outcome instead of the governor's;
+  - throttle decisions: set-vcpu-dirty-limit (KVM with dirty-ring-size); else auto-converge,
+    which watch turns on at attach when no migration runs yet (trigger 100 %: QEMU throttles
+    by itself only while the guest dirties faster than it sends) and aims by lowering the
+    trigger and setting cpu-throttle-initial/-increment; else the advice is only printed;
+  - abort decisions that persist for 1 s: migrate_cancel (--on-abort cancel, the default: the
+    guest keeps running on the source; QEMU's incoming side then exits), or hand the
+    switchover back to QEMU's own rule (--on-abort release).
+When it ends, watch puts back the downtime-limit and throttle settings it changed (the
+auto-converge capability only once no migration runs).
+
+Options:
+  --qmp <socket>        QMP socket: a unix socket path, unix:<path> or tcp:<host>:<port> (required)
+  --deadline <time>     blackout deadline, e.g. 300ms, 1.5s (default 300ms)
+  --alpha <a>           allowed miss probability of the bound, in (0, 1) (default 0.01)
+  --budget <time>       total migration time after which the governor aborts (default: none)
+  --drive               steer the switchover and throttle (otherwise decisions are advice)
+  --on-abort <what>     with --drive: cancel (default) or release
+  --db <path>           database (default: data/vfio-sla.db under the current directory)
+  --model <file>        model to decide with; default: a fit of --db when it holds telemetry,
+                        else the priors (the first lines say which)
+  --priors <file>       priors for that fit and for an empty database (default: models/priors.json)
+  --id <migration-id>   id of the recorded migration (default: from --qmp-log, as 'vfio-sla import'
+                        names it, else watch/<socket name>-<UTC time>)
+  --qmp-log <file>      also write the QMP wire log of the migration (overwritten); importing it
+                        adds nothing new: the records are the same
+  --json                print JSON lines (type: attach, note, event, poll, decision, limit,
+                        throttle, cancel, end) instead of text
+  -h, --help            this help
+
+Exit status: 0 completed; 1 QEMU's QMP socket closed or a command failed (QEMU exited, was
+killed, dropped the connection) or no final statistics; 2 usage error; 3 the migration failed;
+4 it was cancelled (by --drive or anyone else); 130 stopped by SIGINT/SIGTERM. Whatever the
+end, what was recorded stays in the store.
+
+Example:
+  vfio-sla watch --qmp /run/vm1-watch.sock --deadline 500ms --drive --qmp-log vm1-mig.qmp`;
+
+interface WatchArgs {
+  readonly endpoint: QmpEndpoint;
+  readonly deadlineMs: number;
+  readonly alpha: number;
+  readonly budgetMs: number;
+  readonly drive: boolean;
+  readonly onAbort: 'cancel' | 'release';
+  readonly db: string;
+  readonly model: string | undefined;
+  readonly priors: string;
+  readonly id: string;
+  readonly qmpLog: string | undefined;
+  readonly json: boolean;
+}
+
+/** Exit status per end (see the help). */
+export const WATCH_EXIT_CODES: Readonly<Record<WatchEnd, number>> = {
+  completed: 0,
+  'no-statistics': 1,
+  'qmp-closed': 1,
+  'qmp-error': 1,
+  error: 1,
+  failed: 3,
+  cancelled: 4,
+  interrupted: 130,
+};
+
+function endpointOf(text: string, cwd: string): QmpEndpoint {
+  const tcp = /^tcp:(.+):(\d+)$/.exec(text);
+  if (tcp !== null) return { host: tcp[1] ?? '', port: Number(tcp[2]) };
+  return { path: resolve(cwd, text.startsWith('unix:') ? text.slice(5) : text) };
+}
+
+function compactUtc(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function parse(argv: readonly string[], io: CliIo): WatchArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        qmp: { type: 'string' },
+        deadline: { type: 'string' },
+        alpha: { type: 'string' },
+        budget: { type: 'string' },
+        drive: { type: 'boolean', default: false },
+        'on-abort': { type: 'string' },
+        db: { type: 'string' },
+        model: { type: 'string' },
+        priors: { type: 'string' },
+        id: { type: 'string' },
+        'qmp-log': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.qmp === undefined) throw new UsageError('--qmp <socket> is required');
+  const deadlineMs = parseDuration(v.deadline ?? '300ms', '--deadline');
+  if (!(deadlineMs > 0)) throw new UsageError(`--deadline must be > 0, got '${v.deadline ?? ''}'`);
+  const alpha = v.alpha === undefined ? 0.01 : Number(v.alpha);
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), got '${v.alpha ?? ''}'`);
+  const budgetMs = v.budget === undefined ? Infinity : parseDuration(v.budget, '--budget');
+  const onAbort = v['on-abort'] ?? 'cancel';
+  if (onAbort !== 'cancel' && onAbort !== 'release') throw new UsageError(`--on-abort must be cancel or release, got '${onAbort}'`);
+  if (v['on-abort'] !== undefined && !v.drive) throw new UsageError('--on-abort needs --drive');
+  const endpoint = endpointOf(v.qmp, io.cwd);
+  const qmpLog = v['qmp-log'] === undefined ? undefined : resolve(io.cwd, v['qmp-log']);
+  const name = 'path' in endpoint ? basename(endpoint.path).replace(/\.[^.]*$/, '') : `${endpoint.host}-${endpoint.port}`;
+  return {
+    endpoint,
+    deadlineMs,
+    alpha,
+    budgetMs,
+    drive: v.drive,
+    onAbort,
+    db: v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
+    model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
+    priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    id: v.id ?? (qmpLog === undefined ? `watch/${name}-${compactUtc(Date.now())}` : migrationIdFromPath(qmpLog)),
+    qmpLog,
+    json: v.json,
+  };
+}
+
+/** The `--qmp-log` file, opened now so that a path it cannot write is a usage error, not a lost log. */
+function openLog(path: string, io: CliIo): WriteStream {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (e) {
+    throw new UsageError(`--qmp-log: cannot write '${path}': ${(e as Error).message}`);
+  }
+  const log = createWriteStream('', { fd });
+  log.once('error', (e) => io.stderr.write(`vfio-sla watch: --qmp-log ${path}: ${e.message} (the store still gets every record)\n`));
+  return log;
+}
+
+/** Writes the timeline to stdout as text lines or JSON lines. */
+function printer(io: CliIo, json: boolean): { head(obj: Record<string, unknown>, text: string[]): void; entry(e: WatchEntry): void } {
+  const text = new WatchTextFormat();
+  const write = (line: string): void => {
+    io.stdout.write(`${line}\n`);
+  };
+  return {
+    head: (obj, lines) => (json ? write(JSON.stringify(obj)) : lines.forEach(write)),
+    entry: (e) => (json ? write(JSON.stringify(e)) : text.format(e).forEach(write)),
+  };
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const args = parse(argv, io);
+  const model = await initialModel({ modelPath: args.model, dbPath: args.db, priorsPath: args.priors });
+  const log = args.qmpLog === undefined ? undefined : openLog(args.qmpLog, io);
+  const store = openStore(args.db);
+  const pipeline = new RecordingPipeline(store);
+  const print = printer(io, args.json);
+  const from = model.source === 'file' ? `file ${model.path ?? ''}` : model.source === 'fit' ? `fitted from ${args.db}` : `priors ${model.path ?? ''} (no telemetry in ${args.db} to fit)`;
+  const slo = `blackout ≤ ${args.deadlineMs} ms with probability ≥ ${+((1 - args.alpha) * 100).toFixed(3)} %` +
+    (args.budgetMs === Infinity ? '' : `, migration budget ${args.budgetMs} ms`);
+  print.head({ type: 'model', source: model.source, name: model.fitted.name, path: model.path, deadlineMs: args.deadlineMs, alpha: args.alpha,
+    budgetMs: args.budgetMs === Infinity ? null : args.budgetMs, db: args.db }, [`model: '${model.fitted.name}', ${from}`, `slo: ${slo}; records into ${args.db}`]);
+  const faults = pipeline.errors$.subscribe((e) => {
+    if (e instanceof StoreFaultError) io.stderr.write(`vfio-sla watch: ${e.message}\n`);
+  });
+  const qmp = new QmpClient({ endpoint: args.endpoint, commandTimeoutMs: 30_000, connectTimeoutMs: 10_000 });
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let code: number;
+  try {
+    const watch = new MigrationWatch({
+      qmp,
+      sink: pipeline,
+      migrationId: args.id,
+      source: args.qmpLog ?? qmp.endpoint,
+      ...(log === undefined ? {} : { writeLogLine: (line: string) => log?.write(`${line}\n`) }),
+      model: model.compiled,
+      slo: { deadlineMs: args.deadlineMs, alpha: args.alpha, budgetMs: args.budgetMs },
+      drive: args.drive,
+      onAbort: args.onAbort,
+      signal: stop.signal,
+    });
+    const printed = watch.timeline$.subscribe((entry) => print.entry(entry));
+    const result = await watch.run();
+    printed.unsubscribe();
+    code = WATCH_EXIT_CODES[result.end];
+    if (code !== 0) io.stderr.write(`vfio-sla watch: ${result.message}\n`);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await qmp.close();
+    if (log !== undefined) await new Promise<void>((r) => log?.end(r));
+    try {
+      await pipeline.close({ timeoutMs: 60_000 });
+    } catch (e) {
+      io.stderr.write(`vfio-sla watch: ${(e as Error).message}\n`);
+      code = 1;
+    }
+    faults.unsubscribe();
+    store.close();
+  }
+  return code;
+}
+
+export const watchCommand: Command = {
+  name: 'watch',
+  summary: 'follow (--drive: steer) a live QEMU migration over QMP, record it, print decisions',
+  help: HELP,
+  run,
+};

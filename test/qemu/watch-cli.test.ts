@@ -1,0 +1,125 @@
+/** `vfio-sla watch` as a command: flags, output, exit status, the store — against a scripted QEMU. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { tableCounts } from '../../src/store/inventory.js';
+import { outcomes, ramProgress } from '../../src/store/queries.js';
+import { Store } from '../../src/store/store.js';
+import { captureIo, type CapturedIo } from '../cli/io.js';
+import { FakeQemu, type FakeMigrationOptions } from './watch-fake-qemu.js';
+
+let dir: string;
+const fakes: FakeQemu[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vfio-sla-watch-cli-'));
+});
+afterEach(async () => {
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs `vfio-sla watch --qmp <fake> ...args`; the fake's migration starts once watch has attached. */
+async function watchCli(fake: FakeMigrationOptions, args: string[], during?: (fq: FakeQemu, io: CapturedIo) => Promise<void>): Promise<{ code: number; io: CapturedIo; fq: FakeQemu }> {
+  const fq = await FakeQemu.start(fake);
+  fakes.push(fq);
+  const io = captureIo(dir);
+  const done = runCli(['watch', '--qmp', fq.path, '--db', 'w.db', ...args], io);
+  await vi.waitFor(() => expect(io.out()).toMatch(/"type":"attach"|watch: attached/), { timeout: 20_000, interval: 20 });
+  fq.startMigration();
+  await during?.(fq, io);
+  return { code: await done, io, fq };
+}
+
+function jsonLines(io: CapturedIo): Record<string, unknown>[] {
+  return io.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function readStore<T>(f: (s: Store) => T): T {
+  const store = Store.open(join(dir, 'w.db'), { readonly: true });
+  try {
+    return f(store);
+  } finally {
+    store.close();
+  }
+}
+
+const converging = (n: number): number => [100e6, 60e6, 30e6, 8e6][n] ?? 4e6;
+
+describe('vfio-sla watch', () => {
+  it.each([
+    [[], '--qmp <socket> is required'],
+    [['--qmp', 'x.sock', '--deadline', '300'], "--deadline: '300' is not a duration"],
+    [['--qmp', 'x.sock', '--alpha', '1'], '--alpha must be a number in (0, 1)'],
+    [['--qmp', 'x.sock', '--on-abort', 'cancel'], '--on-abort needs --drive'],
+    [['--qmp', 'x.sock', '--drive', '--on-abort', 'pray'], '--on-abort must be cancel or release'],
+    [['--qmp', 'x.sock', '--qmp-log', '/nonexistent/x.qmp'], "--qmp-log: cannot write '/nonexistent/x.qmp'"],
+  ])('refuses %j with exit status 2', async (args, message) => {
+    const io = captureIo(dir);
+    expect(await runCli(['watch', ...args], io)).toBe(2);
+    expect(io.err()).toContain(message);
+  });
+
+  it('follows a migration to completion, prints JSON lines, stores what `import` of its --qmp-log would, exit 0', async () => {
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--json', '--qmp-log', 'vm1.qmp']);
+    expect(code).toBe(0);
+    const lines = jsonLines(io);
+    expect(lines[0]).toMatchObject({ type: 'model', source: 'priors', deadlineMs: 300, alpha: 0.01 });
+    expect(lines[1]).toMatchObject({ type: 'attach', migrationId: `${dir.split('/').at(-1)}/vm1`, drive: false });
+    expect(lines.at(-1)).toMatchObject({ type: 'end', result: { end: 'completed', downtimeMs: 25 } });
+    const counts = readStore((s) => tableCounts(s));
+    expect(counts).toMatchObject({ ram_progress: 2, transfers: 2, outcomes: 1, rejects: 0 });
+
+    const again = captureIo(dir);
+    expect(await runCli(['import', 'vm1.qmp', '--db', 'w.db'], again)).toBe(0);
+    expect(again.out()).toContain('5 records accepted (0 new, 5 already stored), 0 rejected');
+  });
+
+  it('prints text by default and says where the model came from', async () => {
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--id', 'vm1/try1']);
+    expect(code).toBe(0);
+    const out = io.out();
+    expect(out).toMatch(/^model: 'priors', priors .*priors\.json \(no telemetry in .*w\.db to fit\)\n/);
+    expect(out).toContain('watch: attached to unix:');
+    expect(out).toContain('migration id vm1/try1');
+    expect(out).toMatch(/event MIGRATION \{"status":"completed"\}/);
+    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; recorded 2 ram, 2 transfer, 1 outcome record\(s\)\n$/);
+    expect(io.err()).toBe('');
+  });
+
+  it('decides with a model fitted from the database once it holds telemetry', async () => {
+    await watchCli({ remainingBytes: converging }, ['--id', 'first']);
+    const { io } = await watchCli({ remainingBytes: converging }, ['--id', 'second', '--json']);
+    expect(jsonLines(io)[0]).toMatchObject({ type: 'model', source: 'fit' });
+  });
+
+  it('with --drive records the governor outcome of the commit it released', async () => {
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--drive', '--deadline', '1.2s', '--json', '--id', 'driven']);
+    expect(code).toBe(0);
+    const commit = jsonLines(io).find((l) => l['type'] === 'decision' && (l['decision'] as { action: string }).action === 'commit');
+    const [stored] = readStore((s) => outcomes(s, { migrationId: 'driven' }));
+    expect(stored).toMatchObject({ policy: 'governor', deadlineMs: 1200, decidedAtMs: commit?.['atMs'], actualBlackoutMs: 25, met: true });
+    expect(readStore((s) => ramProgress(s, 'driven')).map((r) => r.atMs)).toContain(commit?.['atMs']);
+  });
+
+  it.each([
+    ['the migration fails', { remainingBytes: (): number => 50e6, failAfterPolls: 3 }, [], 3, /migration .* failed in QEMU: Unable to write to socket: Broken pipe/],
+    ['--drive cancels it', { remainingBytes: (): number => 50e6 }, ['--drive', '--deadline', '100ms'], 4, /cancelled by vfio-sla watch --drive: governor abort DEADLINE_UNREACHABLE/],
+  ] as const)('exits non-zero when %s', async (_what, fake, args, status, message) => {
+    const { code, io } = await watchCli(fake, [...args]);
+    expect(code).toBe(status);
+    expect(io.err()).toMatch(message);
+  });
+
+  it('exits 1 naming what happened when QEMU goes away mid-migration, and keeps what it recorded', async () => {
+    const { code, io, fq } = await watchCli({ remainingBytes: () => 50e6 }, ['--id', 'lost'], async (fake, out) => {
+      await vi.waitFor(() => expect(out.out().match(/active pass/g)?.length ?? 0).toBeGreaterThanOrEqual(2), { timeout: 20_000, interval: 20 });
+      fake.srv.dropConnection();
+    });
+    expect(code).toBe(1);
+    expect(io.err()).toBe(`vfio-sla watch: QMP connection unix:${fq.path} closed (QEMU exited, was killed, or dropped this client) while the migration was active\n`);
+    expect(readStore((s) => tableCounts(s))).toMatchObject({ outcomes: 0, transfers: 0 });
+    expect(readStore((s) => ramProgress(s, 'lost')).length).toBeGreaterThanOrEqual(2);
+  });
+});

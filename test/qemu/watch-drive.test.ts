@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { HOLD_DOWNTIME_LIMIT_MS, releaseDowntimeLimitMs } from '../../src/qemu/drive.js';
+import type { QmpRamStats } from '../../src/qemu/qmp-types.js';
+import { throttlePercent } from '../../src/qemu/watch-throttle.js';
+import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../src/tuning/qemu-constants.js';
+
+const ram = (remainingBytes: number, mbps: number | undefined): QmpRamStats =>
+  mbps === undefined ? { totalBytes: 1 << 30, transferredBytes: 0, remainingBytes } : { totalBytes: 1 << 30, transferredBytes: 0, remainingBytes, mbps };
+
+describe('releaseDowntimeLimitMs', () => {
+  it.each([
+    // 1000 Mbit/s = 125 000 B/ms. 2 × (50 MB + 1 s × 10 MB/s) / 125 000 = 960 ms, above the deadline.
+    ['twice (remaining + 1 s of dirtying) over QEMU bandwidth', 50e6, 10e6, 1000, 300, 960],
+    ['at least the deadline', 1e6, 0, 1000, 300, 300],
+    ['rounded up to whole ms', 1_000_001, 0, 8, 1, 2_000_002 / 1000],
+    ["QEMU's maximum when QEMU reports no bandwidth (its threshold is then 0 whatever the limit)", 1e6, 0, 0, 300, QEMU_MAX_DOWNTIME_LIMIT_MS],
+    ["QEMU's maximum when QEMU reports no mbps at all", 1e6, 0, undefined, 300, QEMU_MAX_DOWNTIME_LIMIT_MS],
+    ["capped at QEMU's maximum", 1e12, 0, 1, 300, QEMU_MAX_DOWNTIME_LIMIT_MS],
+  ] as const)('is %s', (_what, remaining, dirty, mbps, deadline, expected) => {
+    expect(releaseDowntimeLimitMs(ram(remaining, mbps), dirty, deadline)).toBe(Math.ceil(expected));
+  });
+
+  it('lets QEMU switch over at its next check: pending ≤ bandwidth × limit, with margin', () => {
+    const r = ram(30e6, 1073.7);
+    const limit = releaseDowntimeLimitMs(r, 80e6, 300);
+    const thresholdBytes = ((1073.7 * 1e6) / 8 / 1000) * limit;
+    expect(thresholdBytes).toBeGreaterThanOrEqual(2 * (30e6 + 80e6));
+    expect(limit).toBeGreaterThan(HOLD_DOWNTIME_LIMIT_MS);
+  });
+});
+
+describe('throttlePercent', () => {
+  it.each([
+    [0, 1],
+    [0.004, 1],
+    [0.3, 30],
+    [0.301, 31],
+    [0.99, 99],
+    [1, 99],
+  ])('takes away %f of the dirtying as %i % of CPU (QEMU accepts 1..99)', (fraction, pct) => {
+    expect(throttlePercent({ maxDirtyBytesPerS: 0, currentDirtyBytesPerS: 1, throttleFraction: fraction })).toBe(pct);
+  });
+});
