@@ -25,35 +25,23 @@ import type { BlackoutQuery, FittedModel } from '../src/estimators/types.js';
 import { MigFlags, MigState } from '../src/fsm/index.js';
 import { Store } from '../src/store/store.js';
 import type { TelemetryRecord } from '../src/telemetry/records.js';
-import { migrationRecords } from './synthetic-records.js';
+import { fillStoreWithArcs } from './synthetic-records.js';
 
 const ARCS = 1_000_000;
 const FIT_TRIALS = 3;
-const WRITE_BATCH = 8192;
 const CALLS = 200_000;
 
-/** Synthetic migrations until `ARCS` arcs, without the RAM polls before the decision's and the size polls. */
+/** Only the last RAM poll of each migration (the decision's) is kept, and no size polls. */
 function fillStore(store: Store): number {
-  let arcs = 0;
-  let batch: { record: TelemetryRecord; source: undefined }[] = [];
-  for (let m = 0; arcs < ARCS; m++) {
-    const recs = migrationRecords(m, 7);
-    const lastRam = recs.filter((r) => r.kind === 'ram').at(-1);
-    for (const record of recs) {
-      if (record.kind === 'size' || (record.kind === 'ram' && record !== lastRam)) continue;
-      if (record.kind === 'arc') {
-        if (arcs >= ARCS) continue;
-        arcs++;
-      }
-      batch.push({ record, source: undefined });
-      if (batch.length >= WRITE_BATCH) {
-        store.writeBatch(batch);
-        batch = [];
-      }
+  let migration: readonly TelemetryRecord[] | undefined;
+  let lastRam: TelemetryRecord | undefined;
+  return fillStoreWithArcs(store, ARCS, 7, (r, recs) => {
+    if (recs !== migration) {
+      migration = recs;
+      lastRam = recs.findLast((x) => x.kind === 'ram');
     }
-  }
-  if (batch.length > 0) store.writeBatch(batch);
-  return arcs;
+    return r.kind !== 'size' && (r.kind !== 'ram' || r === lastRam);
+  });
 }
 
 function timeFit(db: string, priors: FittedModel): { seconds: number; cpuSeconds: number; model: FittedModel } {

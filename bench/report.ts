@@ -16,32 +16,13 @@ import { performance } from 'node:perf_hooks';
 import { writeReport } from '../src/report/build-report.js';
 import { exportParquet } from '../src/report/export-parquet.js';
 import { Store } from '../src/store/store.js';
-import type { PipelineItem } from '../src/telemetry/batch-store.js';
-import { migrationRecords } from './synthetic-records.js';
+import { fillStoreWithArcs } from './synthetic-records.js';
 
 const ARCS = 1_000_000;
 const TRIALS = 2;
-const WRITE_BATCH = 8192;
 
-/** Whole synthetic migrations until `ARCS` arcs (the last one cut at the arc limit). */
 function fillStore(store: Store): number {
-  let arcs = 0;
-  let batch: PipelineItem[] = [];
-  for (let m = 0; arcs < ARCS; m++) {
-    for (const record of migrationRecords(m, 11)) {
-      if (record.kind === 'arc') {
-        if (arcs >= ARCS) continue;
-        arcs++;
-      }
-      batch.push({ record, source: undefined });
-      if (batch.length >= WRITE_BATCH) {
-        store.writeBatch(batch);
-        batch = [];
-      }
-    }
-  }
-  if (batch.length > 0) store.writeBatch(batch);
-  return arcs;
+  return fillStoreWithArcs(store, ARCS, 11);
 }
 
 export async function run(): Promise<Record<string, number>> {

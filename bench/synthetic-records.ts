@@ -5,6 +5,7 @@
  * one outcome — the mix a governed migration records (~97 records per migration).
  */
 import { Rng } from '../src/sim/rng.js';
+import type { Store } from '../src/store/store.js';
 import type { TelemetryRecord } from '../src/telemetry/records.js';
 
 const SOURCE_ARCS: ReadonlyArray<readonly [string, string]> = [
@@ -83,4 +84,37 @@ export function* syntheticRecords(count: number, seed = 1): Generator<TelemetryR
       emitted++;
     }
   }
+}
+
+const WRITE_BATCH = 8192;
+
+/**
+ * Writes whole synthetic migrations into `store` until it holds `arcCount` arcs (the last
+ * migration's arcs cut at the limit), skipping records `keep` refuses; returns the arcs written.
+ */
+export function fillStoreWithArcs(
+  store: Store,
+  arcCount: number,
+  seed: number,
+  keep: (record: TelemetryRecord, migration: readonly TelemetryRecord[]) => boolean = () => true,
+): number {
+  let arcs = 0;
+  let batch: { record: TelemetryRecord; source: undefined }[] = [];
+  for (let m = 0; arcs < arcCount; m++) {
+    const recs = migrationRecords(m, seed);
+    for (const record of recs) {
+      if (!keep(record, recs)) continue;
+      if (record.kind === 'arc') {
+        if (arcs >= arcCount) continue;
+        arcs++;
+      }
+      batch.push({ record, source: undefined });
+      if (batch.length >= WRITE_BATCH) {
+        store.writeBatch(batch);
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) store.writeBatch(batch);
+  return arcs;
 }

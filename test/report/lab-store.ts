@@ -17,11 +17,12 @@ import type { Subscription } from 'rxjs';
 import { buildPriors } from '../../src/estimators/priors.js';
 import { compileModel, type CompiledModel } from '../../src/estimators/compile.js';
 import { fitModel } from '../../src/estimators/fit.js';
-import { MigState, stateName } from '../../src/fsm/index.js';
+import { MigState } from '../../src/fsm/index.js';
 import { DeadlineSetState } from '../../src/governor/index.js';
 import { VirtualClock } from '../../src/sim/clock.js';
 import { Rng } from '../../src/sim/rng.js';
-import { SimDevice, type SimArcEvent } from '../../src/sim/sim-device.js';
+import { arcRecordOf } from '../../src/sim/fleet/recorder.js';
+import { SimDevice } from '../../src/sim/sim-device.js';
 import { openStore } from '../../src/store/store.js';
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
 import type { RecordSink, TelemetryRecord } from '../../src/telemetry/records.js';
@@ -35,22 +36,6 @@ const LINK_BYTES_PER_S = 2.5e9;
 const PRECOPY_BYTES_PER_S = 1.25e9;
 const QEMU_DOWNTIME_LIMIT_MS = 300;
 
-function arcRecord(migrationId: string, e: SimArcEvent) {
-  const base = {
-    kind: 'arc' as const,
-    migrationId,
-    deviceId: e.deviceId,
-    deviceModel: e.deviceModel,
-    from: stateName(e.from),
-    to: stateName(e.to),
-    startedAtMs: e.startedAtMs,
-    latencyMs: e.latencyMs,
-    stopCopyBytes: e.stopCopyBytes,
-    ok: e.ok,
-  };
-  return e.errno === undefined ? base : { ...base, errno: e.errno };
-}
-
 async function migrate(i: number, seed: number, deadlineMs: number, sink: RecordSink, model: CompiledModel): Promise<void> {
   const policy = LAB_POLICIES[i % LAB_POLICIES.length]!;
   const id = `lab/${policy}-${String(i).padStart(3, '0')}`;
@@ -59,7 +44,7 @@ async function migrate(i: number, seed: number, deadlineMs: number, sink: Record
   const faults = { arcFailProb: 0.01, overrunProb: 0.03 };
   const sources = Array.from({ length: 1 + rng.int(3) }, (_, k) => new SimDevice({ id: `0000:3b:00.${k}`, profile: PROFILES[rng.int(PROFILES.length)]!, clock, rng: rng.fork(), faults }));
   const subs: Subscription[] = [];
-  const record = (d: SimDevice): void => void subs.push(d.arcs$.subscribe((e) => sink.push(arcRecord(id, e))));
+  const record = (d: SimDevice): void => void subs.push(d.arcs$.subscribe((e) => sink.push(arcRecordOf(e, id))));
   const stopRecording = (): void => subs.splice(0).forEach((s) => s.unsubscribe());
   sources.forEach(record);
   try {
