@@ -3,8 +3,10 @@ import { stateName, type MigState } from '../fsm/index.js';
 /**
  * errno-like codes a device request fails with, as the VFIO ioctls report them:
  * EINVAL (request the FSM rejects), EIO (device command failed), ETIMEDOUT (device firmware did
- * not answer), ENOTTY (feature not implemented, e.g. no MIG_DATA_SIZE), ENOMSG (PRE_COPY info
- * asked outside a PRE_COPY state, as `VFIO_MIG_GET_PRECOPY_INFO` answers), EBUSY, ENOMEM.
+ * not answer), ENOTTY (feature not implemented, e.g. no MIG_DATA_SIZE), ENOMSG (`read()` on a
+ * PRE_COPY data fd whose initial data is drained for now), EBUSY, ENOMEM.
+ * `VFIO_MIG_GET_PRECOPY_INFO` outside PRE_COPY/PRE_COPY_P2P is EINVAL ("valid only in PRE_COPY
+ * states", `include/uapi/linux/vfio.h`; `mlx5vf_precopy_ioctl()` returns -EINVAL).
  */
 export type DeviceErrno = 'EINVAL' | 'EIO' | 'ETIMEDOUT' | 'ENOTTY' | 'ENOMSG' | 'EBUSY' | 'ENOMEM';
 

@@ -33,6 +33,6 @@ export interface MigrationDevice {
   setState(next: MigState): Promise<void>;
   /** MIG_DATA_SIZE: estimated bytes STOP_COPY will produce, including pending pre-copy data. Any state. */
   stopCopyBytes(): Promise<number>;
-  /** PRECOPY_INFO; rejects with ENOMSG/EINVAL outside PRE_COPY and PRE_COPY_P2P. */
+  /** PRECOPY_INFO; rejects with EINVAL outside PRE_COPY and PRE_COPY_P2P, as the uAPI says. */
   precopyInfo(): Promise<PrecopyInfo>;
 }

@@ -17,7 +17,8 @@ export interface ProbeRecorder {
 
 /**
  * Snapshots of `devices` at `atMs`. A failed MIG_DATA_SIZE becomes `stopCopyBytes: null` (never a
- * blind commit); a failed PRECOPY_INFO leaves the pre-copy fields out.
+ * blind commit); a failed PRECOPY_INFO, or one answering no sizes (NaN, negative), leaves the
+ * pre-copy fields out.
  */
 export async function probeDevices(
   devices: readonly MigrationDevice[],
@@ -38,7 +39,9 @@ async function probeDevice(device: MigrationDevice, atMs: number, rec: ProbeReco
   let info: PrecopyInfo | null = null;
   if (isPrecopyState(state)) {
     try {
-      info = await device.precopyInfo();
+      const answer = await device.precopyInfo();
+      // An answer that is not two sizes is no better than a failed query (and NaN must not reach the records).
+      if (isByteCount(answer.initialBytes) && isByteCount(answer.dirtyBytes)) info = answer;
     } catch {
       // Without PRECOPY_INFO the initial-bytes rule cannot be applied; sizes still decide.
     }
@@ -49,4 +52,8 @@ async function probeDevice(device: MigrationDevice, atMs: number, rec: ProbeReco
     rec.sink.push(info === null ? size : { ...size, initialBytes: Math.round(info.initialBytes), dirtyBytes: Math.round(info.dirtyBytes) });
   }
   return info === null ? base : { ...base, initialBytes: info.initialBytes, dirtyBytes: info.dirtyBytes };
+}
+
+function isByteCount(x: number): boolean {
+  return Number.isFinite(x) && x >= 0;
 }

@@ -68,10 +68,16 @@ export function pendingInitialBytes(devices: readonly DeviceSnapshot[]): number 
 /**
  * The part of a device's MIG_DATA_SIZE that pre-copy can still send, bytes: `initial_bytes +
  * dirty_bytes`, which `stop_copy_length` already includes (QEMU fix "Fixes: eda7362af959",
- * Avihai Horon, qemu-devel 2024-10-20), capped at that size.
+ * Avihai Horon, qemu-devel 2024-10-20), capped at that size. A figure that is not a size
+ * (negative, NaN) counts as 0: unknown pending data earns no credit.
  */
 export function precopyPendingBytes(d: SizedDevice): number {
   if (!isPrecopyState(d.state)) return 0;
-  const pending = Math.max(0, d.initialBytes ?? 0) + Math.max(0, d.dirtyBytes ?? 0);
+  const pending = positiveOrZero(d.initialBytes) + positiveOrZero(d.dirtyBytes);
   return Math.min(pending, d.stopCopyBytes);
+}
+
+/** `x` when it is > 0, else 0 (also for `undefined` and NaN, which `Math.max(0, NaN)` would pass on). */
+function positiveOrZero(x: number | undefined): number {
+  return x !== undefined && x > 0 ? x : 0;
 }

@@ -107,6 +107,19 @@ describe('decide: wait and throttle', () => {
     expect(d).toMatchObject({ action: 'wait', reason: 'DEVICE_PRECOPY_PENDING' });
   });
 
+  it('treats a NaN PRECOPY_INFO dirty_bytes as unknown, not as a reason to abort', () => {
+    const drained = vm([mlx5('a', { stopCopyBytes: 100 * MiB, dirtyBytes: 0 })], { ramRemainingBytes: 0 });
+    const deadlineMs = boundOf(drained) + 5;
+    const withNegative = vm([mlx5('a', { stopCopyBytes: 300 * MiB, initialBytes: 200 * MiB, dirtyBytes: -5 })], { ramRemainingBytes: 0 });
+    const withNaN = vm([mlx5('a', { stopCopyBytes: 300 * MiB, initialBytes: 200 * MiB, dirtyBytes: Number.NaN })], { ramRemainingBytes: 0 });
+    const slo = { deadlineMs, alpha: ALPHA, budgetMs: 600_000 };
+    const expected = decide(withNegative, model, slo);
+    expect(expected).toMatchObject({ action: 'wait', reason: 'DEVICE_PRECOPY_PENDING', targetRamBytes: 0 });
+    const d = decide(withNaN, model, slo);
+    expect(d).toMatchObject({ action: 'wait', reason: 'DEVICE_PRECOPY_PENDING', targetRamBytes: 0 });
+    expect(d.waitMs).toBe(expected.waitMs);
+  });
+
   it('never commits when a size query failed, however generous the deadline', () => {
     const s = vm([mlx5('a'), mlx5('b', { stopCopyBytes: null })]);
     const d = decide(s, model, { deadlineMs: 1e9, alpha: ALPHA, budgetMs: 600_000 });
