@@ -97,6 +97,10 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
   const breakdowns = worst.map((o) => blackoutBreakdown(store, o, lines));
   const filtered = Object.keys(options.filter ?? {}).length > 0;
   const convergence = chooseConvergence(store, options.migrations, worst.map((o) => o.migrationId), filtered);
+  // A mistyped --migration would otherwise just make the chart vanish.
+  for (const id of new Set(options.migrations ?? [])) {
+    if (!convergence.some((c) => c.migrationId === id)) warnings.push(`--migration '${id}': no RAM progress recorded; not in the convergence chart`);
+  }
 
   const sections: PageSection[] = [];
   sections.push({

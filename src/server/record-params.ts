@@ -45,7 +45,9 @@ export function pushRecords(pipeline: RecordingPipeline, records: readonly unkno
     const checked = validateRecord(records[i]);
     if (typeof checked === 'string') {
       rejected.push({ index: i, reason: checked });
-      pipeline.reject(checked, JSON.stringify(records[i]) ?? 'undefined', source);
+      // The rejects table keeps one row per (source, reason): the index keeps two bad records
+      // of one request with the same reason from collapsing into one row.
+      pipeline.reject(records.length > 1 ? `records[${i}]: ${checked}` : checked, JSON.stringify(records[i]) ?? 'undefined', source);
     } else {
       pipeline.push(checked, source);
       accepted++;

@@ -86,6 +86,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
     });
     progress.finish();
+    for (const w of summary.warnings) io.stderr.write(`vfio-sla report: ${w}\n`);
     if (args.json) {
       io.stdout.write(`${JSON.stringify({ out: args.out, db: args.db, ...summary }, null, 2)}\n`);
     } else {
