@@ -26,7 +26,7 @@ function rawInsert(db: Database.Database, records: readonly TelemetryRecord[]): 
   const dev = db.prepare('INSERT INTO devices (migration_ref, device_id) VALUES (?, ?)');
   const arc = db.prepare('INSERT OR IGNORE INTO arcs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
   const size = db.prepare('INSERT OR IGNORE INTO sizes VALUES (?, ?, ?, ?, ?, ?)');
-  const transfer = db.prepare('INSERT OR IGNORE INTO transfers VALUES (?, ?, ?, ?, ?)');
+  const transfer = db.prepare('INSERT OR IGNORE INTO transfers (migration_ref, device_id, phase, bytes, duration_ms, link) VALUES (?, ?, ?, ?, ?, ?)');
   const ram = db.prepare('INSERT OR IGNORE INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?)');
   const outcome = db.prepare('INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)');
   // Fresh database: every id is the insert's rowid.
@@ -59,7 +59,7 @@ function rawInsert(db: Database.Database, records: readonly TelemetryRecord[]): 
           break;
         case 'transfer':
           if (r.deviceId !== 'ram') devRef(ref, r.migrationId, r.deviceId);
-          transfer.run(ref, r.deviceId, r.phase, r.bytes, r.durationMs);
+          transfer.run(ref, r.deviceId, r.phase, r.bytes, r.durationMs, r.link ?? null);
           break;
         case 'ram':
           ram.run(ref, r.atMs, r.pass, r.remainingBytes, r.dirtyBytesPerS, r.bandwidthBytesPerS, r.expectedDowntimeMs ?? null);

@@ -3,9 +3,14 @@
  * `run(): Promise<Record<string, number>>`), prints the merged results as JSON and merges them
  * into `bench/results/latest.json` (relative to the working directory), keeping keys other runs
  * wrote. Run with `npm run bench`; `node dist-bench/bench/run.js sim` runs only the named ones.
+ *
+ * With no names, each area runs in a child process of its own, so one area's heap (the 1 M-row
+ * benchmarks leave plenty) and JIT state do not land in another's tail latencies.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 type Bench = () => Promise<Record<string, number>>;
 
@@ -31,11 +36,18 @@ function readPrevious(): Record<string, unknown> {
   }
 }
 
+/** Runs one area in a fresh process (this script with its name) and returns what it printed. */
+function runIsolated(name: string): Record<string, number> {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.status !== 0) throw new Error(`benchmark '${name}' failed (exit ${String(child.status)})`);
+  return JSON.parse(child.stdout) as Record<string, number>;
+}
+
 const only = process.argv.slice(2);
 const results: Record<string, number> = {};
 for (const [name, load] of BENCHMARKS) {
-  if (only.length > 0 && !only.includes(name)) continue;
-  Object.assign(results, await (await load()).run());
+  if (only.length === 0) Object.assign(results, runIsolated(name));
+  else if (only.includes(name)) Object.assign(results, await (await load()).run());
 }
 mkdirSync(dirname(resultsFile), { recursive: true });
 writeFileSync(resultsFile, `${JSON.stringify({ ...readPrevious(), ...results }, null, 2)}\n`);
