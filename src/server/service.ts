@@ -20,7 +20,11 @@ import { errorLine, isBadRequest, parseRequest, resultLine, type RequestId } fro
 import { pushRecords, recordList, type RecordReply } from './record-params.js';
 import { parseFitParams, Refitter } from './refit.js';
 
-/** Which line of which connection a request came on (the `record` source: `serve#3:12`). */
+/**
+ * Which line of which connection a request came on. The `record` source is
+ * `serve@<start ms>#<connection>:<line>`: the start time keeps a restarted server's rejects
+ * apart from an earlier run's (the rejects table keeps one row per source, line and reason).
+ */
 export interface RequestContext {
   readonly connectionId: number;
   readonly line: number;
@@ -61,12 +65,15 @@ export class Service {
   private readonly fitter: Fitter;
   private readonly defaultAlpha: number;
   private readonly startedMs = performance.now();
+  /** `serve@<wall-clock start ms>`: the prefix of every record source this run stores. */
+  private readonly sourcePrefix: string;
 
   constructor(options: ServiceOptions) {
     this.model = options.model;
     this.recording = options.recording;
     this.fitter = options.fitter ?? defaultFitter();
     this.defaultAlpha = options.defaultAlpha ?? 0.01;
+    this.sourcePrefix = `serve@${Math.round((options.now ?? Date.now)())}`;
     const r = options.recording;
     this.refitter =
       r === undefined
@@ -125,7 +132,7 @@ export class Service {
   private record(id: RequestId, params: Obj, ctx: RequestContext): string | Promise<string> {
     const { records, flush } = recordList(params);
     const pipeline = this.needRecording().pipeline;
-    const reply = pushRecords(pipeline, records, { file: `serve#${ctx.connectionId}`, line: ctx.line });
+    const reply = pushRecords(pipeline, records, { file: `${this.sourcePrefix}#${ctx.connectionId}`, line: ctx.line });
     if (!flush) return resultLine(id, reply);
     return pipeline.flush().then(
       () => resultLine(id, { ...reply, committed: true } satisfies RecordReply),

@@ -36,6 +36,8 @@ export interface StartOptions extends ServerOptions {
   readonly priorsPath?: string | null;
   /** `slo.alpha` when a `decide` leaves it out. Default 0.01. */
   readonly defaultAlpha?: number;
+  /** Wall clock, ms since the epoch (record sources, model stamps). Default `Date.now`. */
+  readonly now?: () => number;
   readonly pipeline?: Omit<PipelineOptions, 'dbPath'>;
   /** Where to report store faults (one line each). Default: nowhere. */
   readonly log?: (line: string) => void;
@@ -68,6 +70,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.fitter === undefined ? {} : { fitter: options.fitter }),
     priorsPath: options.priorsPath === undefined ? DEFAULT_PRIORS_FILE : options.priorsPath,
     ...(options.defaultAlpha === undefined ? {} : { defaultAlpha: options.defaultAlpha }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   let server: ServiceServer;
   try {
