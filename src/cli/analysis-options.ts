@@ -1,6 +1,6 @@
 /**
  * Option handling shared by `stats`, `report` and `export`: the analysis filter from
- * `--device-model`, `--arc`, `--since`, `--policy`, and the database path, each refused with a
+ * `--device-model`, `--arc`, `--since`, `--policy`, `--migration-prefix`, and the database path, each refused with a
  * message naming the option and the value.
  */
 import { existsSync } from 'node:fs';
@@ -25,6 +25,7 @@ export interface RawFilterOptions {
   readonly arc?: string | undefined;
   readonly since?: string | undefined;
   readonly policy?: string | undefined;
+  readonly 'migration-prefix'?: string | undefined;
 }
 
 /** `parseArgs` option specs of the filter options. */
@@ -33,6 +34,7 @@ export const FILTER_OPTION_SPECS = {
   arc: { type: 'string' },
   since: { type: 'string' },
   policy: { type: 'string' },
+  'migration-prefix': { type: 'string' },
 } as const;
 
 /** The analysis filter the options name; `nowMs` anchors `--since 7d`. */
@@ -40,6 +42,7 @@ export function filterFromOptions(v: RawFilterOptions, nowMs: number): AnalysisF
   const out: { -readonly [K in keyof AnalysisFilter]: AnalysisFilter[K] } = {};
   if (v['device-model'] !== undefined) out.deviceModel = v['device-model'];
   if (v.policy !== undefined) out.policy = v.policy;
+  if (v['migration-prefix'] !== undefined) out.migrationPrefix = v['migration-prefix'];
   if (v.arc !== undefined) {
     try {
       arcStates(v.arc);

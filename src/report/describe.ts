@@ -16,5 +16,6 @@ export function filterParts(f: AnalysisFilter): string[] {
     f.arc === undefined ? '' : `arc ${f.arc}`,
     f.sinceMs === undefined ? '' : `since ${timeText(f.sinceMs)}`,
     f.policy === undefined ? '' : `policy ${f.policy}`,
+    f.migrationPrefix === undefined ? '' : `migrations ${f.migrationPrefix}*`,
   ].filter((s) => s !== '');
 }

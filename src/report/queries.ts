@@ -23,6 +23,16 @@ export interface AnalysisFilter {
   readonly sinceMs?: number;
   /** Outcomes of this policy only (`governor`, `qemu`, ...); arcs are not narrowed by it. */
   readonly policy?: string;
+  /** Arcs and outcomes of migrations whose id starts with this (`demo/s1/heldout/`). */
+  readonly migrationPrefix?: string;
+}
+
+/**
+ * `[low, high)` of the ids starting with `prefix` under SQLite's BINARY (UTF-8 byte) order, so the
+ * UNIQUE index on `migrations.migration_id` serves the range: no UTF-8 sequence sorts above U+10FFFF.
+ */
+function prefixRange(prefix: string): [string, string] {
+  return [prefix, `${prefix}\u{10FFFF}`];
 }
 
 /** One arc as scanned: `[modelRef, from, to, startedAtMs, latencyMs, stopCopyBytes, ok]`. */
@@ -58,6 +68,10 @@ function arcWhere(filter: AnalysisFilter): Where {
   if (filter.sinceMs !== undefined) {
     terms.push('a.started_at_ms >= ?');
     params.push(filter.sinceMs);
+  }
+  if (filter.migrationPrefix !== undefined) {
+    terms.push('a.migration_ref IN (SELECT id FROM migrations WHERE migration_id >= ? AND migration_id < ?)');
+    params.push(...prefixRange(filter.migrationPrefix));
   }
   return { sql: terms.join(' AND '), params };
 }
@@ -112,8 +126,12 @@ export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): Out
     terms.push('o.decided_at_ms >= ?');
     params.push(filter.sinceMs);
   }
+  if (filter.migrationPrefix !== undefined) {
+    terms.push('m.migration_id >= ? AND m.migration_id < ?');
+    params.push(...prefixRange(filter.migrationPrefix));
+  }
   if (filter.deviceModel !== undefined || filter.arc !== undefined) {
-    const { sinceMs: _decidedSince, ...arcOnly } = filter;
+    const { sinceMs: _decidedSince, migrationPrefix: _prefix, ...arcOnly } = filter;
     const w = arcWhere(arcOnly);
     terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = o.migration_ref AND ${w.sql})`);
     params.push(...w.params);

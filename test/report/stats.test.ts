@@ -139,6 +139,21 @@ describe('vfio-sla stats', () => {
     expect(policy.migrations.shown).toBe(policy.migrations.total);
   });
 
+  it('narrows arcs and outcomes to the migrations whose id starts with --migration-prefix', async () => {
+    const db = new Database(tmp.db, { readonly: true });
+    const want = db
+      .prepare(`SELECT count(*) FROM arcs_named WHERE migration_id LIKE 'lab/governor-%'`)
+      .pluck()
+      .get() as number;
+    const policies = db.prepare(`SELECT DISTINCT o.policy FROM outcomes o JOIN migrations m ON m.id = o.migration_ref WHERE m.migration_id LIKE 'lab/governor-%'`).pluck().all();
+    db.close();
+    expect(want).toBeGreaterThan(0);
+    const j = await statsJson(['--migration-prefix', 'lab/governor-']);
+    expect(j.arcs.reduce((n, a) => n + a.n, 0)).toBe(want);
+    expect(j.policies.map((p) => p['policy'])).toEqual(policies);
+    expect(j.migrations.rows.every((r) => String(r['migrationId']).startsWith('lab/governor-'))).toBe(true);
+  });
+
   it('writes one table as CSV and every table as Markdown', async () => {
     const csv = await stats(['--only', 'arcs', '--format', 'csv']);
     expect(csv.code).toBe(0);

@@ -10,7 +10,7 @@ import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
 const HELP = `Usage: vfio-sla report --out <file.html> [--db <path>] [--device-model <M>] [--arc <FROM>TO>]
-                       [--since <T>] [--policy <P>] [--migration <id>]... [--worst <n>]
+                       [--since <T>] [--policy <P>] [--migration-prefix <id>] [--migration <id>]... [--worst <n>]
                        [--title <text>] [--json]
 
 Writes one HTML file that needs nothing else (no script, no network; works from file://):
@@ -31,6 +31,8 @@ Options:
   --since <T>            only arcs started / outcomes decided at or after T: ISO date or
                          date-time (UTC unless it names a zone), epoch ms, or e.g. 36h, 7d
   --policy <P>           only outcomes of this policy
+  --migration-prefix <id>
+                         only migrations whose id starts with this (e.g. demo/s1/heldout/)
   --migration <id>       a migration for the convergence chart (repeatable; default: the
                          worst outcomes with two or more pre-copy passes)
   --worst <n>            outcomes in the worst-outcomes table (default 10)

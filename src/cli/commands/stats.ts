@@ -13,7 +13,7 @@ import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
 const HELP = `Usage: vfio-sla stats [--db <path>] [--device-model <M>] [--arc <FROM>TO>] [--since <T>]
-                      [--policy <P>] [--format table|json|csv|md] [--only arcs|policies|migrations]
+                      [--policy <P>] [--migration-prefix <id>] [--format table|json|csv|md] [--only arcs|policies|migrations]
                       [--limit <n>]
 
 Which arc blew the downtime, on which device model, since when:
@@ -31,6 +31,8 @@ Options:
                          date-time (UTC unless it names a zone), epoch ms, or a duration back
                          from now such as 36h or 7d
   --policy <P>           only outcomes of this policy
+  --migration-prefix <id>
+                         only migrations whose id starts with this (e.g. demo/s1/heldout/)
   --format <f>           table (default), json, csv (needs --only: one table per file), md
   --json                 same as --format json
   --only <table>         print only this table: arcs, policies or migrations
