@@ -11,8 +11,8 @@ import { Rng } from '../../src/sim/rng.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
 import { iterateArcs, listMigrations, outcomes, ramProgress, sizes, tableCounts, transfers } from '../../src/store/index.js';
 import { openStore, type Store } from '../../src/store/store.js';
-import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
-import type { RecordSink, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import { countingRecorder } from '../helpers/recording.js';
 import { MiB, mlx5, simTruthModel, vm } from './fixtures.js';
 import { simulateMigration } from './sim-migration.js';
 
@@ -33,16 +33,7 @@ describe('DeadlineSetState through the recording pipeline into SQLite', () => {
   it('stores every arc (unwinds included), size, RAM poll and outcome, and a model fitted from the file governs the next migration', async () => {
     dir = mkdtempSync(join(tmpdir(), 'vfio-sla-governor-'));
     const store = openStore(join(dir, 'loop.db'));
-    const pipeline = new RecordingPipeline(store, { spillPath: null });
-    const errors: string[] = [];
-    pipeline.errors$.subscribe((e) => errors.push(e.message));
-    let pushed = 0;
-    const sink: RecordSink = {
-      push: (r) => {
-        pushed++;
-        pipeline.push(r);
-      },
-    };
+    const { pipeline, sink, pushed, errors } = countingRecorder(store);
 
     // Committed migrations with outcomes...
     const rng = new Rng(5);
@@ -58,7 +49,7 @@ describe('DeadlineSetState through the recording pipeline into SQLite', () => {
     await pipeline.flush();
     expect(errors).toEqual([]);
     const counts = tableCounts(store);
-    expect(counts.arcs + counts.sizes + counts.transfers + counts.ram_progress + counts.outcomes).toBe(pushed);
+    expect(counts.arcs + counts.sizes + counts.transfers + counts.ram_progress + counts.outcomes).toBe(pushed());
     expect(counts.outcomes).toBe(40);
     const unwindArcs = [...iterateArcs(store)].filter((a) => a.migrationId === 'unwound');
     expect(unwindArcs.map((a) => `${a.deviceId}:${a.from}>${a.to}:${a.ok}`)).toContain('u1:STOP>STOP_COPY:false');

@@ -24,8 +24,8 @@ import { Rng } from '../../src/sim/rng.js';
 import { arcRecordOf } from '../../src/sim/fleet/recorder.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
 import { openStore } from '../../src/store/store.js';
-import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
 import type { RecordSink, TelemetryRecord } from '../../src/telemetry/records.js';
+import { countingRecorder } from '../helpers/recording.js';
 
 export const LAB_POLICIES = ['governor', 'qemu', 'kubevirt', 'oracle'] as const;
 export const LAB_DAY0_MS = Date.UTC(2025, 2, 1);
@@ -130,16 +130,7 @@ export interface LabStore {
 /** Simulates `migrations` migrations into a new store at `dbPath`. Deterministic for a seed. */
 export async function buildLabStore(dbPath: string, options: { readonly migrations?: number; readonly seed?: number; readonly deadlineMs?: number } = {}): Promise<LabStore> {
   const store = openStore(dbPath);
-  const pipeline = new RecordingPipeline(store, { spillPath: null });
-  const errors: string[] = [];
-  pipeline.errors$.subscribe((e) => errors.push(e.message));
-  let pushed = 0;
-  const sink: RecordSink = {
-    push: (r) => {
-      pushed++;
-      pipeline.push(r);
-    },
-  };
+  const { pipeline, sink, pushed, errors } = countingRecorder(store);
   const seen: TelemetryRecord[] = [];
   const tee: RecordSink = {
     push: (r) => {
@@ -157,5 +148,5 @@ export async function buildLabStore(dbPath: string, options: { readonly migratio
   for (let i = 0; i < n; i++) if (LAB_POLICIES[i % LAB_POLICIES.length] === 'governor') await migrate(i, seed, deadlineMs, sink, fitted);
   await pipeline.close();
   store.close();
-  return { pushed, errors };
+  return { pushed: pushed(), errors };
 }
