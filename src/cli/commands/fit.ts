@@ -38,7 +38,7 @@ Options:
   --json                print a summary of the model as JSON
   -h, --help            this help
 
-Exit status: 0 model written; 1 the store or the priors could not be read; 2 usage error.
+Exit status: 0 model written; 1 the store or the priors could not be read; 2 usage error (a --db that does not exist included).
 
 Example:
   vfio-sla import ../shared/datasets/qemu-kvm-postgres-migration/raw/*/mig-stats-run-*.json

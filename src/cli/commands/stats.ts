@@ -42,7 +42,7 @@ Options:
 Latencies are ms; slopes are ms per MB (10^6 bytes) in tables, ms per byte in JSON and CSV.
 A progress bar is drawn on stderr when it is a terminal (not when CI=true).
 
-Exit status: 0 printed; 1 the database could not be read; 2 usage error.
+Exit status: 0 printed; 1 the database could not be read; 2 usage error (a --db that does not exist included).
 
 Examples:
   vfio-sla stats --device-model mlx5-cx7 --since 7d

@@ -63,7 +63,7 @@ Options:
   -h, --help                  this help
 
 Exit status: 0 a recommendation; 3 no setting meets both deadline and budget (trade-offs
-printed); 1 the model or the store could not be read; 2 usage error.
+printed); 1 the model or the store could not be read; 2 usage error (a --db that does not exist included).
 
 Examples:
   vfio-sla tune --ram 8GiB --dirty-rate 127MiB/s --bandwidth 128MiB/s --deadline 300ms --budget 120s
