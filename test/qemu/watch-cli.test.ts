@@ -1,5 +1,6 @@
 /** `vfio-sla watch` as a command: flags, output, exit status, the store — against a scripted QEMU. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -110,6 +111,18 @@ describe('vfio-sla watch', () => {
     const { code, io } = await watchCli(fake, [...args]);
     expect(code).toBe(status);
     expect(io.err()).toMatch(message);
+  });
+
+  it('leaves an existing --qmp-log untouched when the store cannot be opened', async () => {
+    const newer = new Database(join(dir, 'newer.db'));
+    newer.pragma('user_version = 999');
+    newer.close();
+    writeFileSync(join(dir, 'old.qmp'), 'an earlier run\n');
+    const io = captureIo(dir);
+    const code = await runCli(['watch', '--qmp', join(dir, 'none.sock'), '--db', 'newer.db', '--model', join(import.meta.dirname, '../../models/priors.json'), '--qmp-log', 'old.qmp'], io);
+    expect(code).toBe(1);
+    expect(io.err()).toMatch(/newer\.db/);
+    expect(readFileSync(join(dir, 'old.qmp'), 'utf8')).toBe('an earlier run\n');
   });
 
   it('exits 1 naming what happened when QEMU goes away mid-migration, and keeps what it recorded', async () => {

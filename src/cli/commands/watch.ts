@@ -200,8 +200,15 @@ function printer(io: CliIo, json: boolean): { head(obj: Record<string, unknown>,
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
   const model = await initialModel({ modelPath: args.model, dbPath: args.db, priorsPath: args.priors });
-  const log = args.qmpLog === undefined ? undefined : openLog(args.qmpLog, io);
+  // The store first: opening the log truncates it, which must not happen when the store cannot open.
   const store = openStore(args.db);
+  let log: WriteStream | undefined;
+  try {
+    log = args.qmpLog === undefined ? undefined : openLog(args.qmpLog, io);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const pipeline = new RecordingPipeline(store);
   const print = printer(io, args.json);
   const from = model.source === 'file' ? `file ${model.path ?? ''}` : model.source === 'fit' ? `fitted from ${args.db}` : `priors ${model.path ?? ''} (no telemetry in ${args.db} to fit)`;
