@@ -5,7 +5,7 @@ import { runCli } from '../../src/cli/main.js';
 import { recordCount } from '../../src/store/inventory.js';
 import { transfers } from '../../src/store/queries.js';
 import { Store } from '../../src/store/store.js';
-import { arc, lockFromAnotherProcess, ram, tempDb, transfer } from '../store/fixtures.js';
+import { arc, lockFromAnotherProcess, ram, tempDb, transfer, withStore } from '../store/fixtures.js';
 import { captureIo } from './io.js';
 
 let tmp: ReturnType<typeof tempDb>;
@@ -17,10 +17,7 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 function countIn(db: string): number {
-  const store = Store.open(db, { readonly: true });
-  const n = recordCount(store);
-  store.close();
-  return n;
+  return withStore(db, recordCount);
 }
 
 describe('vfio-sla import', () => {

@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { tableCounts } from '../../src/store/inventory.js';
 import { outcomes, ramProgress } from '../../src/store/queries.js';
-import { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { captureIo, type CapturedIo } from '../cli/io.js';
 import { FakeQemu, type FakeMigrationOptions } from './watch-fake-qemu.js';
+import { withStore } from '../store/fixtures.js';
 
 let dir: string;
 const fakes: FakeQemu[] = [];
@@ -38,12 +39,7 @@ function jsonLines(io: CapturedIo): Record<string, unknown>[] {
 }
 
 function readStore<T>(f: (s: Store) => T): T {
-  const store = Store.open(join(dir, 'w.db'), { readonly: true });
-  try {
-    return f(store);
-  } finally {
-    store.close();
-  }
+  return withStore(join(dir, 'w.db'), f);
 }
 
 const converging = (n: number): number => [100e6, 60e6, 30e6, 8e6][n] ?? 4e6;

@@ -18,10 +18,11 @@ import { MIGRATION_FINAL_STATUSES } from '../../src/qemu/qapi-migration.js';
 import { ThrottleLever } from '../../src/qemu/watch-throttle.js';
 import { tableCounts } from '../../src/store/inventory.js';
 import { outcomes, ramProgress } from '../../src/store/queries.js';
-import { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
 import { captureIo, type CapturedIo } from '../cli/io.js';
 import { findGuestTools, type GuestTools } from './guest/guest-image.js';
 import { startPair, type GuestPair, type PairOptions } from './guest/harness.js';
+import { withStore } from '../store/fixtures.js';
 
 const lookup = findGuestTools();
 const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
@@ -89,12 +90,7 @@ function lines(io: CapturedIo): Line[] {
 }
 
 function readStore<T>(f: (s: Store) => T): T {
-  const store = Store.open(join(dir, 'w.db'), { readonly: true });
-  try {
-    return f(store);
-  } finally {
-    store.close();
-  }
+  return withStore(join(dir, 'w.db'), f);
 }
 
 const isEvent = (l: Line, name: string, status?: string): boolean =>

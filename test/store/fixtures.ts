@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Store } from '../../src/store/store.js';
 import type { PipelineItem } from '../../src/telemetry/batch-store.js';
 import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
 
@@ -89,3 +90,13 @@ export async function lockFromAnotherProcess(db: string): Promise<{ release(): v
   return { release: () => void child.stdin.write('go\n') };
 }
 
+
+/** Opens the database at `db` read-only for `f`, and closes it whatever `f` does. */
+export function withStore<T>(db: string, f: (store: Store) => T): T {
+  const store = Store.open(db, { readonly: true });
+  try {
+    return f(store);
+  } finally {
+    store.close();
+  }
+}
