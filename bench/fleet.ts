@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runFleetJob } from '../src/sim/fleet/job.js';
+import { runFleetJob } from '../src/app/fleet-job.js';
 
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
 

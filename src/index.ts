@@ -14,8 +14,8 @@ export type {
   RecordKind,
   RecordSource,
   RecordSink,
-} from './telemetry/records.js';
-export { RECORD_KINDS } from './telemetry/records.js';
+} from './records/records.js';
+export { RECORD_KINDS } from './records/records.js';
 export * from './sim/index.js';
 export { QmpClient } from './qemu/qmp-client.js';
 export { QmpConnection } from './qemu/qmp-connection.js';
@@ -84,10 +84,10 @@ export type {
   RejectedItem,
   PipelineErrorCode,
 } from './telemetry/index.js';
-export { importFiles } from './telemetry/import-files.js';
-export type { ImportSummary, ImportOptions, ImportError, FileImport } from './telemetry/import-files.js';
-export { detectFormat } from './telemetry/file-format.js';
-export type { ImportFormat } from './telemetry/file-format.js';
+export { importFiles } from './app/import-files.js';
+export type { ImportSummary, ImportOptions, ImportError, FileImport } from './app/import-files.js';
+export { detectFormat } from './app/file-format.js';
+export type { ImportFormat } from './app/file-format.js';
 export {
   Store,
   openStore,
@@ -122,8 +122,8 @@ export { parseQmpLog, migrationToRecords, migrationIdFromPath, QMP_DEFAULT_DOWNT
 export type { QmpLogParse, QmpLogError, QmpMigration, QmpPoll, QmpRamStats, QmpEvent } from './qemu/qmp-log.js';
 export { precopyExclusion, qmpEvalInput } from './qemu/qmp-eval.js';
 export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';
-export { MigrationWatch, WATCH_POLL_INTERVAL_MS, COMPLETION_STATS_TIMEOUT_MS, ABORT_CONFIRM_POLLS } from './qemu/watch.js';
-export type { WatchOptions } from './qemu/watch.js';
+export { MigrationWatch, WATCH_POLL_INTERVAL_MS, COMPLETION_STATS_TIMEOUT_MS, ABORT_CONFIRM_POLLS } from './app/watch/watch.js';
+export type { WatchOptions } from './app/watch/watch.js';
 export type {
   WatchEntry,
   WatchResult,
@@ -138,17 +138,20 @@ export type {
   CancelEntry,
   EndEntry,
   PollFigures,
-} from './qemu/watch-types.js';
-export { WatchRecorder } from './qemu/watch-recorder.js';
-export type { WatchRecorderOptions, RecordedLine, RecorderPhase } from './qemu/watch-recorder.js';
-export { qmpSnapshot, pollFigures, SnapshotTracker, QEMU_DIRTY_RATE_PERIOD_MS } from './qemu/qmp-snapshot.js';
-export type { SnapshotResult, NotReadyReason } from './qemu/qmp-snapshot.js';
-export { DowntimeLever, releaseDowntimeLimitMs, HOLD_DOWNTIME_LIMIT_MS, HOLD_SWITCHOVER_BANDWIDTH_BYTES_PER_S } from './qemu/drive.js';
-export type { LimitChange } from './qemu/drive.js';
-export { ThrottleLever, throttlePercent } from './qemu/watch-throttle.js';
-export type { ThrottleLeverStep } from './qemu/watch-throttle.js';
-export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
+} from './app/watch/watch-types.js';
+export { WatchRecorder } from './app/watch/watch-recorder.js';
+export type { WatchRecorderOptions, RecordedLine, RecorderPhase } from './app/watch/watch-recorder.js';
+export { qmpSnapshot, pollFigures, SnapshotTracker, QEMU_DIRTY_RATE_PERIOD_MS } from './app/watch/qmp-snapshot.js';
+export type { SnapshotResult, NotReadyReason } from './app/watch/qmp-snapshot.js';
+export { DowntimeLever, releaseDowntimeLimitMs, HOLD_DOWNTIME_LIMIT_MS, HOLD_SWITCHOVER_BANDWIDTH_BYTES_PER_S } from './app/watch/drive.js';
+export type { LimitChange } from './app/watch/drive.js';
+export { ThrottleLever, throttlePercent } from './app/watch/watch-throttle.js';
+export type { ThrottleLeverStep } from './app/watch/watch-throttle.js';
+export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './app/model-file.js';
 export * from './sim/fleet/index.js';
+export { runFleetJob, POLICY_NAMES } from './app/fleet-job.js';
+export type { FleetJobOptions, FleetJobResult, PolicyName } from './app/fleet-job.js';
+export { formatJobReport, policyTable } from './cli/fleet-table.js';
 export * from './sim/policies/index.js';
 export {
   startService,

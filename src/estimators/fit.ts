@@ -12,7 +12,7 @@
  * Every scoring model is a whole fit (arcs, per-link rates, fixed cost) of the other folds, and
  * a migration is scored with its own link's rate: the scores measure the predictor as shipped.
  */
-import type { TelemetryRecord } from '../telemetry/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
 import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';

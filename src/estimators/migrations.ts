@@ -9,7 +9,7 @@
  * the cost), and the folds of a cross-fit re-bucket from the columns.
  */
 import { MigFlags, MigState, parseStateName } from '../fsm/index.js';
-import type { OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
+import type { OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import type { BlackoutDevice, BlackoutQuery } from './types.js';
 
 /** One migration's records, arcs as columns (index i is one arc). */

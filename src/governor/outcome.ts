@@ -3,7 +3,7 @@
  * blackout, met or missed), so the estimators refit on it and calibration can be watched
  * (`shared/specs/design.md`, telemetry record `outcome`).
  */
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import { GovernorError } from './errors.js';
 import type { Decision } from './types.js';
 

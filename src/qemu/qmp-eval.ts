@@ -9,7 +9,7 @@
  *   (`Stop_Copy_4T`: 11 ms reported vs ≈ 14.4 s of real interruption);
  * - never completed, or no `active` poll before the switchover to predict from.
  */
-import type { TelemetryRecord } from '../telemetry/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { NEVER_COMPLETED, parseQmpLog, type QmpLogError } from './qmp-log.js';
 import { completedPoll, lastActivePoll, migrationToRecords } from './qmp-records.js';
 import type { QmpMigration } from './qmp-types.js';

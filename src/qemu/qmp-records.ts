@@ -2,7 +2,7 @@
  * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
-import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
+import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpMigration, type QmpPoll, type QmpRamStats } from './qmp-types.js';
 
 /**

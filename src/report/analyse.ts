@@ -3,7 +3,7 @@
  * aggregated per (device model, arc), and the outcomes with their per-policy summaries.
  */
 import type { Store } from '../store/store.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import { analyseArcs, type ArcAnalysis } from './arc-stats.js';
 import { summarisePolicies, type PolicyOutcomeSummary } from './outcome-stats.js';
 import { analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from './queries.js';

@@ -3,7 +3,7 @@
  * outcomes narrowed by the device models and arcs their migrations ran, and a migration's day.
  *
  * Written against the store's `Database` handle and `store/schema.ts` v1, like
- * `cli/store-records.ts`: a million arcs are scanned as raw rows (integers for references and
+ * `store/store-records.ts`: a million arcs are scanned as raw rows (integers for references and
  * states, no join, no ORDER BY) — better-sqlite3's named rows and the join of
  * `store/queries.ts` `iterateArcs()` cost several times more, and a report over 1 M arcs must
  * build in ≤ 10 s (bench/report.ts). Names are resolved afterwards from the small tables.
@@ -11,7 +11,7 @@
 import type Database from 'better-sqlite3';
 import { parseArcKey } from '../store/queries.js';
 import type { Store } from '../store/store.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import { ReportError } from './errors.js';
 
 /** What to analyse; every field narrows, none means everything in the store. */

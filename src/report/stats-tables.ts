@@ -3,7 +3,7 @@
  * migration the predicted bound against the actual blackout. Raw values keep the store's units
  * (ms, bytes) and full precision; human text rounds and shows slopes in ms per MB.
  */
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import type { ArcStats } from './arc-stats.js';
 import { overshootMs, type PolicyOutcomeSummary } from './outcome-stats.js';
 import type { Column } from './table-format.js';

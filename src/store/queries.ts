@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { arcKey, parseStateName, stateName, type MigState } from '../fsm/index.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TransferRecord } from '../telemetry/records.js';
+import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TransferRecord } from '../records/records.js';
 import type { Store } from './store.js';
 
 /** Which arcs {@link iterateArcs} yields; every field narrows, none means all. */

@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { parseStateName } from '../fsm/index.js';
 import type { BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../telemetry/records.js';
+import type { ArcRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../records/records.js';
 
 /** Caches are cleared past this many migrations (bounded memory on a 10 M-record import). */
 const MAX_CACHED_MIGRATIONS = 50_000;

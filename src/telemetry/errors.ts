@@ -3,7 +3,7 @@
  * (file:line, SQLite code, how much is still queued). They arrive on `RecordingPipeline.errors$`;
  * none of them means a record was dropped.
  */
-import type { RecordSource } from './records.js';
+import type { RecordSource } from '../records/records.js';
 
 /** Stable codes of {@link PipelineError}. */
 export type PipelineErrorCode =

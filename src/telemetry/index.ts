@@ -1,4 +1,4 @@
-export * from './records.js';
+export * from '../records/records.js';
 export { validateRecord, parseRecordLine, RECORD_FIELDS } from './validate.js';
 export { RecordingPipeline } from './pipeline.js';
 export type { PipelineOptions, PipelineStats, Ack } from './pipeline.js';
@@ -14,7 +14,3 @@ export {
 } from './errors.js';
 export type { PipelineErrorCode } from './errors.js';
 export { spillPathFor, orphanSpillFiles } from './spill.js';
-export { importFiles } from './import-files.js';
-export type { ImportSummary, ImportOptions, ImportError, FileImport } from './import-files.js';
-export { detectFormat } from './file-format.js';
-export type { ImportFormat } from './file-format.js';

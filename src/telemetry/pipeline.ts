@@ -22,7 +22,7 @@ import { Subject, asyncScheduler, type Observable, type SchedulerLike } from 'rx
 import { batchByCountOrTime } from './batch-operator.js';
 import type { BatchStore, BatchWriteResult, PipelineItem, RejectedItem } from './batch-store.js';
 import { NotCommittedError, PipelineError, RecordRejectedError } from './errors.js';
-import type { RecordSink, RecordSource, TelemetryRecord } from './records.js';
+import type { RecordSink, RecordSource, TelemetryRecord } from '../records/records.js';
 import { orphanSpillFiles, spillPathFor } from './spill.js';
 import { parseRecordLine, validateRecord } from './validate.js';
 import { BatchWriter, type Batch } from './writer.js';

@@ -5,7 +5,7 @@
  * it is, not copied. Fields the contract does not name are ignored (forward compatibility).
  */
 import { parseStateName } from '../fsm/index.js';
-import type { RecordKind, TelemetryRecord } from './records.js';
+import type { RecordKind, TelemetryRecord } from '../records/records.js';
 
 type Obj = Readonly<Record<string, unknown>>;
 

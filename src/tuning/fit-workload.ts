@@ -17,7 +17,7 @@
  * Several migrations of one workload: the median of each figure.
  */
 import { median } from '../estimators/robust.js';
-import type { RamRecord } from '../telemetry/records.js';
+import type { RamRecord } from '../records/records.js';
 import { TuningError } from './errors.js';
 import type { PrecopyWorkload } from './types.js';
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { MIGRATION_FINAL_STATUSES } from '../../src/qemu/qapi-migration.js';
-import { ThrottleLever } from '../../src/qemu/watch-throttle.js';
+import { ThrottleLever } from '../../src/app/watch/watch-throttle.js';
 import { tableCounts } from '../../src/store/inventory.js';
 import { outcomes, ramProgress } from '../../src/store/queries.js';
 import type { Store } from '../../src/store/store.js';

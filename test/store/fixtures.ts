@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Store } from '../../src/store/store.js';
 import type { PipelineItem } from '../../src/telemetry/batch-store.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/records/records.js';
 
 /** Records as the pipeline hands them to `Store.writeBatch`, from `file` (line i + 1) when given. */
 export function pipelineItems(records: readonly TelemetryRecord[], file?: string): PipelineItem[] {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { collectStore } from '../../src/cli/store-records.js';
+import { collectStore } from '../../src/store/store-records.js';
 import { listMigrations, tableCounts } from '../../src/store/inventory.js';
 import { tagTransferLinks } from '../../src/store/link-tags.js';
 import { migrateSchema, schemaVersion } from '../../src/store/migrate.js';

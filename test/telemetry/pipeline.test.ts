@@ -5,7 +5,7 @@ import { listRejects, recordCount, tableCounts } from '../../src/store/inventory
 import { Store } from '../../src/store/store.js';
 import type { PipelineError } from '../../src/telemetry/errors.js';
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/records/records.js';
 import { arc, arcs, ram, tempDb } from '../store/fixtures.js';
 
 let tmp: ReturnType<typeof tempDb>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordKind } from '../../src/telemetry/records.js';
+import type { RecordKind } from '../../src/records/records.js';
 import { RECORD_FIELDS, parseRecordLine, validateRecord } from '../../src/telemetry/validate.js';
 import { arc, outcome, ram, size, transfer } from '../store/fixtures.js';
 

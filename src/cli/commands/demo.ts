@@ -4,8 +4,8 @@
  * governor, QEMU's rule, KubeVirt's VEP 248 and an oracle; prints the per-policy table.
  */
 import { resolve } from 'node:path';
-import { runFleetJob, type FleetJobResult } from '../../sim/fleet/job.js';
-import { formatJobReport } from '../../sim/fleet/table.js';
+import { runFleetJob, type FleetJobResult } from '../../app/fleet-job.js';
+import { formatJobReport } from '../fleet-table.js';
 import { defaultDbPath } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';

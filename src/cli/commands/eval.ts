@@ -9,7 +9,7 @@ import { crossValidate, type EvalReport } from '../../estimators/cross-validate.
 import type { FittedModel } from '../../estimators/types.js';
 import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 
 const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
                      [--priors <file> | --no-priors] [--runs] [--json]

@@ -10,8 +10,8 @@ import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../model-file.js';
-import { collectStore } from '../store-records.js';
+import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.js';
+import { collectStore } from '../../store/store-records.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
                     [--name <name>] [--exclude <id-prefix>]... [--folds <k>] [--json]

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { tagTransferLinks } from '../../store/link-tags.js';
 import { openStore, defaultDbPath } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
-import { importFiles, type ImportSummary } from '../../telemetry/import-files.js';
+import { importFiles, type ImportSummary } from '../../app/import-files.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';

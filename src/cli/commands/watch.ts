@@ -1,7 +1,7 @@
 /**
  * `vfio-sla watch --qmp <socket>`: follow (and with `--drive`, steer) a live QEMU migration that
  * someone else starts, record it, print the governor's decision as it goes. The work is
- * `qemu/watch.ts`; this file parses flags, picks the model, wires the store, prints, and maps
+ * `app/watch/watch.ts`; this file parses flags, picks the model, wires the store, prints, and maps
  * the end to an exit status.
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
@@ -10,15 +10,15 @@ import { parseArgs } from 'node:util';
 import { QmpClient } from '../../qemu/qmp-client.js';
 import { migrationIdFromPath } from '../../qemu/qmp-log.js';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
-import { MigrationWatch } from '../../qemu/watch.js';
-import { WatchTextFormat } from '../../qemu/watch-format.js';
-import type { WatchEnd, WatchEntry } from '../../qemu/watch-types.js';
+import { MigrationWatch } from '../../app/watch/watch.js';
+import { WatchTextFormat } from '../watch-format.js';
+import type { WatchEnd, WatchEntry } from '../../app/watch/watch-types.js';
 import { initialModel } from '../../server/start.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE } from '../model-file.js';
+import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>]

@@ -7,7 +7,7 @@
  * QMP importer produces, plus the arcs.
  */
 import { stateName } from '../../fsm/index.js';
-import type { ArcRecord, RecordSink, TelemetryRecord } from '../../telemetry/records.js';
+import type { ArcRecord, RecordSink, TelemetryRecord } from '../../records/records.js';
 import type { SimArcEvent } from '../sim-device.js';
 import type { QemuCheck } from '../policies/qemu-rule.js';
 import type { DevicePair } from './device-pair.js';

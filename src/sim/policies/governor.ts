@@ -20,7 +20,7 @@ import { decide } from '../../governor/decide.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
 import type { Decision, DeviceSnapshot, Slo, VmSnapshot } from '../../governor/types.js';
-import type { RecordSink } from '../../telemetry/records.js';
+import type { RecordSink } from '../../records/records.js';
 import type { EnterStopCopy, MigrationWorld } from '../fleet/migration-world.js';
 import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from './types.js';
 

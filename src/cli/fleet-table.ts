@@ -2,10 +2,10 @@
  * The job's result as text: an aligned per-policy table and a few lines saying what the
  * numbers are. Pure, for the CLI and tests.
  */
-import { conformalRank } from '../../estimators/conformal.js';
-import { DEFAULT_LINK } from '../../estimators/types.js';
-import type { FleetJobResult } from './job.js';
-import type { PolicySummary } from './metrics.js';
+import { conformalRank } from '../estimators/conformal.js';
+import { DEFAULT_LINK } from '../estimators/types.js';
+import type { FleetJobResult } from '../app/fleet-job.js';
+import type { PolicySummary } from '../sim/fleet/metrics.js';
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : '–');
 const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : '–');

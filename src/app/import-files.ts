@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
-import { RecordRejectedError } from './errors.js';
-import type { RecordingPipeline } from './pipeline.js';
+import { RecordRejectedError } from '../telemetry/errors.js';
+import type { RecordingPipeline } from '../telemetry/pipeline.js';
 
 /**
  * Read size. 64 KiB keeps each decoded chunk string in V8's young generation (strings past

@@ -21,13 +21,13 @@
  * 3. Neither (auto-converge off and a migration already running, no dirty ring): the advice is
  *    reported, not applied.
  */
-import type { ThrottleAdvice } from '../governor/types.js';
-import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../tuning/qemu-constants.js';
-import type { ThrottleMechanism } from '../tuning/types.js';
-import type { QmpClient } from './qmp-client.js';
-import { QmpError } from './qmp-errors.js';
+import type { ThrottleAdvice } from '../../governor/types.js';
+import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../../tuning/qemu-constants.js';
+import type { ThrottleMechanism } from '../../tuning/types.js';
+import type { QmpClient } from '../../qemu/qmp-client.js';
+import { QmpError } from '../../qemu/qmp-errors.js';
 
-export type { ThrottleMechanism } from '../tuning/types.js';
+export type { ThrottleMechanism } from '../../tuning/types.js';
 
 /** One change of the lever, for the timeline. */
 export interface ThrottleLeverStep {

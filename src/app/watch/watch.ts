@@ -10,18 +10,18 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pairwise, Subject, type Observable, type Subscription } from 'rxjs';
-import type { CompiledModel } from '../estimators/compile.js';
-import { predictBlackout } from '../estimators/predict.js';
-import { decide } from '../governor/decide.js';
-import { QEMU_BUFFER_DELAY_MS } from '../tuning/qemu-constants.js';
-import type { Slo } from '../governor/types.js';
-import type { RecordSink } from '../telemetry/records.js';
+import type { CompiledModel } from '../../estimators/compile.js';
+import { predictBlackout } from '../../estimators/predict.js';
+import { decide } from '../../governor/decide.js';
+import { QEMU_BUFFER_DELAY_MS } from '../../tuning/qemu-constants.js';
+import type { Slo } from '../../governor/types.js';
+import type { RecordSink } from '../../records/records.js';
 import { DowntimeLever } from './drive.js';
-import { MIGRATION_FINAL_STATUSES } from './qapi-migration.js';
-import type { QmpClient } from './qmp-client.js';
-import type { QmpWireLine } from './qmp-protocol.js';
+import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
+import type { QmpClient } from '../../qemu/qmp-client.js';
+import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
 import { pollFigures, SnapshotTracker } from './qmp-snapshot.js';
-import type { QmpPoll } from './qmp-types.js';
+import type { QmpPoll } from '../../qemu/qmp-types.js';
 import { finishWatch, WatchEndSignal, type WatchState } from './watch-end.js';
 import { WatchDriver, type EntryBody } from './watch-drive.js';
 import { WatchRecorder, type RecordedLine } from './watch-recorder.js';

@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listMigrations, listRejects, recordCount, tableCounts } from '../../src/store/inventory.js';
 import { ramProgress } from '../../src/store/queries.js';
 import { Store } from '../../src/store/store.js';
-import { detectFormat } from '../../src/telemetry/file-format.js';
-import { importFiles } from '../../src/telemetry/import-files.js';
+import { detectFormat } from '../../src/app/file-format.js';
+import { importFiles } from '../../src/app/import-files.js';
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
 import { arc, outcome, ram, size, tempDb, transfer } from '../store/fixtures.js';
 

@@ -3,14 +3,14 @@
  * what is recorded, when the hold is released, and how every kind of end is reported.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadModel, DEFAULT_PRIORS_FILE } from '../../src/cli/model-file.js';
-import { compileModel } from '../../src/estimators/compile.js';
-import { QmpClient } from '../../src/qemu/qmp-client.js';
-import { HOLD_DOWNTIME_LIMIT_MS } from '../../src/qemu/drive.js';
-import { ABORT_CONFIRM_POLLS, MigrationWatch, type WatchOptions } from '../../src/qemu/watch.js';
-import type { DecisionEntry, WatchEntry, WatchResult } from '../../src/qemu/watch-types.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
-import { FakeQemu, type FakeMigrationOptions } from './watch-fake-qemu.js';
+import { loadModel, DEFAULT_PRIORS_FILE } from '../../../src/app/model-file.js';
+import { compileModel } from '../../../src/estimators/compile.js';
+import { QmpClient } from '../../../src/qemu/qmp-client.js';
+import { HOLD_DOWNTIME_LIMIT_MS } from '../../../src/app/watch/drive.js';
+import { ABORT_CONFIRM_POLLS, MigrationWatch, type WatchOptions } from '../../../src/app/watch/watch.js';
+import type { DecisionEntry, WatchEntry, WatchResult } from '../../../src/app/watch/watch-types.js';
+import type { TelemetryRecord } from '../../../src/records/records.js';
+import { FakeQemu, type FakeMigrationOptions } from '../../qemu/watch-fake-qemu.js';
 
 const MODEL = compileModel(loadModel(DEFAULT_PRIORS_FILE));
 const fakes: FakeQemu[] = [];

@@ -3,14 +3,14 @@
  * steering while QEMU still listens, store what was recorded (the importer's `transfer` pair and
  * `outcome`, or the governor's outcome when `--drive` committed), and say what happened.
  */
-import type { Decision } from '../governor/types.js';
-import { outcomeRecord } from '../governor/outcome.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { Decision } from '../../governor/types.js';
+import { outcomeRecord } from '../../governor/outcome.js';
+import type { OutcomeRecord } from '../../records/records.js';
 import type { DowntimeLever, LimitChange } from './drive.js';
-import { MIGRATION_FINAL_STATUSES } from './qapi-migration.js';
-import type { QmpClient } from './qmp-client.js';
-import { QmpClosedError, QmpConnectError, QmpError } from './qmp-errors.js';
-import { completedPoll } from './qmp-records.js';
+import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
+import type { QmpClient } from '../../qemu/qmp-client.js';
+import { QmpClosedError, QmpConnectError, QmpError } from '../../qemu/qmp-errors.js';
+import { completedPoll } from '../../qemu/qmp-records.js';
 import type { WatchRecorder } from './watch-recorder.js';
 import type { ThrottleLever } from './watch-throttle.js';
 import type { WatchEnd, WatchResult } from './watch-types.js';

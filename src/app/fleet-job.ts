@@ -5,19 +5,19 @@
  * store. Shared by the CLI and `bench/fleet.ts`.
  */
 import { performance } from 'node:perf_hooks';
-import type { FittedModel } from '../../estimators/types.js';
-import type { ReportSummary } from '../../report/build-report.js';
-import { openStore } from '../../store/store.js';
-import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { GovernorPolicy } from '../policies/governor.js';
-import { KubevirtPolicy } from '../policies/kubevirt.js';
-import { OraclePolicy } from '../policies/oracle.js';
-import { QemuPolicy } from '../policies/qemu.js';
-import type { Policy } from '../policies/types.js';
-import { pairedTimeRatio, summarize, type PolicySummary } from './metrics.js';
-import type { MigrationResult } from './run-migration.js';
-import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, type TrainingSummary } from './train.js';
-import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix } from './vm-spec.js';
+import type { FittedModel } from '../estimators/types.js';
+import type { ReportSummary } from '../report/build-report.js';
+import { openStore } from '../store/store.js';
+import { RecordingPipeline } from '../telemetry/pipeline.js';
+import { GovernorPolicy } from '../sim/policies/governor.js';
+import { KubevirtPolicy } from '../sim/policies/kubevirt.js';
+import { OraclePolicy } from '../sim/policies/oracle.js';
+import { QemuPolicy } from '../sim/policies/qemu.js';
+import type { Policy } from '../sim/policies/types.js';
+import { pairedTimeRatio, summarize, type PolicySummary } from '../sim/fleet/metrics.js';
+import type { MigrationResult } from '../sim/fleet/run-migration.js';
+import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, type TrainingSummary } from '../sim/fleet/train.js';
+import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix } from '../sim/fleet/vm-spec.js';
 
 /** The policies the job compares, in table order. */
 export const POLICY_NAMES = ['governor', 'qemu', 'kubevirt', 'oracle'] as const;
@@ -123,7 +123,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
     let report: FleetJobResult['report'] = null;
     if (options.reportPath !== undefined) {
       // Vega loads only when a report is built.
-      const { writeReport } = await import('../../report/build-report.js');
+      const { writeReport } = await import('../report/build-report.js');
       const title = `vfio-sla demo: fleet seed ${options.seed}, ${trainCount} training + ${heldOut.length} held-out migrations`;
       // The held-out replays only: the training fleet ran under QEMU's rule and would blur its row.
       report = { path: options.reportPath, summary: await writeReport(store, options.reportPath, { title, filter: { migrationPrefix: heldOutPrefix } }) };

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HOLD_DOWNTIME_LIMIT_MS, releaseDowntimeLimitMs } from '../../src/qemu/drive.js';
-import type { QmpRamStats } from '../../src/qemu/qmp-types.js';
-import { throttlePercent } from '../../src/qemu/watch-throttle.js';
-import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../src/tuning/qemu-constants.js';
+import { HOLD_DOWNTIME_LIMIT_MS, releaseDowntimeLimitMs } from '../../../src/app/watch/drive.js';
+import type { QmpRamStats } from '../../../src/qemu/qmp-types.js';
+import { throttlePercent } from '../../../src/app/watch/watch-throttle.js';
+import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../../src/tuning/qemu-constants.js';
 
 const ram = (remainingBytes: number, mbps: number | undefined): QmpRamStats =>
   mbps === undefined ? { totalBytes: 1 << 30, transferredBytes: 0, remainingBytes } : { totalBytes: 1 << 30, transferredBytes: 0, remainingBytes, mbps };

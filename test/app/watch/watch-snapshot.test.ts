@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { pollFigures, qmpSnapshot, SnapshotTracker } from '../../src/qemu/qmp-snapshot.js';
-import { migrationToRecords } from '../../src/qemu/qmp-records.js';
-import type { QmpPoll, QmpRamStats } from '../../src/qemu/qmp-types.js';
+import { pollFigures, qmpSnapshot, SnapshotTracker } from '../../../src/app/watch/qmp-snapshot.js';
+import { migrationToRecords } from '../../../src/qemu/qmp-records.js';
+import type { QmpPoll, QmpRamStats } from '../../../src/qemu/qmp-types.js';
 
 function ram(over: Partial<QmpRamStats> = {}): QmpRamStats {
   return { totalBytes: 1 << 27, transferredBytes: 5e7, remainingBytes: 16e6, dirtySyncCount: 1, dirtyPagesPerS: 0, pageSizeBytes: 4096, mbps: 1073.7, ...over };

@@ -14,14 +14,14 @@
  *   between reads `completed` with `total-time: 0, downtime: 0` (the caller polls again);
  * - everything after the migration ended.
  */
-import type { OutcomeRecord, RecordSink, RecordSource, TelemetryRecord } from '../telemetry/records.js';
-import { MIGRATION_FINAL_STATUSES } from './qapi-migration.js';
-import { QmpProtocolError } from './qmp-errors.js';
-import { NEVER_COMPLETED, parseQmpLog } from './qmp-log.js';
-import type { QmpWireLine } from './qmp-protocol.js';
-import { migrationToRecords } from './qmp-records.js';
-import type { QmpEvent, QmpMigration, QmpPoll } from './qmp-types.js';
-import { toQmpLogLine } from './qmp-wire-log.js';
+import type { OutcomeRecord, RecordSink, RecordSource, TelemetryRecord } from '../../records/records.js';
+import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
+import { QmpProtocolError } from '../../qemu/qmp-errors.js';
+import { NEVER_COMPLETED, parseQmpLog } from '../../qemu/qmp-log.js';
+import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
+import { migrationToRecords } from '../../qemu/qmp-records.js';
+import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
+import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
 
 /** Where the recorder is in the migration it follows. */
 export type RecorderPhase = 'waiting' | 'recording' | 'ended';

@@ -10,12 +10,12 @@
  * `limit` entry is emitted, and `releasedAtWire` set, when QEMU's reply to it is read — before
  * any event that follows it on the socket.
  */
-import type { Decision, Slo } from '../governor/types.js';
+import type { Decision, Slo } from '../../governor/types.js';
 import { DowntimeLever, releaseDowntimeLimitMs } from './drive.js';
-import type { QmpClient } from './qmp-client.js';
-import type { QmpWireLine } from './qmp-protocol.js';
-import { dirtyBytesPerS } from './qmp-records.js';
-import type { QmpPoll } from './qmp-types.js';
+import type { QmpClient } from '../../qemu/qmp-client.js';
+import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
+import { dirtyBytesPerS } from '../../qemu/qmp-records.js';
+import type { QmpPoll } from '../../qemu/qmp-types.js';
 import type { WatchState } from './watch-end.js';
 import { ThrottleLever, type ThrottleLeverStep } from './watch-throttle.js';
 import type { WatchEntry } from './watch-types.js';

@@ -3,8 +3,8 @@
  * that happened, in the order the QMP socket delivered it) and how it ended. The CLI prints the
  * entries as text or as JSON lines; the names and units are the library's (`…Ms`, `…Bytes`).
  */
-import type { Decision } from '../governor/types.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { Decision } from '../../governor/types.js';
+import type { OutcomeRecord } from '../../records/records.js';
 import type { LimitChange } from './drive.js';
 import type { NotReadyReason } from './qmp-snapshot.js';
 import type { ThrottleMechanism, ThrottleLeverStep } from './watch-throttle.js';

@@ -3,9 +3,9 @@
  * a line per change of status, decision or reason and one per second otherwise (the JSON form
  * keeps every entry). Times are `+s.sss` since `watch` attached; sizes binary, as QEMU prints.
  */
-import { formatBytes, formatDuration, formatRate } from '../cli/units.js';
-import type { DecisionEntry, PollEntry, WatchEntry } from './watch-types.js';
-import type { ThrottleLeverStep } from './watch-throttle.js';
+import { formatBytes, formatDuration, formatRate } from './units.js';
+import type { DecisionEntry, PollEntry, WatchEntry } from '../app/watch/watch-types.js';
+import type { ThrottleLeverStep } from '../app/watch/watch-throttle.js';
 
 /** Longest gap between two printed poll lines while nothing changes, ms. */
 const QUIET_LINE_INTERVAL_MS = 1000;

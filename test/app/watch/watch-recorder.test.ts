@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { QmpWireLine } from '../../src/qemu/qmp-protocol.js';
-import { migrationToRecords, parseQmpLog } from '../../src/qemu/qmp-log.js';
-import { WatchRecorder } from '../../src/qemu/watch-recorder.js';
-import type { OutcomeRecord, TelemetryRecord } from '../../src/telemetry/records.js';
-import { DATASET_DIR, HAVE_DATASET } from '../helpers/dataset.js';
+import type { QmpWireLine } from '../../../src/qemu/qmp-protocol.js';
+import { migrationToRecords, parseQmpLog } from '../../../src/qemu/qmp-log.js';
+import { WatchRecorder } from '../../../src/app/watch/watch-recorder.js';
+import type { OutcomeRecord, TelemetryRecord } from '../../../src/records/records.js';
+import { DATASET_DIR, HAVE_DATASET } from '../../helpers/dataset.js';
 
 const T0_MS = 1_784_000_000_000.123;
 

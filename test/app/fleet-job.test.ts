@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/main.js';
-import { outcomes, listMigrations, iterateArcs } from '../../../src/store/index.js';
-import { openStore } from '../../../src/store/store.js';
-import { runFleetJob, type FleetJobOptions, type FleetJobResult } from '../../../src/sim/fleet/job.js';
-import { DEFAULT_FLEET_MIX } from '../../../src/sim/fleet/vm-spec.js';
-import { formatJobReport, policyTable } from '../../../src/sim/fleet/table.js';
-import { tempDb } from '../../store/fixtures.js';
-import { captureIo } from '../../cli/io.js';
+import { runCli } from '../../src/cli/main.js';
+import { outcomes, listMigrations, iterateArcs } from '../../src/store/index.js';
+import { openStore } from '../../src/store/store.js';
+import { runFleetJob, type FleetJobOptions, type FleetJobResult } from '../../src/app/fleet-job.js';
+import { DEFAULT_FLEET_MIX } from '../../src/sim/fleet/vm-spec.js';
+import { formatJobReport, policyTable } from '../../src/cli/fleet-table.js';
+import { tempDb } from '../store/fixtures.js';
+import { captureIo } from '../cli/io.js';
 
 let tmp: ReturnType<typeof tempDb>;
 let result: FleetJobResult;

@@ -10,7 +10,7 @@
  * in ≤ 3 s (bench/estimators.ts). The fit CLI test fails if the schema moves.
  */
 import { MigrationCollector } from '../estimators/migrations.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './store.js';
 
 type Row = unknown[];
 
