@@ -5,8 +5,9 @@
 import type { Store } from '../store/store.js';
 import type { OutcomeRecord } from '../records/records.js';
 import { analyseArcs, type ArcAnalysis } from './arc-stats.js';
+import { arcStates } from './filter.js';
 import { summarisePolicies, type PolicyOutcomeSummary } from './outcome-stats.js';
-import { analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from './queries.js';
+import { analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from '../store/analysis.js';
 
 /** Everything the tables and charts are drawn from. */
 export interface StoreAnalysis {
@@ -27,6 +28,7 @@ export interface AnalyseOptions {
 
 /** Scans the arcs matching `filter` once and reads the matching outcomes. Synchronous. */
 export function analyseStore(store: Store, filter: AnalysisFilter = {}, options: AnalyseOptions = {}): StoreAnalysis {
+  if (filter.arc !== undefined) arcStates(filter.arc); // a bad key is E_BAD_FILTER
   const onProgress = options.onProgress;
   const total = onProgress === undefined ? 0 : countArcs(store, filter);
   const arcs = analyseArcs(scanArcs(store, filter), deviceModelNames(store.db), {

@@ -9,7 +9,7 @@
 import { stateName, type MigState } from '../fsm/index.js';
 import { fitArc } from '../estimators/arc-fit.js';
 import { offsets, quantileSorted } from '../estimators/robust.js';
-import type { ArcScanRow } from './queries.js';
+import type { ArcScanRow } from '../store/analysis.js';
 
 /** Latency statistics of one (device model, arc). Latency figures are over completed arcs. */
 export interface ArcStats {

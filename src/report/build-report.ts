@@ -23,7 +23,7 @@ import { chooseConvergence } from './convergence.js';
 import { filterParts, timeText } from './describe.js';
 import { chartFigure, note, renderPage, type PageSection } from './html.js';
 import { worstOutcomes } from './outcome-stats.js';
-import type { AnalysisFilter } from './queries.js';
+import type { AnalysisFilter } from '../store/analysis.js';
 import { ARC_COLUMNS, POLICY_COLUMNS } from './stats-tables.js';
 import { htmlTable } from './table-format.js';
 import { worstTableHtml } from './worst-table.js';

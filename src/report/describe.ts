@@ -1,5 +1,5 @@
 /** Words for what a table or page covers: the filter and the times, as a person reads them. */
-import type { AnalysisFilter } from './queries.js';
+import type { AnalysisFilter } from '../store/analysis.js';
 
 /** Store clocks above this are epoch ms (after 1973); below, a simulator's or a relative clock. */
 const EPOCH_MS_FLOOR = 1e11;

@@ -19,6 +19,8 @@ export interface ArcFilter {
   /** Arcs started before this time, ms. */
   readonly untilMs?: number;
   readonly migrationId?: string;
+  /** Arcs of migrations whose id starts with this (`demo/s1/heldout/`). */
+  readonly migrationPrefix?: string;
   /** Only arcs that completed (`ok`). */
   readonly okOnly?: boolean;
 }
@@ -83,6 +85,14 @@ function toArc(r: ArcRow): ArcRecord {
   return out;
 }
 
+/**
+ * `[low, high)` of the ids starting with `prefix` under SQLite's BINARY (UTF-8 byte) order, so the
+ * UNIQUE index on `migrations.migration_id` serves the range: no UTF-8 sequence sorts above U+10FFFF.
+ */
+export function prefixRange(prefix: string): [string, string] {
+  return [prefix, `${prefix}\u{10FFFF}`];
+}
+
 /** SQL terms (joined with AND, empty when none) and parameters of an {@link ArcFilter}. */
 export interface SqlWhere {
   readonly sql: string;
@@ -116,6 +126,10 @@ export function arcFilterWhere(filter: ArcFilter): SqlWhere {
   if (filter.migrationId !== undefined) {
     where.push('a.migration_ref = (SELECT id FROM migrations WHERE migration_id = ?)');
     params.push(filter.migrationId);
+  }
+  if (filter.migrationPrefix !== undefined) {
+    where.push('a.migration_ref IN (SELECT id FROM migrations WHERE migration_id >= ? AND migration_id < ?)');
+    params.push(...prefixRange(filter.migrationPrefix));
   }
   if (filter.okOnly === true) where.push('a.ok = 1');
   return { sql: where.join(' AND '), params };

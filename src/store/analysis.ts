@@ -1,79 +1,33 @@
 /**
- * Reads of the store for analysis (stats, report, export): the arc scan with analysis filters,
- * outcomes narrowed by the device models and arcs their migrations ran, and a migration's day.
+ * Reads of the store for analysis (stats, report): the arc scan with analysis filters and the
+ * outcomes narrowed by the device models and arcs their migrations ran.
  *
- * Written against the store's `Database` handle and `store/schema.ts` v1, like
- * `store/store-records.ts`: a million arcs are scanned as raw rows (integers for references and
- * states, no join, no ORDER BY) — better-sqlite3's named rows and the join of
- * `store/queries.ts` `iterateArcs()` cost several times more, and a report over 1 M arcs must
- * build in ≤ 10 s (bench/report.ts). Names are resolved afterwards from the small tables.
+ * Written against the store's `Database` handle and `schema.ts`, like `store-records.ts`: a
+ * million arcs are scanned as raw rows (integers for references and states, no join, no ORDER
+ * BY) — better-sqlite3's named rows and the join of `queries.ts` `iterateArcs()` cost several
+ * times more, and a report over 1 M arcs must build in ≤ 10 s (bench/report.ts). Names are
+ * resolved afterwards from the small tables. Arcs are selected by `queries.ts`
+ * {@link arcFilterWhere}, the one filter every arc query of the store uses.
  */
 import type Database from 'better-sqlite3';
-import { parseArcKey } from '../store/queries.js';
-import type { Store } from '../store/store.js';
 import type { OutcomeRecord } from '../records/records.js';
-import { ReportError } from './errors.js';
+import { arcFilterWhere, prefixRange, type ArcFilter, type SqlWhere } from './queries.js';
+import type { Store } from './store.js';
 
 /** What to analyse; every field narrows, none means everything in the store. */
-export interface AnalysisFilter {
-  readonly deviceModel?: string;
-  /** Arc key, `"PRE_COPY_P2P>STOP_COPY"`. */
-  readonly arc?: string;
+export interface AnalysisFilter extends Pick<ArcFilter, 'deviceModel' | 'arc' | 'migrationPrefix'> {
   /** Arcs started, outcomes decided at or after this time, ms (the store's clock). */
   readonly sinceMs?: number;
   /** Outcomes of this policy only (`governor`, `qemu`, ...); arcs are not narrowed by it. */
   readonly policy?: string;
-  /** Arcs and outcomes of migrations whose id starts with this (`demo/s1/heldout/`). */
-  readonly migrationPrefix?: string;
-}
-
-/**
- * `[low, high)` of the ids starting with `prefix` under SQLite's BINARY (UTF-8 byte) order, so the
- * UNIQUE index on `migrations.migration_id` serves the range: no UTF-8 sequence sorts above U+10FFFF.
- */
-function prefixRange(prefix: string): [string, string] {
-  return [prefix, `${prefix}\u{10FFFF}`];
 }
 
 /** One arc as scanned: `[modelRef, from, to, startedAtMs, latencyMs, stopCopyBytes, ok]`. */
 export type ArcScanRow = readonly [modelRef: number, from: number, to: number, startedAtMs: number, latencyMs: number, stopCopyBytes: number, ok: 0 | 1];
 
-interface Where {
-  readonly sql: string;
-  readonly params: Array<string | number>;
-}
-
-/** Splits an arc key, as a {@link ReportError} `E_BAD_FILTER` when it is not one. */
-export function arcStates(key: string): readonly [number, number] {
-  try {
-    return parseArcKey(key);
-  } catch (e) {
-    throw new ReportError('E_BAD_FILTER', (e as Error).message, { cause: e });
-  }
-}
-
-/** WHERE terms on the `arcs` table aliased `a`. */
-function arcWhere(filter: AnalysisFilter): Where {
-  const terms: string[] = [];
-  const params: Array<string | number> = [];
-  if (filter.deviceModel !== undefined) {
-    terms.push('a.model_ref = (SELECT id FROM device_models WHERE name = ?)');
-    params.push(filter.deviceModel);
-  }
-  if (filter.arc !== undefined) {
-    const [from, to] = arcStates(filter.arc);
-    terms.push('a.from_state = ? AND a.to_state = ?');
-    params.push(from, to);
-  }
-  if (filter.sinceMs !== undefined) {
-    terms.push('a.started_at_ms >= ?');
-    params.push(filter.sinceMs);
-  }
-  if (filter.migrationPrefix !== undefined) {
-    terms.push('a.migration_ref IN (SELECT id FROM migrations WHERE migration_id >= ? AND migration_id < ?)');
-    params.push(...prefixRange(filter.migrationPrefix));
-  }
-  return { sql: terms.join(' AND '), params };
+/** The arc terms of an analysis filter (its policy narrows outcomes only). */
+function arcWhere({ policy: _policy, ...arcs }: AnalysisFilter): SqlWhere {
+  return arcFilterWhere(arcs);
 }
 
 function whereClause(terms: readonly string[]): string {
@@ -132,7 +86,7 @@ export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): Out
   }
   if (filter.deviceModel !== undefined || filter.arc !== undefined) {
     const { sinceMs: _decidedSince, migrationPrefix: _prefix, ...arcOnly } = filter;
-    const w = arcWhere(arcOnly);
+    const w = arcFilterWhere(arcOnly);
     terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = o.migration_ref AND ${w.sql})`);
     params.push(...w.params);
   }
