@@ -9,7 +9,7 @@
  *   which is why it costs the guest less than auto-converge for the same VM rate.
  */
 import { TuningError } from './errors.js';
-import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from './qemu-constants.js';
+import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../facts/qemu.js';
 import type { PrecopyWorkload, ThrottleSetting } from './types.js';
 
 const TOLERANCE_BYTES_PER_S = QEMU_DIRTY_LIMIT.toleranceMiBPerS * QEMU_DIRTY_RATE_UNIT_BYTES;

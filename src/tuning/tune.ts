@@ -27,7 +27,7 @@ import { TuningError } from './errors.js';
 import { evaluate, isFeasible, recommendation, tuneContext, type Evaluation, type TuneContext } from './evaluate.js';
 import { tradeOffs } from './pareto.js';
 import { checkWorkload } from './precopy-run.js';
-import { MiB, QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT } from './qemu-constants.js';
+import { MiB, QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT } from '../facts/qemu.js';
 import { dirtyLimitForVmRate, vcpuRates, vmRateUnderDirtyLimit } from './throttle.js';
 import type { Recommendation, ThrottleMechanism, ThrottleSetting, TuneInput, TuneReason, TuneResult } from './types.js';
 

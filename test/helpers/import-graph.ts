@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 export const LAYER_RANK: Readonly<Record<string, number>> = {
   fsm: 0,
   records: 0,
+  facts: 0,
   device: 1,
   estimators: 2,
   governor: 3,

@@ -25,7 +25,7 @@
  * switches once nothing is pending). The limit gates the decision only: QEMU lifts the rate
  * limit for the switchover itself (§1.2), so a high limit does not lengthen the blackout.
  */
-import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../tuning/qemu-constants.js';
+import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../facts/qemu.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import { mbpsToBytesPerS } from '../../qemu/qmp-records.js';
 import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpRamStats } from '../../qemu/qmp-types.js';

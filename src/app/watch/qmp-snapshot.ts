@@ -18,7 +18,7 @@
  * switchover-today.md §2.1), so the snapshot covers guest RAM and the model's fixed costs.
  */
 import type { VmSnapshot } from '../../governor/types.js';
-import { QEMU_THROTTLE_TRIGGER } from '../../tuning/qemu-constants.js';
+import { QEMU_THROTTLE_TRIGGER } from '../../facts/qemu.js';
 import { dirtyBytesPerS, mbpsToBytesPerS } from '../../qemu/qmp-records.js';
 import type { QmpPoll, QmpRamStats } from '../../qemu/qmp-types.js';
 import type { PollFigures } from './watch-types.js';

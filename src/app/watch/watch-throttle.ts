@@ -22,7 +22,7 @@
  *    reported, not applied.
  */
 import type { ThrottleAdvice } from '../../governor/types.js';
-import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../../tuning/qemu-constants.js';
+import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../../facts/qemu.js';
 import type { ThrottleMechanism } from '../../tuning/types.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import { QmpError } from '../../qemu/qmp-errors.js';

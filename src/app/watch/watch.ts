@@ -13,7 +13,7 @@ import { pairwise, Subject, type Observable, type Subscription } from 'rxjs';
 import type { CompiledModel } from '../../estimators/compile.js';
 import { predictBlackout } from '../../estimators/predict.js';
 import { decide } from '../../governor/decide.js';
-import { QEMU_BUFFER_DELAY_MS } from '../../tuning/qemu-constants.js';
+import { QEMU_BUFFER_DELAY_MS } from '../../facts/qemu.js';
 import type { Slo } from '../../governor/types.js';
 import type { RecordSink } from '../../records/records.js';
 import { DowntimeLever } from './drive.js';

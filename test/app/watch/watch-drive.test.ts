@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HOLD_DOWNTIME_LIMIT_MS, releaseDowntimeLimitMs } from '../../../src/app/watch/drive.js';
 import type { QmpRamStats } from '../../../src/qemu/qmp-types.js';
 import { throttlePercent } from '../../../src/app/watch/watch-throttle.js';
-import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../../src/tuning/qemu-constants.js';
+import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../../src/facts/qemu.js';
 
 const ram = (remainingBytes: number, mbps: number | undefined): QmpRamStats =>
   mbps === undefined ? { totalBytes: 1 << 30, transferredBytes: 0, remainingBytes } : { totalBytes: 1 << 30, transferredBytes: 0, remainingBytes, mbps };
