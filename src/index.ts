@@ -118,7 +118,7 @@ export type {
   StoreTable,
 } from './store/index.js';
 export * from './estimators/index.js';
-export { parseQmpLog, migrationToRecords, migrationIdFromPath, QMP_DEFAULT_DOWNTIME_LIMIT_MS } from './qemu/qmp-log.js';
+export { parseQmpLog, migrationToRecords, migrationIdFromPath } from './qemu/qmp-log.js';
 export type { QmpLogParse, QmpLogError, QmpMigration, QmpPoll, QmpRamStats, QmpEvent } from './qemu/qmp-log.js';
 export { precopyExclusion, qmpEvalInput } from './qemu/qmp-eval.js';
 export type { QmpEvalInput, ExcludedMigration } from './qemu/qmp-eval.js';

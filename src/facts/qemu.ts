@@ -1,6 +1,8 @@
 /**
- * QEMU's throttling and switchover constants the tuner models, each with the source it comes
- * from (`shared/specs/switchover-today.md` §1.2, §3.2–3.4; `qemu/qemu` 9.x). Defaults are what a
+ * QEMU's facts — defaults, thresholds, limits and the failed-size rule — written once, each with
+ * the source it comes from (`shared/specs/switchover-today.md` §1.2, §1.3, §3.2–3.4; `qemu/qemu`
+ * 9.x). The governor, the tuner, the QMP log reader, `watch` and the simulator all read them
+ * from here (test/facts/qemu.test.ts fails when a copy appears elsewhere). Defaults are what a
  * migration gets when nobody sets the parameter; ranges are what `migrate-set-parameters`
  * accepts (`migrate_params_check()` in `migration/options.c`).
  */
@@ -68,5 +70,18 @@ export const QEMU_DIRTY_LIMIT = {
 /** `downtime-limit` upper bound: `MAX_MIGRATE_DOWNTIME_SECONDS` = 2000 s (`migration/options.c`). */
 export const QEMU_MAX_DOWNTIME_LIMIT_MS = 2_000_000;
 
-/** `downtime-limit` default (`DEFAULT_MIGRATE_SET_DOWNTIME`), ms. */
+/**
+ * `downtime-limit` default (`DEFAULT_MIGRATE_SET_DOWNTIME`, `migration/options.c`; ST §1.2), ms:
+ * also the deadline assumed when a QMP log carries no `query-migrate-parameters` reply.
+ */
 export const QEMU_DEFAULT_DOWNTIME_LIMIT_MS = 300;
+
+/** `max-bandwidth` default `MAX_THROTTLE` = 128 MiB/s (`migration/options.c`; ST §1.2), bytes/s. */
+export const QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S = 128 * MiB;
+
+/**
+ * `VFIO_MIG_STOP_COPY_SIZE` = 100 GiB (`hw/vfio/migration.c`; ST §1.3): the size
+ * `vfio_state_pending_exact()` reports when MIG_DATA_SIZE fails, "so downtime limit won't be
+ * violated" — QEMU's switchover rule then never fits.
+ */
+export const QEMU_FAILED_SIZE_QUERY_BYTES = 100 * 1024 * MiB;

@@ -18,7 +18,6 @@ import type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.j
 import { jsonArrayElementLines } from './json-lines.js';
 
 export type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
-export { QMP_DEFAULT_DOWNTIME_LIMIT_MS } from './qmp-types.js';
 export { migrationToRecords } from './qmp-records.js';
 
 /** A line that could not be used; the rest of the file still is. */

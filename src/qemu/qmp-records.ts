@@ -3,7 +3,8 @@
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
 import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
-import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpMigration, type QmpPoll, type QmpRamStats } from './qmp-types.js';
+import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
+import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 
 /**
  * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
@@ -102,7 +103,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     };
     out.push(precopy, stopcopy);
   }
-  const deadlineMs = m.downtimeLimitMs ?? QMP_DEFAULT_DOWNTIME_LIMIT_MS;
+  const deadlineMs = m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
   const last = lastActivePoll(m);
   const outcome: OutcomeRecord = {
     kind: 'outcome',

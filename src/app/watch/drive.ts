@@ -25,10 +25,10 @@
  * switches once nothing is pending). The limit gates the decision only: QEMU lifts the rate
  * limit for the switchover itself (§1.2), so a high limit does not lengthen the blackout.
  */
-import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../facts/qemu.js';
+import { QEMU_MAX_DOWNTIME_LIMIT_MS, QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../../facts/qemu.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import { mbpsToBytesPerS } from '../../qemu/qmp-records.js';
-import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpRamStats } from '../../qemu/qmp-types.js';
+import type { QmpRamStats } from '../../qemu/qmp-types.js';
 
 /** `downtime-limit` while holding, ms; see the module comment for why not 0. */
 export const HOLD_DOWNTIME_LIMIT_MS = 1;
@@ -82,7 +82,7 @@ export class DowntimeLever {
     const p = await qmp.queryMigrateParameters();
     const limit = p['downtime-limit'];
     const avail = p['avail-switchover-bandwidth'];
-    return new DowntimeLever(qmp, typeof limit === 'number' ? limit : QMP_DEFAULT_DOWNTIME_LIMIT_MS, typeof avail === 'number' ? avail : undefined);
+    return new DowntimeLever(qmp, typeof limit === 'number' ? limit : QEMU_DEFAULT_DOWNTIME_LIMIT_MS, typeof avail === 'number' ? avail : undefined);
   }
 
   /** The limit as last set, ms. */
