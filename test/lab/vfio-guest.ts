@@ -57,8 +57,10 @@ echo "vfio-lab: helper exited with status $?"
 
 export interface LabGuest {
   readonly process: QemuProcess;
-  /** The host end of the helper's virtio-serial port. */
+  /** The host end of the helper's virtio-serial port (connected). */
   readonly socket: Socket;
+  /** Its unix socket path: one client at a time; another may connect once `socket` is closed. */
+  readonly socketPath: string;
   readonly lab: KernelLab;
   /** Spawn → helper ready, ms. */
   readonly bootMs: number;
@@ -115,7 +117,7 @@ export async function startLabGuest(o: LabGuestOptions): Promise<LabGuest> {
   try {
     const bootMs = await proc.waitForConsole(HELPER_READY_MARKER, o.bootTimeoutMs ?? 180_000);
     socket = await connectSocket(sock, proc);
-    return { process: proc, socket, lab: o.lab, bootMs, stop };
+    return { process: proc, socket, socketPath: sock, lab: o.lab, bootMs, stop };
   } catch (e) {
     await stop();
     throw e;
