@@ -8,8 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { MigFlags, MigState } from '../../src/fsm/index.js';
 import { VfioDevice } from '../../src/device/vfio-device.js';
-import { HelperError } from '../../src/device/vfio-helper-client.js';
+import { HelperError, VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { DeviceError } from '../../src/device/index.js';
 import { SKIP_LAB, createMtty, labTitle, useLab } from './lab-fixture.js';
+import { prepareLab } from './vfio-guest.js';
+import { findLabTools } from './kernel-lab.js';
 
 const MTTY_HEADER_BYTES = 24;
 const MTTY_PORT_BYTES = 36;
@@ -49,4 +52,38 @@ describe.skipIf(SKIP_LAB)(labTitle('VFIO lab: mtty under a real kernel'), () => 
     const e = await VfioDevice.open(lab().client, '00000000-0000-0000-0000-000000000000', { model: 'mtty' }).catch((x: unknown) => x);
     expect((e as HelperError).code).toBe('ENOENT');
   });
+
+  it('a failed SET carries the kernel errno and getState() is the state the kernel reports', async () => {
+    const dev = await VfioDevice.open(lab().client, await createMtty(lab().client), { model: 'mtty' });
+    await dev.setState(MigState.RESUMING);
+    // Nothing written: mtty_load_state() refuses RESUMING -> STOP with EINVAL, the device stays put.
+    const e = await dev.setState(MigState.RUNNING).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DeviceError);
+    expect((e as DeviceError).code).toBe('EINVAL');
+    expect((e as DeviceError).stateAfter).toBe(MigState.RESUMING);
+    expect(dev.getState()).toBe(MigState.RESUMING);
+    expect(await dev.refreshState()).toBe(MigState.RESUMING);
+    expect(await dev.reset()).toBe(MigState.RUNNING);
+    await dev.close();
+  });
+});
+
+describe.skipIf(SKIP_LAB)(labTitle('vfio-helper on this host over stdin/stdout'), () => {
+  it('answers hello with this kernel and reports ENOENT for a device this host lacks', async () => {
+    const found = findLabTools();
+    if (!found.ok) throw new Error(found.missing.join('; '));
+    const { helper } = await prepareLab(found.tools);
+    const client = VfioHelperClient.spawn(helper);
+    try {
+      const hello = await client.request('hello');
+      expect(hello['protocol']).toBe(1);
+      expect(typeof hello['kernel']).toBe('string');
+      const e = await client.request('open', { dev: '00000000-0000-0000-0000-00000000dead' }).catch((x: unknown) => x);
+      expect((e as HelperError).code).toBe('ENOENT');
+      const bad = await client.request('nonsense').catch((x: unknown) => x);
+      expect((bad as HelperError).code).toBe('EINVAL');
+    } finally {
+      await client.close();
+    }
+  }, 900_000);
 });
