@@ -5,13 +5,13 @@
  */
 import { connect } from 'node:net';
 import { HelperError, VfioHelperClient } from '../device/vfio-helper-client.js';
-import { VfioDevice } from '../device/vfio-device.js';
+import { VfioDevice, type VfioObservation } from '../device/vfio-device.js';
 import { MigState, flagsName, stateName } from '../fsm/index.js';
 import type { FittedModel } from '../estimators/types.js';
 import { openStore } from '../store/store.js';
 import { RecordingPipeline } from '../telemetry/pipeline.js';
 import type { CycleResult } from './loopback-migration.js';
-import { runProbe, type ProbeReport } from './probe.js';
+import { runProbe, withKernelTimes, type ProbeReport } from './probe.js';
 
 /** How to reach the helper. */
 export type HelperEndpoint = { readonly command: string; readonly args?: readonly string[] } | { readonly socket: string };
@@ -82,9 +82,9 @@ function why(errno: string): string {
   }
 }
 
-async function openChecked(client: VfioHelperClient, dev: string, role: string, model: string): Promise<VfioDevice> {
+async function openChecked(client: VfioHelperClient, dev: string, role: string, model: string, observe: (o: VfioObservation) => void): Promise<VfioDevice> {
   try {
-    return await VfioDevice.open(client, dev, { model, id: dev });
+    return await VfioDevice.open(client, dev, { model, id: dev, observe });
   } catch (e) {
     if (e instanceof HelperError) throw new ProbeError('E_DEVICE_UNAVAILABLE', `${role} ${dev}: ${why(e.code)} (${e.message})`, e.code);
     throw e;
@@ -95,10 +95,17 @@ async function openChecked(client: VfioHelperClient, dev: string, role: string, 
 export async function probeSession(o: ProbeSessionOptions): Promise<ProbeReport> {
   const client = await reach(o.helper);
   const opened: VfioDevice[] = [];
+  // The governor requests one arc at a time, so a successful SET's kernel time is its arc's.
+  const kernelMs = new Map<string, number[]>();
+  const observe = (x: VfioObservation): void => {
+    if (x.op !== 'set' || !x.ok || x.target === undefined) return;
+    const arc = `${stateName(x.before)}>${stateName(x.target)}`;
+    kernelMs.set(arc, [...(kernelMs.get(arc) ?? []), x.kernelMs]);
+  };
   try {
-    const source = await openChecked(client, o.device, 'device', o.deviceModel);
+    const source = await openChecked(client, o.device, 'device', o.deviceModel, observe);
     opened.push(source);
-    const destination = await openChecked(client, o.destination, 'destination', o.deviceModel);
+    const destination = await openChecked(client, o.destination, 'destination', o.deviceModel, observe);
     opened.push(destination);
     for (const d of opened) {
       if (d.getState() !== MigState.RUNNING) {
@@ -111,7 +118,7 @@ export async function probeSession(o: ProbeSessionOptions): Promise<ProbeReport>
     const store = openStore(o.dbPath);
     const pipeline = new RecordingPipeline(store);
     try {
-      return await runProbe(source, destination, {
+      const report = await runProbe(source, destination, {
         cycles: o.cycles,
         deadlineMs: o.deadlineMs,
         store,
@@ -120,6 +127,7 @@ export async function probeSession(o: ProbeSessionOptions): Promise<ProbeReport>
         ...(o.priorFrom === undefined ? {} : { priorFrom: o.priorFrom }),
         ...(o.onCycle === undefined ? {} : { onCycle: o.onCycle }),
       });
+      return { ...report, arcs: withKernelTimes(report.arcs, kernelMs) };
     } finally {
       await pipeline.flush();
       await pipeline.close();

@@ -52,6 +52,17 @@ export interface ArcSummary {
   readonly fit?: ArcLatencyModel;
   /** True when every sample had the same size: the slope is not identified. */
   readonly noSizeSpread: boolean;
+  /** The ioctl alone, timed by the helper where it runs (CLOCK_MONOTONIC), when known, ms. */
+  readonly kernelP50Ms?: number;
+  readonly kernelP99Ms?: number;
+}
+
+/** Adds the helper-timed ioctl latencies (`"FROM>TO"` → ms samples) to the summaries. */
+export function withKernelTimes(arcs: readonly ArcSummary[], kernelMs: ReadonlyMap<string, readonly number[]>): ArcSummary[] {
+  return arcs.map((a) => {
+    const ms = kernelMs.get(a.arc);
+    return ms === undefined || ms.length === 0 ? a : { ...a, kernelP50Ms: quantile([...ms], 0.5), kernelP99Ms: quantile([...ms], 0.99) };
+  });
 }
 
 export interface ProbeReport {

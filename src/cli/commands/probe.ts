@@ -23,8 +23,9 @@ const HELP = `Usage: vfio-sla probe --device <uuid|pci> --destination <uuid|pci>
 Migrates a VFIO device's state to a second instance of the same device model on this host
 (a loopback destination) --cycles times, each switchover decided by the governor, and records
 every arc, MIG_DATA_SIZE/PRECOPY_INFO answer, transfer and blackout into the store. Prints
-per-arc latency p50/p99 and the fitted line (fixed + slope x size); a device whose migration
-size never changes gets "no size spread" instead of a slope.
+per-arc latency p50/p99 as this process saw it (what the records hold), the ioctl alone as the
+helper timed it (CLOCK_MONOTONIC where it runs), and the fitted line (fixed + slope x size); a
+device whose migration size never changes gets "no size spread" instead of a slope.
 
 The kernel is reached through vfio-helper (native/vfio-helper.c, built statically with
 cc -static -O2 -D__user= against the kernel's uapi headers): run as a child process
@@ -109,14 +110,14 @@ function parse(argv: readonly string[], io: CliIo): ProbeArgs {
 }
 
 function ms(x: number): string {
-  return x < 10 ? x.toFixed(2) : x.toFixed(1);
+  return x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1);
 }
 
 /** The per-arc table the command prints. */
 export function formatProbeReport(r: ProbeReport): string {
   const lines = [
     `${r.deviceModel}: ${r.cycles.length} cycles, ${r.committed} migrated, ${r.failed} failed (migrations ${r.migrationPrefix}-*)`,
-    'arc                         n   p50 ms   p99 ms  fitted line',
+    'arc                         n   p50 ms   p99 ms  ioctl p50/p99 ms  fitted line',
   ];
   for (const a of r.arcs) {
     const line =
@@ -125,7 +126,8 @@ export function formatProbeReport(r: ProbeReport): string {
         : a.noSizeSpread
           ? `fixed ${ms(a.fit.fixedMs)} ms; no size spread (one size seen): slope not identified`
           : `${ms(a.fit.fixedMs)} ms + ${(a.fit.slopeMsPerByte * 1e6).toFixed(3)} ms/MB x size`;
-    lines.push(`${a.arc.padEnd(26)} ${String(a.n).padStart(3)} ${ms(a.p50Ms).padStart(8)} ${ms(a.p99Ms).padStart(8)}  ${line}`);
+    const ioctl = a.kernelP50Ms === undefined || a.kernelP99Ms === undefined ? '-' : `${ms(a.kernelP50Ms)}/${ms(a.kernelP99Ms)}`;
+    lines.push(`${a.arc.padEnd(26)} ${String(a.n).padStart(3)} ${ms(a.p50Ms).padStart(8)} ${ms(a.p99Ms).padStart(8)}  ${ioctl.padStart(16)}  ${line}`);
   }
   return `${lines.join('\n')}\n`;
 }
