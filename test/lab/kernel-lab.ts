@@ -121,9 +121,11 @@ const SOURCE_PACKAGE = 'linux-source-6.12';
 const MTTY_IN_TARBALL = 'linux-source-6.12/samples/vfio-mdev/mtty.c';
 const LISTS_MAX_AGE_MS = 24 * 3600_000;
 
-/** Debian bookworm's archive, its security updates (where the 6.12 kernels live) and backports. */
+/**
+ * Debian bookworm's security updates (where the newest 6.12 kernels and `linux-source-6.12` live)
+ * and backports (older 6.12s); not the main archive, whose lists are large and hold no 6.12.
+ */
 const SOURCES_LIST = [
-  'deb http://deb.debian.org/debian bookworm main',
   'deb http://deb.debian.org/debian bookworm-backports main',
   'deb http://deb.debian.org/debian-security bookworm-security main',
   '',
@@ -143,19 +145,26 @@ function aptOptions(aptDir: string): string[] {
   return Object.entries(o).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }
 
-async function aptUpdate(tools: LabTools, aptDir: string): Promise<void> {
+/** Refreshes the private lists when older than a day; true when they were already fresh. */
+async function aptUpdate(tools: LabTools, aptDir: string): Promise<boolean> {
   mkdirSync(join(aptDir, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
-  writeFileSync(join(aptDir, 'sources.list'), SOURCES_LIST);
+  const sourcesPath = join(aptDir, 'sources.list');
   const stamp = join(aptDir, 'updated');
+  if (!existsSync(sourcesPath) || readFileSync(sourcesPath, 'utf8') !== SOURCES_LIST) {
+    writeFileSync(sourcesPath, SOURCES_LIST);
+    rmSync(stamp, { force: true });
+  }
   const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < LISTS_MAX_AGE_MS;
-  if (fresh) return;
+  if (fresh) return true;
   try {
     await run(tools.aptGet, [...aptOptions(aptDir), '-qq', 'update'], BIG);
     writeFileSync(stamp, new Date().toISOString());
+    return false;
   } catch (e) {
     // Offline with lists from an earlier run: go on with those.
     if (!existsSync(stamp)) throw new Error(`apt-get update (private lists in ${aptDir}) failed: ${(e as Error).message}`, { cause: e });
+    return true;
   }
 }
 
@@ -171,10 +180,17 @@ async function candidateVersion(tools: LabTools, aptDir: string, pkg: string): P
  */
 export async function resolveKernelPackages(tools: LabTools, root: string, env: NodeJS.ProcessEnv = process.env): Promise<KernelPackages> {
   const aptDir = join(root, 'apt');
-  await aptUpdate(tools, aptDir);
+  const listsWereFresh = await aptUpdate(tools, aptDir);
   const pinned = env['VFIO_SLA_LAB_KERNEL_VERSION'];
-  const version = pinned !== undefined && pinned !== '' ? pinned : await candidateVersion(tools, aptDir, SOURCE_PACKAGE);
-  if (version === undefined) throw new Error(`apt knows no ${SOURCE_PACKAGE} (lists in ${aptDir})`);
+  // The newest version found with these lists, kept until the lists are refreshed: a warm run
+  // then asks apt nothing.
+  const newestFile = join(aptDir, 'newest-version');
+  let version = pinned !== undefined && pinned !== '' ? pinned : listsWereFresh && existsSync(newestFile) ? readFileSync(newestFile, 'utf8').trim() : undefined;
+  if (version === undefined) {
+    version = await candidateVersion(tools, aptDir, SOURCE_PACKAGE);
+    if (version === undefined) throw new Error(`apt knows no ${SOURCE_PACKAGE} (lists in ${aptDir})`);
+    writeFileSync(newestFile, `${version}\n`);
+  }
   // 6.12.118-1~deb12u1 → ABI name 6.12.118+deb12 (Debian's linux package naming).
   const upstream = version.split('-')[0] ?? version;
   const abi = `${upstream}+deb12`;

@@ -53,6 +53,26 @@ describe.skipIf(SKIP_LAB)(labTitle('VFIO lab: mtty under a real kernel'), () => 
     expect((e as HelperError).code).toBe('ENOENT');
   });
 
+  it('the STOP_COPY stream continues on the PRE_COPY data fd, and PRECOPY_INFO there is EINVAL', async () => {
+    const seen: string[] = [];
+    const dev = await VfioDevice.open(lab().client, await createMtty(lab().client), {
+      model: 'mtty',
+      observe: (o) => o.op === 'set' && seen.push(`${o.after}:${o.dataFd === true ? 'fd' : 'no fd'}`),
+    });
+    await dev.setState(MigState.PRE_COPY);
+    expect((await dev.readData(MTTY_HEADER_BYTES)).length).toBe(MTTY_HEADER_BYTES);
+    expect((await dev.precopyInfo()).initialBytes).toBe(0);
+    await dev.setState(MigState.PRE_COPY_P2P);
+    await dev.setState(MigState.STOP_COPY);
+    expect(seen).toEqual([`${MigState.PRE_COPY}:fd`, `${MigState.PRE_COPY_P2P}:no fd`, `${MigState.STOP_COPY}:no fd`]);
+    const e = await dev.precopyInfo().catch((x: unknown) => x);
+    expect((e as DeviceError).code).toBe('EINVAL');
+    expect((await dev.readToEnd()).length).toBe(2 * MTTY_PORT_BYTES);
+    await dev.setState(MigState.STOP);
+    await dev.setState(MigState.RUNNING);
+    await dev.close();
+  });
+
   it('a failed SET carries the kernel errno and getState() is the state the kernel reports', async () => {
     const dev = await VfioDevice.open(lab().client, await createMtty(lab().client), { model: 'mtty' });
     await dev.setState(MigState.RESUMING);
