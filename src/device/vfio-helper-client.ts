@@ -65,6 +65,8 @@ export class VfioHelperClient {
     stream.on('end', end('the helper closed its end'));
     stream.on('close', end('the helper stream closed'));
     stream.on('error', (e: Error) => this.failAll(new HelperError('EPIPE', 'stream', null, e.message)));
+    child?.once('error', (e: NodeJS.ErrnoException) => this.failAll(new HelperError(e.code ?? 'EUNKNOWN', 'spawn', null, e.message)));
+    child?.once('exit', (code, signal) => this.failAll(new HelperError('EPIPE', 'stream', null, `the helper exited (code ${code}, signal ${signal})`)));
   }
 
   /** Runs `command args...` (the helper on this host) and talks to it over its stdin/stdout. */

@@ -50,6 +50,22 @@ describe('VfioHelperClient', () => {
   });
 });
 
+describe('VfioHelperClient.spawn', () => {
+  it('a helper that cannot be run fails its requests with the spawn errno', async () => {
+    const client = VfioHelperClient.spawn('/nonexistent/vfio-helper');
+    const e = await client.request('hello').catch((x: unknown) => x);
+    expect((e as HelperError).code).toBe('ENOENT');
+    await client.close();
+  });
+
+  it('a helper that exits fails what is pending', async () => {
+    const client = VfioHelperClient.spawn('sh', ['-c', 'read line; exit 3']);
+    const e = await client.request('hello').catch((x: unknown) => x);
+    expect((e as HelperError).code).toBe('EPIPE');
+    await client.close();
+  });
+});
+
 describe('VfioDevice over a helper', () => {
   it('after a failed SET reports the state the kernel reported, and the error carries its errno', async () => {
     let state: number = MigState.RUNNING;
