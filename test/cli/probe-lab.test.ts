@@ -13,7 +13,7 @@ import { VfioHelperClient } from '../../src/device/vfio-helper-client.js';
 import { MigState } from '../../src/fsm/index.js';
 import { iterateArcs } from '../../src/store/index.js';
 import { openStore } from '../../src/store/store.js';
-import { SKIP_LAB, createMtty, labTitle, useLab } from '../lab/lab-fixture.js';
+import { SKIP_LAB, createMdpy, createMtty, labTitle, useLab } from '../lab/lab-fixture.js';
 import { captureIo } from './io.js';
 
 async function reconnect(path: string): Promise<VfioHelperClient> {
@@ -27,9 +27,10 @@ describe.skipIf(SKIP_LAB)(labTitle('vfio-sla probe on a real mtty device'), () =
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-probe-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('refuses a device in use (exit 3, nothing changed), then probes 50 cycles (exit 0) into the store', async () => {
+  it('refuses a device in use or without migration support (exit 3, nothing changed), then probes 50 cycles (exit 0) into the store', async () => {
     const { client, guest } = lab();
     const [a, b, busy] = [await createMtty(client), await createMtty(client), await createMtty(client)];
+    const display = await createMdpy(client);
     // Someone else holds `busy` open, mid-migration.
     const held = await client.request('open', { dev: busy });
     await client.request('set', { h: held['h'] as number, state: MigState.PRE_COPY });
@@ -40,6 +41,9 @@ describe.skipIf(SKIP_LAB)(labTitle('vfio-sla probe on a real mtty device'), () =
     const common = ['--destination', b, '--model', 'mtty', '--helper-socket', guest.socketPath, '--db', db];
     expect(await runCli(['probe', '--device', busy, ...common, '--cycles', '3'], refused)).toBe(3);
     expect(refused.err()).toMatch(/in use.*EBUSY/);
+    const noMigration = captureIo(dir);
+    expect(await runCli(['probe', '--device', display, ...common, '--cycles', '3'], noMigration)).toBe(3);
+    expect(noMigration.err()).toMatch(/no VFIO migration support.*ENOTTY/);
 
     const io = captureIo(dir);
     const started = performance.now();

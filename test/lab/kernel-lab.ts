@@ -1,10 +1,10 @@
 /**
  * The VFIO lab's builder: a Debian 6.12 guest kernel with the `vfio`, `vfio_iommu_type1` and
  * `mdev` modules, the kernel's own `mtty` sample driver (VFIO migration since 6.7:
- * `samples/vfio-mdev/mtty.c`) built out of tree, and static programs compiled against the
+ * `samples/vfio-mdev/mtty.c`) and `mdpy` (no migration) built out of tree, and static programs compiled against the
  * kernel's uapi headers. Everything is fetched with `apt-get download` (never installed) through
  * a private apt configuration, built once into a cache directory keyed by the Debian package
- * version, and reused by later runs. No kernel source enters the repository: `mtty.c` is taken
+ * version, and reused by later runs. No kernel source enters the repository: the samples are taken
  * from Debian's `linux-source-6.12` tarball at build time.
  *
  * Facts it relies on (Debian 6.12.118 packages, checked on this kind of machine):
@@ -107,7 +107,7 @@ export interface KernelLab {
   /** The cache directory of this kernel version. */
   readonly dir: string;
   readonly vmlinuz: string;
-  /** Decompressed modules in load order: dependencies first, `mtty.ko` last. */
+  /** Decompressed modules in load order: dependencies first, then `mtty.ko` and `mdpy.ko`. */
   readonly modules: readonly string[];
   /** Directory holding `linux/vfio.h` of this kernel, for `-I`. */
   readonly include: string;
@@ -118,7 +118,15 @@ export interface KernelLab {
 /** The modules the lab loads (their dependencies are added from `.modinfo`), then mtty. */
 const LAB_MODULES = ['vfio', 'vfio_iommu_type1', 'mdev'] as const;
 const SOURCE_PACKAGE = 'linux-source-6.12';
-const MTTY_IN_TARBALL = 'linux-source-6.12/samples/vfio-mdev/mtty.c';
+/**
+ * The sample drivers built out of tree: mtty (migration) and mdpy (an mdev display without
+ * migration support: the lab's device that `VFIO_DEVICE_FEATURE_MIGRATION` refuses).
+ */
+const SAMPLES_IN_TARBALL = 'linux-source-6.12/samples/vfio-mdev';
+const SAMPLE_FILES = ['mtty.c', 'mdpy.c', 'mdpy-defs.h'] as const;
+const SAMPLE_MODULES = ['mtty.ko', 'mdpy.ko'] as const;
+/** Bumped when what a lab directory holds changes, so an older cache is not taken for it. */
+const LAB_LAYOUT = 2;
 const LISTS_MAX_AGE_MS = 24 * 3600_000;
 
 /**
@@ -299,7 +307,7 @@ const MANIFEST = 'lab.json';
 export async function buildKernelLab(tools: LabTools, root = labCacheRoot(), env: NodeJS.ProcessEnv = process.env): Promise<KernelLab> {
   mkdirSync(root, { recursive: true });
   const packages = await withLock(join(root, 'apt.lock'), () => resolveKernelPackages(tools, root, env));
-  const dir = join(root, `kernel-${packages.version}`);
+  const dir = join(root, `kernel-${packages.version}-v${LAB_LAYOUT}`);
   const cached = (): KernelLab | undefined =>
     existsSync(join(dir, MANIFEST)) ? ({ ...(JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as KernelLab), buildMs: 0 }) : undefined;
   const hit = cached();
@@ -323,16 +331,15 @@ export async function buildKernelLab(tools: LabTools, root = labCacheRoot(), env
       const common = join(sys, 'usr/src', `linux-headers-${abi}-common`);
       writeFileSync(join(headers, 'Makefile'), `include ${common}/Makefile\n`);
 
-      const mttyDir = join(work, 'mtty');
+      const mttyDir = join(work, 'samples');
       mkdirSync(mttyDir);
-      const { stdout: mttySource } = await run(
+      await run(
         'sh',
-        ['-c', `"$1" --fsys-tarfile "$2" | "$3" -xO ./usr/src/${SOURCE_PACKAGE}.tar.xz | "$4" -dc | "$3" -xO "$5"`, 'sh', tools.dpkgDeb, debs.get(packages.source) ?? '', tools.tar, tools.xz, MTTY_IN_TARBALL],
+        ['-c', `"$1" --fsys-tarfile "$2" | "$3" -xO ./usr/src/${SOURCE_PACKAGE}.tar.xz | "$4" -dc | "$3" -x -C "$5" --strip-components=3 ${SAMPLE_FILES.map((f) => `"${SAMPLES_IN_TARBALL}/${f}"`).join(' ')}`, 'sh', tools.dpkgDeb, debs.get(packages.source) ?? '', tools.tar, tools.xz, mttyDir],
         BIG,
       );
-      if (!mttySource.includes('mtty_set_state')) throw new Error(`${MTTY_IN_TARBALL} from ${packages.source} has no migration support`);
-      writeFileSync(join(mttyDir, 'mtty.c'), mttySource);
-      writeFileSync(join(mttyDir, 'Kbuild'), 'obj-m := mtty.o\n');
+      if (!readFileSync(join(mttyDir, 'mtty.c'), 'utf8').includes('mtty_set_state')) throw new Error(`${SAMPLES_IN_TARBALL}/mtty.c from ${packages.source} has no migration support`);
+      writeFileSync(join(mttyDir, 'Kbuild'), `obj-m := ${SAMPLE_MODULES.map((m) => m.replace(/\.ko$/, '.o')).join(' ')}\n`);
       await run(tools.make, ['-C', headers, `M=${mttyDir}`, 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules'], BIG);
 
       const out = `${dir}.tmp-${process.pid}`;
@@ -340,14 +347,14 @@ export async function buildKernelLab(tools: LabTools, root = labCacheRoot(), env
       mkdirSync(join(out, 'modules'), { recursive: true });
       mkdirSync(join(out, 'include', 'linux'), { recursive: true });
       const modules = await collectModules(tools, join(sys, 'lib/modules', packages.release, 'kernel'), LAB_MODULES, join(out, 'modules'));
-      copyFileSync(join(mttyDir, 'mtty.ko'), join(out, 'modules', 'mtty.ko'));
+      for (const m of SAMPLE_MODULES) copyFileSync(join(mttyDir, m), join(out, 'modules', m));
       copyFileSync(join(sys, 'boot', `vmlinuz-${packages.release}`), join(out, 'vmlinuz'));
       copyFileSync(join(common, 'include/uapi/linux/vfio.h'), join(out, 'include/linux/vfio.h'));
       const lab: KernelLab = {
         packages,
         dir,
         vmlinuz: join(dir, 'vmlinuz'),
-        modules: [...modules.map((m) => m.replace(out, dir)), join(dir, 'modules', 'mtty.ko')],
+        modules: [...modules.map((m) => m.replace(out, dir)), ...SAMPLE_MODULES.map((m) => join(dir, 'modules', m))],
         include: join(dir, 'include'),
         buildMs: performance.now() - started,
       };

@@ -34,6 +34,13 @@ export async function createMtty(client: VfioHelperClient): Promise<string> {
   return uuid;
 }
 
+/** mdpy, an mdev display without migration support (`samples/vfio-mdev/mdpy.c`, type "vga"). */
+export async function createMdpy(client: VfioHelperClient): Promise<string> {
+  const uuid = randomUUID();
+  await client.request('create', { parent: 'mdpy', type: 'mdpy-vga', uuid });
+  return uuid;
+}
+
 /** Boots a lab guest before the file's tests (building the lab if needed) and stops it after. */
 export function useLab(): () => LabSession {
   let session: LabSession | undefined;

@@ -10,7 +10,7 @@ import { MigFlags, MigState } from '../../src/fsm/index.js';
 import { VfioDevice } from '../../src/device/vfio-device.js';
 import { HelperError, VfioHelperClient } from '../../src/device/vfio-helper-client.js';
 import { DeviceError } from '../../src/device/index.js';
-import { SKIP_LAB, createMtty, labTitle, useLab } from './lab-fixture.js';
+import { SKIP_LAB, createMdpy, createMtty, labTitle, useLab } from './lab-fixture.js';
 import { prepareLab } from './vfio-guest.js';
 import { findLabTools } from './kernel-lab.js';
 
@@ -46,6 +46,13 @@ describe.skipIf(SKIP_LAB)(labTitle('VFIO lab: mtty under a real kernel'), () => 
     expect(await dev.refreshState()).toBe(MigState.PRE_COPY);
     await dev.setState(MigState.RUNNING);
     await dev.close();
+  });
+
+  it('a device without migration support (mdpy) is refused at open with the kernel errno', async () => {
+    const e = await VfioDevice.open(lab().client, await createMdpy(lab().client), { model: 'mdpy' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(HelperError);
+    expect((e as HelperError).code).toBe('ENOTTY');
+    expect((e as HelperError).message).toMatch(/no migration support/);
   });
 
   it('a device that does not exist is ENOENT', async () => {
