@@ -162,7 +162,7 @@ export async function migrateLoopback(source: StreamDevice, destination: StreamD
     const failure = failureOf(phase, e);
     // Unwind: the destination out of RESUMING (reset), the source back to RUNNING.
     await abortDestination(destination).catch(() => undefined);
-    await new DeadlineSetState(source, { ...common, migrationId: `${o.migrationId}-unwind` }).setState(MigState.RUNNING, step).catch(() => undefined);
+    await src.setState(MigState.RUNNING, step).catch(() => undefined);
     if (source.getState() === MigState.ERROR) await source.reset().catch(() => undefined);
     return finish(source, destination, {
       migrationId: o.migrationId,
