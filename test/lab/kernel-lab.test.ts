@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { guestInitramfs } from '../qemu/guest/guest-image.js';
-import { labCacheRoot, moduleDepends } from './kernel-lab.js';
+import { findLabTools, labCacheRoot, moduleDepends } from './kernel-lab.js';
 
 describe('lab builder pieces', () => {
   it('reads depends= from a module .modinfo section', () => {
@@ -23,5 +23,11 @@ describe('lab builder pieces', () => {
     expect(at('lib/modules')).toBeLessThan(at('lib/modules/x.ko'));
     expect(at('dev/console')).toBeGreaterThan(0);
     expect(archive).toContain('TRAILER!!!');
+  });
+
+  it('names the package of a missing tool instead of throwing', () => {
+    const found = findLabTools({ VFIO_SLA_BUSYBOX: '/nonexistent/busybox', VFIO_SLA_QEMU: '/nonexistent/qemu', PATH: '' });
+    expect(found.ok).toBe(false);
+    expect(found.ok ? [] : found.missing).toContain('a static busybox (apt-get install busybox-static)');
   });
 });

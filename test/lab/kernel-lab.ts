@@ -75,7 +75,7 @@ export function findLabTools(env: NodeJS.ProcessEnv = process.env): LabLookup {
     xz: need('xz', 'xz-utils'),
     tar: need('tar', 'tar'),
   };
-  if (busyboxPath === undefined || !isStaticElf(busyboxPath)) missing.push('a static busybox (apt-get install busybox-static)');
+  if (busyboxPath === undefined || !existsSync(busyboxPath) || !isStaticElf(busyboxPath)) missing.push('a static busybox (apt-get install busybox-static)');
   return missing.length > 0 ? { ok: false, missing } : { ok: true, tools };
 }
 
