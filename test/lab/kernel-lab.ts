@@ -213,19 +213,34 @@ export async function resolveKernelPackages(tools: LabTools, root: string, env: 
   };
 }
 
-/** Holds `lockDir` (mkdir is atomic) while `fn` runs; waits for another holder, breaks a stale lock. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Holds `lockDir` (mkdir is atomic) while `fn` runs; waits for another holder. A lock whose
+ * holder process is gone (its pid is in the lock), or older than 20 minutes, is broken.
+ */
 async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   const staleMs = 20 * 60_000;
   for (;;) {
     try {
       mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       try {
-        if (Date.now() - statSync(lockDir).mtimeMs > staleMs) rmSync(lockDir, { recursive: true, force: true });
+        const pid = Number(readFileSync(join(lockDir, 'pid'), 'utf8'));
+        const holderGone = Number.isInteger(pid) && pid > 0 && !processAlive(pid);
+        if (holderGone || Date.now() - statSync(lockDir).mtimeMs > staleMs) rmSync(lockDir, { recursive: true, force: true });
       } catch {
-        // gone meanwhile
+        // being created or removed right now: look again
       }
       await sleep(500);
     }
