@@ -6,7 +6,10 @@
  * request is kept as a {@link VfioObservation} with the kernel-side time the helper measured.
  *
  * After a failed SET the state is what the kernel reports (the helper reads it back with a GET
- * right after the SET), never a guess: the uAPI lets a driver stop anywhere along the path.
+ * right after the SET), never a guess: the uAPI lets a driver stop anywhere along the path. When
+ * the helper itself is lost (timeout, closed stream) nothing more is known: `getState()` keeps the
+ * last state the kernel reported and the error's code says why (ETIMEDOUT, EUNKNOWN for a broken
+ * stream).
  *
  * The migration data stream is the helper's: a SET that returns a `data_fd` replaces the one it
  * holds; a SET that returns none keeps it while the new state still carries data. mtty, for one,
