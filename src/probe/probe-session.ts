@@ -12,6 +12,7 @@ import { openStore } from '../store/store.js';
 import { RecordingPipeline } from '../telemetry/pipeline.js';
 import type { CycleResult } from './loopback-migration.js';
 import { runProbe, withKernelTimes, type ProbeReport } from './probe.js';
+import { fsmConformance, type ConformanceRow } from './fsm-conformance.js';
 
 /** How to reach the helper. */
 export type HelperEndpoint = { readonly command: string; readonly args?: readonly string[] } | { readonly socket: string };
@@ -30,6 +31,13 @@ export interface ProbeSessionOptions {
   readonly priors: FittedModel;
   readonly priorFrom?: string;
   readonly onCycle?: (r: CycleResult, index: number) => void;
+  /** After the cycles, check the kernel's FSM on the device against `planPath` (every pair). */
+  readonly conformance?: boolean;
+}
+
+/** A probe's report, with the FSM conformance rows when asked for. */
+export interface ProbeSessionReport extends ProbeReport {
+  readonly conformance?: readonly ConformanceRow[];
 }
 
 /**
@@ -92,7 +100,7 @@ async function openChecked(client: VfioHelperClient, dev: string, role: string, 
 }
 
 /** Opens both devices, checks them, runs the cycles; closes everything it opened. */
-export async function probeSession(o: ProbeSessionOptions): Promise<ProbeReport> {
+export async function probeSession(o: ProbeSessionOptions): Promise<ProbeSessionReport> {
   const client = await reach(o.helper);
   const opened: VfioDevice[] = [];
   // The governor requests one arc at a time, so a successful SET's kernel time is its arc's.
@@ -127,7 +135,14 @@ export async function probeSession(o: ProbeSessionOptions): Promise<ProbeReport>
         ...(o.priorFrom === undefined ? {} : { priorFrom: o.priorFrom }),
         ...(o.onCycle === undefined ? {} : { onCycle: o.onCycle }),
       });
-      return { ...report, arcs: withKernelTimes(report.arcs, kernelMs) };
+      const withTimes = { ...report, arcs: withKernelTimes(report.arcs, kernelMs) };
+      if (o.conformance !== true) return withTimes;
+      // A complete stream for the RESUMING rows, from the destination (which holds the device's state now).
+      await destination.setState(MigState.STOP_COPY);
+      const stream = await destination.readToEnd();
+      await destination.setState(MigState.STOP);
+      await destination.setState(MigState.RUNNING);
+      return { ...withTimes, conformance: await fsmConformance(source, stream) };
     } finally {
       await pipeline.flush();
       await pipeline.close();

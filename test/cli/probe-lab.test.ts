@@ -47,10 +47,12 @@ describe.skipIf(SKIP_LAB)(labTitle('vfio-sla probe on a real mtty device'), () =
 
     const io = captureIo(dir);
     const started = performance.now();
-    const code = await runCli(['probe', '--device', a, ...common, '--cycles', '50', '--deadline', '5s'], io);
+    const code = await runCli(['probe', '--device', a, ...common, '--cycles', '50', '--deadline', '5s', '--conformance'], io);
     console.info(`vfio-sla probe, 50 cycles in ${((performance.now() - started) / 1000).toFixed(1)} s:\n${io.out()}${io.err()}`);
     expect(code).toBe(0);
     expect(io.out()).toMatch(/mtty: 50 cycles, 50 migrated, 0 failed/);
+    expect(io.out()).toMatch(/\| STOP_COPY \| EINVAL \(STOP_COPY\) \| STOP \| RUNNING \|/);
+    expect(io.out()).not.toMatch(/\| ! /);
     // host-side p50 and p99, then the ioctl's p50/p99 as the helper timed it in the guest
     expect(io.out()).toMatch(/PRE_COPY_P2P>STOP_COPY\s+50\s+[\d.]+\s+[\d.]+\s+[\d.]+\/[\d.]+\s+fixed [\d.]+ ms; no size spread/);
 

@@ -8,17 +8,19 @@ import { resolve } from 'node:path';
 import { defaultDbPath } from '../../store/store.js';
 import { ProbeError, probeSession, type HelperEndpoint } from '../../probe/probe-session.js';
 import type { ProbeReport } from '../../probe/probe.js';
+import { conformanceTable } from '../../probe/fsm-conformance.js';
 import { MigState, stateName } from '../../fsm/index.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../model-file.js';
 import { parseDuration } from '../units.js';
 
 /** Exit statuses, as the help text lists them. */
-export const PROBE_EXIT = { OK: 0, CYCLES_FAILED: 1, USAGE: 2, UNAVAILABLE: 3, LEFT_STOPPED: 4 } as const;
+export const PROBE_EXIT = { OK: 0, CYCLES_FAILED: 1, USAGE: 2, UNAVAILABLE: 3, LEFT_STOPPED: 4, FSM_DIFFERS: 5 } as const;
 
 const HELP = `Usage: vfio-sla probe --device <uuid|pci> --destination <uuid|pci> --model <name>
                       [--helper <command> | --helper-socket <path>] [--cycles <n>]
-                      [--deadline <duration>] [--db <path>] [--priors <file>] [--prior-from <model>] [--json]
+                      [--deadline <duration>] [--db <path>] [--priors <file>] [--prior-from <model>]
+                      [--conformance] [--json]
 
 Migrates a VFIO device's state to a second instance of the same device model on this host
 (a loopback destination) --cycles times, each switchover decided by the governor, and records
@@ -43,6 +45,9 @@ Options:
   --db <path>            database file (default: data/vfio-sla.db under the current directory)
   --priors <file>        prior model (default: the package's models/priors.json)
   --prior-from <model>   prior device model that stands in for an unknown --model (default qat-vf)
+  --conformance          afterwards, request every (current, target) state pair once on the
+                         device and compare the kernel's answers with vfio-sla's FSM (the device
+                         is reset to RUNNING after each pair)
   --json                 print the report as JSON
   -h, --help             this help
 
@@ -50,7 +55,8 @@ Exit status: 0 every cycle migrated and both devices are RUNNING; 1 some cycle w
 or failed (both devices were brought back to RUNNING), or the store could not be written;
 2 usage error; 3 the device cannot be probed — in use (EBUSY), no migration support, not found,
 not RUNNING, or the destination is another model — and nothing was changed; 4 a device is left
-outside RUNNING (see the printed state; VFIO_DEVICE_RESET brings it back).
+outside RUNNING (see the printed state; VFIO_DEVICE_RESET brings it back); 5 with
+--conformance, the kernel answered some pair differently from vfio-sla's FSM (marked '!').
 
 Example:
   vfio-sla probe --device 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 \\
@@ -66,6 +72,7 @@ interface ProbeArgs {
   readonly db: string;
   readonly priors: string;
   readonly priorFrom: string | undefined;
+  readonly conformance: boolean;
   readonly json: boolean;
 }
 
@@ -81,6 +88,7 @@ function parse(argv: readonly string[], io: CliIo): ProbeArgs {
     db: { type: 'string' },
     priors: { type: 'string' },
     'prior-from': { type: 'string' },
+    conformance: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   }).values;
   for (const required of ['device', 'destination', 'model'] as const) {
@@ -105,6 +113,7 @@ function parse(argv: readonly string[], io: CliIo): ProbeArgs {
     db,
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     priorFrom: v['prior-from'],
+    conformance: v.conformance,
     json: v.json,
   };
 }
@@ -135,7 +144,7 @@ export function formatProbeReport(r: ProbeReport): string {
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
   const priors = loadModel(args.priors);
-  let report: ProbeReport;
+  let report: Awaited<ReturnType<typeof probeSession>>;
   try {
     report = await probeSession({
       helper: args.helper,
@@ -147,6 +156,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       dbPath: args.db,
       priors,
       ...(args.priorFrom === undefined ? {} : { priorFrom: args.priorFrom }),
+      conformance: args.conformance,
     });
   } catch (e) {
     if (e instanceof ProbeError && e.code === 'E_DEVICE_UNAVAILABLE') {
@@ -155,14 +165,16 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
-  const summary = { deviceModel: report.deviceModel, migrationPrefix: report.migrationPrefix, cycles: report.cycles.length, committed: report.committed, failed: report.failed, arcs: report.arcs };
-  io.stdout.write(args.json ? `${JSON.stringify(summary, null, 2)}\n` : formatProbeReport(report));
+  const summary = { deviceModel: report.deviceModel, migrationPrefix: report.migrationPrefix, cycles: report.cycles.length, committed: report.committed, failed: report.failed, arcs: report.arcs, conformance: report.conformance ?? null };
+  const table = report.conformance === undefined ? '' : `\nFSM conformance (kernel answer per current state and target; '!' where vfio-sla's FSM differs):\n${conformanceTable(report.conformance)}\n`;
+  io.stdout.write(args.json ? `${JSON.stringify(summary, null, 2)}\n` : formatProbeReport(report) + table);
   const last = report.cycles.at(-1);
   if (last !== undefined && (last.sourceState !== MigState.RUNNING || last.destinationState !== MigState.RUNNING)) {
     io.stderr.write(`vfio-sla probe: left ${args.device} in ${stateName(last.sourceState)}, ${args.destination} in ${stateName(last.destinationState)}\n`);
     return PROBE_EXIT.LEFT_STOPPED;
   }
-  return report.committed === report.cycles.length ? PROBE_EXIT.OK : PROBE_EXIT.CYCLES_FAILED;
+  if (report.committed !== report.cycles.length) return PROBE_EXIT.CYCLES_FAILED;
+  return report.conformance?.some((r) => !r.agrees) === true ? PROBE_EXIT.FSM_DIFFERS : PROBE_EXIT.OK;
 }
 
 export const probeCommand: Command = {
