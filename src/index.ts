@@ -4,6 +4,7 @@
  */
 export * from './fsm/index.js';
 export * from './device/index.js';
+export * from './probe/index.js';
 export type {
   ArcRecord,
   SizeRecord,

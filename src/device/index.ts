@@ -1,5 +1,5 @@
 export type { MigrationDevice, PrecopyInfo } from './types.js';
-export { DeviceError, type DeviceErrno } from './errors.js';
+export { DeviceError, DEVICE_ERRNOS, deviceErrno, type DeviceErrno } from './errors.js';
 export {
   AFTER_FAILURE_MODES,
   statesAfterFailedSetState,
@@ -8,3 +8,5 @@ export {
   recoveryAfterFailure,
 } from './after-failure.js';
 export type { AfterFailureMode, Recovery } from './after-failure.js';
+export { VfioDevice, MAX_READ_BYTES, type VfioDeviceOptions, type VfioObservation } from './vfio-device.js';
+export { VfioHelperClient, HelperError, type HelperClientOptions, type HelperReply } from './vfio-helper-client.js';
