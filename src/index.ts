@@ -4,7 +4,8 @@
  */
 export * from './fsm/index.js';
 export * from './device/index.js';
-export * from './probe/index.js';
+export * from './vfio/index.js';
+export * from './app/probe/index.js';
 export type {
   ArcRecord,
   SizeRecord,

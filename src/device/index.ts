@@ -8,5 +8,3 @@ export {
   recoveryAfterFailure,
 } from './after-failure.js';
 export type { AfterFailureMode, Recovery } from './after-failure.js';
-export { VfioDevice, MAX_READ_BYTES, type VfioDeviceOptions, type VfioObservation } from './vfio-device.js';
-export { VfioHelperClient, HelperError, type HelperClientOptions, type HelperReply } from './vfio-helper-client.js';

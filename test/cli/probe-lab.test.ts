@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
 import { MigState } from '../../src/fsm/index.js';
 import { iterateArcs } from '../../src/store/index.js';
 import { openStore } from '../../src/store/store.js';

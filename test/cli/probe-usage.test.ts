@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { connect } from 'node:net';
-import { VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
 import { startFakeHelper } from './fake-helper.js';
 import { captureIo } from './io.js';
 

@@ -23,6 +23,7 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   telemetry: 10,
   store: 10,
   qemu: 10,
+  vfio: 10,
   sim: 10,
   report: 10,
   server: 25,

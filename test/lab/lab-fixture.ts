@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
 import { labReadiness, prepareLab, startLabGuest, type LabGuest } from './vfio-guest.js';
 
 export const IN_CI = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false' && process.env['CI'] !== '0';

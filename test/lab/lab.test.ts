@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MigFlags, MigState } from '../../src/fsm/index.js';
-import { VfioDevice } from '../../src/device/vfio-device.js';
-import { HelperError, VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { VfioDevice } from '../../src/vfio/vfio-device.js';
+import { HelperError, VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
 import { DeviceError } from '../../src/device/index.js';
 import { SKIP_LAB, createMdpy, createMtty, labTitle, useLab } from './lab-fixture.js';
 import { prepareLab } from './vfio-guest.js';

@@ -6,12 +6,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultDbPath } from '../../store/store.js';
-import { ProbeError, probeSession, type HelperEndpoint } from '../../probe/probe-session.js';
-import type { ProbeReport } from '../../probe/probe.js';
-import { conformanceTable } from '../../probe/fsm-conformance.js';
+import { ProbeError, probeSession, type HelperEndpoint } from '../../app/probe/probe-session.js';
+import type { ProbeReport } from '../../app/probe/probe.js';
+import { conformanceTable } from '../../app/probe/fsm-conformance.js';
 import { MigState, stateName } from '../../fsm/index.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
 /** Exit statuses, as the help text lists them. */

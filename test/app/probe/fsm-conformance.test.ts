@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceError } from '../../src/device/index.js';
-import { MigState, planPath, type MigFlags } from '../../src/fsm/index.js';
-import { conformanceTable, expectedAnswer, fsmConformance, type ConformanceDevice } from '../../src/probe/fsm-conformance.js';
+import { DeviceError } from '../../../src/device/index.js';
+import { MigState, planPath, type MigFlags } from '../../../src/fsm/index.js';
+import { conformanceTable, expectedAnswer, fsmConformance, type ConformanceDevice } from '../../../src/app/probe/fsm-conformance.js';
 
 /** A device that follows planPath, except where `quirk` says otherwise. */
 function fakeDevice(flags: MigFlags, quirk?: (from: MigState, to: MigState) => MigState | 'EIO' | undefined): ConformanceDevice {

@@ -16,14 +16,14 @@
  * stopped. A destination in RESUMING is reset (`VFIO_DEVICE_RESET`): "To abort a RESUMING session
  * the device must be reset" (`include/uapi/linux/vfio.h`, `enum vfio_device_mig_state`).
  */
-import type { MigrationDevice } from '../device/index.js';
-import { MigState, stateName } from '../fsm/index.js';
-import { DeadlineSetState } from '../governor/deadline-set-state.js';
-import type { NowSource } from '../governor/clock.js';
-import type { SetStateResult } from '../governor/set-state-types.js';
-import type { CompiledModel } from '../estimators/compile.js';
-import type { FittedModel } from '../estimators/types.js';
-import type { RecordSink } from '../telemetry/records.js';
+import type { MigrationDevice } from '../../device/index.js';
+import { MigState, stateName } from '../../fsm/index.js';
+import { DeadlineSetState } from '../../governor/deadline-set-state.js';
+import type { NowSource } from '../../governor/clock.js';
+import type { SetStateResult } from '../../governor/set-state-types.js';
+import type { CompiledModel } from '../../estimators/compile.js';
+import type { FittedModel } from '../../estimators/types.js';
+import type { RecordSink } from '../../records/records.js';
 
 /** A device whose migration data fd can be read and written (`VfioDevice`). */
 export interface StreamDevice extends MigrationDevice {

@@ -4,12 +4,12 @@
  * destination, refuse what cannot be probed without touching it, run the cycles into the store.
  */
 import { connect } from 'node:net';
-import { HelperError, VfioHelperClient } from '../device/vfio-helper-client.js';
-import { VfioDevice, type VfioObservation } from '../device/vfio-device.js';
-import { MigState, flagsName, stateName } from '../fsm/index.js';
-import type { FittedModel } from '../estimators/types.js';
-import { openStore } from '../store/store.js';
-import { RecordingPipeline } from '../telemetry/pipeline.js';
+import { HelperError, VfioHelperClient } from '../../vfio/vfio-helper-client.js';
+import { VfioDevice, type VfioObservation } from '../../vfio/vfio-device.js';
+import { MigState, flagsName, stateName } from '../../fsm/index.js';
+import type { FittedModel } from '../../estimators/types.js';
+import { openStore } from '../../store/store.js';
+import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import type { CycleResult } from './loopback-migration.js';
 import { runProbe, withKernelTimes, type ProbeReport } from './probe.js';
 import { fsmConformance, type ConformanceRow } from './fsm-conformance.js';

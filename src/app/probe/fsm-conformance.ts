@@ -11,8 +11,8 @@
  * arcs leaving it test the FSM and not the driver's refusal of an empty stream (mtty's
  * `mtty_load_state()` fails `RESUMING → STOP` with EINVAL on a short stream).
  */
-import { ALL_STATES, FsmError, MigState, isStateSupported, planPath, stateName, type MigFlags } from '../fsm/index.js';
-import { DeviceError } from '../device/index.js';
+import { ALL_STATES, FsmError, MigState, isStateSupported, planPath, stateName, type MigFlags } from '../../fsm/index.js';
+import { DeviceError } from '../../device/index.js';
 
 /** What a conformance run needs of a device: the uAPI calls plus reset and the data fd. */
 export interface ConformanceDevice {

@@ -4,10 +4,10 @@
  * `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE` SET. The table is printed for the notes.
  */
 import { describe, expect, it } from 'vitest';
-import { MigState, stateName } from '../../src/fsm/index.js';
-import { VfioDevice } from '../../src/device/vfio-device.js';
-import { conformanceTable, fsmConformance } from '../../src/probe/fsm-conformance.js';
-import { SKIP_LAB, createMtty, labTitle, useLab } from '../lab/lab-fixture.js';
+import { MigState, stateName } from '../../../src/fsm/index.js';
+import { VfioDevice } from '../../../src/vfio/vfio-device.js';
+import { conformanceTable, fsmConformance } from '../../../src/app/probe/fsm-conformance.js';
+import { SKIP_LAB, createMtty, labTitle, useLab } from '../../lab/lab-fixture.js';
 
 describe.skipIf(SKIP_LAB)(labTitle('FSM conformance against a live kernel (mtty)'), () => {
   const lab = useLab();

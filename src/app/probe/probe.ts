@@ -10,13 +10,13 @@
  * summary says "no size spread" instead of presenting the fitted slope (0) as a finding.
  */
 import { quantile } from 'simple-statistics';
-import { realTimeClock, type NowSource } from '../governor/clock.js';
-import { fitModel } from '../estimators/fit.js';
-import type { ArcLatencyModel, FittedModel } from '../estimators/types.js';
-import { iterateArcs, listMigrations, outcomes, sizes, transfers } from '../store/index.js';
-import type { Store } from '../store/store.js';
-import type { RecordingPipeline } from '../telemetry/pipeline.js';
-import type { TelemetryRecord } from '../telemetry/records.js';
+import { realTimeClock, type NowSource } from '../../governor/clock.js';
+import { fitModel } from '../../estimators/fit.js';
+import type { ArcLatencyModel, FittedModel } from '../../estimators/types.js';
+import { iterateArcs, listMigrations, outcomes, sizes, transfers } from '../../store/index.js';
+import type { Store } from '../../store/store.js';
+import type { RecordingPipeline } from '../../telemetry/pipeline.js';
+import type { TelemetryRecord } from '../../records/records.js';
 import { migrateLoopback, type CycleResult, type StreamDevice } from './loopback-migration.js';
 
 export interface ProbeOptions {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatProbeReport } from '../../src/cli/commands/probe.js';
-import { buildPriors } from '../../src/estimators/priors.js';
-import { priorsFor, summariseArcs, withKernelTimes, type ProbeReport } from '../../src/probe/probe.js';
-import type { ArcRecord } from '../../src/telemetry/records.js';
+import { formatProbeReport } from '../../../src/cli/commands/probe.js';
+import { buildPriors } from '../../../src/estimators/priors.js';
+import { priorsFor, summariseArcs, withKernelTimes, type ProbeReport } from '../../../src/app/probe/probe.js';
+import type { ArcRecord } from '../../../src/records/records.js';
 
 function arc(from: string, to: string, latencyMs: number, stopCopyBytes: number, ok = true): ArcRecord {
   return { kind: 'arc', migrationId: 'p-1', deviceId: 'd', deviceModel: 'mtty', from, to, startedAtMs: 0, latencyMs, stopCopyBytes, ok };

@@ -1,8 +1,8 @@
 import { PassThrough, Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { DeviceError } from '../../src/device/index.js';
-import { VfioDevice } from '../../src/device/vfio-device.js';
-import { HelperError, VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { VfioDevice } from '../../src/vfio/vfio-device.js';
+import { HelperError, VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
 import { MigState } from '../../src/fsm/index.js';
 
 /** A fake helper: `answer(request)` returns the reply object (or undefined: no reply). */

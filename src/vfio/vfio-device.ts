@@ -19,8 +19,8 @@
  * `VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE`).
  */
 import { isMigState, stateName, type MigFlags, type MigState } from '../fsm/index.js';
-import { DeviceError, deviceErrno } from './errors.js';
-import type { MigrationDevice, PrecopyInfo } from './types.js';
+import { DeviceError, deviceErrno } from '../device/errors.js';
+import type { MigrationDevice, PrecopyInfo } from '../device/types.js';
 import { HelperError, replyNumber, replyString, type HelperReply, type VfioHelperClient } from './vfio-helper-client.js';
 
 /** One request as the helper saw it. */
