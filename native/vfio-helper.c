@@ -2,7 +2,7 @@
  * vfio-helper: drives VFIO migration devices through the kernel's uAPI for vfio-sla and answers
  * JSON-line requests, one object per line, on stdin/stdout or on a serial port (`--port PATH`,
  * e.g. a virtio-serial port in a test guest). Part of vfio-sla (MIT); the protocol is described
- * in src/device/vfio-protocol.ts.
+ * in src/vfio/vfio-helper-client.ts.
  *
  * Every uAPI fact used here is from Linux include/uapi/linux/vfio.h (v6.12):
  * - group/container API: VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU, VFIO_GROUP_GET_DEVICE_FD;
