@@ -9,7 +9,7 @@ import type { FittedModel } from '../../estimators/types.js';
 import type { ReportSummary } from '../../report/build-report.js';
 import { openStore } from '../../store/store.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { GovernorPolicy } from '../policies/governor.js';
+import { GovernorPolicy, type GovernorPolicyOptions } from '../policies/governor.js';
 import { KubevirtPolicy } from '../policies/kubevirt.js';
 import { OraclePolicy } from '../policies/oracle.js';
 import { QemuPolicy } from '../policies/qemu.js';
@@ -35,6 +35,8 @@ export interface FleetJobOptions {
   readonly alpha: number;
   /** Wall-clock time stamped on the fitted model. */
   readonly fittedAt: string;
+  /** The governor's online adaptive α (default: {@link GovernorPolicyOptions.adaptive}'s). */
+  readonly governorAdaptive?: GovernorPolicyOptions['adaptive'];
   /** The fleet's distributions (default {@link DEFAULT_FLEET_MIX}). */
   readonly mix?: FleetMix;
   /** Write the HTML report of the store here at the end (default: no report). */
@@ -102,7 +104,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
     const model = fitFromStore(store, prefix, options.fittedAt);
     const t2 = performance.now();
 
-    const governor = new GovernorPolicy({ model, alpha: options.alpha });
+    const governor = new GovernorPolicy({ model, alpha: options.alpha, ...(options.governorAdaptive === undefined ? {} : { adaptive: options.governorAdaptive }) });
     const policies: Record<PolicyName, Policy> = { governor, qemu: new QemuPolicy(), kubevirt: new KubevirtPolicy(), oracle: new OraclePolicy() };
     const heldOut = drawFleet(seedOf(`heldout/${options.seed}`), options.migrations, mix);
     const results: Record<PolicyName, MigrationResult[]> = { governor: [], qemu: [], kubevirt: [], oracle: [] };

@@ -75,10 +75,10 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
     if (world.ram.slowdown > maxSlowdown) maxSlowdown = world.ram.slowdown;
     const action = await run.onPoll(world);
     if (action.kind === 'continue') {
-      if (world.nowMs > spec.budgetMs * RUNAWAY_BUDGET_FACTOR) return finish(world, end(false, 'runaway: policy never ended the migration', null, null), recorder);
+      if (world.nowMs > spec.budgetMs * RUNAWAY_BUDGET_FACTOR) return finish(world, end(false, 'runaway: policy never ended the migration', null, null), recorder, policy);
       continue;
     }
-    if (action.kind === 'abort') return finish(world, end(false, action.reason, null, null), recorder);
+    if (action.kind === 'abort') return finish(world, end(false, action.reason, null, null), recorder, policy);
     recorder?.onDecision?.(world, action.predictedBlackoutMs);
     const outcome = await world.switchover(action.enter);
     switch (outcome.kind) {
@@ -86,7 +86,7 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
         const predicted = outcome.predictedBlackoutMs ?? action.predictedBlackoutMs;
         recorder?.onCompleted?.(world, outcome, policy.name, predicted);
         // Total time ends when the guest runs on the destination, before the source's cleanup arcs.
-        return finish(world, { ...end(true, null, outcome.blackoutMs, predicted), totalTimeMs: outcome.endAtMs }, recorder);
+        return finish(world, { ...end(true, null, outcome.blackoutMs, predicted), totalTimeMs: outcome.endAtMs }, recorder, policy);
       }
       case 'not-committed':
         break;
@@ -94,13 +94,14 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
         unwinds++;
         break;
       case 'failed':
-        return finish(world, end(false, `device needs reset: ${outcome.reason}`, null, null), recorder);
+        return finish(world, end(false, `device needs reset: ${outcome.reason}`, null, null), recorder, policy);
     }
   }
 }
 
-async function finish(world: MigrationWorld, result: MigrationResult, recorder: MigrationRecorder | undefined): Promise<MigrationResult> {
+async function finish(world: MigrationWorld, result: MigrationResult, recorder: MigrationRecorder | undefined, policy: Policy): Promise<MigrationResult> {
   if (!result.completed) recorder?.onAborted?.(world);
   await world.settle();
+  policy.ended?.(result);
   return result;
 }

@@ -30,6 +30,15 @@ export interface Policy {
   /** Whether QEMU's auto-converge (when the VM has it on) runs under this policy. */
   readonly qemuAutoConverge: boolean;
   start(world: MigrationWorld): PolicyRun | Promise<PolicyRun>;
+  /** How the migration `start` began ended (a policy that learns online closes its loop here). */
+  ended?(result: EndedMigration): void;
+}
+
+/** What a policy learns when one of its migrations ends. */
+export interface EndedMigration {
+  readonly completed: boolean;
+  /** Blackout within the deadline; `null` when the switchover never completed. */
+  readonly met: boolean | null;
 }
 
 export const CONTINUE: PolicyAction = Object.freeze({ kind: 'continue' });
