@@ -128,7 +128,9 @@ export class GovernorPolicy implements Policy {
         switch (decision.action) {
           case 'abort':
             count(`abort:${decision.reason}`);
-            return { kind: 'abort', reason: decision.reason };
+            return Number.isFinite(decision.predictedBlackoutMs)
+              ? { kind: 'abort', reason: decision.reason, predictedBlackoutMs: decision.predictedBlackoutMs }
+              : { kind: 'abort', reason: decision.reason };
           case 'throttle':
             if (decision.throttle !== null) w.limitDirtyRate(decision.throttle.maxDirtyBytesPerS);
             return CONTINUE;

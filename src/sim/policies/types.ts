@@ -15,8 +15,8 @@ export type PolicyAction =
   | { readonly kind: 'continue' }
   /** Switch over now. `predictedBlackoutMs` is the policy's own estimate (QEMU: its expected downtime). */
   | { readonly kind: 'switch'; readonly predictedBlackoutMs: number; readonly enter?: EnterStopCopy }
-  /** Give up; the VM keeps running on the source. */
-  | { readonly kind: 'abort'; readonly reason: string };
+  /** Give up; the VM keeps running on the source. `predictedBlackoutMs`: the policy's bound at this last decision, if it made one. */
+  | { readonly kind: 'abort'; readonly reason: string; readonly predictedBlackoutMs?: number };
 
 /** The policy's state for one migration. */
 export interface PolicyRun {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/main.js';
-import { outcomes, listMigrations, iterateArcs } from '../../../src/store/index.js';
+import { attempts, outcomes, listMigrations, iterateArcs } from '../../../src/store/index.js';
 import { openStore } from '../../../src/store/store.js';
 import { runFleetJob, type FleetJobOptions, type FleetJobResult } from '../../../src/sim/fleet/job.js';
 import { DEFAULT_FLEET_MIX } from '../../../src/sim/fleet/vm-spec.js';
@@ -48,6 +48,29 @@ describe('the fleet job', () => {
       let arcs = 0;
       for (const a of iterateArcs(store)) if (a.to === 'STOP_COPY') arcs++;
       expect(arcs).toBeGreaterThan(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores how every attempt ended, aborted ones with their reason, total time and last bound', () => {
+    const store = openStore(tmp.db, { readonly: true });
+    try {
+      for (const name of ['governor', 'qemu', 'kubevirt', 'oracle'] as const) {
+        const stored = attempts(store, { policy: name }).filter((a) => a.migrationId.startsWith('demo/s3/heldout/'));
+        const results = result.results[name];
+        expect(stored).toHaveLength(results.length);
+        const byVm = new Map(stored.map((a) => [a.migrationId.split('/').pop(), a]));
+        for (const r of results) {
+          const a = byVm.get(r.vmId)!;
+          expect(a.status).toBe(r.status);
+          expect(a.totalTimeMs).toBe(r.totalTimeMs);
+          expect(a.reason).toBe(r.abortReason ?? 'switched over');
+        }
+      }
+      const govAborted = attempts(store, { policy: 'governor' }).filter((a) => a.migrationId.startsWith('demo/s3/heldout/') && a.status === 'aborted');
+      expect(govAborted.length).toBe(result.policies[0]!.aborted);
+      for (const a of govAborted.filter((x) => x.reason === 'DEADLINE_UNREACHABLE')) expect(a.predictedBlackoutMs).toBeGreaterThan(a.deadlineMs);
     } finally {
       store.close();
     }
