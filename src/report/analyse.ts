@@ -3,10 +3,11 @@
  * aggregated per (device model, arc), and the outcomes with their per-policy summaries.
  */
 import type { Store } from '../store/store.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { AttemptRecord, OutcomeRecord } from '../telemetry/records.js';
 import { analyseArcs, type ArcAnalysis } from './arc-stats.js';
+import { summariseAttempts, type PolicyAttemptSummary } from './attempt-stats.js';
 import { summarisePolicies, type PolicyOutcomeSummary } from './outcome-stats.js';
-import { analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from './queries.js';
+import { analysisAttempts, analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from './queries.js';
 
 /** Everything the tables and charts are drawn from. */
 export interface StoreAnalysis {
@@ -15,6 +16,10 @@ export interface StoreAnalysis {
   /** Outcomes matching the filter, by migration. */
   readonly outcomes: readonly OutcomeRecord[];
   readonly policies: readonly PolicyOutcomeSummary[];
+  /** How every attempt matching the filter ended (none in a store older than attempt records). */
+  readonly attempts: readonly AttemptRecord[];
+  /** Per policy: attempted, completed, met, missed, aborted by reason, total time. */
+  readonly attemptSummaries: readonly PolicyAttemptSummary[];
 }
 
 /** Options of {@link analyseStore}. */
@@ -34,5 +39,6 @@ export function analyseStore(store: Store, filter: AnalysisFilter = {}, options:
     ...(onProgress === undefined ? {} : { onProgress: (done: number) => onProgress(done, total) }),
   });
   const outcomes = analysisOutcomes(store, filter);
-  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes) };
+  const attempts = analysisAttempts(store, filter);
+  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes), attempts, attemptSummaries: summariseAttempts(attempts, outcomes) };
 }

@@ -11,7 +11,7 @@
 import type Database from 'better-sqlite3';
 import { parseArcKey } from '../store/queries.js';
 import type { Store } from '../store/store.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { AttemptRecord, OutcomeRecord } from '../telemetry/records.js';
 import { ReportError } from './errors.js';
 
 /** What to analyse; every field narrows, none means everything in the store. */
@@ -146,4 +146,44 @@ export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): Out
     )
     .all(...params) as OutcomeRow[];
   return rows.map((r) => ({ kind: 'outcome', ...r, met: r.met === 1 }));
+}
+
+/**
+ * Attempts matching `filter`, by migration and policy. Filters as {@link analysisOutcomes};
+ * an attempt has no decision time, so `sinceMs` keeps the attempts of migrations with RAM
+ * progress or an outcome at or after it (every recorded attempt leaves a RAM poll).
+ */
+export function analysisAttempts(store: Store, filter: AnalysisFilter = {}): AttemptRecord[] {
+  const terms: string[] = [];
+  const params: Array<string | number> = [];
+  if (filter.policy !== undefined) {
+    terms.push('t.policy = ?');
+    params.push(filter.policy);
+  }
+  if (filter.sinceMs !== undefined) {
+    terms.push(
+      '(EXISTS (SELECT 1 FROM ram_progress r WHERE r.migration_ref = t.migration_ref AND r.at_ms >= ?) OR EXISTS (SELECT 1 FROM outcomes o WHERE o.migration_ref = t.migration_ref AND o.decided_at_ms >= ?))',
+    );
+    params.push(filter.sinceMs, filter.sinceMs);
+  }
+  if (filter.migrationPrefix !== undefined) {
+    terms.push('m.migration_id >= ? AND m.migration_id < ?');
+    params.push(...prefixRange(filter.migrationPrefix));
+  }
+  if (filter.deviceModel !== undefined || filter.arc !== undefined) {
+    const { sinceMs: _since, migrationPrefix: _prefix, ...arcOnly } = filter;
+    const w = arcWhere(arcOnly);
+    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = t.migration_ref AND ${w.sql})`);
+    params.push(...w.params);
+  }
+  const rows = store.db
+    .prepare(
+      `SELECT m.migration_id AS migrationId, t.policy, t.status, t.reason, t.deadline_ms AS deadlineMs,
+              t.total_time_ms AS totalTimeMs, t.predicted_blackout_ms AS predictedBlackoutMs
+         FROM attempts t JOIN migrations m ON m.id = t.migration_ref
+         ${whereClause(terms)}
+        ORDER BY m.migration_id, t.policy`,
+    )
+    .all(...params) as Array<Omit<AttemptRecord, 'kind' | 'predictedBlackoutMs'> & { predictedBlackoutMs: number | null }>;
+  return rows.map(({ predictedBlackoutMs, ...r }) => ({ kind: 'attempt', ...r, ...(predictedBlackoutMs === null ? {} : { predictedBlackoutMs }) }));
 }
