@@ -73,7 +73,10 @@ export function summarize(policy: string, results: readonly MigrationResult[]): 
 }
 
 /** Mean total time of `a` over mean of `b`, on the migrations both completed (same VM ids). */
-export function pairedTimeRatio(a: readonly MigrationResult[], b: readonly MigrationResult[]): { readonly ratio: number; readonly pairs: number } {
+export function pairedTimeRatio(
+  a: readonly MigrationResult[],
+  b: readonly MigrationResult[],
+): { readonly ratio: number; readonly pairs: number; readonly sumAMs: number; readonly sumBMs: number } {
   const bById = new Map(b.filter((r) => r.completed).map((r) => [r.vmId, r]));
   let sumA = 0;
   let sumB = 0;
@@ -85,7 +88,7 @@ export function pairedTimeRatio(a: readonly MigrationResult[], b: readonly Migra
     sumB += other.totalTimeMs;
     pairs++;
   }
-  return { ratio: sumB > 0 ? sumA / sumB : Number.NaN, pairs };
+  return { ratio: sumB > 0 ? sumA / sumB : Number.NaN, pairs, sumAMs: sumA, sumBMs: sumB };
 }
 
 function mean(xs: readonly number[]): number {
