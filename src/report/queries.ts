@@ -112,30 +112,44 @@ interface OutcomeRow {
 }
 
 /**
- * Outcomes matching `filter`, by migration and decision time. A device-model or arc filter
- * keeps the outcomes of migrations that ran such an arc; `sinceMs` applies to the decision time.
+ * WHERE terms of a per-(migration, policy) table aliased `alias` (joined with `migrations m`):
+ * its policy, the `since` term given, the migration-id prefix, and migrations that ran an arc of
+ * the device model / arc asked for.
  */
-export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): OutcomeRecord[] {
+function policyRowTerms(
+  filter: AnalysisFilter,
+  alias: string,
+  since: { readonly sql: string; readonly params: (sinceMs: number) => number[] },
+): { terms: string[]; params: Array<string | number> } {
   const terms: string[] = [];
   const params: Array<string | number> = [];
   if (filter.policy !== undefined) {
-    terms.push('o.policy = ?');
+    terms.push(`${alias}.policy = ?`);
     params.push(filter.policy);
   }
   if (filter.sinceMs !== undefined) {
-    terms.push('o.decided_at_ms >= ?');
-    params.push(filter.sinceMs);
+    terms.push(since.sql);
+    params.push(...since.params(filter.sinceMs));
   }
   if (filter.migrationPrefix !== undefined) {
     terms.push('m.migration_id >= ? AND m.migration_id < ?');
     params.push(...prefixRange(filter.migrationPrefix));
   }
   if (filter.deviceModel !== undefined || filter.arc !== undefined) {
-    const { sinceMs: _decidedSince, migrationPrefix: _prefix, ...arcOnly } = filter;
+    const { sinceMs: _since, migrationPrefix: _prefix, ...arcOnly } = filter;
     const w = arcWhere(arcOnly);
-    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = o.migration_ref AND ${w.sql})`);
+    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = ${alias}.migration_ref AND ${w.sql})`);
     params.push(...w.params);
   }
+  return { terms, params };
+}
+
+/**
+ * Outcomes matching `filter`, by migration and decision time. A device-model or arc filter
+ * keeps the outcomes of migrations that ran such an arc; `sinceMs` applies to the decision time.
+ */
+export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): OutcomeRecord[] {
+  const { terms, params } = policyRowTerms(filter, 'o', { sql: 'o.decided_at_ms >= ?', params: (since) => [since] });
   const rows = store.db
     .prepare(
       `SELECT m.migration_id AS migrationId, o.policy, o.deadline_ms AS deadlineMs, o.decided_at_ms AS decidedAtMs,
@@ -154,28 +168,10 @@ export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): Out
  * progress or an outcome at or after it (every recorded attempt leaves a RAM poll).
  */
 export function analysisAttempts(store: Store, filter: AnalysisFilter = {}): AttemptRecord[] {
-  const terms: string[] = [];
-  const params: Array<string | number> = [];
-  if (filter.policy !== undefined) {
-    terms.push('t.policy = ?');
-    params.push(filter.policy);
-  }
-  if (filter.sinceMs !== undefined) {
-    terms.push(
-      '(EXISTS (SELECT 1 FROM ram_progress r WHERE r.migration_ref = t.migration_ref AND r.at_ms >= ?) OR EXISTS (SELECT 1 FROM outcomes o WHERE o.migration_ref = t.migration_ref AND o.decided_at_ms >= ?))',
-    );
-    params.push(filter.sinceMs, filter.sinceMs);
-  }
-  if (filter.migrationPrefix !== undefined) {
-    terms.push('m.migration_id >= ? AND m.migration_id < ?');
-    params.push(...prefixRange(filter.migrationPrefix));
-  }
-  if (filter.deviceModel !== undefined || filter.arc !== undefined) {
-    const { sinceMs: _since, migrationPrefix: _prefix, ...arcOnly } = filter;
-    const w = arcWhere(arcOnly);
-    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = t.migration_ref AND ${w.sql})`);
-    params.push(...w.params);
-  }
+  const { terms, params } = policyRowTerms(filter, 't', {
+    sql: '(EXISTS (SELECT 1 FROM ram_progress r WHERE r.migration_ref = t.migration_ref AND r.at_ms >= ?) OR EXISTS (SELECT 1 FROM outcomes o WHERE o.migration_ref = t.migration_ref AND o.decided_at_ms >= ?))',
+    params: (since) => [since, since],
+  });
   const rows = store.db
     .prepare(
       `SELECT m.migration_id AS migrationId, t.policy, t.status, t.reason, t.deadline_ms AS deadlineMs,

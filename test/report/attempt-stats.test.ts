@@ -73,6 +73,17 @@ describe('vfio-sla stats: attempts', () => {
     expect(text.out()).toMatch(/aborted share/);
     expect(text.out()).toContain('DEADLINE_UNREACHABLE 2, BUDGET_SPENT 1');
   });
+
+  it('narrows attempts like outcomes: to a migration prefix and a policy', async () => {
+    const io = captureIo(tmp.dir);
+    expect(await runCli(['stats', '--db', tmp.db, '--only', 'attempts', '--format', 'json', '--migration-prefix', 'c'], io)).toBe(0);
+    expect((JSON.parse(io.out()) as { attempts: Array<Record<string, unknown>> }).attempts).toEqual([
+      expect.objectContaining({ policy: 'governor', attempted: 1, aborted: 1, met: 0 }),
+    ]);
+    const none = captureIo(tmp.dir);
+    expect(await runCli(['stats', '--db', tmp.db, '--only', 'attempts', '--format', 'json', '--policy', 'qemu'], none)).toBe(0);
+    expect((JSON.parse(none.out()) as { attempts: unknown[] }).attempts).toEqual([]);
+  });
 });
 
 describe('the HTML report: attempts', () => {
