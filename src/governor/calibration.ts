@@ -1,8 +1,9 @@
 /**
  * Watching calibration: the bound promises P(actual > bound) ≤ α on migrations exchangeable with
  * the calibration ones. Over a sliding window of committed switchovers the estimators'
- * `driftTest()` (exact one-sided binomial test, `estimators/conformal.ts`) says when exceedances
- * are improbably many: hosts, firmware or workload changed, and the model needs recalibrating.
+ * `driftTest()` (exact one-sided test, Beta-binomial given the calibration size,
+ * `estimators/conformal.ts`) says when exceedances are improbably many: hosts, firmware or
+ * workload changed, and the model needs recalibrating.
  */
 import { driftTest } from '../estimators/conformal.js';
 import { GovernorError } from './errors.js';
