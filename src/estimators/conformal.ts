@@ -28,8 +28,9 @@
  * Exchangeability breaks when the world changes (firmware, link, load, QEMU version). Then the
  * miss rate of recent bounds rises above α; {@link driftTest} detects it with an exact one-sided
  * test (Beta-binomial when the bounds share one calibration set, binomial otherwise), and the
- * remedy is {@link recalibrate}: replace the scores by those of the recent migrations (they were predicted by a model not fitted on them, so they are valid
- * conformal scores for the world as it is now), or refit when the point model itself is off.
+ * remedy is {@link recalibrate}: replace the scores by those of the recent migrations (they
+ * were predicted by a model not fitted on them, so they are valid conformal scores for the world
+ * as it is now), or refit when the point model itself is off.
  */
 import { gammaln } from 'simple-statistics';
 import { EstimatorError } from './errors.js';
