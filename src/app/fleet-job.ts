@@ -6,10 +6,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { FittedModel } from '../estimators/types.js';
+import type { AdaptiveAlphaStatus } from '../governor/adaptive-alpha.js';
 import type { ReportSummary } from '../report/build-report.js';
 import { openStore } from '../store/store.js';
 import { RecordingPipeline } from '../telemetry/pipeline.js';
-import { GovernorPolicy } from '../sim/policies/governor.js';
+import { GovernorPolicy, type GovernorPolicyOptions } from '../sim/policies/governor.js';
 import { KubevirtPolicy } from '../sim/policies/kubevirt.js';
 import { OraclePolicy } from '../sim/policies/oracle.js';
 import { QemuPolicy } from '../sim/policies/qemu.js';
@@ -20,7 +21,7 @@ import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, ty
 import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix } from '../sim/fleet/vm-spec.js';
 
 /** The policies the job compares, in table order. */
-export const POLICY_NAMES = ['governor', 'qemu', 'kubevirt', 'oracle'] as const;
+export const POLICY_NAMES = ['governor', 'qemu', 'kubevirt', 'oracle', 'oracle-throttle'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** Options of {@link runFleetJob}. */
@@ -35,6 +36,8 @@ export interface FleetJobOptions {
   readonly alpha: number;
   /** Wall-clock time stamped on the fitted model. */
   readonly fittedAt: string;
+  /** The governor's online adaptive α (default: {@link GovernorPolicyOptions.adaptive}'s). */
+  readonly governorAdaptive?: GovernorPolicyOptions['adaptive'];
   /** The fleet's distributions (default {@link DEFAULT_FLEET_MIX}). */
   readonly mix?: FleetMix;
   /** Write the HTML report of the store here at the end (default: no report). */
@@ -62,6 +65,8 @@ export interface FleetJobResult {
   /** The same over migrations both completed. */
   readonly pairedTimeRatioGovernorVsOracle: number;
   readonly pairedMigrations: number;
+  /** The governor's adaptive α after the last held-out migration (`null`: fixed α). */
+  readonly governorAlpha: AdaptiveAlphaStatus | null;
   /** How often the governor ended on each reason (`commit:FITS`, `abort:DEADLINE_UNREACHABLE`, …). */
   readonly governorReasons: Readonly<Record<string, number>>;
   readonly results: Readonly<Record<PolicyName, readonly MigrationResult[]>>;
@@ -102,11 +107,17 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
     const model = fitFromStore(store, prefix, options.fittedAt);
     const t2 = performance.now();
 
-    const governor = new GovernorPolicy({ model, alpha: options.alpha });
-    const policies: Record<PolicyName, Policy> = { governor, qemu: new QemuPolicy(), kubevirt: new KubevirtPolicy(), oracle: new OraclePolicy() };
+    const governor = new GovernorPolicy({ model, alpha: options.alpha, ...(options.governorAdaptive === undefined ? {} : { adaptive: options.governorAdaptive }) });
+    const policies: Record<PolicyName, Policy> = {
+      governor,
+      qemu: new QemuPolicy(),
+      kubevirt: new KubevirtPolicy(),
+      oracle: new OraclePolicy(),
+      'oracle-throttle': new OraclePolicy({ throttle: true }),
+    };
     const heldOut = drawFleet(seedOf(`heldout/${options.seed}`), options.migrations, mix);
-    const results: Record<PolicyName, MigrationResult[]> = { governor: [], qemu: [], kubevirt: [], oracle: [] };
-    const replayMs: Record<PolicyName, number> = { governor: 0, qemu: 0, kubevirt: 0, oracle: 0 };
+    const results: Record<PolicyName, MigrationResult[]> = { governor: [], qemu: [], kubevirt: [], oracle: [], 'oracle-throttle': [] };
+    const replayMs: Record<PolicyName, number> = { governor: 0, qemu: 0, kubevirt: 0, oracle: 0, 'oracle-throttle': 0 };
     const tally: RecordingTally = { pushed: 0 };
     for (const [i, spec] of heldOut.entries()) {
       for (const name of POLICY_NAMES) {
@@ -131,8 +142,8 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
     const t4 = performance.now();
 
     const summaries = POLICY_NAMES.map((name) => summarize(name, results[name]));
-    const gov = summaries[0]!;
-    const oracle = summaries[3]!;
+    const gov = summaries[POLICY_NAMES.indexOf('governor')]!;
+    const oracle = summaries[POLICY_NAMES.indexOf('oracle')]!;
     const paired = pairedTimeRatio(results.governor, results.oracle);
     return {
       seed: options.seed,
@@ -148,6 +159,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
       timeRatioGovernorVsOracle: gov.meanTotalTimeMs / oracle.meanTotalTimeMs,
       pairedTimeRatioGovernorVsOracle: paired.ratio,
       pairedMigrations: paired.pairs,
+      governorAlpha: governor.adaptive?.status() ?? null,
       governorReasons: Object.fromEntries([...governor.stats.reasons].sort((a, b) => b[1] - a[1])),
       results,
       report,

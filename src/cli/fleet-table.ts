@@ -14,6 +14,7 @@ const secs = (x: number): string => (Number.isFinite(x) ? `${(x / 1000).toFixed(
 /** Columns of the policy table: header and cell. */
 const COLUMNS: ReadonlyArray<readonly [string, (p: PolicySummary) => string]> = [
   ['policy', (p) => p.policy],
+  ['useful', (p) => pct(p.usefulShare)],
   ['miss rate', (p) => pct(p.missRate)],
   ['missed/completed', (p) => `${p.missed}/${p.completed}`],
   ['blackout p50', (p) => ms(p.blackoutP50Ms)],
@@ -72,7 +73,14 @@ export function formatJobReport(r: FleetJobResult): string {
     policyTable(r.policies),
     '',
     'miss rate = missed deadlines / migrations attempted (aborted migrations stay on the source and do not miss);',
-    'blackout and total time are over completed migrations; oracle = the earliest poll whose true blackout fits.',
+    'useful = completed within the deadline / attempted; blackout and total time are over completed migrations;',
+    'oracle = the earliest poll whose true blackout fits; oracle-throttle = the same, capping the dirty rate at every poll that does not fit.',
+    ...(r.governorAlpha === null
+      ? []
+      : [
+          `Governor adaptive α: ${r.governorAlpha.current.toFixed(4)} after ${r.governorAlpha.attempts} attempts, ${r.governorAlpha.misses} misses ` +
+            `(guarantee: ≤ ${r.governorAlpha.missAllowance.toFixed(1)} misses over these attempts, whatever the fleet)`,
+        ]),
     `Governor vs oracle mean total time: ${r.timeRatioGovernorVsOracle.toFixed(2)}× ` +
       `(${r.pairedTimeRatioGovernorVsOracle.toFixed(2)}× over the ${r.pairedMigrations} migrations both completed)`,
     `Runtime: ${secs(r.runtimeMs.total)} (training ${secs(r.runtimeMs.train)}, fit ${secs(r.runtimeMs.fit)}, replay ${secs(r.runtimeMs.replay)}` +

@@ -6,7 +6,8 @@
  * Calibration is honest by construction: every conformal score comes from a migration the
  * scoring model was not fitted on —
  * - few migrations with outcomes (< `splitAbove`): K-fold cross-fit by migration; the shipped
- *   point model is refit on all (CV+, see {@link CalibrationModel} for the guarantee);
+ *   point model is refit on all (not CV+: no distribution-free guarantee, ≈ 1 − α for a stable
+ *   fit; see {@link CalibrationModel});
  * - many: split conformal — a deterministic ~20 % of migrations (by id hash) only score, the
  *   shipped point model is fitted on the rest, and the guarantee is exact.
  * Every scoring model is a whole fit (arcs, per-link rates, fixed cost) of the other folds, and

@@ -132,6 +132,9 @@ export class MigrationCollector {
       case 'transfer':
         if (r.phase === 'stopcopy') this.data(r.migrationId).stopcopyTransfers.push(r);
         return;
+      case 'attempt':
+        // How an attempt ended says nothing about latencies: the fit reads outcomes only.
+        return;
     }
   }
 

@@ -117,9 +117,12 @@ export const THEIL_SEN_MAX_PAIRS = 40_000;
  * slopes come from that many pairs drawn with a seeded generator, an unbiased estimate of the
  * same median (O(maxPairs) instead of O(n²)).
  *
- * Sen's interval: with N pairwise slopes, var(Kendall's S) = n(n−1)(2n+5)/18, the ±z·√var
- * band maps to ranks (N ∓ z√var)/2 of the sorted slopes (Hollander & Wolfe, *Nonparametric
- * Statistical Methods*, §9.4); when pairs are sampled the ranks are scaled to the sample.
+ * Sen's interval: with N pairwise slopes of distinct x, var(Kendall's S) = [n(n−1)(2n+5) −
+ * Σ t(t−1)(2t+5)]/18, the sum over groups of t tied x values (Sen, "Estimates of the regression
+ * coefficient based on Kendall's tau", JASA 63, 1968, §3; Hollander & Wolfe, *Nonparametric
+ * Statistical Methods*, §9.4); the ±z·√var band maps to ranks (N ∓ z√var)/2 of the sorted
+ * slopes. Pairs with tied x give no slope and are not among the N. When pairs are sampled the
+ * ranks are scaled to the sample.
  *
  * When x is degenerate (< 2 distinct values) `fallbackSlope` is used and marked unidentified.
  */
@@ -158,8 +161,10 @@ export function theilSenSlope(
   if (count === 0) return { n, slope: fallbackSlope, slopeLow: fallbackSlope, slopeHigh: fallbackSlope, slopeIdentified: false };
   // Order statistics by selection, not a sort: the median (type 7) and Sen's two ranks.
   const s = slopes.subarray(0, count);
-  const varS = (n * (n - 1) * (2 * n + 5)) / 18;
-  const halfWidthRank = (Math.sqrt(varS) / 2) * (count / Math.max(1, totalPairs)); // z = 1
+  const ties = xTies(x, n);
+  const varS = (n * (n - 1) * (2 * n + 5) - ties.varTerm) / 18;
+  const distinctPairs = totalPairs - ties.pairs;
+  const halfWidthRank = (Math.sqrt(Math.max(0, varS)) / 2) * (count / Math.max(1, distinctPairs)); // z = 1
   const mid = (count - 1) / 2;
   const midLo = Math.floor(mid);
   const a = selectInPlace(s, midLo);
@@ -173,6 +178,22 @@ export function theilSenSlope(
     slopeHigh: selectInPlace(s, highRank, midLo),
     slopeIdentified: true,
   };
+}
+
+/** Tie groups of `x[0..n)`: Σ t(t−1)(2t+5) (Sen's variance term) and Σ t(t−1)/2 (pairs with equal x). */
+function xTies(x: ArrayLike<number>, n: number): { readonly varTerm: number; readonly pairs: number } {
+  const sorted = Float64Array.from({ length: n }, (_, i) => x[i] as number).sort();
+  let varTerm = 0;
+  let pairs = 0;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && sorted[j] === sorted[i]) j++;
+    const t = j - i;
+    varTerm += t * (t - 1) * (2 * t + 5);
+    pairs += (t * (t - 1)) / 2;
+    i = j;
+  }
+  return { varTerm, pairs };
 }
 
 /** `y − slope·x` for every point. */

@@ -71,9 +71,39 @@ export interface OutcomeRecord {
   readonly met: boolean;
 }
 
-export type TelemetryRecord = ArcRecord | SizeRecord | TransferRecord | RamRecord | OutcomeRecord;
+/** How a migration attempt ended (`attempt` records). */
+export type AttemptStatus = 'completed' | 'aborted' | 'cancelled' | 'failed';
+
+/** Every status, in the order tables show them. */
+export const ATTEMPT_STATUSES: readonly AttemptStatus[] = ['completed', 'aborted', 'cancelled', 'failed'];
+
+/**
+ * How one migration attempt ended, whatever the ending: one per (migration, policy), written
+ * beside the `outcome` of a completed switchover and alone for one that never switched over — so
+ * an abort is counted where a miss would be (`stats`, the report). Additive: a store without
+ * them still reads its outcomes as before.
+ * - `completed`: the VM runs on the destination (its `outcome` says whether the deadline held);
+ * - `aborted`: the policy gave up, the VM runs on the source (e.g. `DEADLINE_UNREACHABLE`);
+ * - `cancelled`: someone else stopped it (QMP `migrate_cancel`, the operator);
+ * - `failed`: an error ended it (QEMU `failed`, a device needing reset).
+ */
+export interface AttemptRecord {
+  readonly kind: 'attempt';
+  readonly migrationId: string;
+  readonly policy: string;
+  readonly status: AttemptStatus;
+  /** Why: the governor's decision reason (`FITS`, `DEADLINE_UNREACHABLE`, ...), a policy's words, an error. */
+  readonly reason: string;
+  readonly deadlineMs: number;
+  /** Migration start to the VM running on the destination (completed) or to the end, ms. */
+  readonly totalTimeMs: number;
+  /** The predicted blackout bound at the last decision, ms; absent when no prediction was made. */
+  readonly predictedBlackoutMs?: number;
+}
+
+export type TelemetryRecord = ArcRecord | SizeRecord | TransferRecord | RamRecord | OutcomeRecord | AttemptRecord;
 export type RecordKind = TelemetryRecord['kind'];
-export const RECORD_KINDS: readonly RecordKind[] = ['arc', 'size', 'transfer', 'ram', 'outcome'];
+export const RECORD_KINDS: readonly RecordKind[] = ['arc', 'size', 'transfer', 'ram', 'outcome', 'attempt'];
 
 /** Where a record came from, for error messages and the rejects table: `file:line` or a name. */
 export interface RecordSource {

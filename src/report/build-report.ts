@@ -24,7 +24,7 @@ import { filterParts, timeText } from './describe.js';
 import { chartFigure, note, renderPage, type PageSection } from './html.js';
 import { worstOutcomes } from './outcome-stats.js';
 import type { AnalysisFilter } from '../store/analysis.js';
-import { ARC_COLUMNS, POLICY_COLUMNS } from './stats-tables.js';
+import { ARC_COLUMNS, ATTEMPT_COLUMNS, POLICY_COLUMNS } from './stats-tables.js';
 import { htmlTable } from './table-format.js';
 import { worstTableHtml } from './worst-table.js';
 
@@ -103,6 +103,19 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
   }
 
   const sections: PageSection[] = [];
+  sections.push({
+    id: 'attempts',
+    title: 'Attempts by policy',
+    body:
+      analysis.attemptSummaries.length === 0
+        ? note('No attempts or outcomes recorded.')
+        : htmlTable(ATTEMPT_COLUMNS, analysis.attemptSummaries) +
+          note(
+            'Every migration attempted, however it ended. "miss rate" is missed ÷ attempted: an aborted migration is not a miss (the VM kept running on the source), so read it beside "aborted share". ' +
+              '"mean total time": start to the VM running on the destination, or to the end.' +
+              (analysis.attemptSummaries.some((p) => !p.attemptsRecorded) ? ' * No attempt records for this policy: counted from its outcomes, aborts unknown.' : ''),
+          ),
+  });
   sections.push({
     id: 'policies',
     title: 'Outcomes by policy',

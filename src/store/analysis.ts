@@ -10,7 +10,7 @@
  * {@link arcFilterWhere}, the one filter every arc query of the store uses.
  */
 import type Database from 'better-sqlite3';
-import type { OutcomeRecord } from '../records/records.js';
+import type { AttemptRecord, OutcomeRecord } from '../records/records.js';
 import { arcFilterWhere, prefixRange, type ArcFilter, type SqlWhere } from './queries.js';
 import type { Store } from './store.js';
 
@@ -66,19 +66,24 @@ interface OutcomeRow {
 }
 
 /**
- * Outcomes matching `filter`, by migration and decision time. A device-model or arc filter
- * keeps the outcomes of migrations that ran such an arc; `sinceMs` applies to the decision time.
+ * WHERE terms of a per-(migration, policy) table aliased `alias` (joined with `migrations m`):
+ * its policy, the `since` term given, the migration-id prefix, and migrations that ran an arc of
+ * the device model / arc asked for.
  */
-export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): OutcomeRecord[] {
+function policyRowTerms(
+  filter: AnalysisFilter,
+  alias: string,
+  since: { readonly sql: string; readonly params: (sinceMs: number) => number[] },
+): { terms: string[]; params: Array<string | number> } {
   const terms: string[] = [];
   const params: Array<string | number> = [];
   if (filter.policy !== undefined) {
-    terms.push('o.policy = ?');
+    terms.push(`${alias}.policy = ?`);
     params.push(filter.policy);
   }
   if (filter.sinceMs !== undefined) {
-    terms.push('o.decided_at_ms >= ?');
-    params.push(filter.sinceMs);
+    terms.push(since.sql);
+    params.push(...since.params(filter.sinceMs));
   }
   if (filter.migrationPrefix !== undefined) {
     terms.push('m.migration_id >= ? AND m.migration_id < ?');
@@ -87,9 +92,18 @@ export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): Out
   if (filter.deviceModel !== undefined || filter.arc !== undefined) {
     const { sinceMs: _decidedSince, migrationPrefix: _prefix, ...arcOnly } = filter;
     const w = arcFilterWhere(arcOnly);
-    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = o.migration_ref AND ${w.sql})`);
+    terms.push(`EXISTS (SELECT 1 FROM arcs a WHERE a.migration_ref = ${alias}.migration_ref AND ${w.sql})`);
     params.push(...w.params);
   }
+  return { terms, params };
+}
+
+/**
+ * Outcomes matching `filter`, by migration and decision time. A device-model or arc filter
+ * keeps the outcomes of migrations that ran such an arc; `sinceMs` applies to the decision time.
+ */
+export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): OutcomeRecord[] {
+  const { terms, params } = policyRowTerms(filter, 'o', { sql: 'o.decided_at_ms >= ?', params: (since) => [since] });
   const rows = store.db
     .prepare(
       `SELECT m.migration_id AS migrationId, o.policy, o.deadline_ms AS deadlineMs, o.decided_at_ms AS decidedAtMs,
@@ -100,4 +114,26 @@ export function analysisOutcomes(store: Store, filter: AnalysisFilter = {}): Out
     )
     .all(...params) as OutcomeRow[];
   return rows.map((r) => ({ kind: 'outcome', ...r, met: r.met === 1 }));
+}
+
+/**
+ * Attempts matching `filter`, by migration and policy. Filters as {@link analysisOutcomes};
+ * an attempt has no decision time, so `sinceMs` keeps the attempts of migrations with RAM
+ * progress or an outcome at or after it (every recorded attempt leaves a RAM poll).
+ */
+export function analysisAttempts(store: Store, filter: AnalysisFilter = {}): AttemptRecord[] {
+  const { terms, params } = policyRowTerms(filter, 't', {
+    sql: '(EXISTS (SELECT 1 FROM ram_progress r WHERE r.migration_ref = t.migration_ref AND r.at_ms >= ?) OR EXISTS (SELECT 1 FROM outcomes o WHERE o.migration_ref = t.migration_ref AND o.decided_at_ms >= ?))',
+    params: (since) => [since, since],
+  });
+  const rows = store.db
+    .prepare(
+      `SELECT m.migration_id AS migrationId, t.policy, t.status, t.reason, t.deadline_ms AS deadlineMs,
+              t.total_time_ms AS totalTimeMs, t.predicted_blackout_ms AS predictedBlackoutMs
+         FROM attempts t JOIN migrations m ON m.id = t.migration_ref
+         ${whereClause(terms)}
+        ORDER BY m.migration_id, t.policy`,
+    )
+    .all(...params) as Array<Omit<AttemptRecord, 'kind' | 'predictedBlackoutMs'> & { predictedBlackoutMs: number | null }>;
+  return rows.map(({ predictedBlackoutMs, ...r }) => ({ kind: 'attempt', ...r, ...(predictedBlackoutMs === null ? {} : { predictedBlackoutMs }) }));
 }

@@ -6,7 +6,7 @@ export { SCHEMA_VERSION, SCHEMA_STEPS } from './schema.js';
 export type { SchemaStep } from './schema.js';
 export { migrateSchema, checkSchema, schemaVersion, upgradeForReading } from './migrate.js';
 export type { MigrationResult } from './migrate.js';
-export { iterateArcs, arcFilterWhere, arcGroups, transfers, ramProgress, sizes, outcomes, parseArcKey } from './queries.js';
+export { iterateArcs, arcFilterWhere, arcGroups, transfers, ramProgress, sizes, outcomes, attempts, parseArcKey } from './queries.js';
 export type { ArcFilter, ArcGroup, SqlWhere } from './queries.js';
 export { tagTransferLinks } from './link-tags.js';
 export { listMigrations, listDevices, listRejects, tableCounts, recordCount, STORE_TABLES } from './inventory.js';

@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { parseStateName } from '../fsm/index.js';
 import type { BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../records/records.js';
+import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../records/records.js';
 
 /** Caches are cleared past this many migrations (bounded memory on a 10 M-record import). */
 const MAX_CACHED_MIGRATIONS = 50_000;
@@ -35,6 +35,7 @@ export class RecordWriter {
   private readonly insertTransfer: Database.Statement;
   private readonly insertRam: Database.Statement;
   private readonly insertOutcome: Database.Statement;
+  private readonly insertAttempt: Database.Statement;
   private readonly insertReject: Database.Statement;
   /** migration id → row id. */
   private readonly migrationRefs = new Map<string, number>();
@@ -57,6 +58,7 @@ export class RecordWriter {
     this.insertTransfer = db.prepare(`INSERT OR IGNORE INTO transfers (migration_ref, device_id, phase, bytes, duration_ms, link) VALUES (?, ?, ?, ?, ?, ?)`);
     this.insertRam = db.prepare(`INSERT OR IGNORE INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.insertOutcome = db.prepare(`INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertAttempt = db.prepare(`INSERT OR IGNORE INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.insertReject = db.prepare(
       `INSERT OR IGNORE INTO rejects (source_file, source_line, reason, text, rejected_at_ms) VALUES (?, ?, ?, ?, ?)`,
     );
@@ -98,6 +100,9 @@ export class RecordWriter {
           break;
         case 'outcome':
           inserted += this.writeOutcome(ref, r);
+          break;
+        case 'attempt':
+          inserted += this.writeAttempt(ref, r);
           break;
       }
     }
@@ -150,6 +155,10 @@ export class RecordWriter {
       r.actualBlackoutMs,
       r.met ? 1 : 0,
     ).changes;
+  }
+
+  private writeAttempt(ref: number, r: AttemptRecord): number {
+    return this.insertAttempt.run(ref, r.policy, r.status, r.reason, r.deadlineMs, r.totalTimeMs, r.predictedBlackoutMs ?? null).changes;
   }
 
   private migrationRef(migrationId: string, source: RecordSource | undefined): number {

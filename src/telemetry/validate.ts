@@ -5,7 +5,7 @@
  * it is, not copied. Fields the contract does not name are ignored (forward compatibility).
  */
 import { parseStateName } from '../fsm/index.js';
-import type { RecordKind, TelemetryRecord } from '../records/records.js';
+import { ATTEMPT_STATUSES, type RecordKind, type TelemetryRecord } from '../records/records.js';
 
 type Obj = Readonly<Record<string, unknown>>;
 
@@ -23,6 +23,10 @@ const count: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) &&
 const flag: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const state: Check = (v) => (typeof v === 'string' && parseStateName(v) !== undefined ? null : 'a VFIO migration state name');
 const phase: Check = (v) => (v === 'precopy' || v === 'stopcopy' ? null : '"precopy" or "stopcopy"');
+const status: Check = (v) => (typeof v === 'string' && (ATTEMPT_STATUSES as readonly string[]).includes(v) ? null : '"completed", "aborted", "cancelled" or "failed"');
+/** Longest reason an attempt may carry: a decision reason or an error message, not a log. */
+export const MAX_REASON_LENGTH = 512;
+const reason: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length <= MAX_REASON_LENGTH ? null : `a reason of 1–${MAX_REASON_LENGTH} characters`);
 
 /** Longest link name a transfer may carry (UTF-16 code units): a NIC name or class, not a document. */
 export const MAX_LINK_NAME_LENGTH = 128;
@@ -89,6 +93,15 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
     ['predictedBlackoutMs', ms],
     ['actualBlackoutMs', ms],
     ['met', flag],
+  ],
+  attempt: [
+    ['migrationId', text],
+    ['policy', text],
+    ['status', status],
+    ['reason', reason],
+    ['deadlineMs', ms],
+    ['totalTimeMs', ms],
+    ['predictedBlackoutMs', ms, OPTIONAL],
   ],
 } satisfies FieldTables;
 

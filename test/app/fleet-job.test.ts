@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { outcomes, listMigrations, iterateArcs } from '../../src/store/index.js';
+import { attempts, outcomes, listMigrations, iterateArcs } from '../../src/store/index.js';
 import { openStore } from '../../src/store/store.js';
-import { runFleetJob, type FleetJobOptions, type FleetJobResult } from '../../src/app/fleet-job.js';
+import { POLICY_NAMES, runFleetJob, type FleetJobOptions, type FleetJobResult } from '../../src/app/fleet-job.js';
 import { DEFAULT_FLEET_MIX } from '../../src/sim/fleet/vm-spec.js';
 import { formatJobReport, policyTable } from '../../src/cli/fleet-table.js';
 import { tempDb } from '../store/fixtures.js';
@@ -38,7 +38,7 @@ describe('the fleet job', () => {
     try {
       const ids = listMigrations(store).map((m) => m.migrationId);
       expect(ids.filter((id) => id.startsWith('demo/s3/train/vm-'))).toHaveLength(30);
-      for (const policy of ['governor', 'qemu', 'kubevirt', 'oracle']) {
+      for (const policy of POLICY_NAMES) {
         expect(ids.filter((id) => id.startsWith(`demo/s3/heldout/${policy}/vm-`))).toHaveLength(8);
         const completed = result.policies.find((p) => p.policy === policy)!.completed;
         const stored = outcomes(store, { policy }).filter((o) => o.migrationId.startsWith('demo/s3/heldout/'));
@@ -48,6 +48,29 @@ describe('the fleet job', () => {
       let arcs = 0;
       for (const a of iterateArcs(store)) if (a.to === 'STOP_COPY') arcs++;
       expect(arcs).toBeGreaterThan(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores how every attempt ended, aborted ones with their reason, total time and last bound', () => {
+    const store = openStore(tmp.db, { readonly: true });
+    try {
+      for (const name of POLICY_NAMES) {
+        const stored = attempts(store, { policy: name }).filter((a) => a.migrationId.startsWith('demo/s3/heldout/'));
+        const results = result.results[name];
+        expect(stored).toHaveLength(results.length);
+        const byVm = new Map(stored.map((a) => [a.migrationId.split('/').pop(), a]));
+        for (const r of results) {
+          const a = byVm.get(r.vmId)!;
+          expect(a.status).toBe(r.status);
+          expect(a.totalTimeMs).toBe(r.totalTimeMs);
+          expect(a.reason).toBe(r.abortReason ?? 'switched over');
+        }
+      }
+      const govAborted = attempts(store, { policy: 'governor' }).filter((a) => a.migrationId.startsWith('demo/s3/heldout/') && a.status === 'aborted');
+      expect(govAborted.length).toBe(result.policies[0]!.aborted);
+      for (const a of govAborted.filter((x) => x.reason === 'DEADLINE_UNREACHABLE')) expect(a.predictedBlackoutMs).toBeGreaterThan(a.deadlineMs);
     } finally {
       store.close();
     }
@@ -65,7 +88,7 @@ describe('the fleet job', () => {
   });
 
   it('replays the same held-out VMs under every policy', () => {
-    expect(result.policies.map((p) => p.policy)).toEqual(['governor', 'qemu', 'kubevirt', 'oracle']);
+    expect(result.policies.map((p) => p.policy)).toEqual(['governor', 'qemu', 'kubevirt', 'oracle', 'oracle-throttle']);
     for (const p of result.policies) {
       expect(p.attempted).toBe(8);
       expect(p.completed + p.aborted).toBe(8);
@@ -74,6 +97,10 @@ describe('the fleet job', () => {
     expect(ids('qemu')).toEqual(ids('governor'));
     expect(ids('oracle')).toEqual(ids('governor'));
     expect(result.policies[3]!.missed).toBe(0);
+    expect(result.policies[4]!.missed).toBe(0);
+    // Throttling is a lever the plain oracle lacks: with it, never fewer switchovers in time.
+    expect(result.policies[4]!.usefulShare).toBeGreaterThanOrEqual(result.policies[3]!.usefulShare);
+    for (const p of result.policies) expect(p.usefulShare).toBeCloseTo((p.completed - p.missed) / p.attempted, 12);
   });
 
   it('gives the same numbers for the same seed', async () => {
@@ -90,8 +117,8 @@ describe('the fleet job', () => {
 
   it('prints an aligned table with one row per policy', () => {
     const lines = policyTable(result.policies).split('\n');
-    expect(lines).toHaveLength(6);
-    expect(lines[0]).toMatch(/^policy\s+miss rate\s+missed\/completed\s+blackout p50\s+blackout p99\s+mean total time\s+aborted\s+throttled$/);
+    expect(lines).toHaveLength(7);
+    expect(lines[0]).toMatch(/^policy\s+useful\s+miss rate\s+missed\/completed\s+blackout p50\s+blackout p99\s+mean total time\s+aborted\s+throttled$/);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
     expect(formatJobReport(result)).toContain('miss rate = missed deadlines / migrations attempted');
   });
@@ -104,7 +131,7 @@ describe('vfio-sla demo', () => {
       const io = captureIo(t.dir);
       expect(await runCli(['demo', '--migrations', '3', '--training', '20', '--seed', '4', '--db', 'd.db', '--no-report', '--json'], io)).toBe(0);
       const out = JSON.parse(io.out()) as { policies: Array<{ policy: string; attempted: number }>; training: { migrations: number }; dbPath: string };
-      expect(out.policies.map((p) => [p.policy, p.attempted])).toEqual([['governor', 3], ['qemu', 3], ['kubevirt', 3], ['oracle', 3]]);
+      expect(out.policies.map((p) => [p.policy, p.attempted])).toEqual([['governor', 3], ['qemu', 3], ['kubevirt', 3], ['oracle', 3], ['oracle-throttle', 3]]);
       expect(out.training.migrations).toBe(20);
       expect(out.dbPath).toBe(`${t.dir}/d.db`);
       expect(io.err()).toBe(''); // not a terminal: no progress bar

@@ -21,6 +21,7 @@ function result(vmId: string, over: Partial<MigrationResult>): MigrationResult {
     maxSlowdown: 0,
     polls: 100,
     ...over,
+    status: over.status ?? (over.completed === false ? 'aborted' : 'completed'),
   };
 }
 
