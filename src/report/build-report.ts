@@ -9,8 +9,7 @@
  * store.close();
  * ```
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { assertFileTarget, writeFileAtomic } from '../store/output-target.js';
 import type { Store } from '../store/store.js';
 import { analyseStore, type StoreAnalysis } from './analyse.js';
 import { blackoutBreakdown, linesByKey } from './breakdown.js';
@@ -177,10 +176,8 @@ export async function buildReport(store: Store, options: ReportOptions = {}): Pr
 
 /** Builds the report and writes it to `outPath` atomically (creating its folder). */
 export async function writeReport(store: Store, outPath: string, options: ReportOptions = {}): Promise<ReportSummary> {
+  assertFileTarget(outPath, '--out'); // before the work, not only after it
   const { html, summary } = await renderReport(store, options);
-  mkdirSync(dirname(outPath), { recursive: true });
-  const tmp = `${outPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, outPath);
+  writeFileAtomic(outPath, html, '--out');
   return summary;
 }

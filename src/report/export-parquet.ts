@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBDateValue } from '@duckdb/node-api';
 import { stateName, type MigState } from '../fsm/index.js';
+import { assertDirTarget } from '../store/output-target.js';
 import type { Store } from '../store/store.js';
 import { sqlString, withDuckDb } from './duckdb.js';
 import { EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, stagingTableSql, type ExportTable } from './export-schema.js';
@@ -172,6 +173,7 @@ function filesUnder(dir: string, prefix: string): string[] {
 /** Writes `store`'s telemetry under `outDir` as Parquet (see the module comment). */
 export async function exportParquet(store: Store, outDir: string, options: ExportOptions = {}): Promise<ExportSummary> {
   const dir = resolve(outDir);
+  assertDirTarget(dir, '--out');
   mkdirSync(dir, { recursive: true });
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);

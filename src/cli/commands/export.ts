@@ -34,7 +34,7 @@ Options:
 
 A progress bar is drawn on stderr when it is a terminal (not when CI=true).
 
-Exit status: 0 written; 1 the database could not be read or DuckDB failed; 2 usage error (a --db that does not exist included).
+Exit status: 0 written; 1 the database could not be read or DuckDB failed; 2 usage error (a --db that does not exist, or an --out that exists and is not a directory, included).
 
 Examples:
   vfio-sla export --out /srv/fleet/telemetry --since 1d

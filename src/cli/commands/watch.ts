@@ -17,6 +17,7 @@ import { initialModel } from '../../server/start.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
+import { assertFileTarget } from '../../store/output-target.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../model-file.js';
 import { parseDuration } from '../units.js';
@@ -67,7 +68,8 @@ Options:
   --priors <file>       priors for that fit and for an empty database (default: models/priors.json)
   --id <migration-id>   id of the recorded migration (default: from --qmp-log, as 'vfio-sla import'
                         names it, else watch/<socket name>-<UTC time>)
-  --qmp-log <file>      also write the QMP wire log of the migration (overwritten); importing it
+  --qmp-log <file>      also write the QMP wire log of the migration (a regular file, overwritten;
+                        anything else there is refused, exit 2); importing it
                         adds nothing new: the records are the same
   --json                print JSON lines (type: attach, note, event, poll, decision, limit,
                         throttle, cancel, end) instead of text
@@ -174,6 +176,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
 
 /** The `--qmp-log` file, opened now so that a path it cannot write is a usage error, not a lost log. */
 function openLog(path: string, io: CliIo): WriteStream {
+  assertFileTarget(path, '--qmp-log'); // a FIFO would block the open, a device would take the log
   let fd: number;
   try {
     fd = openSync(path, 'w');
