@@ -8,9 +8,11 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import { readFile } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
+import { RunIdentities, runCollisionReason } from '../qemu/run-identity.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
 import { RecordRejectedError } from './errors.js';
 import type { RecordingPipeline } from './pipeline.js';
+import type { TelemetryRecord } from './records.js';
 
 /**
  * Read size. 64 KiB keeps each decoded chunk string in V8's young generation (strings past
@@ -59,6 +61,11 @@ export interface ImportOptions {
   readonly maxErrors?: number;
   /** Stops reading (e.g. when a store fault outlasts the caller's patience). */
   readonly signal?: AbortSignal;
+  /**
+   * The file of a different run already stored under `migrationId`, if any (the CLI passes
+   * `storedRunConflict` of `store/run-identity.ts`): such a QMP migration is rejected, not merged.
+   */
+  readonly storedRunConflict?: (migrationId: string, records: readonly TelemetryRecord[]) => string | undefined;
 }
 
 function sniff(file: string): string {
@@ -125,17 +132,32 @@ async function importRecordLines(
   return true;
 }
 
-/** Parses a QMP file (either form) and pushes its records; returns the number of migrations. */
-async function importQmp(file: string, pipeline: RecordingPipeline): Promise<number> {
+/**
+ * Parses a QMP file (either form) and pushes its records; returns the number of migrations. A
+ * migration whose id a different run already has (earlier in this import, or in the store) is
+ * one reject naming both files: two runs never become one migration.
+ */
+async function importQmp(
+  file: string,
+  pipeline: RecordingPipeline,
+  runs: RunIdentities,
+  storedRunConflict: ImportOptions['storedRunConflict'],
+): Promise<number> {
   const text = await readFile(file, 'utf8');
   const { migrations, errors } = parseQmpLog(text, file);
-  if (errors.length > 0) {
-    const lines = text.split('\n');
-    for (const e of errors) pipeline.reject(e.reason, lines[e.line - 1] ?? '', { file: e.file, line: e.line });
-  }
+  const lines = errors.length > 0 || migrations.length > 0 ? text.split('\n') : [];
+  for (const e of errors) pipeline.reject(e.reason, lines[e.line - 1] ?? '', { file: e.file, line: e.line });
   for (const m of migrations) {
+    const records = migrationToRecords(m);
+    const claim = runs.claim(m.migrationId, file, records);
+    const otherFile = typeof claim === 'object' ? claim.otherFile : claim === 'new' ? storedRunConflict?.(m.migrationId, records) : undefined;
+    if (otherFile !== undefined) {
+      const line = m.polls[0]?.line ?? 1;
+      pipeline.reject(runCollisionReason(m.migrationId, file, otherFile), lines[line - 1] ?? '', { file, line });
+      continue;
+    }
     const source = { file };
-    for (const r of migrationToRecords(m)) pipeline.push(r, source);
+    for (const r of records) pipeline.push(r, source);
   }
   return migrations.length;
 }
@@ -161,6 +183,7 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
   };
   const before = pipeline.stats;
   const perFile: FileImport[] = [];
+  const runs = new RunIdentities();
   let complete = true;
   try {
     for (const file of files) {
@@ -174,7 +197,7 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
       if (format === 'records') {
         complete = await importRecordLines(file, pipeline, onBytes, options.signal);
       } else {
-        migrations = await importQmp(file, pipeline);
+        migrations = await importQmp(file, pipeline, runs, options.storedRunConflict);
         onBytes(statSync(file).size);
       }
       const end = pipeline.stats;

@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tagTransferLinks } from '../../store/link-tags.js';
+import { storedRunConflict } from '../../store/run-identity.js';
 import { openStore, defaultDbPath } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { importFiles, type ImportSummary } from '../../telemetry/import-files.js';
@@ -141,6 +142,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     summary = await importFiles(args.files, pipeline, {
       maxErrors: args.maxErrors,
       signal: abort.signal,
+      storedRunConflict: (id, records) => storedRunConflict(store, id, records),
       onProgress: (done, total) => progress.update(done, total),
     });
   } finally {
