@@ -10,6 +10,7 @@
  * ```
  */
 import { assertFileTarget, writeFileAtomic } from '../store/output-target.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
 import type { Store } from '../store/store.js';
 import { analyseStore, type StoreAnalysis } from './analyse.js';
 import { blackoutBreakdown, linesByKey } from './breakdown.js';
@@ -86,6 +87,11 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
   });
   const charts: string[] = [];
   const warnings: string[] = [];
+  for (const g of analysis.arcs.stats) {
+    if (!(g.lastStartedAtMs <= MAX_TIME_MS)) {
+      warnings.push(`${g.deviceModel} ${g.arc}: an arc starts at ${g.lastStartedAtMs} ms, past the year 9999 (a bad stored record); shown as a number`);
+    }
+  }
   const chart = async (name: string, spec: Parameters<typeof renderSvg>[0], caption: string): Promise<string> => {
     charts.push(name);
     return chartFigure(name, await renderSvg(spec, name, warnings), caption);

@@ -17,6 +17,7 @@ import type { DuckDBAppender, DuckDBDateValue } from '@duckdb/node-api';
 import { stateName, type MigState } from '../fsm/index.js';
 import { assertDirTarget } from '../store/output-target.js';
 import type { Store } from '../store/store.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
 import { sqlString, withDuckDb } from './duckdb.js';
 import { EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, stagingTableSql, type ExportTable } from './export-schema.js';
 
@@ -39,6 +40,8 @@ export interface ExportSummary {
   readonly tables: Readonly<Record<ExportTable, { readonly rows: number; readonly days: number }>>;
   /** Files written, relative to `dir`, sorted. */
   readonly files: readonly string[];
+  /** Migrations left out: their first time is past the year 9999, a bad stored record (by id). */
+  readonly outOfRange: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -137,7 +140,7 @@ function nameMap(store: Store, sql: string): Map<number, string> {
  * Each migration's day (days since 1970-01-01 UTC): of its first arc, else first outcome, size
  * poll or RAM poll (each a primary-key seek). Migrations before `sinceMs`'s day are left out.
  */
-export function migrationDays(store: Store, sinceMs?: number): Map<number, number> {
+export function migrationDays(store: Store, sinceMs?: number, outOfRange: number[] = []): Map<number, number> {
   const rows = store.db
     .prepare(
       `SELECT m.id, coalesce((SELECT min(started_at_ms) FROM arcs a WHERE a.migration_ref = m.id),
@@ -150,6 +153,12 @@ export function migrationDays(store: Store, sinceMs?: number): Map<number, numbe
   const fromDay = sinceMs === undefined ? -Infinity : Math.floor(sinceMs / DAY_MS);
   const out = new Map<number, number>();
   for (const [id, t0] of rows) {
+    // A time past any clock (stored before validation bounded it) would be a partition like
+    // day=318857-05-20: leave the migration out and say so, the rest still exports.
+    if (!(t0 <= MAX_TIME_MS)) {
+      outOfRange.push(id);
+      continue;
+    }
     const day = Math.floor(t0 / DAY_MS);
     if (day >= fromDay) out.set(id, day);
   }
@@ -178,7 +187,8 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);
   const { DuckDBDateValue: DateValue } = await import('@duckdb/node-api');
-  const days = migrationDays(store, options.sinceMs);
+  const outOfRange: number[] = [];
+  const days = migrationDays(store, options.sinceMs, outOfRange);
   const dayValues = new Map<number, DuckDBDateValue>();
   for (const [id, day] of days) dayValues.set(id, new DateValue(day));
   const names: Names = {
@@ -219,5 +229,12 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     }
   });
   options.onProgress?.(total, total);
-  return { dir, host, migrations: days.size, tables, files: filesUnder(dir, prefix) };
+  return {
+    dir,
+    host,
+    migrations: days.size,
+    tables,
+    files: filesUnder(dir, prefix),
+    outOfRange: outOfRange.map((id) => names.migrations.get(id) ?? String(id)),
+  };
 }
