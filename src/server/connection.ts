@@ -16,7 +16,7 @@
  */
 import type { Socket } from 'node:net';
 import { ServiceError } from './errors.js';
-import { LineFramer, TOO_LARGE } from './line-framer.js';
+import { LineFramer, TOO_LARGE } from '../telemetry/line-framer.js';
 import { errorLine } from './protocol.js';
 import type { Service } from './service.js';
 

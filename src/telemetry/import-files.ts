@@ -6,11 +6,11 @@
  */
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
 import { migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
 import { RunIdentities, runCollisionReason } from '../qemu/run-identity.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
 import { RecordRejectedError } from './errors.js';
+import { LineFramer, TOO_LARGE } from './line-framer.js';
 import type { RecordingPipeline } from './pipeline.js';
 import type { TelemetryRecord } from './records.js';
 
@@ -97,6 +97,16 @@ function unlessAborted(promise: Promise<unknown>, signal: AbortSignal | undefine
   });
 }
 
+/**
+ * Longest line of a JSON-lines records file, bytes: a record is a few hundred bytes; a longer
+ * line is one reject (with its line number), dropped as it is read, never held whole.
+ * The service's request limit (`DEFAULT_MAX_LINE_BYTES`) is the same 1 MiB.
+ */
+export const MAX_RECORD_LINE_BYTES = 1024 * 1024;
+
+/** A UTF-8 byte order mark, which some editors put before line 1. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** Streams a JSON-lines records file into the pipeline; returns false when aborted. */
 async function importRecordLines(
   file: string,
@@ -104,31 +114,31 @@ async function importRecordLines(
   onBytes: (n: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
+  const framer = new LineFramer(MAX_RECORD_LINE_BYTES);
   let lineNo = 0;
-  const pushText = (text: string, last: boolean): void => {
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      lineNo++;
-      const line = text.slice(start, nl);
-      start = nl + 1;
-      if (line.trim().length > 0) pipeline.pushLine(line, { file, line: lineNo });
+  const pushLine = (line: Buffer | typeof TOO_LARGE): void => {
+    lineNo++;
+    if (line === TOO_LARGE) {
+      pipeline.reject(`line longer than ${MAX_RECORD_LINE_BYTES} bytes: not a record (skipped to its end)`, '', { file, line: lineNo });
+      return;
     }
-    carry = text.slice(start);
-    if (last && carry.trim().length > 0) pipeline.pushLine(carry, { file, line: ++lineNo });
+    const start = lineNo === 1 && line.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
+    const text = line.toString('utf8', start);
+    if (text.trim().length > 0) pipeline.pushLine(text, { file, line: lineNo });
   };
   const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      pushText(carry + decoder.write(chunk), false);
+      framer.push(chunk);
+      for (let line = framer.next(); line !== undefined; line = framer.next()) pushLine(line);
       onBytes(chunk.length);
       if (!pipeline.writable && !(await unlessAborted(pipeline.whenWritable(), signal))) return false;
     }
   } finally {
     stream.destroy();
   }
-  pushText(carry + decoder.end(), true);
+  const last = framer.rest();
+  if (last !== undefined) pushLine(last);
   return true;
 }
 
