@@ -89,13 +89,16 @@ describe('hostile and slow clients', () => {
   });
 
   it('closes connections beyond the maximum with E_TOO_MANY_CONNECTIONS and takes new ones when there is room', async () => {
-    running = await startTestService(tmp, { maxConnections: 2 });
+    running = await startTestService(tmp, { maxConnections: 2, minEvictableIdleMs: 3_600_000 });
     const a = await client();
     const b = await client();
     expect(await a.request({ id: 1, method: 'health' })).toMatchObject({ result: { connections: 2 } });
+    const reserved = await client(); // the reserved slot: health only
+    expect(await reserved.request({ id: 9, method: 'model' })).toMatchObject({ id: null, error: { code: 'E_TOO_MANY_CONNECTIONS' } });
     const c = await client();
     expect(await c.next()).toMatchObject({ id: null, error: { code: 'E_TOO_MANY_CONNECTIONS' } });
     expect(await c.nextLine()).toBeNull();
+    reserved.close();
     b.close();
     await waitUntil(() => running!.server.connectionCount === 1);
     expect(await (await client()).request({ id: 2, method: 'health' })).toMatchObject({ result: { connections: 2 } });
