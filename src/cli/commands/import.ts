@@ -121,8 +121,16 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const abort = new AbortController();
   let giveUp: NodeJS.Timeout | undefined;
   let faultShown = false;
+  let corrupt = false;
   const sub = pipeline.errors$.subscribe((e) => {
     if (!(e instanceof StoreFaultError)) return;
+    if (e.corrupt) {
+      // Waiting will not mend the file: stop now, write nothing more into it.
+      if (!corrupt) io.stderr.write(`vfio-sla import: ${args.db}: ${e.message}\n`);
+      corrupt = true;
+      abort.abort();
+      return;
+    }
     if (!faultShown) io.stderr.write(`vfio-sla import: ${e.message}\n`);
     faultShown = true;
     giveUp ??= setTimeout(() => abort.abort(), args.retryForMs);
