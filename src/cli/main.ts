@@ -51,7 +51,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 2;
     }
     const err = e as Error & { code?: string };
-    io.stderr.write(`vfio-sla ${name}: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
+    // Node's own messages already start with their code ("EISDIR: illegal operation..."): say it once.
+    const code = err.code !== undefined && !err.message.startsWith(`${err.code}:`) ? `${err.code}: ` : '';
+    io.stderr.write(`vfio-sla ${name}: ${code}${err.message}\n`);
     return 1;
   }
 }

@@ -174,7 +174,9 @@ function filesUnder(dir: string, prefix: string): string[] {
     } catch {
       continue;
     }
-    for (const e of entries) if (e.endsWith('.parquet') && e.split('/').at(-1)?.startsWith(`${prefix}_`)) out.push(`${table}/${e}`);
+    // `<prefix>_<n>.parquet` exactly: host `a`'s files are not those of host `a/b` (`a_2fb_0.parquet`).
+    const own = (name: string | undefined): boolean => name !== undefined && name.startsWith(`${prefix}_`) && /^\d+\.parquet$/.test(name.slice(prefix.length + 1));
+    for (const e of entries) if (own(e.split('/').at(-1))) out.push(`${table}/${e}`);
   }
   return out.sort();
 }

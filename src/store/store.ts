@@ -4,11 +4,12 @@
  * batch, prepared statements, `INSERT OR IGNORE` on stable record ids); reads are the typed
  * queries of `queries.ts`. Synchronous, as better-sqlite3 is: nothing here returns a Promise.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
 import { StoreError } from './errors.js';
+import { fileKind } from './output-target.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { RecordWriter } from './record-writer.js';
@@ -53,6 +54,7 @@ export class Store implements BatchStore {
     options: StoreOptions,
   ) {
     const readonly = options.readonly ?? false;
+    if (path !== ':memory:') refuseNonFile(path);
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new Database(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
@@ -104,6 +106,20 @@ export class Store implements BatchStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * A database path that exists must be a file (a link to one is fine): SQLite on a directory
+ * says only "disk I/O error", and on `/dev/null` it leaves a `-journal` beside the device.
+ */
+function refuseNonFile(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // does not exist (yet): SQLite creates it, or says why not
+  }
+  if (!st.isFile()) throw new StoreError('E_STORE_OPEN', path, `is ${fileKind(st)}, not a database file`);
 }
 
 /** Opens the database at `path` (default {@link defaultDbPath}). Shorthand for `Store.open`. */

@@ -10,6 +10,7 @@ import { runCli } from '../../src/cli/main.js';
 import { clearStaleSocket } from '../../src/server/socket-file.js';
 import type { RunningService } from '../../src/server/start.js';
 import { captureIo } from '../cli/io.js';
+import { arc } from '../store/fixtures.js';
 import { decideRequest, LineClient, startTestService, tempDir, type TempDir } from '../server/helpers.js';
 
 let tmp: TempDir;
@@ -72,6 +73,24 @@ describe('a service no idle client can lock', () => {
     expect(await probe.request(decideRequest(2))).toMatchObject({ id: null, error: { code: 'E_TOO_MANY_CONNECTIONS' } });
     const another = await client();
     expect(await another.next()).toMatchObject({ id: null, error: { code: 'E_TOO_MANY_CONNECTIONS' } });
+  });
+});
+
+describe('health', () => {
+  it('does not say ok while the store refuses writes', async () => {
+    running = await startTestService(tmp, { pipeline: { spillPath: null, batchSize: 1, retryInitialMs: 5, retryMaxMs: 10 } });
+    const store = running.store!;
+    store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
+    const c = await client();
+    const records = Array.from({ length: 200 }, (_, i) => arc({ startedAtMs: i + 1, deviceModel: `model-${i}` }));
+    expect(await c.request({ id: 1, method: 'record', params: { records } })).toMatchObject({ id: 1 });
+    let health = await c.request({ id: 2, method: 'health' });
+    for (let i = 0; i < 100 && (health.result as { records: { faulted: boolean } }).records.faulted !== true; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      health = await c.request({ id: 3 + i, method: 'health' });
+    }
+    expect(health.result).toMatchObject({ status: 'store-faulted', records: { faulted: true } });
+    store.db.pragma('max_page_count = 1073741823');
   });
 });
 

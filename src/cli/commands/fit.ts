@@ -72,6 +72,8 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
     });
   const v = parsed.values;
   if (v.out === undefined) throw new UsageError('--out <file> is required');
+  // '' is a prefix of every id: it would leave out everything and still exit 0.
+  if (v.exclude.some((p) => p.length === 0)) throw new UsageError("--exclude '' would leave out every migration; give an id prefix");
   if (v.priors !== undefined && v['no-priors']) throw new UsageError('--priors and --no-priors exclude each other');
   const folds = v.folds === undefined ? 10 : Number(v.folds);
   if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be an integer ≥ 2, got '${v.folds ?? ''}'`);
