@@ -69,6 +69,7 @@ export class Store implements BatchStore {
         if (version >= 1 && version < SCHEMA_VERSION) upgradeForReading(path, options.busyTimeoutMs ?? 200);
         checkSchema(this.db, path);
       } else {
+        refuseForeign(this.db, path); // before WAL mode: that alone would change their file
         this.db.pragma('journal_mode = WAL');
         this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
         migrateSchema(this.db, path);
@@ -120,6 +121,17 @@ function refuseNonFile(path: string): void {
     return; // does not exist (yet): SQLite creates it, or says why not
   }
   if (!st.isFile()) throw new StoreError('E_STORE_OPEN', path, `is ${fileKind(st)}, not a database file`);
+}
+
+/**
+ * A database with tables and no vfio-sla schema version is someone else's: adding our tables
+ * (and WAL mode) to it would write over what is not ours.
+ */
+function refuseForeign(db: Database.Database, path: string): void {
+  if (schemaVersion(db) !== 0) return;
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4").pluck().all() as string[];
+  if (names.length === 0) return;
+  throw new StoreError('E_STORE_FOREIGN', path, `is not a vfio-sla database (it has ${names.join(', ')}${names.length === 4 ? ', …' : ''}); choose another --db`);
 }
 
 /** Opens the database at `path` (default {@link defaultDbPath}). Shorthand for `Store.open`. */

@@ -124,3 +124,20 @@ describe('export', () => {
     expect(existsSync(join(tmp.dir, 'ex'))).toBe(true);
   });
 });
+
+describe('someone else\'s SQLite file as --db', () => {
+  it('is refused by name, and neither our tables nor WAL mode are added to it', async () => {
+    const foreign = join(tmp.dir, 'crm.db');
+    const db = new Database(foreign);
+    db.exec("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('ada')");
+    db.close();
+    writeFileSync(join(tmp.dir, 'r.jsonl'), `${JSON.stringify(arc())}\n`);
+    const r = await cli('import', join(tmp.dir, 'r.jsonl'), '--db', foreign);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${foreign}: is not a vfio-sla database (it has customers)`);
+    const after = new Database(foreign, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(['customers']);
+    expect(after.pragma('journal_mode', { simple: true })).toBe('delete');
+    after.close();
+  });
+});
