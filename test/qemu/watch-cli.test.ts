@@ -81,7 +81,7 @@ describe('vfio-sla watch', () => {
     expect(out).toContain('watch: attached to unix:');
     expect(out).toContain('migration id vm1/try1');
     expect(out).toMatch(/event MIGRATION \{"status":"completed"\}/);
-    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; recorded 2 ram, 2 transfer, 1 outcome record\(s\)\n$/);
+    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
     expect(io.err()).toBe('');
   });
 
@@ -130,5 +130,16 @@ describe('vfio-sla watch', () => {
     expect(io.err()).toBe(`vfio-sla watch: QMP connection unix:${fq.path} closed (QEMU exited, was killed, or dropped this client) while the migration was active\n`);
     expect(readStore((s) => tableCounts(s))).toMatchObject({ outcomes: 0, transfers: 0 });
     expect(readStore((s) => ramProgress(s, 'lost')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('vfio-sla watch and the store', () => {
+  it('does not claim records it sent were stored when the store rejected them all (exit 1)', async () => {
+    // A migration id with a control character: every record is rejected by validation.
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--id', 'vm1\u0007bell']);
+    expect(code).toBe(1);
+    expect(io.out()).toMatch(/sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
+    expect(io.err()).toContain('vfio-sla watch: 5 of 5 records were rejected, not stored');
+    expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 5 });
   });
 });

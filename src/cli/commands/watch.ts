@@ -76,7 +76,7 @@ Options:
   -h, --help            this help
 
 Exit status: 0 completed; 1 QEMU's QMP socket closed or a command failed (QEMU exited, was
-killed, dropped the connection) or no final statistics; 2 usage error; 3 the migration failed;
+killed, dropped the connection) or no final statistics, or records were rejected; 2 usage error; 3 the migration failed;
 4 it was cancelled (by --drive or anyone else); 130 stopped by SIGINT/SIGTERM. Whatever the
 end, what was recorded stays in the store.
 
@@ -227,7 +227,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let code: number;
+  let code = 1; // set from the end of the watch; an exception skips the return
   try {
     const watch = new MigrationWatch({
       qmp,
@@ -256,6 +256,12 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     } catch (e) {
       io.stderr.write(`vfio-sla watch: ${(e as Error).message}\n`);
       code = 1;
+    }
+    // "Sent" is not "stored": say what the store refused, as import does (exit 1).
+    const { accepted, rejected } = pipeline.stats;
+    if (rejected > 0) {
+      io.stderr.write(`vfio-sla watch: ${rejected} of ${accepted + rejected} records were rejected, not stored (vfio-sla stats lists the rejects table's reasons)\n`);
+      if (code === 0) code = 1;
     }
     faults.unsubscribe();
     store.close();
