@@ -40,3 +40,8 @@ export function storedRunConflict(store: Store, migrationId: string, records: re
   ];
   return stored.every((k) => keys.has(k)) ? undefined : (row.file ?? 'an earlier import');
 }
+
+/** True when a migration with this id is stored (any of its records). */
+export function migrationExists(store: Store, migrationId: string): boolean {
+  return store.db.prepare('SELECT 1 FROM migrations WHERE migration_id = ?').pluck().get(migrationId) !== undefined;
+}

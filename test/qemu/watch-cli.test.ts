@@ -143,3 +143,15 @@ describe('vfio-sla watch and the store', () => {
     expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 5 });
   });
 });
+
+describe('vfio-sla watch run identity', () => {
+  it('refuses a --qmp-log path whose derived id an earlier run already has, leaving that log untouched (exit 2)', async () => {
+    expect((await watchCli({ remainingBytes: converging }, ['--qmp-log', 'vm1.qmp'])).code).toBe(0);
+    const first = readFileSync(join(dir, 'vm1.qmp'), 'utf8');
+    const io = captureIo(dir);
+    const code = await runCli(['watch', '--qmp', join(dir, 'none.sock'), '--db', 'w.db', '--qmp-log', 'vm1.qmp'], io);
+    expect(code).toBe(2);
+    expect(io.err()).toContain(`--qmp-log: migration id '${dir.split('/').at(-1)}/vm1' (from the log's path) is already in the store from an earlier run`);
+    expect(readFileSync(join(dir, 'vm1.qmp'), 'utf8')).toBe(first);
+  });
+});

@@ -18,6 +18,7 @@ import { defaultDbPath, openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { assertFileTarget } from '../../store/output-target.js';
+import { migrationExists } from '../../store/run-identity.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../model-file.js';
 import { parseDuration } from '../units.js';
@@ -94,6 +95,8 @@ interface WatchArgs {
   readonly model: string | undefined;
   readonly priors: string;
   readonly id: string;
+  /** The id was derived from the --qmp-log path (no --id): another run may already have it. */
+  readonly idFromLog: boolean;
   readonly qmpLog: string | undefined;
   readonly json: boolean;
 }
@@ -169,6 +172,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     id: v.id ?? (qmpLog === undefined ? `watch/${name}-${compactUtc(Date.now())}` : migrationIdFromPath(qmpLog)),
+    idFromLog: v.id === undefined && qmpLog !== undefined,
     qmpLog,
     json: v.json,
   };
@@ -207,6 +211,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const store = openStore(args.db);
   let log: WriteStream | undefined;
   try {
+    // Two watched runs logged to one path would get one id and merge into one migration.
+    if (args.idFromLog && migrationExists(store, args.id)) {
+      throw new UsageError(`--qmp-log: migration id '${args.id}' (from the log's path) is already in the store from an earlier run; give --id or another --qmp-log name`);
+    }
     log = args.qmpLog === undefined ? undefined : openLog(args.qmpLog, io);
   } catch (e) {
     store.close();
