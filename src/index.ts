@@ -72,6 +72,9 @@ export {
   SpillError,
   NotCommittedError,
   formatSource,
+  MAX_TIME_MS,
+  MAX_DURATION_MS,
+  MAX_BYTES,
 } from './telemetry/index.js';
 export type {
   PipelineOptions,
@@ -93,6 +96,7 @@ export {
   openStore,
   defaultDbPath,
   StoreError,
+  OutputTargetError,
   SCHEMA_VERSION,
   iterateArcs,
   arcGroups,
