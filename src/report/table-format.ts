@@ -64,7 +64,6 @@ function mdEscape(s: string): string {
  * a stored record must not move a terminal's cursor, set its title (OSC) or hide text.
  */
 export function visible(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
