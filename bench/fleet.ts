@@ -21,7 +21,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { judgeFleetGoals, pooledFigures, seedFigures, type PolicySeedFigures, type SeedFigures } from '../src/sim/fleet/goals.js';
+import { judgeFleetGoals, pooledFigures, seedFigures, type PolicySeedFigures, type SeedFigures } from '../src/app/fleet-goals.js';
 import { POLICY_NAMES, runFleetJob, type FleetJobResult } from '../src/app/fleet-job.js';
 
 const ALPHA = 0.01;

@@ -74,6 +74,9 @@ export {
   SpillError,
   NotCommittedError,
   formatSource,
+  MAX_TIME_MS,
+  MAX_DURATION_MS,
+  MAX_BYTES,
 } from './telemetry/index.js';
 export type {
   PipelineOptions,
@@ -95,6 +98,7 @@ export {
   openStore,
   defaultDbPath,
   StoreError,
+  OutputTargetError,
   SCHEMA_VERSION,
   iterateArcs,
   arcGroups,

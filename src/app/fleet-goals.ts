@@ -4,9 +4,9 @@
  * noise at 300 VMs), ≤ α pooled over the seeds, and its mean total time over the VMs both
  * complete ≤ 1.10× the oracle's. Pure: rows in, verdicts out; the bench runs the seeds.
  */
-import type { FleetJobResult, PolicyName } from './job.js';
-import { POLICY_NAMES } from './job.js';
-import { pairedTimeRatio } from './metrics.js';
+import type { FleetJobResult, PolicyName } from './fleet-job.js';
+import { POLICY_NAMES } from './fleet-job.js';
+import { pairedTimeRatio } from '../sim/fleet/metrics.js';
 
 /** One policy on one seed (or pooled). */
 export interface PolicySeedFigures {

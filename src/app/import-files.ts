@@ -6,11 +6,13 @@
  */
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
 import { migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
+import { RunIdentities, runCollisionReason } from '../qemu/run-identity.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
 import { RecordRejectedError } from '../telemetry/errors.js';
+import { LineFramer, TOO_LARGE } from '../telemetry/line-framer.js';
 import type { RecordingPipeline } from '../telemetry/pipeline.js';
+import type { TelemetryRecord } from '../records/records.js';
 
 /**
  * Read size. 64 KiB keeps each decoded chunk string in V8's young generation (strings past
@@ -59,6 +61,11 @@ export interface ImportOptions {
   readonly maxErrors?: number;
   /** Stops reading (e.g. when a store fault outlasts the caller's patience). */
   readonly signal?: AbortSignal;
+  /**
+   * The file of a different run already stored under `migrationId`, if any (the CLI passes
+   * `storedRunConflict` of `store/run-identity.ts`): such a QMP migration is rejected, not merged.
+   */
+  readonly storedRunConflict?: (migrationId: string, records: readonly TelemetryRecord[]) => string | undefined;
 }
 
 function sniff(file: string): string {
@@ -90,6 +97,16 @@ function unlessAborted(promise: Promise<unknown>, signal: AbortSignal | undefine
   });
 }
 
+/**
+ * Longest line of a JSON-lines records file, bytes: a record is a few hundred bytes; a longer
+ * line is one reject (with its line number), dropped as it is read, never held whole.
+ * The service's request limit (`DEFAULT_MAX_LINE_BYTES`) is the same 1 MiB.
+ */
+export const MAX_RECORD_LINE_BYTES = 1024 * 1024;
+
+/** A UTF-8 byte order mark, which some editors put before line 1. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** Streams a JSON-lines records file into the pipeline; returns false when aborted. */
 async function importRecordLines(
   file: string,
@@ -97,45 +114,60 @@ async function importRecordLines(
   onBytes: (n: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
+  const framer = new LineFramer(MAX_RECORD_LINE_BYTES);
   let lineNo = 0;
-  const pushText = (text: string, last: boolean): void => {
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      lineNo++;
-      const line = text.slice(start, nl);
-      start = nl + 1;
-      if (line.trim().length > 0) pipeline.pushLine(line, { file, line: lineNo });
+  const pushLine = (line: Buffer | typeof TOO_LARGE): void => {
+    lineNo++;
+    if (line === TOO_LARGE) {
+      pipeline.reject(`line longer than ${MAX_RECORD_LINE_BYTES} bytes: not a record (skipped to its end)`, '', { file, line: lineNo });
+      return;
     }
-    carry = text.slice(start);
-    if (last && carry.trim().length > 0) pipeline.pushLine(carry, { file, line: ++lineNo });
+    const start = lineNo === 1 && line.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
+    const text = line.toString('utf8', start);
+    if (text.trim().length > 0) pipeline.pushLine(text, { file, line: lineNo });
   };
   const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      pushText(carry + decoder.write(chunk), false);
+      framer.push(chunk);
+      for (let line = framer.next(); line !== undefined; line = framer.next()) pushLine(line);
       onBytes(chunk.length);
       if (!pipeline.writable && !(await unlessAborted(pipeline.whenWritable(), signal))) return false;
     }
   } finally {
     stream.destroy();
   }
-  pushText(carry + decoder.end(), true);
+  const last = framer.rest();
+  if (last !== undefined) pushLine(last);
   return true;
 }
 
-/** Parses a QMP file (either form) and pushes its records; returns the number of migrations. */
-async function importQmp(file: string, pipeline: RecordingPipeline): Promise<number> {
+/**
+ * Parses a QMP file (either form) and pushes its records; returns the number of migrations. A
+ * migration whose id a different run already has (earlier in this import, or in the store) is
+ * one reject naming both files: two runs never become one migration.
+ */
+async function importQmp(
+  file: string,
+  pipeline: RecordingPipeline,
+  runs: RunIdentities,
+  storedRunConflict: ImportOptions['storedRunConflict'],
+): Promise<number> {
   const text = await readFile(file, 'utf8');
   const { migrations, errors } = parseQmpLog(text, file);
-  if (errors.length > 0) {
-    const lines = text.split('\n');
-    for (const e of errors) pipeline.reject(e.reason, lines[e.line - 1] ?? '', { file: e.file, line: e.line });
-  }
+  const lines = errors.length > 0 || migrations.length > 0 ? text.split('\n') : [];
+  for (const e of errors) pipeline.reject(e.reason, lines[e.line - 1] ?? '', { file: e.file, line: e.line });
   for (const m of migrations) {
+    const records = migrationToRecords(m);
+    const claim = runs.claim(m.migrationId, file, records);
+    const otherFile = typeof claim === 'object' ? claim.otherFile : claim === 'new' ? storedRunConflict?.(m.migrationId, records) : undefined;
+    if (otherFile !== undefined) {
+      const line = m.polls[0]?.line ?? 1;
+      pipeline.reject(runCollisionReason(m.migrationId, file, otherFile), lines[line - 1] ?? '', { file, line });
+      continue;
+    }
     const source = { file };
-    for (const r of migrationToRecords(m)) pipeline.push(r, source);
+    for (const r of records) pipeline.push(r, source);
   }
   return migrations.length;
 }
@@ -161,6 +193,7 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
   };
   const before = pipeline.stats;
   const perFile: FileImport[] = [];
+  const runs = new RunIdentities();
   let complete = true;
   try {
     for (const file of files) {
@@ -174,7 +207,7 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
       if (format === 'records') {
         complete = await importRecordLines(file, pipeline, onBytes, options.signal);
       } else {
-        migrations = await importQmp(file, pipeline);
+        migrations = await importQmp(file, pipeline, runs, options.storedRunConflict);
         onBytes(statSync(file).size);
       }
       const end = pipeline.stats;

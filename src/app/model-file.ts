@@ -3,9 +3,9 @@
  * validates the version and every field (`E_MODEL_VERSION`, `E_BAD_MODEL` naming the file);
  * saving writes a temporary file and renames it, so a reader never sees half a model.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../store/output-target.js';
 import { parseModelJson, stringifyModel } from '../estimators/model-json.js';
 import type { FittedModel } from '../estimators/types.js';
 
@@ -17,10 +17,7 @@ export function loadModel(path: string): FittedModel {
   return parseModelJson(readFileSync(path, 'utf8'), path);
 }
 
-/** Writes a model file atomically (creating its folder). */
+/** Writes a model file atomically (creating its folder); refuses a path that is not a regular file. */
 export function saveModel(path: string, model: FittedModel): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, stringifyModel(model));
-  renameSync(tmp, path);
+  writeFileAtomic(path, stringifyModel(model), '--out');
 }

@@ -87,7 +87,7 @@ export class WatchTextFormat {
         return [`${at(entry.tMs)}  migrate_cancel: ${entry.reason}`];
       case 'end': {
         const r = entry.result;
-        return [`${r.message}; recorded ${r.records.ram} ram, ${r.records.transfer} transfer, ${r.records.outcome} outcome record(s)`];
+        return [`${r.message}; sent ${r.records.ram} ram, ${r.records.transfer} transfer, ${r.records.outcome} outcome record(s) to the store`];
       }
     }
   }

@@ -5,7 +5,7 @@
  * and missed from the `outcome` records of completed switchovers. A store without attempt
  * records (written before they existed) counts its outcomes as its attempts.
  */
-import type { AttemptRecord, OutcomeRecord } from '../telemetry/records.js';
+import type { AttemptRecord, OutcomeRecord } from '../records/records.js';
 import { byPolicy } from './outcome-stats.js';
 
 /** One policy's attempts summed up. */

@@ -9,8 +9,8 @@
  * store.close();
  * ```
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { assertFileTarget, writeFileAtomic } from '../store/output-target.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
 import type { Store } from '../store/store.js';
 import { analyseStore, type StoreAnalysis } from './analyse.js';
 import { blackoutBreakdown, linesByKey } from './breakdown.js';
@@ -87,6 +87,11 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
   });
   const charts: string[] = [];
   const warnings: string[] = [];
+  for (const g of analysis.arcs.stats) {
+    if (!(g.lastStartedAtMs <= MAX_TIME_MS)) {
+      warnings.push(`${g.deviceModel} ${g.arc}: an arc starts at ${g.lastStartedAtMs} ms, past the year 9999 (a bad stored record); shown as a number`);
+    }
+  }
   const chart = async (name: string, spec: Parameters<typeof renderSvg>[0], caption: string): Promise<string> => {
     charts.push(name);
     return chartFigure(name, await renderSvg(spec, name, warnings), caption);
@@ -190,10 +195,8 @@ export async function buildReport(store: Store, options: ReportOptions = {}): Pr
 
 /** Builds the report and writes it to `outPath` atomically (creating its folder). */
 export async function writeReport(store: Store, outPath: string, options: ReportOptions = {}): Promise<ReportSummary> {
+  assertFileTarget(outPath, '--out'); // before the work, not only after it
   const { html, summary } = await renderReport(store, options);
-  mkdirSync(dirname(outPath), { recursive: true });
-  const tmp = `${outPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, outPath);
+  writeFileAtomic(outPath, html, '--out');
   return summary;
 }

@@ -16,8 +16,10 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { MigState, stateName } from '../fsm/index.js';
+import { assertDirTarget } from '../store/output-target.js';
 import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanRows, type ScanTable } from '../store/scan.js';
 import type { Store } from '../store/store.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
 import { sqlString, withDuckDb } from './duckdb.js';
 import { EXPORT_COLUMNS, EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, type ExportTable } from './export-schema.js';
 
@@ -40,6 +42,8 @@ export interface ExportSummary {
   readonly tables: Readonly<Record<ExportTable, { readonly rows: number; readonly days: number }>>;
   /** Files written, relative to `dir`, sorted. */
   readonly files: readonly string[];
+  /** Migrations left out: their first time is past the year 9999, a bad stored record (by id). */
+  readonly outOfRange: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -132,10 +136,16 @@ function* indexed(names: readonly string[]): Generator<readonly [number, string]
  * Each migration's day (days since 1970-01-01 UTC): of its first arc, else first outcome, size
  * poll or RAM poll. Migrations before `sinceMs`'s day are left out.
  */
-export function migrationDays(store: Store, sinceMs?: number): Map<number, number> {
+export function migrationDays(store: Store, sinceMs?: number, outOfRange: number[] = []): Map<number, number> {
   const fromDay = sinceMs === undefined ? -Infinity : Math.floor(sinceMs / DAY_MS);
   const out = new Map<number, number>();
   for (const [id, t0] of migrationFirstTimes(store)) {
+    // A time past any clock (stored before validation bounded it) would be a partition like
+    // day=318857-05-20: leave the migration out and say so, the rest still exports.
+    if (!(t0 <= MAX_TIME_MS)) {
+      outOfRange.push(id);
+      continue;
+    }
     const day = Math.floor(t0 / DAY_MS);
     if (day >= fromDay) out.set(id, day);
   }
@@ -151,7 +161,9 @@ function filesUnder(dir: string, prefix: string): string[] {
     } catch {
       continue;
     }
-    for (const e of entries) if (e.endsWith('.parquet') && e.split('/').at(-1)?.startsWith(`${prefix}_`)) out.push(`${table}/${e}`);
+    // `<prefix>_<n>.parquet` exactly: host `a`'s files are not those of host `a/b` (`a_2fb_0.parquet`).
+    const own = (name: string | undefined): boolean => name !== undefined && name.startsWith(`${prefix}_`) && /^\d+\.parquet$/.test(name.slice(prefix.length + 1));
+    for (const e of entries) if (own(e.split('/').at(-1))) out.push(`${table}/${e}`);
   }
   return out.sort();
 }
@@ -159,11 +171,13 @@ function filesUnder(dir: string, prefix: string): string[] {
 /** Writes `store`'s telemetry under `outDir` as Parquet (see the module comment). */
 export async function exportParquet(store: Store, outDir: string, options: ExportOptions = {}): Promise<ExportSummary> {
   const dir = resolve(outDir);
+  assertDirTarget(dir, '--out');
   mkdirSync(dir, { recursive: true });
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);
   const api = await import('@duckdb/node-api');
-  const days = migrationDays(store, options.sinceMs);
+  const outOfRange: number[] = [];
+  const days = migrationDays(store, options.sinceMs, outOfRange);
   const names = referenceNames(store);
   const states = Object.values(MigState).filter((v): v is MigState => typeof v === 'number').map((n) => [n, stateName(n)] as const);
   // Counting is a scan of every table: only for a progress display.
@@ -203,5 +217,12 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     }
   });
   options.onProgress?.(total, total);
-  return { dir, host, migrations: days.size, tables, files: filesUnder(dir, prefix) };
+  return {
+    dir,
+    host,
+    migrations: days.size,
+    tables,
+    files: filesUnder(dir, prefix),
+    outOfRange: outOfRange.map((id) => names.migrations[id] ?? String(id)),
+  };
 }

@@ -22,6 +22,8 @@
  *
  * Pure: no I/O, no clock; the model comes in compiled.
  */
+// simple-statistics' max loops: a spread Math.max(...rates) overflows the stack past ~100k vCPUs.
+import { max } from 'simple-statistics';
 import { convergenceRatio } from '../estimators/precopy.js';
 import { TuningError } from './errors.js';
 import { evaluate, isFeasible, recommendation, tuneContext, type Evaluation, type TuneContext } from './evaluate.js';
@@ -90,7 +92,7 @@ function bestDirtyLimit(ctx: TuneContext, rates: readonly number[]): Evaluation 
   const probe: Probe = (mib) => evaluate(ctx, { kind: 'dirty-limit', vcpuLimitBytesPerS: mib * MiB }, ctx.input.budgetMs);
   const min = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS;
   // Above the hottest vCPU's rate a quota changes nothing.
-  return feasibleEdge(probe, min, Math.max(min + 1, Math.ceil(Math.max(...rates) / MiB) + 1))?.e ?? null;
+  return feasibleEdge(probe, min, Math.max(min + 1, Math.ceil(max(rates) / MiB) + 1))?.e ?? null;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { judgeFleetGoals, pooledFigures, seedFigures, type PolicySeedFigures, type SeedFigures } from '../../../src/sim/fleet/goals.js';
-import { POLICY_NAMES, runFleetJob, type FleetJobResult } from '../../../src/sim/fleet/job.js';
-import { DEFAULT_FLEET_MIX } from '../../../src/sim/fleet/vm-spec.js';
-import { tempDb } from '../../store/fixtures.js';
+import { judgeFleetGoals, pooledFigures, seedFigures, type PolicySeedFigures, type SeedFigures } from '../../src/app/fleet-goals.js';
+import { POLICY_NAMES, runFleetJob, type FleetJobResult } from '../../src/app/fleet-job.js';
+import { DEFAULT_FLEET_MIX } from '../../src/sim/fleet/vm-spec.js';
+import { tempDb } from '../store/fixtures.js';
 
 function fig(attempted: number, met: number, missed: number, timeMs: number, oracleTimeMs: number): PolicySeedFigures {
   return { attempted, met, missed, usefulShare: met / attempted, missRate: missed / attempted, pairedTimeRatio: timeMs / oracleTimeMs, pairedTimeMs: timeMs, pairedOracleTimeMs: oracleTimeMs };

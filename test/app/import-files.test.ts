@@ -64,9 +64,9 @@ describe('importing our JSON-lines records', () => {
     expect(rejects).toEqual([
       [2, 'bad JSON'],
       [4, 'record: unknown kind "disk"'],
-      [5, 'arc.latencyMs: expected a non-negative number of ms, got "12"'],
-      [7, 'arc.latencyMs: expected a non-negative number of ms, got -5'],
-      [8, 'size.stopCopyBytes: expected a non-negative integer of bytes, got -1'],
+      [5, 'arc.latencyMs: expected a non-negative number of ms up to 366 days, got "12"'],
+      [7, 'arc.latencyMs: expected a non-negative number of ms up to 366 days, got -5'],
+      [8, 'size.stopCopyBytes: expected a non-negative integer of bytes up to 2^50, got -1'],
       [9, 'bad JSON'],
       [10, 'arc.to: expected a VFIO migration state name, got "STOPCOPY"'],
     ]);

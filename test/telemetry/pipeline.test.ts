@@ -55,7 +55,7 @@ describe('RecordingPipeline', () => {
     pipeline.push(arc({ startedAtMs: 2 }));
     await pipeline.close();
     expect(errors.map((e) => [e.code, e.message])).toEqual([
-      ['E_BAD_RECORD', 'gov:7: arc.latencyMs: expected a non-negative number of ms, got -1'],
+      ['E_BAD_RECORD', 'gov:7: arc.latencyMs: expected a non-negative number of ms up to 366 days, got -1'],
     ]);
     expect(tableCounts(store)).toMatchObject({ arcs: 2, rejects: 1 });
     expect(listRejects(store)[0]).toMatchObject({ file: 'gov', line: 7, text: expect.stringContaining('"latencyMs":-1') });

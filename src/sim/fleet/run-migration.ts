@@ -3,7 +3,7 @@
  * switchover attempts until one completes, or an abort. Deterministic: the VM's seed decides
  * everything the policy does not.
  */
-import type { AttemptStatus } from '../../telemetry/records.js';
+import type { AttemptStatus } from '../../records/records.js';
 import type { Policy } from '../policies/types.js';
 import { MigrationWorld } from './migration-world.js';
 import type { MigrationRecorder } from './recorder.js';

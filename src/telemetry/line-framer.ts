@@ -1,5 +1,10 @@
 /**
- * Splits one connection's byte stream into lines, holding at most `maxLineBytes` of an
+ * The one line splitter of vfio-sla: the service's connections, the QMP client
+ * (`qemu/qmp-framing.ts`) and the JSON-lines importer (`import-files.ts`) all frame their bytes
+ * with it. Every byte is scanned once (`indexOf` from where the last scan stopped, never from the
+ * start of an unfinished line again), so a 50 MB line costs what 50 MB of short lines cost.
+ *
+ * Splits one byte stream into lines, holding at most `maxLineBytes` of an
  * unfinished line. A longer line is reported once as {@link TOO_LARGE} as soon as it crosses
  * the limit (so the client hears about it without sending the rest), and everything up to its
  * newline is dropped as it arrives: a hostile client cannot make the server hold more than the
@@ -38,6 +43,14 @@ export class LineFramer {
 
   push(chunk: Buffer): void {
     if (chunk.length > 0) this.chunks.push(chunk);
+  }
+
+  /** Drops everything buffered (a new stream starts, e.g. on reconnect). */
+  reset(): void {
+    this.chunks.length = 0;
+    this.offset = 0;
+    this.takePartial();
+    this.discarding = false;
   }
 
   /**

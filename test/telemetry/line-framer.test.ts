@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineFramer, TOO_LARGE } from '../../src/server/line-framer.js';
+import { LineFramer, TOO_LARGE } from '../../src/telemetry/line-framer.js';
 
 function drain(f: LineFramer): Array<string | 'TOO_LARGE'> {
   const out: Array<string | 'TOO_LARGE'> = [];
