@@ -9,7 +9,7 @@
  * store.close();
  * ```
  */
-import { assertFileTarget, writeFileAtomic } from '../store/output-target.js';
+import { assertFileTarget, writeFileAtomic } from '../files/output-target.js';
 import { MAX_TIME_MS } from '../telemetry/validate.js';
 import type { Store } from '../store/store.js';
 import { analyseStore, type StoreAnalysis } from './analyse.js';

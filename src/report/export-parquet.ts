@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { MigState, stateName } from '../fsm/index.js';
-import { assertDirTarget } from '../store/output-target.js';
+import { assertDirTarget } from '../files/output-target.js';
 import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanRows, type ScanTable } from '../store/scan.js';
 import type { Store } from '../store/store.js';
 import { MAX_TIME_MS } from '../telemetry/validate.js';

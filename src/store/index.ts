@@ -1,7 +1,7 @@
 export { Store, openStore, defaultDbPath } from './store.js';
 export type { StoreOptions } from './store.js';
 export { StoreError } from './errors.js';
-export { OutputTargetError, assertFileTarget, assertDirTarget, writeFileAtomic } from './output-target.js';
+export { OutputTargetError, assertFileTarget, assertDirTarget, writeFileAtomic } from '../files/output-target.js';
 export type { StoreErrorCode } from './errors.js';
 export { SCHEMA_VERSION, SCHEMA_STEPS } from './schema.js';
 export type { SchemaStep } from './schema.js';

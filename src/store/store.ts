@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
 import { StoreError } from './errors.js';
-import { fileKind } from './output-target.js';
+import { fileKind } from '../files/output-target.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { RecordWriter } from './record-writer.js';

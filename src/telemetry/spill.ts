@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { assertFileTarget } from '../store/output-target.js';
+import { assertFileTarget } from '../files/output-target.js';
 
 const READ_CHUNK_BYTES = 1 << 20;
 

@@ -20,6 +20,7 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   estimators: 2,
   governor: 3,
   tuning: 4,
+  files: 5,
   telemetry: 10,
   store: 10,
   qemu: 10,

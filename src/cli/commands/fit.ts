@@ -9,7 +9,7 @@ import { fitModel } from '../../estimators/fit.js';
 import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
-import { assertFileTarget } from '../../store/output-target.js';
+import { assertFileTarget } from '../../files/output-target.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.js';
 import { collectStore } from '../../store/store-records.js';

@@ -17,7 +17,7 @@ import { initialModel } from '../../server/start.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { assertFileTarget } from '../../store/output-target.js';
+import { assertFileTarget } from '../../files/output-target.js';
 import { migrationExists } from '../../store/run-identity.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';

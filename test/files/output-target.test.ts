@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { openStore } from '../../src/store/store.js';
 import { SpillFile } from '../../src/telemetry/spill.js';
-import { OutputTargetError } from '../../src/store/output-target.js';
+import { OutputTargetError } from '../../src/files/output-target.js';
 import { captureIo } from '../cli/io.js';
 import { tempDb } from '../store/fixtures.js';
 
