@@ -10,16 +10,10 @@
  * in ≤ 3 s (bench/estimators.ts). The fit CLI test fails if the schema moves.
  */
 import { MigrationCollector } from '../estimators/migrations.js';
+import { referenceNames } from './scan.js';
 import type { Store } from './store.js';
 
 type Row = unknown[];
-
-/** `id → name` of a reference table, as an array (ids are small dense integers: faster than a Map). */
-function names(store: Store, sql: string): string[] {
-  const out: string[] = [];
-  for (const [id, name] of store.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, string]>) out[id] = name;
-  return out;
-}
 
 function* rows(store: Store, sql: string): Generator<Row> {
   yield* store.db.prepare(sql).raw(true).iterate() as IterableIterator<Row>;
@@ -31,12 +25,10 @@ const opt = (v: unknown): number | undefined => (v === null ? undefined : (v as 
 /** The fit's records of `store`, optionally only of migrations `keep` accepts. */
 export function collectStore(store: Store, keep: (migrationId: string) => boolean = () => true): MigrationCollector {
   const c = new MigrationCollector();
-  const migrations = names(store, 'SELECT id, migration_id FROM migrations');
+  const { migrations, devices, models } = referenceNames(store);
   migrations.forEach((id, ref) => {
     if (!keep(id)) delete migrations[ref];
   });
-  const devices = names(store, 'SELECT id, device_id FROM devices');
-  const models = names(store, 'SELECT id, name FROM device_models');
   // One row per migration, its arc columns as one JSON array of arrays (SQLite ≥ 3.45 writes
   // doubles that round-trip): a million rows through better-sqlite3 cost twice the CPU of 36 k
   // rows plus JSON.parse, and columns go to the collector without a call per arc. States and
