@@ -1,4 +1,5 @@
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { folderCycles, importEdges, LAYER_RANK, layerOf, upwardImports } from './helpers/import-graph.js';
@@ -44,5 +45,15 @@ describe('the graph helpers', () => {
     ];
     expect(folderCycles(cycle)).toEqual([['qemu', 'store', 'telemetry']]);
     expect(folderCycles(cycle.slice(0, 2))).toEqual([]);
+  });
+});
+
+describe('SQL', () => {
+  it('is written only in store/: no other folder prepares a statement on the SQLite handle', () => {
+    const outside = edges
+      .map((e) => e.fromFile)
+      .filter((f, i, all) => all.indexOf(f) === i && layerOf(f) !== 'store')
+      .filter((f) => /\.db\.(prepare|exec|pragma|transaction)\(|\bstore\.db\b/.test(readFileSync(join(SRC, f), 'utf8')));
+    expect(outside).toEqual([]);
   });
 });

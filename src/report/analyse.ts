@@ -36,7 +36,7 @@ export function analyseStore(store: Store, filter: AnalysisFilter = {}, options:
   if (filter.arc !== undefined) arcStates(filter.arc); // a bad key is E_BAD_FILTER
   const onProgress = options.onProgress;
   const total = onProgress === undefined ? 0 : countArcs(store, filter);
-  const arcs = analyseArcs(scanArcs(store, filter), deviceModelNames(store.db), {
+  const arcs = analyseArcs(scanArcs(store, filter), deviceModelNames(store), {
     samplePerGroup: options.samplePerGroup ?? 0,
     ...(onProgress === undefined ? {} : { onProgress: (done: number) => onProgress(done, total) }),
   });

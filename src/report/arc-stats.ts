@@ -142,7 +142,7 @@ function finish(g: Group, deviceModel: string): ArcStats {
 
 /**
  * Aggregates scanned arcs per (device model, arc). `modelNames` resolves `model_ref`s
- * (`queries.ts` `deviceModelNames`).
+ * (`store/analysis.ts` `deviceModelNames`).
  */
 export function analyseArcs(rows: Iterable<ArcScanRow>, modelNames: ReadonlyMap<number, string>, options: ArcAnalysisOptions = {}): ArcAnalysis {
   const groups = new Map<number, Group>();

@@ -9,7 +9,6 @@
  * resolved afterwards from the small tables. Arcs are selected by `queries.ts`
  * {@link arcFilterWhere}, the one filter every arc query of the store uses.
  */
-import type Database from 'better-sqlite3';
 import type { AttemptRecord, OutcomeRecord } from '../records/records.js';
 import { arcFilterWhere, prefixRange, type ArcFilter, type SqlWhere } from './queries.js';
 import type { Store } from './store.js';
@@ -51,8 +50,8 @@ export function scanArcs(store: Store, filter: AnalysisFilter = {}): IterableIte
 }
 
 /** `device_models` id → name. */
-export function deviceModelNames(db: Database.Database): Map<number, string> {
-  return new Map(db.prepare('SELECT id, name FROM device_models').raw(true).all() as Array<[number, string]>);
+export function deviceModelNames(store: Store): Map<number, string> {
+  return new Map(store.db.prepare('SELECT id, name FROM device_models').raw(true).all() as Array<[number, string]>);
 }
 
 interface OutcomeRow {
@@ -136,4 +135,15 @@ export function analysisAttempts(store: Store, filter: AnalysisFilter = {}): Att
     )
     .all(...params) as Array<Omit<AttemptRecord, 'kind' | 'predictedBlackoutMs'> & { predictedBlackoutMs: number | null }>;
   return rows.map(({ predictedBlackoutMs, ...r }) => ({ kind: 'attempt', ...r, ...(predictedBlackoutMs === null ? {} : { predictedBlackoutMs }) }));
+}
+
+/** Ids of the `limit` migrations with the most pre-copy passes (ties by id). */
+export function mostPasses(store: Store, limit: number): string[] {
+  return store.db
+    .prepare(
+      `SELECT m.migration_id FROM (SELECT migration_ref, count(DISTINCT pass) AS passes FROM ram_progress GROUP BY migration_ref) r
+         JOIN migrations m ON m.id = r.migration_ref ORDER BY r.passes DESC, m.migration_id LIMIT ?`,
+    )
+    .pluck()
+    .all(limit) as string[];
 }

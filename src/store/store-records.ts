@@ -10,16 +10,10 @@
  * in ≤ 3 s (bench/estimators.ts). The fit CLI test fails if the schema moves.
  */
 import { MigrationCollector } from '../estimators/migrations.js';
+import { referenceNames } from './scan.js';
 import type { Store } from './store.js';
 
 type Row = unknown[];
-
-/** `id → name` of a reference table, as an array (ids are small dense integers: faster than a Map). */
-function names(store: Store, sql: string): string[] {
-  const out: string[] = [];
-  for (const [id, name] of store.db.prepare(sql).raw(true).iterate() as IterableIterator<[number, string]>) out[id] = name;
-  return out;
-}
 
 function* rows(store: Store, sql: string): Generator<Row> {
   yield* store.db.prepare(sql).raw(true).iterate() as IterableIterator<Row>;
@@ -31,27 +25,35 @@ const opt = (v: unknown): number | undefined => (v === null ? undefined : (v as 
 /** The fit's records of `store`, optionally only of migrations `keep` accepts. */
 export function collectStore(store: Store, keep: (migrationId: string) => boolean = () => true): MigrationCollector {
   const c = new MigrationCollector();
-  const migrations = names(store, 'SELECT id, migration_id FROM migrations');
+  const { migrations, devices, models } = referenceNames(store);
   migrations.forEach((id, ref) => {
     if (!keep(id)) delete migrations[ref];
   });
-  const devices = names(store, 'SELECT id, device_id FROM devices');
-  const models = names(store, 'SELECT id, name FROM device_models');
-  // One row per migration, its arcs as a JSON array: a million rows through better-sqlite3 cost
-  // twice the CPU of 36 k rows plus JSON.parse. States and `ok` travel packed: from·16 + to·2 + ok.
-  const arcs = `SELECT migration_ref, json_group_array(json_array(device_ref, model_ref, from_state * 16 + to_state * 2 + ok,
-                  started_at_ms, latency_ms, stop_copy_bytes)) FROM arcs GROUP BY migration_ref`;
+  // One row per migration, its arc columns as one JSON array of arrays (SQLite ≥ 3.45 writes
+  // doubles that round-trip): a million rows through better-sqlite3 cost twice the CPU of 36 k
+  // rows plus JSON.parse, and columns go to the collector without a call per arc. States and
+  // `ok` travel packed: from·16 + to·2 + ok.
+  const arcs = `SELECT migration_ref, '[' || json_group_array(device_ref) || ',' || json_group_array(model_ref) || ','
+                  || json_group_array(from_state * 16 + to_state * 2 + ok) || ',' || json_group_array(started_at_ms) || ','
+                  || json_group_array(latency_ms) || ',' || json_group_array(stop_copy_bytes) || ']' FROM arcs GROUP BY migration_ref`;
   for (const r of rows(store, arcs)) {
     const id = migrations[num(r[0])];
     if (id === undefined) continue;
-    for (const a of JSON.parse(r[1] as string) as number[][]) {
-      const code = a[2] as number;
-      const device = a[0] as number;
-      const model = a[1] as number;
-      c.addArc(id, devices[device] ?? String(device), models[model] ?? String(model), code >> 4, (code >> 1) & 7, a[3] as number, a[4] as number, a[5] as number, (code & 1) === 1);
-    }
+    const [device, model, code, startedAtMs, latencyMs, stopCopyBytes] = JSON.parse(r[1] as string) as number[][];
+    const codes = code as number[];
+    c.addArcColumns(id, {
+      deviceId: (device as number[]).map((ref) => devices[ref] ?? String(ref)),
+      deviceModel: (model as number[]).map((ref) => models[ref] ?? String(ref)),
+      from: codes.map((k) => k >> 4),
+      to: codes.map((k) => (k >> 1) & 7),
+      startedAtMs: startedAtMs as number[],
+      latencyMs: latencyMs as number[],
+      stopCopyBytes: stopCopyBytes as number[],
+      ok: codes.map((k) => (k & 1) === 1),
+    });
   }
-  for (const r of rows(store, "SELECT migration_ref, device_id, bytes, duration_ms, link FROM transfers WHERE phase = 'stopcopy'")) {
+  // `+phase`: a scan of the table beats the phase index and a primary-key seek per row.
+  for (const r of rows(store, "SELECT migration_ref, device_id, bytes, duration_ms, link FROM transfers WHERE +phase = 'stopcopy'")) {
     const migrationId = migrations[num(r[0])];
     if (migrationId === undefined) continue;
     const link = r[4] as string | null;

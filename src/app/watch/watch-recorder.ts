@@ -1,8 +1,9 @@
 /**
  * The QMP importer, live: `vfio-sla watch` hands every line its QMP client receives to a
  * {@link WatchRecorder}, which keeps the lines of the one migration it follows as a form-1 wire
- * log (design.md "QMP logs"), types them with the importer's own parser (`parseQmpLog`) and turns
- * them into records with the importer's own conversion (`migrationToRecords`). So the records
+ * log (design.md "QMP logs") and converts each line once, with the importer's own functions:
+ * `readQueryMigrate` types a poll, `readQmpEvent` an event, `ramRecordOf` makes a poll's `ram`
+ * record and `migrationToRecords` the records of the end. So the records
  * `watch` stores are the records `vfio-sla import` makes from the log `watch --qmp-log` writes:
  * `ram` records as the polls arrive, the `transfer` pair and the `outcome` at the end.
  *
@@ -17,9 +18,9 @@
 import type { OutcomeRecord, RecordSink, RecordSource, TelemetryRecord } from '../../records/records.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import { QmpProtocolError } from '../../qemu/qmp-errors.js';
-import { NEVER_COMPLETED, parseQmpLog } from '../../qemu/qmp-log.js';
+import { readQmpEvent, readQueryMigrate } from '../../qemu/qmp-log.js';
 import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
-import { migrationToRecords } from '../../qemu/qmp-records.js';
+import { migrationToRecords, ramRecordOf } from '../../qemu/qmp-records.js';
 import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
 import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
 
@@ -45,8 +46,6 @@ export interface WatchRecorderOptions {
   /** Receives every kept line (no terminator): the form-1 wire log. */
   readonly writeLine?: (line: string) => void;
 }
-
-const PRECOPY_STATUSES: ReadonlySet<string> = new Set(['active', 'device']);
 
 type Json = Record<string, unknown>;
 
@@ -129,18 +128,16 @@ export class WatchRecorder {
   }
 
   private onEvent(line: string): RecordedLine {
-    const v = JSON.parse(line) as Json;
-    const name = String(v['event']);
-    const data = isObject(v['data']) ? v['data'] : {};
-    const starts = name === 'MIGRATION' && data['status'] === 'setup';
+    // The importer's reading (qmp-log.ts), so both read the same time from the same line; an
+    // event without a timestamp is one the importer would reject too.
+    const read = readQmpEvent(JSON.parse(line), this.lines + 1);
+    if ('error' in read) return { kind: 'other' };
+    const starts = read.event.event === 'MIGRATION' && read.event.data['status'] === 'setup';
     if (this.phaseValue === 'waiting') {
       if (!starts) return { kind: 'other' };
       this.begin();
     }
-    const ts = isObject(v['timestamp']) ? v['timestamp'] : {};
-    // The importer's formula (qmp-log.ts), so both read the same time from the same line.
-    const atMs = Number(ts['seconds']) * 1000 + Number(ts['microseconds']) / 1000;
-    const event: QmpEvent = { atMs, line: this.keep(line), event: name, data };
+    const event: QmpEvent = { ...read.event, line: this.keep(line) };
     this.events.push(event);
     return { kind: 'event', event };
   }
@@ -158,14 +155,14 @@ export class WatchRecorder {
   }
 
   private onPoll(line: string): RecordedLine {
-    const parsed = parseQmpLog(line, this.options.source);
-    const typed = parsed.migrations[0]?.polls[0];
-    if (typed === undefined) {
-      // `{}` or status `none`; a reply QEMU's schema would not allow is for the caller to report.
-      const bad = parsed.errors.find((e) => !e.reason.includes(NEVER_COMPLETED));
-      if (bad !== undefined) throw new QmpProtocolError(this.options.source, `query-migrate reply: ${bad.reason}`, line);
-      return { kind: 'skipped-poll', why: 'no-migration', status: undefined };
-    }
+    // The log line, parsed once: its `"ts"` is the time the importer reads from it.
+    const v = JSON.parse(line) as Json;
+    const read = isObject(v['return']) && 'status' in v['return'] ? readQueryMigrate(v['return'], Number(v['ts']) * 1000, this.lines + 1) : { poll: undefined };
+    // A reply QEMU's schema would not allow is for the caller to report.
+    if ('error' in read) throw new QmpProtocolError(this.options.source, `query-migrate reply: ${read.error}`, line);
+    const typed = read.poll;
+    // `{}` or status `none`.
+    if (typed === undefined) return { kind: 'skipped-poll', why: 'no-migration', status: undefined };
     const status = typed.status;
     const final = MIGRATION_FINAL_STATUSES.has(status);
     if (this.phaseValue === 'ended') return { kind: 'skipped-poll', why: 'after-end', status };
@@ -186,24 +183,11 @@ export class WatchRecorder {
     this.migrationLimitMs = this.limitMs;
   }
 
-  /**
-   * The poll's `ram` record, by `migrationToRecords` itself: the migration's first poll, reduced
-   * to its time (a `setup` status makes no record), then this poll — exactly one record whose
-   * `atMs` counts from the first poll, as in the full conversion.
-   */
+  /** The poll's `ram` record, by the importer's conversion, `atMs` counting from the first poll. */
   private pushRam(poll: QmpPoll): void {
-    if (!PRECOPY_STATUSES.has(poll.status) || poll.ram === undefined) return;
-    const first = this.polls[0] ?? poll;
-    const view: QmpMigration = {
-      migrationId: this.options.migrationId,
-      file: this.options.source,
-      polls: [{ atMs: first.atMs, line: first.line, status: 'setup' }, poll],
-      events: [],
-    };
-    for (const r of migrationToRecords(view)) {
-      if (r.kind !== 'ram') continue;
-      this.options.sink.push(r, this.recordSource);
-      this.ramRecords++;
-    }
+    const r = ramRecordOf(this.options.migrationId, poll, (this.polls[0] ?? poll).atMs);
+    if (r === undefined) return;
+    this.options.sink.push(r, this.recordSource);
+    this.ramRecords++;
   }
 }
