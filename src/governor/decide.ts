@@ -15,6 +15,7 @@ import type { BlackoutDevice, BlackoutPrediction } from '../estimators/types.js'
 import { GovernorError } from './errors.js';
 import { decideNotFitting } from './not-fitting.js';
 import { ackPending, ackWaitMs } from './switchover-ack.js';
+import { totalTime, type TotalTime } from './total-time.js';
 import { idsWhere, isInError, isSourceState, isUnknownState, pendingInitialBytes, sizeFailed, sizesKnown } from './snapshot-devices.js';
 import { REASON_ACTIONS, type BindingLimit, type Decision, type DecisionReason, type DeviceSnapshot, type Slo, type SwitchoverAck, type ThrottleAdvice, type VmSnapshot } from './types.js';
 
@@ -27,6 +28,7 @@ export const FAILED_SIZE_QUERY_BYTES = 100 * 1024 * 1024 * 1024;
 
 const NO_IDS: readonly string[] = Object.freeze([]);
 const NO_PARTS: Decision['breakdown'] = Object.freeze([]);
+const UNKNOWN_TOTAL: TotalTime = Object.freeze({ medianMs: NaN, boundMs: NaN });
 
 /**
  * Decides what to do with a VM in pre-copy, given a compiled model and the SLO:
@@ -79,21 +81,24 @@ export function decide(snapshot: VmSnapshot, model: CompiledModel, slo: Slo): De
     // QEMU will not stop the VM before the ack (`migration_can_switchover()`), whatever the budget.
     if (ackPending(snapshot)) {
       const waitMs = ackWaitMs(model, snapshot, devices, link, serial, slo.alpha);
-      return build('SWITCHOVER_ACK_PENDING', prediction, slo, rho, budgetLeftMs, NO_IDS, null, waitMs, null);
+      const total = totalTime(prediction, waitMs, limit.deadlineMs, budgetLeftMs, model, slo.alpha);
+      return build('SWITCHOVER_ACK_PENDING', prediction, slo, rho, budgetLeftMs, NO_IDS, null, waitMs, null, total);
     }
     const initialBytes = pendingInitialBytes(devices);
-    if (initialBytes === 0) return predicted('FITS', prediction, slo, rho, budgetLeftMs, NO_IDS);
+    if (initialBytes === 0) return committed('FITS', prediction, slo, rho, budgetLeftMs);
     // Draining initial data shares the pre-copy link; while it drains RAM must not grow (ρ ≤ 1).
     const drainMs = snapshot.precopyBandwidthBytesPerS > 0 ? (initialBytes / snapshot.precopyBandwidthBytesPerS) * 1000 : Infinity;
     if (drainMs <= budgetLeftMs && rho <= 1) {
-      return build('INITIAL_BYTES_PENDING', prediction, slo, rho, budgetLeftMs, NO_IDS, null, drainMs, null);
+      const total = totalTime(prediction, drainMs, limit.deadlineMs, budgetLeftMs, model, slo.alpha);
+      return build('INITIAL_BYTES_PENDING', prediction, slo, rho, budgetLeftMs, NO_IDS, null, drainMs, null, total);
     }
-    return predicted('FITS_INITIAL_UNDRAINED', prediction, slo, rho, budgetLeftMs, NO_IDS);
+    return committed('FITS_INITIAL_UNDRAINED', prediction, slo, rho, budgetLeftMs);
   }
 
   const next = decideNotFitting(model, snapshot, devices, link, serial, limit, rho, budgetLeftMs);
   const waitMs = next.waitMs !== null && ackPending(snapshot) ? Math.max(next.waitMs, ackWaitMs(model, snapshot, devices, link, serial, slo.alpha)) : next.waitMs;
-  return build(next.reason, prediction, slo, rho, budgetLeftMs, NO_IDS, next.targetRamBytes, waitMs, next.throttle);
+  const total = totalTime(prediction, waitMs ?? next.throttledPrecopyMs, limit.deadlineMs, budgetLeftMs, model, slo.alpha);
+  return build(next.reason, prediction, slo, rho, budgetLeftMs, NO_IDS, next.targetRamBytes, waitMs, next.throttle, total);
 }
 
 /** The SLO with the limit that binds as its deadline: a guest timeout below the deadline replaces it. */
@@ -155,11 +160,17 @@ function assumeFailedSize(d: DeviceSnapshot): BlackoutDevice {
 }
 
 function unpredicted(reason: DecisionReason, slo: Slo, rho: number, budgetLeftMs: number, ids: readonly string[]): Decision {
-  return build(reason, null, slo, rho, budgetLeftMs, ids, null, null, null);
+  return build(reason, null, slo, rho, budgetLeftMs, ids, null, null, null, UNKNOWN_TOTAL);
 }
 
+/** A decision that does not expect the migration to complete from here (no time to completion). */
 function predicted(reason: DecisionReason, p: BlackoutPrediction, slo: Slo, rho: number, budgetLeftMs: number, ids: readonly string[]): Decision {
-  return build(reason, p, slo, rho, budgetLeftMs, ids, null, null, null);
+  return build(reason, p, slo, rho, budgetLeftMs, ids, null, null, null, UNKNOWN_TOTAL);
+}
+
+/** A commit: the time to completion is the blackout. */
+function committed(reason: DecisionReason, p: BlackoutPrediction, slo: Slo, rho: number, budgetLeftMs: number): Decision {
+  return build(reason, p, slo, rho, budgetLeftMs, NO_IDS, null, null, null, { medianMs: p.medianMs, boundMs: p.boundMs });
 }
 
 /** The one place a Decision is made: every field, always in the same order (one hidden class). */
@@ -173,6 +184,7 @@ function build(
   targetRamBytes: number | null,
   waitMs: number | null,
   throttle: ThrottleAdvice | null,
+  total: TotalTime,
 ): Decision {
   return {
     action: REASON_ACTIONS[reason],
@@ -192,5 +204,7 @@ function build(
     targetRamBytes,
     waitMs,
     throttle,
+    medianTotalMs: total.medianMs,
+    predictedTotalMs: total.boundMs,
   };
 }

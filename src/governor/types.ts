@@ -180,4 +180,17 @@ export interface Decision {
   readonly waitMs: number | null;
   /** Dirty-rate numbers (`throttle`). */
   readonly throttle: ThrottleAdvice | null;
+  /**
+   * Predicted median time from now to the end of the migration, ms: pre-copy still to run
+   * (`waitMs`, or at the advised dirty rate for `throttle`) plus the blackout; the blackout alone
+   * for `commit`. NaN when the decision does not expect completion from here (abort, a failed size
+   * query, a missing model).
+   */
+  readonly medianTotalMs: number;
+  /**
+   * The 1 − α bound on that time, ms: pre-copy at the model's learned projection error
+   * (`FittedModel.precopyTime`), never past the budget (the governor aborts there; Infinity with
+   * neither), plus the limit the blackout bound is held to. NaN as `medianTotalMs`.
+   */
+  readonly predictedTotalMs: number;
 }

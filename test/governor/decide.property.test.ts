@@ -155,6 +155,7 @@ describe('decide over random VMs', () => {
       fc.property(snapshotArb, sloArb, modelArb, (s, g, [, model]) => {
         const slo = sloFor(model, s, g);
         const d = decide(s, model, slo);
+        if (!Number.isNaN(d.medianTotalMs)) expect(d.medianTotalMs).toBeLessThanOrEqual(d.predictedTotalMs);
         if (d.targetRamBytes !== null) {
           expect(d.targetRamBytes).toBeGreaterThanOrEqual(0);
           expect(d.targetRamBytes).toBeLessThanOrEqual(s.ramRemainingBytes);
