@@ -51,6 +51,16 @@ export function switchoverInMs(s: SwitchoverClockState, targetBytes: number, max
   return p.reachesTarget ? roundMs + p.timeMs : Infinity;
 }
 
+/**
+ * The 1 − α bound on `precopyMs` of pre-copy still to run: the learned projection error when
+ * there are enough scores for α, and never past `budgetMs` (the governor aborts there); Infinity
+ * with neither. Never below `precopyMs`.
+ */
+export function precopyBoundWithinBudgetMs(precopyMs: number, sortedScores: ArrayLike<number>, alpha: number, budgetMs: number): number {
+  const learned = precopyTimeBoundMs(precopyMs, sortedScores, alpha) ?? Infinity;
+  return Math.max(precopyMs, Math.min(learned, budgetMs));
+}
+
 /** One pre-copy poll of a finished migration: what was projected then, and what happened. */
 export interface PrecopyTimePoint {
   readonly migrationId: string;

@@ -9,7 +9,7 @@
  * itself: the governor commits only once its 1 − α bound fits the limit.
  */
 import type { CompiledModel } from '../estimators/predict.js';
-import { precopyTimeBoundMs } from '../estimators/total-time.js';
+import { precopyBoundWithinBudgetMs } from '../estimators/total-time.js';
 import type { BlackoutPrediction } from '../estimators/types.js';
 
 export interface TotalTime {
@@ -32,7 +32,6 @@ export function totalTime(
   alpha: number,
 ): TotalTime {
   if (precopyMs === null) return UNKNOWN;
-  const learned = precopyTimeBoundMs(precopyMs, model.precopyTimeScores, alpha) ?? Infinity;
-  const precopyBoundMs = Math.max(precopyMs, Math.min(learned, budgetLeftMs));
+  const precopyBoundMs = precopyBoundWithinBudgetMs(precopyMs, model.precopyTimeScores, alpha, budgetLeftMs);
   return { medianMs: precopyMs + Math.min(p.medianMs, limitMs), boundMs: precopyBoundMs + limitMs };
 }

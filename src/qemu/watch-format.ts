@@ -38,7 +38,14 @@ function decisionText(e: DecisionEntry): string {
     ? ''
     : `: bound ${formatDuration(d.predictedBlackoutMs)} (median ${formatDuration(d.medianBlackoutMs)}) ${limitText(d)}`;
   const advice = d.throttle === null ? '' : `; dirty rate to reach: ${formatRate(d.throttle.maxDirtyBytesPerS)}`;
-  return `${head}${bound}${advice}${e.acted ? ' [acting]' : ''}`;
+  return `${head}${bound}${advice}${totalText(d)}${e.acted ? ' [acting]' : ''}`;
+}
+
+/** Time to completion from now: median, and the bound when it is finite. */
+function totalText(d: Decision): string {
+  if (Number.isNaN(d.medianTotalMs)) return '';
+  const bound = Number.isFinite(d.predictedTotalMs) ? `, bound ${formatDuration(d.predictedTotalMs)}` : ', unbounded (no budget)';
+  return `; done in ${formatDuration(d.medianTotalMs)}${bound}`;
 }
 
 /** The bound against the limit that binds: the deadline, or the guest timeout when it is lower. */

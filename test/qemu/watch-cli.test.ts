@@ -100,6 +100,12 @@ describe('vfio-sla watch', () => {
     expect(text.io.out()).toMatch(/: bound .* > guest timeout 1\.00 ms/);
   });
 
+  it('prints the time to completion of each decision that expects one', async () => {
+    const { io } = await watchCli({ remainingBytes: converging }, ['--deadline', '10s', '--id', 'total']);
+    // A commit completes with its blackout: the median and the bound are the blackout's.
+    expect(io.out()).toMatch(/ — commit FITS: bound ([\d.]+ m?s) \(median ([\d.]+ m?s)\) ≤ 10\.0+ s; done in \2, bound \1/);
+  });
+
   it('decides with a model fitted from the database once it holds telemetry', async () => {
     await watchCli({ remainingBytes: converging }, ['--id', 'first']);
     const { io } = await watchCli({ remainingBytes: converging }, ['--id', 'second', '--json']);

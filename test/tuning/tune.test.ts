@@ -6,7 +6,7 @@ import { TuningError } from '../../src/tuning/errors.js';
 import { paretoFront } from '../../src/tuning/pareto.js';
 import { tune } from '../../src/tuning/tune.js';
 import type { TradeOff } from '../../src/tuning/types.js';
-import { GiB, LAB, MiB, POSTGRES_16T } from './fixtures.js';
+import { GiB, LAB, LAB_MODEL, MiB, POSTGRES_16T } from './fixtures.js';
 
 const model = LAB;
 const postgres16 = POSTGRES_16T;
@@ -19,6 +19,17 @@ describe('tune', () => {
     expect(r.recommended?.capabilities).toEqual([]);
     expect(Object.keys(r.recommended?.parameters ?? {})).toEqual(['downtime-limit', 'avail-switchover-bandwidth']);
     expect(r.recommended?.predicted).toMatchObject({ converged: true, meetsDeadline: true, withinBudget: true, slowdown: 0 });
+  });
+
+  it('bounds the total time by the budget without a learned pre-copy error, and by that error with one', () => {
+    const input = { ...postgres16, dirtyBytesPerS: 18 * MiB };
+    const plain = tune(input).recommended!.predicted;
+    expect(plain.totalBoundMs).toBeCloseTo(input.budgetMs + plain.blackoutBoundMs, 6);
+    const scores = Array.from({ length: 99 }, (_, i) => i / 200); // n = 99, α = 0.05: rank ⌈100 × 0.95⌉ = 95 → score 94 / 200
+    const learned = compileModel({ ...LAB_MODEL, precopyTime: { n: 99, logRatioScores: scores } });
+    const p = tune({ ...input, model: learned }).recommended!.predicted;
+    expect(p.totalBoundMs).toBeCloseTo(p.precopyMs * Math.exp(0.47) + p.blackoutBoundMs, 6);
+    expect(p.totalBoundMs).toBeGreaterThan(p.totalTimeMs);
   });
 
   it('throttles the non-converging guest so it meets the deadline within the budget', () => {
