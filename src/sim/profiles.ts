@@ -6,6 +6,7 @@
  */
 import { MigFlags } from '../fsm/index.js';
 import type { SimArcModel, SimNoiseModel } from './latency.js';
+import { PDS_VF, VFIO_AP, XE_VF } from './profiles-stop-copy-only.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -205,12 +206,15 @@ export const GENERIC_NIC: SimProfile = {
   },
 };
 
-/** The built-in profiles by name. */
+/** The built-in profiles by name (the STOP_COPY-only drivers in `profiles-stop-copy-only.ts`). */
 export const SIM_PROFILES: Readonly<Record<string, SimProfile>> = {
   [MLX5_CX7.name]: MLX5_CX7,
   [QAT_VF.name]: QAT_VF,
   [GENERIC_NIC.name]: GENERIC_NIC,
+  [XE_VF.name]: XE_VF,
+  [PDS_VF.name]: PDS_VF,
+  [VFIO_AP.name]: VFIO_AP,
 };
 
 /** Names of the built-in profiles. */
-export type SimProfileName = 'mlx5-cx7' | 'qat-vf' | 'generic-nic';
+export type SimProfileName = 'mlx5-cx7' | 'qat-vf' | 'generic-nic' | 'xe-vf' | 'pds-vf' | 'vfio-ap';
