@@ -14,6 +14,7 @@ import { convergenceRatio } from '../estimators/precopy.js';
 import type { BlackoutDevice, BlackoutPrediction } from '../estimators/types.js';
 import { GovernorError } from './errors.js';
 import { decideNotFitting } from './not-fitting.js';
+import { stopCopyOnlyCulprits } from './stop-copy-only.js';
 import { ackPending, ackWaitMs } from './switchover-ack.js';
 import { totalTime, type TotalTime } from './total-time.js';
 import { idsWhere, isInError, isSourceState, isUnknownState, pendingInitialBytes, sizeFailed, sizesKnown } from './snapshot-devices.js';
@@ -96,6 +97,10 @@ export function decide(snapshot: VmSnapshot, model: CompiledModel, slo: Slo): De
   }
 
   const next = decideNotFitting(model, snapshot, devices, link, serial, limit, rho, budgetLeftMs);
+  if (next.reason === 'DEADLINE_UNREACHABLE') {
+    const culprits = stopCopyOnlyCulprits(model, devices, link, slo.alpha, limit.deadlineMs);
+    if (culprits.length > 0) return build('STOP_COPY_ONLY_DEVICE_TOO_SLOW', prediction, slo, rho, budgetLeftMs, culprits, null, null, null, UNKNOWN_TOTAL);
+  }
   const waitMs = next.waitMs !== null && ackPending(snapshot) ? Math.max(next.waitMs, ackWaitMs(model, snapshot, devices, link, serial, slo.alpha)) : next.waitMs;
   const total = totalTime(prediction, waitMs ?? next.throttledPrecopyMs, limit.deadlineMs, budgetLeftMs, model, slo.alpha);
   return build(next.reason, prediction, slo, rho, budgetLeftMs, NO_IDS, next.targetRamBytes, waitMs, next.throttle, total);

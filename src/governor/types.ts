@@ -121,6 +121,12 @@ export const REASON_ACTIONS = {
   BUDGET_INSUFFICIENT: 'abort',
   /** With no RAM left and device pre-copy data drained, the bound still exceeds the deadline. */
   DEADLINE_UNREACHABLE: 'abort',
+  /**
+   * The deadline is out of reach because of a device without PRE_COPY (`pds-vfio-pci`,
+   * `xe-vfio-pci`, `vfio_ap`): its whole state moves in the blackout, and it alone, with no RAM
+   * left, exceeds the limit. `reasonDeviceIds` names it.
+   */
+  STOP_COPY_ONLY_DEVICE_TOO_SLOW: 'abort',
   /** A device is in ERROR: it needs `VFIO_DEVICE_RESET`. */
   DEVICE_ERROR: 'abort',
   /** A device reports a state that is not a migration source state, or one its flags lack. */
@@ -165,7 +171,7 @@ export interface Decision {
   readonly breakdown: readonly BlackoutPart[];
   /** Device models/arcs the model lacks (non-empty only with `MODEL_MISSING`). */
   readonly missing: readonly string[];
-  /** Devices the reason is about: in ERROR, in an unknown state, or whose size query failed. */
+  /** Devices the reason is about: in ERROR, in an unknown state, whose size query failed, or a STOP_COPY-only device that alone breaks the limit. */
   readonly reasonDeviceIds: readonly string[];
   /** ρ = RAM dirty rate / pre-copy bandwidth. */
   readonly rho: number;

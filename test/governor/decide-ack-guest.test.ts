@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileModel, predictBlackout } from '../../src/estimators/predict.js';
+import { MigFlags, MigState } from '../../src/fsm/index.js';
 import { decide, type VmSnapshot } from '../../src/governor/index.js';
 import type { SizedDevice } from '../../src/governor/snapshot-devices.js';
 import { GiB, MiB, mlx5, simTruthModel, vm } from './fixtures.js';
@@ -100,5 +101,27 @@ describe('decide: guest timeout', () => {
     for (const guestTimeoutMs of [0, -5, Number.NaN]) {
       expect(() => decide(vm([mlx5('a')]), model, { deadlineMs: 300, guestTimeoutMs, alpha: ALPHA, budgetMs: BUDGET })).toThrow(/guestTimeoutMs/);
     }
+  });
+});
+
+describe('decide: STOP_COPY-only devices', () => {
+  const nic = (id: string, stopCopyBytes: number) => ({ id, model: 'generic-nic', state: MigState.RUNNING, flags: MigFlags.STOP_COPY, stopCopyBytes });
+
+  it('names a device without PRE_COPY whose state alone breaks the deadline', () => {
+    const s = vm([mlx5('a'), nic('nic0', 2 * GiB), nic('nic1', 1 * MiB)], { ramRemainingBytes: 0 });
+    const d = decide(s, model, { deadlineMs: 300, alpha: ALPHA, budgetMs: BUDGET });
+    expect(d).toMatchObject({ action: 'abort', reason: 'STOP_COPY_ONLY_DEVICE_TOO_SLOW', reasonDeviceIds: ['nic0'] });
+  });
+
+  it('says plainly unreachable when the devices only break it together, or a PRE_COPY device does', () => {
+    const big = vm([mlx5('a', { stopCopyBytes: 2 * GiB, dirtyBytes: 0 }), nic('nic0', 1 * MiB)], { ramRemainingBytes: 0 });
+    expect(decide(big, model, { deadlineMs: 300, alpha: ALPHA, budgetMs: BUDGET }).reason).toBe('DEADLINE_UNREACHABLE');
+  });
+
+  it('holds the device to the guest timeout when that binds', () => {
+    const s = vm([nic('nic0', 100 * MiB)], { ramRemainingBytes: 0 });
+    const alone = predictBlackout(model, { devices: s.devices as readonly SizedDevice[], ramRemainingBytes: 0 }, ALPHA).boundMs;
+    expect(decide(s, model, { deadlineMs: alone + 1, alpha: ALPHA, budgetMs: BUDGET }).action).toBe('commit');
+    expect(decide(s, model, { deadlineMs: alone + 1, guestTimeoutMs: alone - 1, alpha: ALPHA, budgetMs: BUDGET }).reason).toBe('STOP_COPY_ONLY_DEVICE_TOO_SLOW');
   });
 });

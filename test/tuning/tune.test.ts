@@ -114,6 +114,15 @@ describe('tune', () => {
     expect(r.tradeOffs.every((t) => !t.meetsDeadline)).toBe(true);
   });
 
+  it('names a device without PRE_COPY that alone puts the deadline out of reach, and no other', () => {
+    const nic = (id: string, stopCopyBytes: number) => ({ id, model: 'generic-nic', state: MigState.RUNNING, flags: MigFlags.STOP_COPY, stopCopyBytes });
+    const r = tune({ ...postgres16, devices: [nic('nic0', 20e9), nic('nic1', 1e6)], deadlineMs: 3000 });
+    expect(r.reason).toBe('DEADLINE_UNREACHABLE');
+    expect(r.notes.filter((n) => n.includes('no PRE_COPY'))).toEqual([expect.stringContaining('device nic0 has no PRE_COPY')]);
+    const vf = { id: 'vf0', model: 'mlx5-cx7', state: MigState.PRE_COPY, flags: MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY, stopCopyBytes: 300e6 };
+    expect(tune({ ...postgres16, devices: [vf], deadlineMs: 100 }).notes.some((n) => n.includes('no PRE_COPY'))).toBe(false);
+  });
+
   it('throttles far deeper on the priors alone (no host data): their wide link spread leaves little RAM under the deadline', () => {
     const lab = tune({ ...postgres16, budgetMs: 600_000 }).recommended!;
     const priors = tune({ ...postgres16, model: compileModel(buildPriors()), budgetMs: 600_000 }).recommended!;
