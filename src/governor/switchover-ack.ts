@@ -11,9 +11,18 @@ import type { BlackoutDevice } from '../estimators/types.js';
 import { isPrecopyState } from './snapshot-devices.js';
 import type { DeviceSnapshot, VmSnapshot } from './types.js';
 
-/** True when the VMM reports an ack the source must still wait for. Absent (older QEMU) = not required. */
+/**
+ * True when the source must still wait for an ack: the VMM reports it pending, or it reports it
+ * received while a device has just re-initialised its pre-copy data (`VFIO_PRECOPY_INFO_REINIT`):
+ * the destination acked initial data that is no longer all of it, and QEMU asks again (QEMU
+ * "vfio/migration: Check VFIO_PRECOPY_INFO_REINIT during switchover", "migration: Make
+ * switchover-ack re-usable"). Absent (older QEMU) = not required.
+ */
 export function ackPending(s: VmSnapshot): boolean {
-  return s.switchoverAck === 'pending';
+  if (s.switchoverAck === 'pending') return true;
+  if (s.switchoverAck !== 'received') return false;
+  for (let i = 0; i < s.devices.length; i++) if (s.devices[i]!.reinit === true) return true;
+  return false;
 }
 
 /**

@@ -26,6 +26,11 @@ export interface DeviceSnapshot {
   readonly initialBytes?: number;
   /** `VFIO_MIG_GET_PRECOPY_INFO.dirty_bytes`, PRE_COPY states only. */
   readonly dirtyBytes?: number;
+  /**
+   * PRECOPY_INFO reported `VFIO_PRECOPY_INFO_REINIT` at this probe: new initial data is on the
+   * stream, so what the destination loaded and acked is stale (see {@link VmSnapshot.switchoverAck}).
+   */
+  readonly reinit?: boolean;
 }
 
 /**

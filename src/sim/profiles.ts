@@ -45,6 +45,11 @@ export interface SimProfile {
    * arcs a device gets when its `flags` option masks optional states off.
    */
   readonly arcs: Readonly<Record<string, SimArcModel>>;
+  /**
+   * The driver can report `VFIO_PRECOPY_INFO_REINIT` (new initial data during PRE_COPY) to a
+   * user that opted in to `MIG_PRECOPY_INFOv2`. Absent: no.
+   */
+  readonly precopyReinit?: boolean;
 }
 
 const CHOICE_QUIESCE = 'choice: P2P quiesce/unquiesce is a short device command; nobody published its cost';
@@ -87,6 +92,9 @@ export const MLX5_CX7: SimProfile = {
   noise: { sigma: 0.12, tailProb: 0.02, tailAlpha: 1.5 },
   // choice: a VF function-level reset plus driver re-init; not published.
   resetMs: 200,
+  // Yishai Hadas, "vfio/mlx5: ... VFIO_PRECOPY_INFO_REINIT" (kvm list, 2026-02-24): when the
+  // firmware reports a new initial-data chunk, mlx5 issues a new SAVE and reports REINIT.
+  precopyReinit: true,
   arcs: {
     'RUNNING>RUNNING_P2P': { fixedMs: 10, slopeMsPerByte: 0, source: CHOICE_QUIESCE },
     'RUNNING_P2P>RUNNING': { fixedMs: 5, slopeMsPerByte: 0, source: CHOICE_QUIESCE },
