@@ -145,7 +145,7 @@ export { qmpSnapshot, pollFigures, SnapshotTracker, QEMU_DIRTY_RATE_PERIOD_MS } 
 export type { SnapshotResult, NotReadyReason } from './qemu/qmp-snapshot.js';
 export { DowntimeLever, releaseDowntimeLimitMs, HOLD_DOWNTIME_LIMIT_MS, HOLD_SWITCHOVER_BANDWIDTH_BYTES_PER_S } from './qemu/drive.js';
 export type { LimitChange } from './qemu/drive.js';
-export { ThrottleLever, throttlePercent } from './qemu/watch-throttle.js';
+export { ThrottleLever, autoConvergePercent } from './qemu/watch-throttle.js';
 export type { ThrottleLeverStep } from './qemu/watch-throttle.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
 export * from './sim/fleet/index.js';

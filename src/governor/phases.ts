@@ -150,17 +150,19 @@ export async function runPhases(lanes: readonly PhasedLane[], run: PhaseRun): Pr
       }
     } else {
       if (run.stopBefore?.() === true) return 'stopped';
-      await Promise.all(
-        members.map(async (lane) => {
-          while (lane.next < lane.plan.length && lane.phases[lane.next] === phase) if (!(await stepArc(lane, run))) return;
-        }),
-      );
+      if (members.length === 1) await walkPhase(members[0]!, phase, run);
+      else await Promise.all(members.map((lane) => walkPhase(lane, phase, run)));
       if (members.some((l) => l.failure !== null)) {
         failed = true;
         if (run.stopOnFailure) return 'failed';
       }
     }
   }
+}
+
+/** Issues the lane's arcs of `phase`, one after another, until one fails. */
+async function walkPhase(lane: PhasedLane, phase: number, run: PhaseRun): Promise<void> {
+  while (lane.next < lane.plan.length && lane.phases[lane.next] === phase) if (!(await stepArc(lane, run))) return;
 }
 
 /** Issues the lane's next arc; false when it failed. */

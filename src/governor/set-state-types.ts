@@ -26,7 +26,10 @@ export interface DeadlineSetStateOptions {
   readonly migrationId: string;
   /** Default miss probability for STOP_COPY decisions. Default 0.05. */
   readonly alpha?: number;
-  /** Step devices one after another instead of in parallel (the default, as QEMU's multifd device state). */
+  /**
+   * Within each phase (all quiesced, then all stopped, …), step devices one after another instead
+   * of in parallel (the default, as QEMU's multifd device state). The phases are barriers either way.
+   */
   readonly serial?: boolean;
   /** Link name for the blackout throughput model. Default `default`. */
   readonly link?: string;

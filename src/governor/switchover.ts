@@ -14,7 +14,7 @@ import { recoveryAfterFailure, type MigrationDevice } from '../device/index.js';
 import type { FittedModel } from '../estimators/types.js';
 import { MigState, planPath } from '../fsm/index.js';
 import { arcMedianMs } from './arc-latency.js';
-import { phasedLane, phasesOf, runPhases, type PhasedLane } from './phases.js';
+import { PHASE_ORDER, phasedLane, phasesOf, runPhases, type PhasedLane } from './phases.js';
 import type { ArcRecorder } from './run-arc.js';
 import type { ArcRun } from './set-state-types.js';
 import { homeState } from './unwind.js';
@@ -52,7 +52,7 @@ export interface SwitchoverTiming {
    */
   readonly reserveMs: number;
   readonly serial: boolean;
-  /** For the medians of the way home. */
+  /** For the medians of the way home, worked out only when finishing no longer fits. */
   readonly model: FittedModel;
 }
 
@@ -99,50 +99,58 @@ export async function runForward(lanes: readonly Lane[], timing: SwitchoverTimin
  * can, finishing is better: the migration at least completes. Called only between arcs.
  */
 export function shouldTurnBack(lanes: readonly Lane[], timing: SwitchoverTiming, nowMs: number): boolean {
-  const finish: Array<Array<readonly [number, number]>> = [];
-  const back: Array<Array<readonly [number, number]>> = [];
-  for (const lane of lanes) {
-    const ahead: Array<readonly [number, number]> = [];
-    for (let k = lane.next; k < lane.plan.length; k++) ahead.push([lane.phases[k]!, lane.arcMs[k]!]);
-    finish.push(ahead);
-    back.push(wayHome(lane, timing.model));
-  }
   const elapsedMs = nowMs - timing.startedAtMs;
-  return (
-    elapsedMs + phasedMs(finish, timing.serial) + timing.reserveMs > timing.deadlineMs &&
-    elapsedMs + phasedMs(back, timing.serial) <= timing.deadlineMs
-  );
+  if (elapsedMs + phasedMs(lanes, timing.serial, aheadOf) + timing.reserveMs <= timing.deadlineMs) return false;
+  return elapsedMs + phasedMs(lanes, timing.serial, (lane) => wayHome(lane.device, lane.at, lane.stopCopyBytes, timing.model)) <= timing.deadlineMs;
 }
 
-/** (phase, median ms) of every arc home from where the lane is; Infinity when only a reset gets it home. */
-function wayHome(lane: Lane, model: FittedModel): Array<readonly [number, number]> {
-  const way = recoveryAfterFailure(lane.at, lane.device.flags, homeState(lane.at));
-  if (way.kind === 'none') return [];
-  if (way.kind === 'reset') return [[0, Infinity]];
-  const phases = phasesOf(lane.at, way.path);
-  const out: Array<readonly [number, number]> = [];
-  let from = lane.at;
-  way.path.forEach((to, i) => {
-    // Arcs the model lacks count 0: an unknown arc should not keep the governor from bringing a VM home.
-    out.push([phases[i]!, arcMedianMs(model, lane.device.model, from, to, lane.stopCopyBytes) ?? 0]);
-    from = to;
-  });
+const PHASES = PHASE_ORDER.length;
+/** Scratch per check (a check runs between arcs, never concurrently with another). */
+const laneMs = new Float64Array(PHASES);
+const longest = new Float64Array(PHASES);
+
+/** The arcs a lane has left, as flat (phase, median ms) pairs. */
+export function aheadOf(lane: Lane): number[] {
+  const out: number[] = [];
+  for (let k = lane.next; k < lane.plan.length; k++) out.push(lane.phases[k]!, lane.arcMs[k]!);
   return out;
 }
 
 /**
- * Time of arcs run in phases, ms: in series the sum of all; in parallel, per phase the longest
- * device's share of it, summed over phases (a phase ends when its slowest device does).
+ * Median time of arcs run in phases, ms, given each lane's arcs as flat (phase, median ms)
+ * pairs: in series the sum of every arc; in parallel, per phase the longest device's share of
+ * it, summed over the phases (a phase ends when its slowest device does).
  */
-export function phasedMs(arcsPerLane: ReadonlyArray<ReadonlyArray<readonly [phase: number, ms: number]>>, serial: boolean): number {
-  if (serial) return arcsPerLane.reduce((sum, arcs) => sum + arcs.reduce((s, [, ms]) => s + ms, 0), 0);
-  const longest = new Map<number, number>();
-  for (const arcs of arcsPerLane) {
-    const mine = new Map<number, number>();
-    for (const [phase, ms] of arcs) mine.set(phase, (mine.get(phase) ?? 0) + ms);
-    for (const [phase, ms] of mine) longest.set(phase, Math.max(longest.get(phase) ?? 0, ms));
+export function phasedMs(lanes: readonly Lane[], serial: boolean, arcsOf: (lane: Lane) => readonly number[]): number {
+  longest.fill(0);
+  let sum = 0;
+  for (const lane of lanes) {
+    const arcs = arcsOf(lane);
+    laneMs.fill(0);
+    for (let i = 0; i < arcs.length; i += 2) {
+      laneMs[arcs[i]!]! += arcs[i + 1]!;
+      sum += arcs[i + 1]!;
+    }
+    for (let p = 0; p < PHASES; p++) longest[p] = Math.max(longest[p]!, laneMs[p]!);
   }
+  if (serial) return sum;
   let total = 0;
-  for (const ms of longest.values()) total += ms;
+  for (let p = 0; p < PHASES; p++) total += longest[p]!;
   return total;
+}
+
+/** The way home from `at` as flat (phase, median ms) pairs; `[0, Infinity]` when only a reset gets there. */
+export function wayHome(device: MigrationDevice, at: MigState, stopCopyBytes: number, model: FittedModel): number[] {
+  const way = recoveryAfterFailure(at, device.flags, homeState(at));
+  if (way.kind === 'none') return [];
+  if (way.kind === 'reset') return [0, Infinity];
+  const phases = phasesOf(at, way.path);
+  const out: number[] = [];
+  let from = at;
+  way.path.forEach((to, i) => {
+    // Arcs the model lacks count 0: an unknown arc should not keep the governor from bringing a VM home.
+    out.push(phases[i]!, arcMedianMs(model, device.model, from, to, stopCopyBytes) ?? 0);
+    from = to;
+  });
+  return out;
 }

@@ -3,9 +3,16 @@
  * (the highest dirty rate at which pre-copy fits, `ThrottleAdvice`) with what this QEMU has,
  * in this order (switchover-today.md §3):
  *
- * 1. `set-vcpu-dirty-limit` (7.1+): every vCPU capped at its share of the advised rate. QEMU
- *    refuses it unless it runs on KVM with `-accel kvm,dirty-ring-size=N` (never under TCG), so
- *    the first throttle tries it and, refused, falls back for good.
+ * 1. `set-vcpu-dirty-limit` (7.1+): one quota for every vCPU, the one the tuner computes
+ *    (`dirtyLimitForVmRate()` in `src/tuning/throttle.ts`): QEMU's control loop leaves a vCPU
+ *    alone within `DIRTYLIMIT_TOLERANCE_RANGE` (25 MiB/s) of its quota and a vCPU under its quota
+ *    is not slowed, so the quota is water-filled over the per-vCPU rates — QEMU's own
+ *    (`query-vcpu-dirty-limit`, once a limit is in service) or an even split of the VM's rate over
+ *    `query-cpus-fast` — so that Σ min(rateᵢ, quota + 25 MiB/s) ≤ the advised rate. A quota in
+ *    service is only ever lowered: the rates QEMU reports then are the held ones, which
+ *    understate what a held vCPU would dirty if let go. QEMU refuses the command unless it runs
+ *    on KVM with `-accel kvm,dirty-ring-size=N` (never under TCG), so the first throttle tries it
+ *    and, refused, falls back for good.
  * 2. auto-converge (any accelerator). The capability cannot change while a migration runs
  *    (`migrate-set-capabilities` answers "There's a migration process in progress"), but its
  *    parameters can, and QEMU reads them at every throttle trigger (`migration_trigger_throttle()`,
@@ -15,14 +22,18 @@
  *    ≥ 1 s periods (ρ > 1, where the governor advises throttling too unless it commits). A
  *    `throttle` decision lowers the trigger to 1 % and sets `cpu-throttle-initial` (first
  *    trigger) and `cpu-throttle-increment` (later ones) so that QEMU's next trigger lands on the
- *    advised share of CPU taken away (dirtying taken as proportional to CPU time, as QEMU's
- *    `cpu-throttle-tailslow` assumes); `wait` and `commit` put the trigger back to 100 %. QEMU
- *    never lowers a throttle during a migration: it stops at the end (`cpu_throttle_stop()`).
+ *    absolute CPU share that brings the guest to the advised rate (dirtying taken as proportional
+ *    to CPU time, as QEMU's `cpu-throttle-tailslow` assumes). The dirty rate the advice starts
+ *    from was measured under the current `cpu-throttle-percentage`, so the share compounds:
+ *    1 − (1 − current)(1 − f) (`cpuThrottleUnder()`, the tuner's model). `wait` and `commit` put
+ *    the trigger back to 100 %. QEMU never lowers a throttle during a migration: it stops at the
+ *    end (`cpu_throttle_stop()`).
  * 3. Neither (auto-converge off and a migration already running, no dirty ring): the advice is
  *    reported, not applied.
  */
 import type { ThrottleAdvice } from '../governor/types.js';
 import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../tuning/qemu-constants.js';
+import { cpuThrottleUnder, dirtyLimitForVmRate, vcpuRates } from '../tuning/throttle.js';
 import type { ThrottleMechanism } from '../tuning/types.js';
 import type { QmpClient } from './qmp-client.js';
 import { QmpError } from './qmp-errors.js';
@@ -51,9 +62,13 @@ const RETARGET_STEP_PERCENT = 5;
 
 const AUTO_CONVERGE_PARAMS = ['throttle-trigger-threshold', 'cpu-throttle-initial', 'cpu-throttle-increment'] as const;
 
-/** The CPU share to take away for `advice`, % in QEMU's 1..99. */
-export function throttlePercent(advice: ThrottleAdvice): number {
-  return clampPct(Math.ceil(advice.throttleFraction * 100));
+/**
+ * The absolute `cpu-throttle-percentage` that brings a guest throttled by `currentPercent` (its
+ * dirty rate measured under it, `advice.currentDirtyBytesPerS`) to `advice.maxDirtyBytesPerS`,
+ * % in QEMU's 1..99; 0 when the guest is already there.
+ */
+export function autoConvergePercent(advice: ThrottleAdvice, currentPercent: number): number {
+  return cpuThrottleUnder(currentPercent, advice.currentDirtyBytesPerS, advice.maxDirtyBytesPerS);
 }
 
 function clampPct(pct: number): number {
@@ -135,7 +150,7 @@ export class ThrottleLever {
       const step = await this.tryDirtyLimit(advice);
       if (step !== null) return step;
     }
-    if (this.autoConverge) return this.autoConvergeTo(throttlePercent(advice), currentPercent);
+    if (this.autoConverge) return this.autoConvergeTo(autoConvergePercent(advice, currentPercent), currentPercent);
     if (this.reportedNone) return undefined;
     this.reportedNone = true;
     return {
@@ -191,15 +206,37 @@ export class ThrottleLever {
   private async tryDirtyLimit(advice: ThrottleAdvice): Promise<ThrottleLeverStep | null | undefined> {
     try {
       const vcpus = await this.vcpuCount();
-      const perVcpuMiBps = Math.max(QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS, Math.floor(advice.maxDirtyBytesPerS / vcpus / QEMU_DIRTY_RATE_UNIT_BYTES));
+      const shares = this.dirtyLimitMiBps === undefined ? undefined : await this.heldVcpuRates(vcpus);
+      const rates = vcpuRates({ dirtyBytesPerS: advice.currentDirtyBytesPerS, vcpus, vcpuDirtyBytesPerS: shares }) ?? [];
+      const fitting = dirtyLimitForVmRate(rates, advice.maxDirtyBytesPerS);
+      let perVcpuMiBps = fitting ?? QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS;
+      if (this.dirtyLimitMiBps !== undefined) perVcpuMiBps = Math.min(perVcpuMiBps, this.dirtyLimitMiBps);
       if (perVcpuMiBps === this.dirtyLimitMiBps) return undefined;
       await this.qmp.setVcpuDirtyLimit(perVcpuMiBps);
       this.dirtyLimitMiBps = perVcpuMiBps;
-      return { mechanism: 'dirty-limit', action: 'throttle', perVcpuMiBps, vcpus };
+      const step: ThrottleLeverStep = { mechanism: 'dirty-limit', action: 'throttle', perVcpuMiBps, vcpus };
+      if (fitting !== null) return step;
+      const floorMiBps = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS + QEMU_DIRTY_LIMIT.toleranceMiBPerS;
+      return { ...step, why: `QEMU's dead band holds each vCPU at up to ${floorMiBps} MiB/s: the advised rate is out of dirty-limit's reach` };
     } catch (e) {
       if (!(e instanceof QmpError) || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT') throw e;
       this.dirtyLimitRefused = e.message;
       return null;
+    }
+  }
+
+  /**
+   * Per-vCPU rates QEMU measures while a limit is in service (`query-vcpu-dirty-limit`, MiB/s;
+   * an empty list when none is: `qmp_query_vcpu_dirty_limit()` in `system/dirtylimit.c`), bytes/s;
+   * undefined when it does not answer one rate per vCPU.
+   */
+  private async heldVcpuRates(vcpus: number): Promise<number[] | undefined> {
+    try {
+      const list = await this.qmp.queryVcpuDirtyLimit();
+      return list.length === vcpus ? list.map((v) => Math.max(0, v['current-rate']) * QEMU_DIRTY_RATE_UNIT_BYTES) : undefined;
+    } catch (e) {
+      if (!(e instanceof QmpError) || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT') throw e;
+      return undefined;
     }
   }
 

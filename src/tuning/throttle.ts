@@ -15,11 +15,15 @@ import type { PrecopyWorkload, ThrottleSetting } from './types.js';
 const TOLERANCE_BYTES_PER_S = QEMU_DIRTY_LIMIT.toleranceMiBPerS * QEMU_DIRTY_RATE_UNIT_BYTES;
 const MIN_LIMIT_BYTES_PER_S = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS * QEMU_DIRTY_RATE_UNIT_BYTES;
 
+/** What {@link vcpuRates} needs of a workload: the VM's rate and its per-vCPU shares or vCPU count. */
+export type VcpuDirtying = Pick<PrecopyWorkload, 'dirtyBytesPerS' | 'vcpuDirtyBytesPerS' | 'vcpus'>;
+
 /**
  * Per-vCPU dirty rates summing to the VM's rate: the measured shares when given, else an even
- * split over `vcpus`; `null` when neither is known.
+ * split over `vcpus`; `null` when neither is known. The tuner and `watch --drive`'s dirty-limit
+ * lever both go through it.
  */
-export function vcpuRates(w: PrecopyWorkload): readonly number[] | null {
+export function vcpuRates(w: VcpuDirtying): readonly number[] | null {
   const given = w.vcpuDirtyBytesPerS;
   if (given !== undefined && given.length > 0) {
     const sum = given.reduce((s, r) => s + Math.max(0, r), 0);
@@ -149,6 +153,19 @@ export class ThrottleState {
     this.vcpuSlowdown = pct / 100;
     this.dirtyBytesPerS = this.base * (1 - pct / 100);
   }
+}
+
+/**
+ * The auto-converge CPU throttle, whole %, for a guest already throttled by `currentPct` whose
+ * dirty rate `measuredBytesPerS` was measured under that throttle: the unthrottled rate is
+ * measured / (1 − current), so the throttle that brings it to `targetBytesPerS` compounds,
+ * 1 − (1 − current)(1 − f) with f = 1 − target / measured. QEMU's `cpu-throttle-percentage` is
+ * absolute (`cpu_throttle_set()`, `migration/cpu-throttle.c`): sending the fraction f alone
+ * would ask for less than the guest already has. 0 when no more throttle is needed.
+ */
+export function cpuThrottleUnder(currentPct: number, measuredBytesPerS: number, targetBytesPerS: number): number {
+  const kept = 1 - Math.min(QEMU_AUTO_CONVERGE.maxPct, Math.max(0, currentPct)) / 100;
+  return cpuThrottleForVmRate(measuredBytesPerS / kept, targetBytesPerS);
 }
 
 /** Both QEMU throttles' values for one whole-VM dirty-rate target. */

@@ -96,7 +96,11 @@ describe('the P2P barrier on the source', () => {
       events.length = 0;
       const initial = new Map(devices.map((d) => [d.id, d.getState()]));
       let vcpusStoppedAtMs = NaN;
-      const r = await vm.setState(STOP_COPY, { deadlineMs: 5_000, onCommit: () => void (vcpusStoppedAtMs = clock.nowMs) });
+      const onCommit = async (): Promise<void> => {
+        await clock.sleep(20);
+        vcpusStoppedAtMs = clock.nowMs;
+      };
+      const r = await vm.setState(STOP_COPY, { deadlineMs: 5_000, onCommit });
       expect(r.outcome).toBe('REACHED');
       expect(barrierViolations(initial, events)).toEqual([]);
       // do_vm_stop(): pause_all_vcpus() before vm_state_notify() steps any device.

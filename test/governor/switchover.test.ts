@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALL_STATES, MigState, VALID_FLAG_SETS, planPath } from '../../src/fsm/index.js';
 import { arcMedianMs } from '../../src/governor/arc-latency.js';
 import { PHASE_ORDER, phasesOf } from '../../src/governor/phases.js';
-import { pastPointOfNoReturn, phasedMs, planLane, reserveAfterArcs, shouldTurnBack } from '../../src/governor/switchover.js';
+import { aheadOf, pastPointOfNoReturn, phasedMs, planLane, reserveAfterArcs, shouldTurnBack, wayHome } from '../../src/governor/switchover.js';
 import { VirtualClock } from '../../src/sim/clock.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
 import { MiB, simTruthModel } from './fixtures.js';
@@ -61,18 +61,24 @@ describe('switchover phases', () => {
   });
 
   it('adds phase times as barriers in parallel, every arc in series', () => {
-    const a = [[1, 10], [4, 50]] as const;
-    const b = [[1, 40], [4, 5]] as const;
-    expect(phasedMs([a, b], false)).toBe(40 + 50);
-    expect(phasedMs([a, b], true)).toBe(105);
+    const dev = (id: string) => new SimDevice({ id, profile: 'mlx5-cx7', clock: new VirtualClock(), rng: 1, initialState: PRE_COPY });
+    const a = { ...planLane(dev('a'), PRE_COPY, BYTES, model), arcMs: [10, 50] };
+    const b = { ...planLane(dev('b'), PRE_COPY, BYTES, model), arcMs: [40, 5] };
+    expect(phasedMs([a, b], false, aheadOf)).toBe(40 + 50);
+    expect(phasedMs([a, b], true, aheadOf)).toBe(105);
   });
 });
 
 describe('switchover lanes', () => {
-  it('plans the kernel path with the median of every arc', () => {
+  it('plans the kernel path with the median of every arc and the way home from every point', () => {
     const l = lane('a');
     expect(l.plan).toEqual([PRE_COPY_P2P, STOP_COPY]);
     expect(l.arcMs).toEqual([toP2p, toStopCopy]);
+    expect(wayHome(l.device, PRE_COPY, BYTES, model)).toEqual([]);
+    expect(wayHome(l.device, PRE_COPY_P2P, BYTES, model)).toEqual([PHASE_ORDER.indexOf('start'), home]);
+    // From STOP_COPY: STOP, RUNNING_P2P, RUNNING, in three phases.
+    const fromStopCopy = wayHome(l.device, STOP_COPY, BYTES, model).filter((_, i) => i % 2 === 0);
+    expect(fromStopCopy).toEqual(['stopped', 'start-quiesced', 'start'].map((k) => PHASE_ORDER.indexOf(k as (typeof PHASE_ORDER)[number])));
   });
 
   it('reserves the decision median beyond the vCPU stop and the arcs, in parallel and in series', () => {

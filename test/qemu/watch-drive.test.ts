@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HOLD_DOWNTIME_LIMIT_MS, releaseDowntimeLimitMs } from '../../src/qemu/drive.js';
 import type { QmpRamStats } from '../../src/qemu/qmp-types.js';
-import { throttlePercent } from '../../src/qemu/watch-throttle.js';
+import { autoConvergePercent } from '../../src/qemu/watch-throttle.js';
 import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../../src/tuning/qemu-constants.js';
 
 const ram = (remainingBytes: number, mbps: number | undefined): QmpRamStats =>
@@ -29,15 +29,22 @@ describe('releaseDowntimeLimitMs', () => {
   });
 });
 
-describe('throttlePercent', () => {
+describe('autoConvergePercent', () => {
+  const advice = (fraction: number) => ({ maxDirtyBytesPerS: 100e6 * (1 - fraction), currentDirtyBytesPerS: 100e6, throttleFraction: fraction });
   it.each([
-    [0, 1],
-    [0.004, 1],
-    [0.3, 30],
-    [0.301, 31],
-    [0.99, 99],
-    [1, 99],
-  ])('takes away %f of the dirtying as %i % of CPU (QEMU accepts 1..99)', (fraction, pct) => {
-    expect(throttlePercent({ maxDirtyBytesPerS: 0, currentDirtyBytesPerS: 1, throttleFraction: fraction })).toBe(pct);
+    [0.3, 0, 30],
+    [0.301, 0, 31],
+    [0.99, 0, 99],
+    [1, 0, 99],
+    // Measured under 50 %: half the rate again is 1 − 0.5 × 0.5 = 75 % absolute.
+    [0.5, 50, 75],
+    [0.2, 50, 60],
+    [0.5, 90, 95],
+  ])('takes away %f of the dirtying measured under %i % as %i % of CPU (QEMU accepts 1..99)', (fraction, current, pct) => {
+    expect(autoConvergePercent(advice(fraction), current)).toBe(pct);
+  });
+
+  it('keeps the share QEMU already takes when the guest is at the advised rate', () => {
+    expect(autoConvergePercent(advice(0), 40)).toBe(40);
   });
 });

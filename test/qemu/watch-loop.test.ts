@@ -175,11 +175,27 @@ describe('MigrationWatch --drive', () => {
     expect(fq.params).toMatchObject({ 'throttle-trigger-threshold': 50, 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 10, 'downtime-limit': 300 });
   });
 
+  it('compounds auto-converge on a guest QEMU already throttles: the target is absolute', async () => {
+    const { entries, fq } = await watch(
+      { remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 6, cpuThrottlePercentage: 50 },
+      { drive: true, deadlineMs: 1500 },
+    );
+    const f = decisions(entries).find((d) => d.decision.action === 'throttle')?.decision.throttle?.throttleFraction ?? NaN;
+    expect(f).toBeGreaterThan(0);
+    // The rate was measured under 50 %: taking f more away is 1 − (1 − 0.5)(1 − f) of the CPU.
+    const pct = Math.min(99, Math.ceil((1 - 0.5 * (1 - f)) * 100 - 1e-9));
+    expect(pct).toBeGreaterThan(50);
+    expect(fq.parameterWrites).toContainEqual({ 'throttle-trigger-threshold': 1, 'cpu-throttle-initial': pct, 'cpu-throttle-increment': pct - 50 });
+  });
+
   it('caps every vCPU with set-vcpu-dirty-limit where KVM has a dirty ring', async () => {
     const { fq, entries } = await watch({ remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 4, kvmDirtyRing: true }, { drive: true, deadlineMs: 1500 });
     const advice = decisions(entries).find((d) => d.decision.action === 'throttle')?.decision.throttle;
     const limits = fq.srv.received.filter((c) => c.execute === 'set-vcpu-dirty-limit');
-    expect(limits[0]?.arguments).toEqual({ 'dirty-rate': Math.max(1, Math.floor((advice?.maxDirtyBytesPerS ?? NaN) / 2 / 2 ** 20)) });
+    // Two vCPUs sharing the rate evenly, each held at up to quota + 25 MiB/s (QEMU's dead band).
+    const quota = Math.floor((advice?.maxDirtyBytesPerS ?? NaN) / 2 / 2 ** 20 - 25);
+    expect(quota).toBeGreaterThanOrEqual(1);
+    expect(limits[0]?.arguments).toEqual({ 'dirty-rate': quota });
     expect(fq.srv.received.some((c) => c.execute === 'cancel-vcpu-dirty-limit')).toBe(true);
   });
 

@@ -44,10 +44,12 @@ With --drive, watch steers:
     (pending < bandwidth x downtime-limit) fires at its next check. On QEMU < 8.2 the hold lets
     a guest through that dirties less than 1 ms of QEMU's bandwidth between two syncs; watch
     then says so and records QEMU's outcome instead of the governor's;
-  - throttle decisions: set-vcpu-dirty-limit (KVM with dirty-ring-size); else auto-converge,
-    which watch turns on at attach when no migration runs yet (trigger 100 %: QEMU throttles
-    by itself only while the guest dirties faster than it sends) and aims by lowering the
-    trigger and setting cpu-throttle-initial/-increment; else the advice is only printed;
+  - throttle decisions: set-vcpu-dirty-limit (KVM with dirty-ring-size), one quota per vCPU
+    water-filled over the vCPUs' rates with QEMU's 25 MiB/s dead band, as vfio-sla tune
+    computes it; else auto-converge, which watch turns on at attach when no migration runs yet
+    (trigger 100 %: QEMU throttles by itself only while the guest dirties faster than it sends)
+    and aims by lowering the trigger and setting cpu-throttle-initial/-increment to the
+    absolute share that compounds on QEMU's current throttle; else the advice is only printed;
   - abort decisions that persist for 1 s: migrate_cancel (--on-abort cancel, the default: the
     guest keeps running on the source; QEMU's incoming side then exits), or hand the
     switchover back to QEMU's own rule (--on-abort release).
