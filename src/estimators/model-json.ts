@@ -101,25 +101,25 @@ function ramModel(v: unknown, where: string): RamCarryModel {
   return { n: num(o, 'n', where, 0), carryMs: num(o, 'carryMs', where, 0), source: source(o, where), ...optStr(o, 'provenance', where) };
 }
 
-function precopyTime(v: unknown, where: string): PrecopyTimeModel {
-  const o = obj(v, where);
+/** `o.logRatioScores`: an array of finite numbers, as given. */
+function scoresOf(o: Obj, where: string): number[] {
   const scores = o['logRatioScores'];
   if (!Array.isArray(scores)) fail(`${where}.logRatioScores`, 'expected an array');
-  const logRatioScores = scores.map((x: unknown, i) => {
+  return scores.map((x: unknown, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${where}.logRatioScores[${i}]`, 'expected a finite number');
     return x;
-  }).sort((a, b) => a - b);
+  });
+}
+
+function precopyTime(v: unknown, where: string): PrecopyTimeModel {
+  const o = obj(v, where);
+  const logRatioScores = scoresOf(o, where).sort((a, b) => a - b);
   return { n: logRatioScores.length, logRatioScores, ...optStr(o, 'provenance', where) };
 }
 
 function calibration(v: unknown, where: string): CalibrationModel {
   const o = obj(v, where);
-  const scores = o['logRatioScores'];
-  if (!Array.isArray(scores)) fail(`${where}.logRatioScores`, 'expected an array');
-  const logRatioScores = scores.map((x: unknown, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${where}.logRatioScores[${i}]`, 'expected a finite number');
-    return x;
-  });
+  const logRatioScores = scoresOf(o, where);
   const sorted = [...logRatioScores].sort((a, b) => a - b);
   const dm = o['deviceModels'];
   if (dm !== undefined && (!Array.isArray(dm) || dm.some((x) => typeof x !== 'string'))) fail(`${where}.deviceModels`, 'expected an array of strings');

@@ -4,6 +4,7 @@
  * marked **choice**, as in `profiles.ts`.
  */
 import { MigFlags } from '../fsm/index.js';
+import { CHOICE_NO_P2P, CHOICE_QUIESCE, CHOICE_SESSION } from './profile-choices.js';
 import type { SimProfile } from './profiles.js';
 
 const KiB = 1024;
@@ -11,9 +12,6 @@ const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const MB = 1_000_000;
 
-const CHOICE_QUIESCE = 'choice: P2P quiesce/unquiesce is a short device command; nobody published its cost';
-const CHOICE_SESSION = 'choice: opening or closing a data session costs a few ms; not published';
-const CHOICE_NO_P2P = 'choice: only with P2P masked off by the flags option; the sum of the two arcs it replaces';
 
 /**
  * Intel GPU VF under `xe-vfio-pci` (Linux 6.19+, `drivers/vfio/pci/xe/main.c`,

@@ -6,6 +6,7 @@
  */
 import { MigFlags } from '../fsm/index.js';
 import type { SimArcModel, SimNoiseModel } from './latency.js';
+import { CHOICE_NO_P2P, CHOICE_QUIESCE, CHOICE_SESSION } from './profile-choices.js';
 import { PDS_VF, VFIO_AP, XE_VF } from './profiles-stop-copy-only.js';
 
 const KiB = 1024;
@@ -52,9 +53,6 @@ export interface SimProfile {
   readonly precopyReinit?: boolean;
 }
 
-const CHOICE_QUIESCE = 'choice: P2P quiesce/unquiesce is a short device command; nobody published its cost';
-const CHOICE_SESSION = 'choice: opening or closing a data session costs a few ms; not published';
-const CHOICE_NO_P2P = 'choice: only with P2P masked off by the flags option; the sum of the two arcs it replaces';
 
 /**
  * NVIDIA ConnectX-7 VF under `mlx5_vfio_pci`.

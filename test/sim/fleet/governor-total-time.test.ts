@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { FittedModel } from '../../../src/estimators/types.js';
 import type { Decision } from '../../../src/governor/types.js';
-import { GiB, MiB } from '../../../src/sim/fleet/constants.js';
+import { MiB } from '../../../src/sim/fleet/constants.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import { drawVmSpec, type VmSpec } from '../../../src/sim/fleet/vm-spec.js';
 import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
 import { calibratedSimModel } from '../../governor/fixtures.js';
+import { calmVm } from './helpers.js';
 
 interface Seen {
   readonly atMs: number;
@@ -23,22 +24,9 @@ async function run(spec: VmSpec, model: FittedModel): Promise<{ seen: Seen[]; co
 
 const base = calibratedSimModel();
 
-/** A calm VM (as in governor-oracle.test.ts) with one mlx5 VF, switchover-ack on. */
-const calm = (index: number, over: Partial<VmSpec> = {}): VmSpec => ({
-  ...drawVmSpec(99, index),
-  ramBytes: 8 * GiB,
-  workload: 'light',
-  dirtyBytesPerS: 20 * MiB,
-  wwsBytes: 200 * MiB,
-  precopyBytesPerS: 2e9,
-  blackoutBytesPerS: 2.5e9,
-  availSwitchoverBytesPerS: 0,
-  autoConverge: false,
-  deadlineMs: 2000,
-  switchoverAck: true,
-  devices: [{ id: 'dev0', profile: 'mlx5-cx7', seed: 300 + index, destSeed: 400 + index }],
-  ...over,
-});
+/** A calm VM with one mlx5 VF, switchover-ack on, 2 s deadline. */
+const calm = (index: number, over: Partial<VmSpec> = {}): VmSpec =>
+  calmVm(index, { deadlineMs: 2000, switchoverAck: true, devices: [{ id: 'dev0', profile: 'mlx5-cx7', seed: 300 + index, destSeed: 400 + index }], ...over });
 
 describe('the governor in the simulator', () => {
   it('never commits while a destination has not acked its initial bytes, and says so', async () => {
