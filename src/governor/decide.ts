@@ -30,6 +30,8 @@ export const FAILED_SIZE_QUERY_BYTES = 100 * 1024 * 1024 * 1024;
 const NO_IDS: readonly string[] = Object.freeze([]);
 const NO_PARTS: Decision['breakdown'] = Object.freeze([]);
 const UNKNOWN_TOTAL: TotalTime = Object.freeze({ medianMs: NaN, boundMs: NaN });
+/** Marks a commit: the time to completion is the blackout's (no object allocated per commit). */
+const BLACKOUT_TOTAL: TotalTime = Object.freeze({ medianMs: NaN, boundMs: NaN });
 
 /**
  * Decides what to do with a VM in pre-copy, given a compiled model and the SLO:
@@ -175,7 +177,7 @@ function predicted(reason: DecisionReason, p: BlackoutPrediction, slo: Slo, rho:
 
 /** A commit: the time to completion is the blackout. */
 function committed(reason: DecisionReason, p: BlackoutPrediction, slo: Slo, rho: number, budgetLeftMs: number): Decision {
-  return build(reason, p, slo, rho, budgetLeftMs, NO_IDS, null, null, null, { medianMs: p.medianMs, boundMs: p.boundMs });
+  return build(reason, p, slo, rho, budgetLeftMs, NO_IDS, null, null, null, BLACKOUT_TOTAL);
 }
 
 /** The one place a Decision is made: every field, always in the same order (one hidden class). */
@@ -209,7 +211,7 @@ function build(
     targetRamBytes,
     waitMs,
     throttle,
-    medianTotalMs: total.medianMs,
-    predictedTotalMs: total.boundMs,
+    medianTotalMs: total === BLACKOUT_TOTAL && p !== null ? p.medianMs : total.medianMs,
+    predictedTotalMs: total === BLACKOUT_TOTAL && p !== null ? p.boundMs : total.boundMs,
   };
 }
