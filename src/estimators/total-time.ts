@@ -11,7 +11,7 @@
  */
 import { conformalQuantile, MIN_SCORED_MS } from './conformal.js';
 import { projectPrecopy, type PrecopyState } from './precopy.js';
-import type { RamRecord, TelemetryRecord } from '../telemetry/records.js';
+import type { RamRecord, TelemetryRecord } from '../records/records.js';
 import type { PrecopyTimeModel } from './types.js';
 
 

@@ -20,7 +20,7 @@ import type { MigrationDevice } from '../device/index.js';
 import { compileModel, type CompiledModel } from '../estimators/predict.js';
 import { MigState, planPath, stateName } from '../fsm/index.js';
 import type { FittedModel } from '../estimators/types.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import { decide } from './decide.js';
 import { GovernorError } from './errors.js';
 import { outcomeRecord } from './outcome.js';

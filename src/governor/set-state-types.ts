@@ -4,7 +4,7 @@
  * completed from STOP, or back in RUNNING, before the deadline".
  */
 import type { MigState } from '../fsm/index.js';
-import type { RecordSink } from '../telemetry/records.js';
+import type { RecordSink } from '../records/records.js';
 import type { CompiledModel } from '../estimators/predict.js';
 import type { FittedModel } from '../estimators/types.js';
 import type { NowSource } from './clock.js';

@@ -24,7 +24,7 @@ export {
   QEMU_DIRTY_LIMIT,
   QEMU_MAX_DOWNTIME_LIMIT_MS,
   QEMU_DEFAULT_DOWNTIME_LIMIT_MS,
-} from './qemu-constants.js';
+} from '../facts/qemu.js';
 export type {
   PrecopyWorkload,
   ThrottleSetting,

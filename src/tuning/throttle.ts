@@ -8,8 +8,10 @@
  *   rate is Σ min(rᵢ, quota + tolerance): a few hot vCPUs are capped while quiet ones run free,
  *   which is why it costs the guest less than auto-converge for the same VM rate.
  */
+// simple-statistics' max loops: a spread Math.max(...rates) overflows the stack past ~100k vCPUs.
+import { max } from 'simple-statistics';
 import { TuningError } from './errors.js';
-import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from './qemu-constants.js';
+import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../facts/qemu.js';
 import type { PrecopyWorkload, ThrottleSetting } from './types.js';
 
 const TOLERANCE_BYTES_PER_S = QEMU_DIRTY_LIMIT.toleranceMiBPerS * QEMU_DIRTY_RATE_UNIT_BYTES;
@@ -67,11 +69,11 @@ export function vcpuTimeThrottled(rates: readonly number[], limitBytesPerS: numb
  */
 export function dirtyLimitForVmRate(rates: readonly number[], targetBytesPerS: number): number | null {
   const total = rates.reduce((s, r) => s + r, 0);
-  if (total <= targetBytesPerS) return Math.max(QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS, Math.ceil(Math.max(...rates, 0) / QEMU_DIRTY_RATE_UNIT_BYTES));
+  if (total <= targetBytesPerS) return Math.max(QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS, Math.ceil((rates.length === 0 ? 0 : Math.max(0, max(rates))) / QEMU_DIRTY_RATE_UNIT_BYTES));
   if (vmRateUnderDirtyLimit(rates, MIN_LIMIT_BYTES_PER_S) > targetBytesPerS) return null;
   // Σ min(rᵢ, cap) is increasing in cap: bisect on whole MiB/s.
   let lo: number = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS;
-  let hi = Math.ceil(Math.max(...rates) / QEMU_DIRTY_RATE_UNIT_BYTES);
+  let hi = Math.ceil(max(rates) / QEMU_DIRTY_RATE_UNIT_BYTES);
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (vmRateUnderDirtyLimit(rates, mid * QEMU_DIRTY_RATE_UNIT_BYTES) <= targetBytesPerS) lo = mid;

@@ -3,7 +3,7 @@ import { projectPrecopy } from '../../src/estimators/precopy.js';
 import { precopyTimeBoundMs, precopyTimeModel, precopyTimePoints, switchoverInMs } from '../../src/estimators/total-time.js';
 import { crossValidateTotalTime } from '../../src/estimators/total-time-eval.js';
 import { Rng } from '../../src/sim/rng.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/records/records.js';
 
 const MB = 1e6;
 

@@ -7,7 +7,7 @@ import { AFTER_FAILURE_MODES } from '../../src/device/index.js';
 import { compileModel, predictBlackout } from '../../src/estimators/predict.js';
 import type { FaultConfig, OneShotFault } from '../../src/sim/faults.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
-import type { ArcRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord } from '../../src/records/records.js';
 import { MiB, arraySink, calibratedSimModel } from './fixtures.js';
 
 const model = calibratedSimModel();

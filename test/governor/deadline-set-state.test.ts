@@ -4,7 +4,7 @@ import { MigFlags, MigState, nextState, parseStateName } from '../../src/fsm/ind
 import { DeadlineSetState, GovernorError, type DeadlineSetStateOptions } from '../../src/governor/index.js';
 import { VirtualClock } from '../../src/sim/clock.js';
 import { SimDevice, type SimArcEvent } from '../../src/sim/sim-device.js';
-import type { ArcRecord, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord, TelemetryRecord } from '../../src/records/records.js';
 import { MiB, arraySink, calibratedSimModel } from './fixtures.js';
 
 const { RUNNING, STOP, STOP_COPY, PRE_COPY, PRE_COPY_P2P, ERROR } = MigState;

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { QmpClient } from '../../src/qemu/qmp-client.js';
-import { ThrottleLever } from '../../src/qemu/watch-throttle.js';
+import { ThrottleLever } from '../../src/app/watch/watch-throttle.js';
 import { FakeQemu } from './watch-fake-qemu.js';
 
 const MiB = 2 ** 20;

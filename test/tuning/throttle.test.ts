@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TuningError } from '../../src/tuning/errors.js';
-import { MiB } from '../../src/tuning/qemu-constants.js';
+import { MiB } from '../../src/facts/qemu.js';
 import { cpuThrottleForVmRate, cpuThrottleUnder, dirtyLimitForVmRate, throttleKnobs, ThrottleState, vcpuRates, vmRateUnderDirtyLimit } from '../../src/tuning/throttle.js';
 
 const base = { ramBytes: 8 * 1024 * MiB, bandwidthBytesPerS: 128 * MiB };
