@@ -55,7 +55,7 @@ export { GovernorError } from './governor/errors.js';
 export type { NowSource } from './governor/clock.js';
 export type { GovernorErrorCode } from './governor/errors.js';
 export type { CalibrationStatus, CalibrationWatcherOptions, ObservedOutcome } from './governor/calibration.js';
-export type { Decision, DecisionAction, DecisionReason, DeviceSnapshot, Slo, ThrottleAdvice, VmSnapshot } from './governor/types.js';
+export type { BindingLimit, Decision, DecisionAction, DecisionReason, DeviceSnapshot, Slo, SwitchoverAck, ThrottleAdvice, VmSnapshot } from './governor/types.js';
 export type {
   ArcRun,
   DeadlineSetStateOptions,
@@ -81,7 +81,7 @@ export type { FitModelOptions } from './estimators/fit.js';
 export type { CompiledModel } from './estimators/compile.js';
 export type { DriftTest } from './estimators/conformal.js';
 export type { EstimatorErrorCode } from './estimators/errors.js';
-export type { FittedModel, BlackoutDevice, BlackoutQuery, BlackoutPart, BlackoutPrediction } from './estimators/types.js';
+export type { FittedModel, PrecopyTimeModel, BlackoutDevice, BlackoutQuery, BlackoutPart, BlackoutPrediction } from './estimators/types.js';
 
 // Recording: the RxJS pipeline into the SQLite store, the store, and importing files.
 export { RecordingPipeline } from './telemetry/pipeline.js';

@@ -6,6 +6,7 @@
 import { formatBytes, formatDuration, formatRate } from './units.js';
 import type { DecisionEntry, PollEntry, WatchEntry } from '../app/watch/watch-types.js';
 import type { ThrottleLeverStep } from '../app/watch/watch-throttle.js';
+import type { Decision } from '../governor/types.js';
 
 /** Longest gap between two printed poll lines while nothing changes, ms. */
 const QUIET_LINE_INTERVAL_MS = 1000;
@@ -35,9 +36,23 @@ function decisionText(e: DecisionEntry): string {
   const head = `${figures(e)}, rho ${d.rho.toFixed(2)} — ${d.action} ${d.reason}`;
   const bound = Number.isNaN(d.predictedBlackoutMs)
     ? ''
-    : `: bound ${formatDuration(d.predictedBlackoutMs)} (median ${formatDuration(d.medianBlackoutMs)}) ${d.predictedBlackoutMs <= d.deadlineMs ? '≤' : '>'} ${formatDuration(d.deadlineMs)}`;
+    : `: bound ${formatDuration(d.predictedBlackoutMs)} (median ${formatDuration(d.medianBlackoutMs)}) ${limitText(d)}`;
   const advice = d.throttle === null ? '' : `; dirty rate to reach: ${formatRate(d.throttle.maxDirtyBytesPerS)}`;
-  return `${head}${bound}${advice}${e.acted ? ' [acting]' : ''}`;
+  return `${head}${bound}${advice}${totalText(d)}${e.acted ? ' [acting]' : ''}`;
+}
+
+/** Time to completion from now: median, and the bound when it is finite. */
+function totalText(d: Decision): string {
+  if (Number.isNaN(d.medianTotalMs)) return '';
+  const bound = Number.isFinite(d.predictedTotalMs) ? `, bound ${formatDuration(d.predictedTotalMs)}` : ', unbounded (no budget)';
+  return `; done in ${formatDuration(d.medianTotalMs)}${bound}`;
+}
+
+/** The bound against the limit that binds: the deadline, or the guest timeout when it is lower. */
+function limitText(d: Decision): string {
+  const guest = d.bindingLimit === 'guest-timeout' && d.guestTimeoutMs !== null;
+  const limitMs = guest ? (d.guestTimeoutMs as number) : d.deadlineMs;
+  return `${d.predictedBlackoutMs <= limitMs ? '≤' : '>'} ${guest ? 'guest timeout ' : ''}${formatDuration(limitMs)}`;
 }
 
 function throttleText(s: ThrottleLeverStep): string {

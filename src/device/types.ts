@@ -6,6 +6,13 @@ export interface PrecopyInfo {
   readonly initialBytes: number;
   /** State changed since it was last read (an estimate). */
   readonly dirtyBytes: number;
+  /**
+   * `VFIO_PRECOPY_INFO_REINIT` was set in `flags`: new initial data is on the stream
+   * (`initialBytes` may have grown, `dirtyBytes` restarted from 0 relative to it). Reported only
+   * after userspace opted in with `VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2` (Linux, Yishai Hadas'
+   * series, merged March 2026; `include/uapi/linux/vfio.h`); mlx5 implements it. Absent: not set.
+   */
+  readonly reinit?: boolean;
 }
 
 /**

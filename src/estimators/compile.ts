@@ -67,6 +67,8 @@ export interface CompiledModel {
   readonly carryS: number;
   /** Sorted conformal scores ln(actual / median); empty when uncalibrated. */
   readonly scores: Float64Array;
+  /** Sorted scores ln(actual / projected) of the pre-copy time ({@link FittedModel.precopyTime}); empty when absent. */
+  readonly precopyTimeScores: Float64Array;
   /** The model compiled. */
   readonly source: FittedModel;
 }
@@ -158,6 +160,7 @@ export function compileModel(model: FittedModel): CompiledModel {
     fixedMissing: model.fixed.provenance === NO_FIXED_COST,
     carryS: (model.ram?.carryMs ?? 0) / 1000,
     scores,
+    precopyTimeScores: Float64Array.from(model.precopyTime?.logRatioScores ?? []).sort(),
     source: model,
   };
 }

@@ -14,6 +14,7 @@ import {
   type FittedModel,
   type FixedCostModel,
   type LinkModel,
+  type PrecopyTimeModel,
   type RamCarryModel,
 } from './types.js';
 
@@ -100,14 +101,25 @@ function ramModel(v: unknown, where: string): RamCarryModel {
   return { n: num(o, 'n', where, 0), carryMs: num(o, 'carryMs', where, 0), source: source(o, where), ...optStr(o, 'provenance', where) };
 }
 
-function calibration(v: unknown, where: string): CalibrationModel {
-  const o = obj(v, where);
+/** `o.logRatioScores`: an array of finite numbers, as given. */
+function scoresOf(o: Obj, where: string): number[] {
   const scores = o['logRatioScores'];
   if (!Array.isArray(scores)) fail(`${where}.logRatioScores`, 'expected an array');
-  const logRatioScores = scores.map((x: unknown, i) => {
+  return scores.map((x: unknown, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${where}.logRatioScores[${i}]`, 'expected a finite number');
     return x;
   });
+}
+
+function precopyTime(v: unknown, where: string): PrecopyTimeModel {
+  const o = obj(v, where);
+  const logRatioScores = scoresOf(o, where).sort((a, b) => a - b);
+  return { n: logRatioScores.length, logRatioScores, ...optStr(o, 'provenance', where) };
+}
+
+function calibration(v: unknown, where: string): CalibrationModel {
+  const o = obj(v, where);
+  const logRatioScores = scoresOf(o, where);
   const sorted = [...logRatioScores].sort((a, b) => a - b);
   const dm = o['deviceModels'];
   if (dm !== undefined && (!Array.isArray(dm) || dm.some((x) => typeof x !== 'string'))) fail(`${where}.deviceModels`, 'expected an array of strings');
@@ -150,6 +162,7 @@ export function parseFittedModel(value: unknown, where = 'model'): FittedModel {
     fixed: fixedModel(o['fixed'], `${where}.fixed`),
     ...(o['ram'] === undefined ? {} : { ram: ramModel(o['ram'], `${where}.ram`) }),
     ...(o['calibration'] === undefined ? {} : { calibration: calibration(o['calibration'], `${where}.calibration`) }),
+    ...(o['precopyTime'] === undefined ? {} : { precopyTime: precopyTime(o['precopyTime'], `${where}.precopyTime`) }),
   };
   return model;
 }

@@ -117,6 +117,17 @@ export interface RamCarryModel {
   readonly provenance?: string;
 }
 
+/**
+ * Learned error of the pre-copy time projection (`total-time.ts`): ln(actual / projected) per
+ * scored pre-copy poll of finished migrations, for the bound on the time to completion.
+ */
+export interface PrecopyTimeModel {
+  readonly n: number;
+  /** Sorted ascending. */
+  readonly logRatioScores: readonly number[];
+  readonly provenance?: string;
+}
+
 /** Everything the governor needs, fitted from the store or loaded from `models/*.json`. */
 export interface FittedModel {
   readonly version: typeof MODEL_VERSION;
@@ -139,6 +150,8 @@ export interface FittedModel {
   readonly ram?: RamCarryModel;
   /** Absent until enough migrations with outcomes exist; then bounds are conformal. */
   readonly calibration?: CalibrationModel;
+  /** Absent: `decide()` bounds the pre-copy time by the budget only. */
+  readonly precopyTime?: PrecopyTimeModel;
 }
 
 /** One device as the blackout predictor needs it. */

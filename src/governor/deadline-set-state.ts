@@ -114,9 +114,11 @@ export class DeadlineSetState {
       elapsedMs: request.elapsedMs ?? 0,
       link: this.options.link ?? 'default',
       serial: this.options.serial ?? false,
+      ...(request.switchoverAck === undefined ? {} : { switchoverAck: request.switchoverAck }),
     };
     const alpha = request.alpha ?? this.options.alpha ?? DEFAULT_ALPHA;
-    const decision = decide(vm, this.compiledModel, { deadlineMs: request.deadlineMs, alpha, budgetMs: request.budgetMs ?? Infinity });
+    const slo = { deadlineMs: request.deadlineMs, alpha, budgetMs: request.budgetMs ?? Infinity };
+    const decision = decide(vm, this.compiledModel, request.guestTimeoutMs === undefined ? slo : { ...slo, guestTimeoutMs: request.guestTimeoutMs });
     // Recorded once decide() has vouched for the figures: the RAM state the decision saw.
     if (ram !== undefined) {
       sink.push({

@@ -1,6 +1,6 @@
 export { decide, FAILED_SIZE_QUERY_BYTES } from './decide.js';
 export { REASON_ACTIONS } from './types.js';
-export type { Decision, DecisionAction, DecisionReason, DeviceSnapshot, Slo, ThrottleAdvice, VmSnapshot } from './types.js';
+export type { BindingLimit, Decision, DecisionAction, DecisionReason, DeviceSnapshot, Slo, SwitchoverAck, ThrottleAdvice, VmSnapshot } from './types.js';
 export { DeadlineSetState } from './deadline-set-state.js';
 export type {
   ArcRun,

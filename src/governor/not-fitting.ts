@@ -22,6 +22,8 @@ export interface NotFittingOutcome {
   readonly targetRamBytes: number | null;
   readonly waitMs: number | null;
   readonly throttle: ThrottleAdvice | null;
+  /** With `throttle`: projected pre-copy time to the target at the advised rate, ms. */
+  readonly throttledPrecopyMs: number | null;
 }
 
 /**
@@ -104,7 +106,8 @@ export function decideNotFitting(
   };
   // No RAM target at today's rate: what the final sync carries alone breaks the deadline.
   const reason: DecisionReason = target < 0 ? 'DIRTY_RATE_TOO_HIGH' : rho >= 1 ? 'NOT_CONVERGING' : 'CONVERGING_TOO_SLOWLY';
-  return outcome(reason, loTarget, null, throttle);
+  const throttledPrecopyMs = projectPrecopy({ ...state, dirtyBytesPerS: lo }, loTarget, limits).timeMs;
+  return { reason, targetRamBytes: loTarget, waitMs: null, throttle, throttledPrecopyMs };
 }
 
 function outcome(
@@ -113,7 +116,7 @@ function outcome(
   waitMs: number | null,
   throttle: ThrottleAdvice | null,
 ): NotFittingOutcome {
-  return { reason, targetRamBytes, waitMs, throttle };
+  return { reason, targetRamBytes, waitMs, throttle, throttledPrecopyMs: null };
 }
 
 function devicePrecopyPendingBytes(devices: readonly SizedDevice[]): number {

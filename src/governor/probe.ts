@@ -51,7 +51,9 @@ async function probeDevice(device: MigrationDevice, atMs: number, rec: ProbeReco
     const size: SizeRecord = { kind: 'size', migrationId: rec.migrationId, deviceId: device.id, atMs, stopCopyBytes };
     rec.sink.push(info === null ? size : { ...size, initialBytes: Math.round(info.initialBytes), dirtyBytes: Math.round(info.dirtyBytes) });
   }
-  return info === null ? base : { ...base, initialBytes: info.initialBytes, dirtyBytes: info.dirtyBytes };
+  if (info === null) return base;
+  const withInfo = { ...base, initialBytes: info.initialBytes, dirtyBytes: info.dirtyBytes };
+  return info.reinit === true ? { ...withInfo, reinit: true } : withInfo;
 }
 
 function isByteCount(x: number): boolean {

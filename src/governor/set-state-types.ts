@@ -8,7 +8,7 @@ import type { RecordSink } from '../records/records.js';
 import type { CompiledModel } from '../estimators/predict.js';
 import type { FittedModel } from '../estimators/types.js';
 import type { NowSource } from './clock.js';
-import type { Decision } from './types.js';
+import type { Decision, SwitchoverAck } from './types.js';
 
 /** How a `DeadlineSetState` is set up; one per migration. */
 export interface DeadlineSetStateOptions {
@@ -58,6 +58,10 @@ export interface SetStateOptions {
   readonly budgetMs?: number;
   /** STOP_COPY: time the migration has run so far, ms. Default 0. */
   readonly elapsedMs?: number;
+  /** STOP_COPY: a pause the guest tolerates, ms (watchdog, storage/network timeout); the bound must fit it too. */
+  readonly guestTimeoutMs?: number;
+  /** STOP_COPY: QEMU switchover-ack state (`VmSnapshot.switchoverAck`); while `pending` it never commits. Default not required. */
+  readonly switchoverAck?: SwitchoverAck;
   /** STOP_COPY: guest RAM still to send. Default none (a device-only switchover). */
   readonly ram?: RamStatus;
   /**

@@ -26,7 +26,22 @@ export interface DeviceSnapshot {
   readonly initialBytes?: number;
   /** `VFIO_MIG_GET_PRECOPY_INFO.dirty_bytes`, PRE_COPY states only. */
   readonly dirtyBytes?: number;
+  /**
+   * PRECOPY_INFO reported `VFIO_PRECOPY_INFO_REINIT` at this probe: new initial data is on the
+   * stream, so what the destination loaded and acked is stale (see {@link VmSnapshot.switchoverAck}).
+   */
+  readonly reinit?: boolean;
 }
+
+/**
+ * QEMU's switchover-ack (capability `switchover-ack`, QEMU 8.1+, needs `return-path`;
+ * `docs/devel/migration/vfio.rst`): the source stops the VM only once the destination has loaded
+ * every VFIO device's pre-copy initial bytes and acked (`migration_can_switchover()`,
+ * switchover-today.md §1.1). `not-required`: capability off, or no device needs it (QEMU asks
+ * `switchover_ack_needed` only of devices with `VFIO_MIGRATION_PRE_COPY`); `pending`: the ack has
+ * not come, or was withdrawn; `received`: the destination acked.
+ */
+export type SwitchoverAck = 'not-required' | 'pending' | 'received';
 
 /** A VM at the moment of the decision. */
 export interface VmSnapshot {
@@ -45,6 +60,12 @@ export interface VmSnapshot {
   readonly link?: string;
   /** Devices are switched one after another (default: in parallel). */
   readonly serial?: boolean;
+  /**
+   * Switchover-ack state as the VMM reports it; absent = `not-required` (QEMU before 8.1, or the
+   * capability off). The ack may go back to `pending` (a per-device re-request is under review
+   * upstream; a PRE_COPY re-init makes new initial bytes): `decide()` holds no memory of it.
+   */
+  readonly switchoverAck?: SwitchoverAck;
 }
 
 /** What was promised for this migration. */
@@ -55,7 +76,15 @@ export interface Slo {
   readonly alpha: number;
   /** Total migration time budget, ms (`Infinity` for none). */
   readonly budgetMs: number;
+  /**
+   * A pause the guest itself tolerates, ms (a watchdog, a storage or network timeout inside the
+   * guest). The bound must fit it too: the lower of it and `deadlineMs` binds. Absent = none.
+   */
+  readonly guestTimeoutMs?: number;
 }
+
+/** Which limit the 1 − α bound was held to: the SLO's deadline or the guest's own timeout. */
+export type BindingLimit = 'deadline' | 'guest-timeout';
 
 /** The four things a governor can tell a VMM. */
 export type DecisionAction = 'commit' | 'wait' | 'throttle' | 'abort';
@@ -75,6 +104,11 @@ export const REASON_ACTIONS = {
   CONVERGING: 'wait',
   /** Only with device pre-copy data drained does the bound fit, and the budget allows draining it. */
   DEVICE_PRECOPY_PENDING: 'wait',
+  /**
+   * The bound fits, but switchover-ack is on and the destination has not acked (or withdrew
+   * its ack): QEMU will not stop the VM (`migration_can_switchover()`), so neither do we.
+   */
+  SWITCHOVER_ACK_PENDING: 'wait',
   /** A MIG_DATA_SIZE query failed: never commit blind, keep pre-copying and ask again. */
   SIZE_QUERY_FAILED: 'wait',
   /** The bound does not fit and ρ ≥ 1: waiting will not help; dirtying must slow down. */
@@ -92,6 +126,12 @@ export const REASON_ACTIONS = {
   BUDGET_INSUFFICIENT: 'abort',
   /** With no RAM left and device pre-copy data drained, the bound still exceeds the deadline. */
   DEADLINE_UNREACHABLE: 'abort',
+  /**
+   * The deadline is out of reach because of a device without PRE_COPY (`pds-vfio-pci`,
+   * `xe-vfio-pci`, `vfio_ap`): its whole state moves in the blackout, and it alone, with no RAM
+   * left, exceeds the limit. `reasonDeviceIds` names it.
+   */
+  STOP_COPY_ONLY_DEVICE_TOO_SLOW: 'abort',
   /** A device is in ERROR: it needs `VFIO_DEVICE_RESET`. */
   DEVICE_ERROR: 'abort',
   /** A device reports a state that is not a migration source state, or one its flags lack. */
@@ -125,6 +165,10 @@ export interface Decision {
   /** The predicted median blackout, ms (NaN as above). */
   readonly medianBlackoutMs: number;
   readonly deadlineMs: number;
+  /** The guest's own pause tolerance from the SLO, ms (`null`: none). */
+  readonly guestTimeoutMs: number | null;
+  /** The limit the bound was held to: the lower of `deadlineMs` and `guestTimeoutMs` (ties: `deadline`). */
+  readonly bindingLimit: BindingLimit;
   readonly alpha: number;
   /** True when the bound is conformal-calibrated. */
   readonly calibrated: boolean;
@@ -132,7 +176,7 @@ export interface Decision {
   readonly breakdown: readonly BlackoutPart[];
   /** Device models/arcs the model lacks (non-empty only with `MODEL_MISSING`). */
   readonly missing: readonly string[];
-  /** Devices the reason is about: in ERROR, in an unknown state, or whose size query failed. */
+  /** Devices the reason is about: in ERROR, in an unknown state, whose size query failed, or a STOP_COPY-only device that alone breaks the limit. */
   readonly reasonDeviceIds: readonly string[];
   /** ρ = RAM dirty rate / pre-copy bandwidth. */
   readonly rho: number;
@@ -140,8 +184,24 @@ export interface Decision {
   readonly budgetLeftMs: number;
   /** Largest guest RAM remaining at which the bound fits (non-commit decisions; for `throttle`, at the advised dirty rate), bytes. */
   readonly targetRamBytes: number | null;
-  /** Projected pre-copy time until the switchover fits (`wait`), ms. */
+  /**
+   * Projected pre-copy time until the switchover fits (`wait`), ms. With switchover-ack pending it
+   * is at least the time to send the pending initial bytes and for the destination to load them.
+   */
   readonly waitMs: number | null;
   /** Dirty-rate numbers (`throttle`). */
   readonly throttle: ThrottleAdvice | null;
+  /**
+   * Predicted median time from now to the end of the migration, ms: pre-copy still to run
+   * (`waitMs`, or at the advised dirty rate for `throttle`) plus the blackout; the blackout alone
+   * for `commit`. NaN when the decision does not expect completion from here (abort, a failed size
+   * query, a missing model).
+   */
+  readonly medianTotalMs: number;
+  /**
+   * The 1 − α bound on that time, ms: pre-copy at the model's learned projection error
+   * (`FittedModel.precopyTime`), never past the budget (the governor aborts there; Infinity with
+   * neither), plus the limit the blackout bound is held to. NaN as `medianTotalMs`.
+   */
+  readonly predictedTotalMs: number;
 }

@@ -12,10 +12,12 @@
  * States are kernel names (`"PRE_COPY"`) or numbers (6); flags the `VFIO_MIGRATION_*` bits as a
  * number (7) or names joined by `|`. `stopCopyBytes: null` is a failed MIG_DATA_SIZE query (the
  * governor then never commits). `slo.alpha` defaults to the server's `--alpha`; `slo.budgetMs`
- * absent or `null` means no budget (JSON has no Infinity). Fields not named here are ignored.
+ * absent or `null` means no budget (JSON has no Infinity). `snapshot.switchoverAck` is
+ * `"not-required"` (the default), `"pending"` or `"received"`; `slo.guestTimeoutMs` a pause the
+ * guest tolerates (absent or `null`: none). Fields not named here are ignored.
  */
 import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
-import type { DeviceSnapshot, Slo, VmSnapshot } from '../governor/types.js';
+import type { DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../governor/types.js';
 import { array, badParam, byteCount, nonNegative, object, optionalBoolean, text, type Obj } from './params.js';
 
 /** More VFIO devices than any VM has: a bound on the work one request can ask for. */
@@ -83,6 +85,7 @@ function snapshot(v: unknown): VmSnapshot {
   if (o['link'] !== undefined) s.link = text(o, 'link', at);
   const serial = optionalBoolean(o, 'serial', at);
   if (serial !== undefined) s.serial = serial;
+  if (o['switchoverAck'] !== undefined) s.switchoverAck = switchoverAck(o, at);
   return s;
 }
 
@@ -95,7 +98,19 @@ function slo(v: unknown, defaultAlpha: number): Slo {
   if (typeof alpha !== 'number' || !(alpha > 0 && alpha < 1)) throw badParam(`${at}.alpha`, 'a miss probability in (0, 1)', alpha);
   const budget = o['budgetMs'];
   const budgetMs = budget === undefined || budget === null ? Infinity : nonNegative(o, 'budgetMs', at);
-  return { deadlineMs, alpha, budgetMs };
+  const guest = o['guestTimeoutMs'];
+  if (guest === undefined || guest === null) return { deadlineMs, alpha, budgetMs };
+  if (typeof guest !== 'number' || !(guest > 0)) throw badParam(`${at}.guestTimeoutMs`, 'a number of ms > 0 (or null for none)', guest);
+  return { deadlineMs, alpha, budgetMs, guestTimeoutMs: guest };
+}
+
+const SWITCHOVER_ACK: readonly SwitchoverAck[] = ['not-required', 'pending', 'received'];
+
+function switchoverAck(o: Obj, at: string): SwitchoverAck {
+  const v = o['switchoverAck'];
+  const found = SWITCHOVER_ACK.find((a) => a === v);
+  if (found === undefined) throw badParam(`${at}.switchoverAck`, `one of ${SWITCHOVER_ACK.map((a) => `"${a}"`).join(', ')}`, v);
+  return found;
 }
 
 /** Narrows `decide` params; throws `E_BAD_PARAMS` naming the first bad field. */

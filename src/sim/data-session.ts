@@ -37,6 +37,8 @@ export class DataSession {
   resumeBytes = 0;
   /** RESUMING: state already allocated from initial data (switchover-ack pre-load). */
   allocatedBytes = 0;
+  /** PRE_COPY: a re-init happened that PRECOPY_INFO has not reported yet. */
+  reinitPending = false;
 
   constructor(
     private readonly profile: SimProfile,
@@ -90,6 +92,8 @@ export class DataSession {
 
   /** Applies the data side of a completed arc. `syncDirty` must have run at the arc's start. */
   completeArc(from: MigState, to: MigState, nowMs: number): void {
+    // A re-init not yet reported belongs to the PRE_COPY session it happened in.
+    if (!isPrecopy(to) || !isSavingState(from)) this.reinitPending = false;
     if (isPrecopy(to) && !isSavingState(from)) {
       // RUNNING → PRE_COPY, RUNNING_P2P → PRE_COPY_P2P: a new saving session, initial image.
       this.initialBytes = Math.round(this.stateBytes * this.profile.initialFraction);
@@ -134,6 +138,25 @@ export class DataSession {
     const fromDirty = Math.min(maxBytes - fromInitial, Math.round(this.dirty));
     this.dirty = Math.max(0, this.dirty - fromDirty);
     return fromInitial + fromDirty;
+  }
+
+  /**
+   * New initial data appeared in PRE_COPY (`VFIO_PRECOPY_INFO_REINIT`, `include/uapi/linux/vfio.h`):
+   * dirty bytes not read yet become initial bytes, with the new chunk on top (mlx5: "any
+   * previously dirty bytes in memory are treated as initial bytes", Hadas 2026-02-24), and
+   * dirty bytes restart from 0.
+   */
+  reinit(state: MigState, chunkBytes: number, nowMs: number): void {
+    this.syncDirty(state, nowMs);
+    this.initialBytes += Math.round(this.dirty) + chunkBytes;
+    this.dirty = 0;
+    this.reinitPending = true;
+  }
+
+  /** v1 devices: new state can only appear as dirty bytes (at most the state size). */
+  addDirty(state: MigState, bytes: number, nowMs: number): void {
+    this.syncDirty(state, nowMs);
+    this.dirty = Math.min(this.stateBytes, this.dirty + bytes);
   }
 
   /** Copies the accounting into `into` (length ≥ SNAPSHOT_SIZE), to undo a failed request. */

@@ -4,6 +4,7 @@ export { SimError, type SimErrorCode } from './errors.js';
 export { medianArcLatencyMs, sampleArcLatencyMs, sampleNoiseFactor } from './latency.js';
 export type { SimArcModel, SimNoiseModel } from './latency.js';
 export { MLX5_CX7, QAT_VF, GENERIC_NIC, SIM_PROFILES } from './profiles.js';
+export { XE_VF, PDS_VF, VFIO_AP } from './profiles-stop-copy-only.js';
 export type { SimProfile, SimProfileName, SizeEstimateError } from './profiles.js';
 export { FaultPlan } from './faults.js';
 export type { FaultConfig, OneShotFault, AfterFailureSpec, SizeQueryErrno, ArcFaultDecision } from './faults.js';

@@ -6,6 +6,8 @@
  */
 import { MigFlags } from '../fsm/index.js';
 import type { SimArcModel, SimNoiseModel } from './latency.js';
+import { CHOICE_NO_P2P, CHOICE_QUIESCE, CHOICE_SESSION } from './profile-choices.js';
+import { PDS_VF, VFIO_AP, XE_VF } from './profiles-stop-copy-only.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -44,11 +46,13 @@ export interface SimProfile {
    * arcs a device gets when its `flags` option masks optional states off.
    */
   readonly arcs: Readonly<Record<string, SimArcModel>>;
+  /**
+   * The driver can report `VFIO_PRECOPY_INFO_REINIT` (new initial data during PRE_COPY) to a
+   * user that opted in to `MIG_PRECOPY_INFOv2`. Absent: no.
+   */
+  readonly precopyReinit?: boolean;
 }
 
-const CHOICE_QUIESCE = 'choice: P2P quiesce/unquiesce is a short device command; nobody published its cost';
-const CHOICE_SESSION = 'choice: opening or closing a data session costs a few ms; not published';
-const CHOICE_NO_P2P = 'choice: only with P2P masked off by the flags option; the sum of the two arcs it replaces';
 
 /**
  * NVIDIA ConnectX-7 VF under `mlx5_vfio_pci`.
@@ -86,6 +90,9 @@ export const MLX5_CX7: SimProfile = {
   noise: { sigma: 0.12, tailProb: 0.02, tailAlpha: 1.5 },
   // choice: a VF function-level reset plus driver re-init; not published.
   resetMs: 200,
+  // Yishai Hadas, "vfio/mlx5: ... VFIO_PRECOPY_INFO_REINIT" (kvm list, 2026-02-24): when the
+  // firmware reports a new initial-data chunk, mlx5 issues a new SAVE and reports REINIT.
+  precopyReinit: true,
   arcs: {
     'RUNNING>RUNNING_P2P': { fixedMs: 10, slopeMsPerByte: 0, source: CHOICE_QUIESCE },
     'RUNNING_P2P>RUNNING': { fixedMs: 5, slopeMsPerByte: 0, source: CHOICE_QUIESCE },
@@ -205,12 +212,15 @@ export const GENERIC_NIC: SimProfile = {
   },
 };
 
-/** The built-in profiles by name. */
+/** The built-in profiles by name (the STOP_COPY-only drivers in `profiles-stop-copy-only.ts`). */
 export const SIM_PROFILES: Readonly<Record<string, SimProfile>> = {
   [MLX5_CX7.name]: MLX5_CX7,
   [QAT_VF.name]: QAT_VF,
   [GENERIC_NIC.name]: GENERIC_NIC,
+  [XE_VF.name]: XE_VF,
+  [PDS_VF.name]: PDS_VF,
+  [VFIO_AP.name]: VFIO_AP,
 };
 
 /** Names of the built-in profiles. */
-export type SimProfileName = 'mlx5-cx7' | 'qat-vf' | 'generic-nic';
+export type SimProfileName = 'mlx5-cx7' | 'qat-vf' | 'generic-nic' | 'xe-vf' | 'pds-vf' | 'vfio-ap';

@@ -44,6 +44,12 @@ export interface SimDeviceOptions {
   readonly faults?: FaultConfig;
   /** `false`: every arc takes exactly its median latency (one-shot overruns still apply). */
   readonly latencyNoise?: boolean;
+  /**
+   * Userspace opted in to `VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2`, so `precopyInfo()` may report
+   * `reinit` (only on a profile with `precopyReinit`). Default false: the v1 behaviour, where
+   * `initial_bytes` only ever falls.
+   */
+  readonly precopyInfoV2?: boolean;
 }
 
 /** One arc the device ran, as it happened. */
@@ -93,6 +99,7 @@ export class SimDevice implements MigrationDevice {
   private readonly faults: FaultPlan;
   private readonly sizeError: SizeEstimateError;
   private readonly noise: boolean;
+  private readonly precopyInfoV2: boolean;
   private readonly arcSubject = new Subject<SimArcEvent>();
   private readonly undo = new Float64Array(SNAPSHOT_SIZE);
 
@@ -119,6 +126,7 @@ export class SimDevice implements MigrationDevice {
     this.faults = new FaultPlan(options.faults);
     this.sizeError = options.sizeEstimate ?? profile.sizeEstimate;
     this.noise = options.latencyNoise ?? true;
+    this.precopyInfoV2 = options.precopyInfoV2 ?? false;
     this.state = options.initialState ?? (options.role === 'destination' ? MigState.RESUMING : MigState.RUNNING);
     if (!isMigState(this.state) || (this.state !== MigState.ERROR && !isStateSupported(this.state, this.flags))) {
       throw new SimError('E_SIM_CONFIG', `device ${this.id}: initial state ${String(this.state)} is not supported by its flags`);
@@ -236,7 +244,25 @@ export class SimDevice implements MigrationDevice {
     if (s !== MigState.PRE_COPY && s !== MigState.PRE_COPY_P2P) {
       return Promise.reject(this.error('EINVAL', 'PRECOPY_INFO', 'not in a PRE_COPY state'));
     }
-    return Promise.resolve({ initialBytes: this.data.initialBytes, dirtyBytes: this.data.dirtyBytes(s, this.clock.nowMs) });
+    const info = { initialBytes: this.data.initialBytes, dirtyBytes: this.data.dirtyBytes(s, this.clock.nowMs) };
+    if (!this.data.reinitPending) return Promise.resolve(info);
+    this.data.reinitPending = false;
+    return Promise.resolve({ ...info, reinit: true });
+  }
+
+  /**
+   * The device's state grows by `chunkBytes` of critical data during PRE_COPY (e.g. it was
+   * reconfigured). With `precopyInfoV2` on a profile with `precopyReinit` this is a re-init:
+   * the chunk and the unread dirty bytes become initial bytes and the next `precopyInfo()`
+   * reports `reinit`. Otherwise (v1) the chunk can only show up as dirty bytes. EINVAL outside
+   * PRE_COPY states.
+   */
+  growPrecopyState(chunkBytes: number): void {
+    const s = this.state;
+    if (s !== MigState.PRE_COPY && s !== MigState.PRE_COPY_P2P) throw this.error('EINVAL', 'PRECOPY_INFO', 'not in a PRE_COPY state');
+    checkByteCount(this.id, chunkBytes);
+    if (this.precopyInfoV2 && this.profile.precopyReinit === true) this.data.reinit(s, chunkBytes, this.clock.nowMs);
+    else this.data.addDirty(s, chunkBytes, this.clock.nowMs);
   }
 
   /**

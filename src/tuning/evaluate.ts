@@ -13,6 +13,7 @@
 import type { CompiledModel } from '../estimators/predict.js';
 import { predictBlackout } from '../estimators/predict.js';
 import type { BlackoutDevice } from '../estimators/types.js';
+import { precopyBoundWithinBudgetMs } from '../estimators/total-time.js';
 import { largestFittingRamBytes } from '../governor/ram-target.js';
 import { runPrecopy } from './precopy-run.js';
 import { QEMU_DIRTY_RATE_UNIT_BYTES, QEMU_THROTTLE_TRIGGER } from '../facts/qemu.js';
@@ -137,6 +138,7 @@ export function predict(ctx: TuneContext, run: PrecopyRun): TunePrediction {
     dirtySyncCount: run.dirtySyncCount,
     precopyMs: run.precopyMs,
     totalTimeMs: run.precopyMs + p.medianMs,
+    totalBoundMs: run.converged ? precopyBoundWithinBudgetMs(run.precopyMs, input.model.precopyTimeScores, p.alpha, input.budgetMs) + p.boundMs : NaN,
     blackoutMedianMs: p.medianMs,
     blackoutBoundMs: p.boundMs,
     alpha: p.alpha,

@@ -29,6 +29,7 @@ import { TuningError } from './errors.js';
 import { evaluate, isFeasible, recommendation, tuneContext, type Evaluation, type TuneContext } from './evaluate.js';
 import { tradeOffs } from './pareto.js';
 import { checkWorkload } from './precopy-run.js';
+import { stopCopyOnlyCulprits } from '../governor/stop-copy-only.js';
 import { MiB, QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT } from '../facts/qemu.js';
 import { dirtyLimitForVmRate, vcpuRates, vmRateUnderDirtyLimit } from './throttle.js';
 import type { Recommendation, ThrottleMechanism, ThrottleSetting, TuneInput, TuneReason, TuneResult } from './types.js';
@@ -220,5 +221,10 @@ export function tune(measured: TuneInput): TuneResult {
   }
   const unreachable = ctx.ramTarget(floorRate(allowed, rates, input.dirtyBytesPerS)) < 0;
   const reason: TuneReason = unreachable ? 'DEADLINE_UNREACHABLE' : 'BUDGET_TOO_SHORT';
+  if (unreachable) {
+    for (const id of stopCopyOnlyCulprits(input.model, ctx.devices, input.link ?? 'default', input.alpha, input.deadlineMs)) {
+      notes.push(`device ${id} has no PRE_COPY: its whole state moves in the blackout, and alone it exceeds the deadline; no throttle helps`);
+    }
+  }
   return { feasible: false, reason, recommended: null, alternatives: [], tradeOffs: table, rho, plannedDirtyBytesPerS, targetRamBytes, notes: [...notes, ...modelNotes(input, null)] };
 }

@@ -124,6 +124,13 @@ export interface TunePrediction {
   readonly precopyMs: number;
   /** Pre-copy + median blackout, ms. */
   readonly totalTimeMs: number;
+  /**
+   * 1 − α bound on the total time, ms: pre-copy at the model's learned projection error
+   * (`FittedModel.precopyTime`), at most the budget, plus the blackout bound (decide's
+   * `predictedTotalMs`). Infinity when the model has not learned it and there is no budget; NaN
+   * when pre-copy does not converge.
+   */
+  readonly totalBoundMs: number;
   readonly blackoutMedianMs: number;
   /** The 1 − α bound, ms. */
   readonly blackoutBoundMs: number;

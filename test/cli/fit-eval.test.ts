@@ -99,13 +99,17 @@ describe('vfio-sla eval', () => {
     const io = captureIo(tmp.dir);
     expect(await runCli(['eval', DATASET_DIR, '--alpha', '0.1', '--json'], io)).toBe(0);
     const out = JSON.parse(io.out()) as Record<string, Record<string, number> & { length?: number }>;
-    expect(Object.keys(out)).toEqual(['n', 'alpha', 'ours', 'qemuExpected', 'naive', 'excluded']);
+    expect(Object.keys(out)).toEqual(['n', 'alpha', 'ours', 'qemuExpected', 'naive', 'totalTime', 'excluded']);
     expect(out['n']).toBe(40);
     expect(out['ours']?.['medianAbsLog2Err']).toBeLessThanOrEqual(0.6);
     expect(out['ours']?.['coverage']).toBeGreaterThanOrEqual(0.85);
     expect(out['qemuExpected']?.['medianAbsLog2Err']).toBeGreaterThan(4);
     expect(out['naive']?.['medianAbsLog2Err']).toBeGreaterThan(4);
     expect(out['excluded']?.length).toBe(60);
+    // Time to completion, every pre-copy poll, bound from the other migrations' scores.
+    expect(out['totalTime']).toMatchObject({ migrations: 40 });
+    expect(out['totalTime']?.['coverage']).toBeGreaterThanOrEqual(0.85);
+    expect(out['totalTime']?.['coveragePerMigration']).toBeGreaterThanOrEqual(0.85);
   });
 
   it.skipIf(!HAVE_DATASET)('evaluates the same runs given as QMP wire logs instead of poll arrays', async () => {

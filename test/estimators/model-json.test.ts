@@ -49,6 +49,14 @@ describe('model JSON', () => {
     expect(codeOf(() => parseFittedModel(json, 'models/x.json'))).toMatch(/^E_MODEL_VERSION: models\/x.json: model version 2, this vfio-sla reads version 1/);
   });
 
+  it('keeps a learned pre-copy time error, sorted, and names a bad score', () => {
+    const model = { ...buildPriors(), precopyTime: { n: 3, logRatioScores: [0.5, -0.2, 0.1], provenance: 'test' } };
+    expect(parseModelJson(stringifyModel(model)).precopyTime).toEqual({ n: 3, logRatioScores: [-0.2, 0.1, 0.5], provenance: 'test' });
+    const json = JSON.parse(stringifyModel(model));
+    json.precopyTime.logRatioScores[1] = 'x';
+    expect(codeOf(() => parseFittedModel(json))).toMatch(/^E_BAD_MODEL: model\.precopyTime\.logRatioScores\[1\]: expected a finite number/);
+  });
+
   it('names the bad field with E_BAD_MODEL', () => {
     const json = JSON.parse(stringifyModel(buildPriors()));
     json.arcs['mlx5-cx7']['RESUMING>STOP'].residualQuantilesMs = [1, 2];

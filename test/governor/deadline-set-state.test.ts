@@ -121,6 +121,17 @@ describe('DeadlineSetState to STOP_COPY', () => {
     expect(devices[0]!.getState()).toBe(PRE_COPY);
   });
 
+  it('stays in PRE_COPY while the switchover-ack is pending, and holds the bound to a guest timeout', async () => {
+    const { devices, vm, sink } = rig(1);
+    await toDrainedPrecopy(devices);
+    const pending = await vm.setState(STOP_COPY, { deadlineMs: 1e7, switchoverAck: 'pending' });
+    expect(pending).toMatchObject({ outcome: 'NOT_COMMITTED', decision: { action: 'wait', reason: 'SWITCHOVER_ACK_PENDING' } });
+    const guest = await vm.setState(STOP_COPY, { deadlineMs: 1e7, guestTimeoutMs: 1, switchoverAck: 'received' });
+    expect(guest).toMatchObject({ outcome: 'NOT_COMMITTED', decision: { bindingLimit: 'guest-timeout', guestTimeoutMs: 1 } });
+    expect(arcsOf(sink.records)).toEqual([]);
+    expect(devices[0]!.getState()).toBe(PRE_COPY);
+  });
+
   it('unwinds every device when an arc fails, and names the device whose pre-copy session is lost', async () => {
     const { devices, vm, sink } = rig(2);
     await toDrainedPrecopy(devices);

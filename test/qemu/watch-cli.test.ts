@@ -50,6 +50,7 @@ describe('vfio-sla watch', () => {
     [['--qmp', 'x.sock', '--deadline', '300'], "--deadline: '300' is not a duration"],
     [['--qmp', 'x.sock', '--alpha', '1'], '--alpha must be a number in (0, 1)'],
     [['--qmp', 'x.sock', '--on-abort', 'cancel'], '--on-abort needs --drive'],
+    [['--qmp', 'x.sock', '--guest-timeout', '0ms'], '--guest-timeout must be > 0'],
     [['--qmp', 'x.sock', '--drive', '--on-abort', 'pray'], '--on-abort must be cancel or release'],
     [['--qmp', 'x.sock', '--qmp-log', '/nonexistent/x.qmp'], "--qmp-log: cannot write '/nonexistent/x.qmp'"],
   ])('refuses %j with exit status 2', async (args, message) => {
@@ -83,6 +84,26 @@ describe('vfio-sla watch', () => {
     expect(out).toMatch(/event MIGRATION \{"status":"completed"\}/);
     expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
     expect(io.err()).toBe('');
+  });
+
+  it('holds every decision to a --guest-timeout below the deadline and says it binds', async () => {
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--json', '--guest-timeout', '1ms']);
+    expect(code).toBe(0);
+    const lines = jsonLines(io);
+    expect(lines[0]).toMatchObject({ type: 'model', deadlineMs: 300, guestTimeoutMs: 1 });
+    const decisions = lines.filter((l) => l['type'] === 'decision').map((l) => l['decision'] as Record<string, unknown>);
+    expect(decisions.length).toBeGreaterThan(0);
+    for (const d of decisions) expect(d).toMatchObject({ bindingLimit: 'guest-timeout', guestTimeoutMs: 1, deadlineMs: 300 });
+    expect(decisions.some((d) => d['action'] === 'commit')).toBe(false);
+    const text = await watchCli({ remainingBytes: converging }, ['--guest-timeout', '1ms', '--id', 'text']);
+    expect(text.io.out()).toMatch(/slo: blackout ≤ 300 ms .* and ≤ guest timeout 1 ms/);
+    expect(text.io.out()).toMatch(/: bound .* > guest timeout 1\.00 ms/);
+  });
+
+  it('prints the time to completion of each decision that expects one', async () => {
+    const { io } = await watchCli({ remainingBytes: converging }, ['--deadline', '10s', '--id', 'total']);
+    // A commit completes with its blackout: the median and the bound are the blackout's.
+    expect(io.out()).toMatch(/ — commit FITS: bound ([\d.]+ m?s) \(median ([\d.]+ m?s)\) ≤ 10\.0+ s; done in \2, bound \1/);
   });
 
   it('decides with a model fitted from the database once it holds telemetry', async () => {

@@ -76,6 +76,18 @@ describe('parseDecideParams', () => {
     expect(a.slo).toEqual({ deadlineMs: 2000, alpha: 0.05, budgetMs: Infinity });
   });
 
+  it('reads the switchover-ack state and a guest timeout, and leaves both out when absent', () => {
+    const given = parseDecideParams(params((p) => {
+      p.snapshot['switchoverAck'] = 'pending';
+      p.slo['guestTimeoutMs'] = 150;
+    }), 0.01);
+    expect(given.snapshot.switchoverAck).toBe('pending');
+    expect(given.slo.guestTimeoutMs).toBe(150);
+    const absent = parseDecideParams(params(() => undefined), 0.01);
+    expect('switchoverAck' in absent.snapshot).toBe(false);
+    expect('guestTimeoutMs' in absent.slo).toBe(false);
+  });
+
   it('takes a null stopCopyBytes as a failed size query', () => {
     expect(parseDecideParams(params((p) => (p.snapshot.devices[0]!['stopCopyBytes'] = null)), 0.01).snapshot.devices[0]?.stopCopyBytes).toBeNull();
   });
@@ -105,6 +117,8 @@ describe('parseDecideParams', () => {
     ['params.slo.deadlineMs', (p) => (p.slo['deadlineMs'] = 0)],
     ['params.slo.alpha', (p) => (p.slo['alpha'] = 1)],
     ['params.slo.budgetMs', (p) => (p.slo['budgetMs'] = -1)],
+    ['params.snapshot.switchoverAck', (p) => (p.snapshot['switchoverAck'] = 'acked')],
+    ['params.slo.guestTimeoutMs', (p) => (p.slo['guestTimeoutMs'] = 0)],
   ])('names %s when it is wrong', (field, mutate) => {
     expect(fieldOf(params(mutate))).toBe(field);
   });

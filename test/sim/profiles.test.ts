@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GENERIC_NIC, MLX5_CX7, QAT_VF, Rng, SIM_PROFILES, SimDevice, VirtualClock, directArcs, medianArcLatencyMs, sampleArcLatencyMs, type SimProfile } from '../../src/sim/index.js';
 import { MigFlags, MigState, VALID_FLAG_SETS, arcKey } from '../../src/fsm/index.js';
 
-const PROFILES: readonly SimProfile[] = [MLX5_CX7, QAT_VF, GENERIC_NIC];
+const PROFILES: readonly SimProfile[] = Object.values(SIM_PROFILES);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -114,7 +114,13 @@ describe('published figures behind the profiles', () => {
     expect(directArcs(GENERIC_NIC.flags)).toContainEqual([MigState.RUNNING, MigState.STOP]);
   });
 
+  it('xe-vf, pds-vf, vfio-ap: no PRE_COPY, with the flags their drivers set', () => {
+    expect(SIM_PROFILES['xe-vf']?.flags).toBe(MigFlags.STOP_COPY | MigFlags.P2P);
+    expect(SIM_PROFILES['pds-vf']?.flags).toBe(MigFlags.STOP_COPY | MigFlags.P2P);
+    expect(SIM_PROFILES['vfio-ap']?.flags).toBe(MigFlags.STOP_COPY);
+  });
+
   it('registers every built-in profile under its name', () => {
-    expect(Object.keys(SIM_PROFILES).sort()).toEqual(['generic-nic', 'mlx5-cx7', 'qat-vf']);
+    expect(Object.keys(SIM_PROFILES).sort()).toEqual(['generic-nic', 'mlx5-cx7', 'pds-vf', 'qat-vf', 'vfio-ap', 'xe-vf']);
   });
 });

@@ -6,7 +6,7 @@ import { TuningError } from '../../src/tuning/errors.js';
 import { paretoFront } from '../../src/tuning/pareto.js';
 import { tune } from '../../src/tuning/tune.js';
 import type { TradeOff } from '../../src/tuning/types.js';
-import { GiB, LAB, MiB, POSTGRES_16T } from './fixtures.js';
+import { GiB, LAB, LAB_MODEL, MiB, POSTGRES_16T } from './fixtures.js';
 
 const model = LAB;
 const postgres16 = POSTGRES_16T;
@@ -19,6 +19,17 @@ describe('tune', () => {
     expect(r.recommended?.capabilities).toEqual([]);
     expect(Object.keys(r.recommended?.parameters ?? {})).toEqual(['downtime-limit', 'avail-switchover-bandwidth']);
     expect(r.recommended?.predicted).toMatchObject({ converged: true, meetsDeadline: true, withinBudget: true, slowdown: 0 });
+  });
+
+  it('bounds the total time by the budget without a learned pre-copy error, and by that error with one', () => {
+    const input = { ...postgres16, dirtyBytesPerS: 18 * MiB };
+    const plain = tune(input).recommended!.predicted;
+    expect(plain.totalBoundMs).toBeCloseTo(input.budgetMs + plain.blackoutBoundMs, 6);
+    const scores = Array.from({ length: 99 }, (_, i) => i / 200); // n = 99, α = 0.05: rank ⌈100 × 0.95⌉ = 95 → score 94 / 200
+    const learned = compileModel({ ...LAB_MODEL, precopyTime: { n: 99, logRatioScores: scores } });
+    const p = tune({ ...input, model: learned }).recommended!.predicted;
+    expect(p.totalBoundMs).toBeCloseTo(p.precopyMs * Math.exp(0.47) + p.blackoutBoundMs, 6);
+    expect(p.totalBoundMs).toBeGreaterThan(p.totalTimeMs);
   });
 
   it('throttles the non-converging guest so it meets the deadline within the budget', () => {
@@ -101,6 +112,15 @@ describe('tune', () => {
     expect(r.reason).toBe('DEADLINE_UNREACHABLE');
     expect(r.targetRamBytes).toBe(-1);
     expect(r.tradeOffs.every((t) => !t.meetsDeadline)).toBe(true);
+  });
+
+  it('names a device without PRE_COPY that alone puts the deadline out of reach, and no other', () => {
+    const nic = (id: string, stopCopyBytes: number) => ({ id, model: 'generic-nic', state: MigState.RUNNING, flags: MigFlags.STOP_COPY, stopCopyBytes });
+    const r = tune({ ...postgres16, devices: [nic('nic0', 20e9), nic('nic1', 1e6)], deadlineMs: 3000 });
+    expect(r.reason).toBe('DEADLINE_UNREACHABLE');
+    expect(r.notes.filter((n) => n.includes('no PRE_COPY'))).toEqual([expect.stringContaining('device nic0 has no PRE_COPY')]);
+    const vf = { id: 'vf0', model: 'mlx5-cx7', state: MigState.PRE_COPY, flags: MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY, stopCopyBytes: 300e6 };
+    expect(tune({ ...postgres16, devices: [vf], deadlineMs: 100 }).notes.some((n) => n.includes('no PRE_COPY'))).toBe(false);
   });
 
   it('throttles far deeper on the priors alone (no host data): their wide link spread leaves little RAM under the deadline', () => {

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { crossValidate, type EvalReport } from '../../estimators/cross-validate.js';
+import { crossValidateTotalTime, type TotalTimeEvalReport } from '../../estimators/total-time-eval.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
@@ -26,6 +27,11 @@ runs and runs whose VM was already paused are left out and listed with the reaso
 |log2(predicted / actual)| (0.585 = within 1.5x); coverage is the share of runs whose actual
 downtime <= our 1 - alpha bound.
 
+It also evaluates the time-to-completion bound (decide's predictedTotalMs): at every pre-copy poll
+after QEMU's first dirty-rate measurement, the AVG pre-copy projection to QEMU's switchover size
+(bandwidth x downtime-limit), its 1 - alpha bound from the other migrations' scores, against the
+time the migration then still ran (same folds).
+
 Options:
   --alpha <a>           miscoverage of the bound, in (0, 1) (default 0.1)
   --folds loo|<k>       leave-one-out (default) or k folds by migration
@@ -35,7 +41,10 @@ Options:
   --json                print one JSON object:
                         {"n", "alpha", "ours": {"medianAbsLog2Err", "p90AbsLog2Err", "coverage",
                         "meanBoundMs"}, "qemuExpected": {"medianAbsLog2Err"},
-                        "naive": {"medianAbsLog2Err"}, "excluded": [{"migrationId", "reason"}]}
+                        "naive": {"medianAbsLog2Err"}, "totalTime": {"migrations", "polls",
+                        "coverage", "coveragePerMigration", "nonConvergingShare",
+                        "medianAbsLog2Err", "p90AbsLog2Err", "medianBoundOverActual"},
+                        "excluded": [{"migrationId", "reason"}]}
   -h, --help            this help
 
 Exit status: 0 evaluated; 1 fewer than 2 usable migrations, or two different runs with one migration id
@@ -110,7 +119,7 @@ function qmpFiles(path: string, given: string): string[] {
 }
 
 /** The `--json` object. */
-export function evalJson(report: EvalReport, excluded: readonly ExcludedMigration[], withRuns: boolean): Record<string, unknown> {
+export function evalJson(report: EvalReport, total: TotalTimeEvalReport, excluded: readonly ExcludedMigration[], withRuns: boolean): Record<string, unknown> {
   return {
     n: report.n,
     alpha: report.alpha,
@@ -123,6 +132,7 @@ export function evalJson(report: EvalReport, excluded: readonly ExcludedMigratio
     },
     qemuExpected: { medianAbsLog2Err: report.qemuExpected.medianAbsLog2Err, n: report.qemuExpected.n },
     naive: { medianAbsLog2Err: report.naive.medianAbsLog2Err, n: report.naive.n },
+    totalTime: { ...total },
     excluded,
     ...(withRuns ? { runs: report.runs } : {}),
   };
@@ -146,7 +156,7 @@ function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
 }
 
-function textReport(r: EvalReport, excluded: readonly ExcludedMigration[], args: EvalArgs): string {
+function textReport(r: EvalReport, t: TotalTimeEvalReport, excluded: readonly ExcludedMigration[], args: EvalArgs): string {
   const row = (name: string, med: number, p90: number | undefined, n: number): string =>
     `  ${name.padEnd(34)} ${fmt(med).padStart(8)} ${(p90 === undefined ? '' : fmt(p90)).padStart(8)} ${`${fmt(2 ** med, 2)}x`.padStart(9)}   n=${n}`;
   const lines = [
@@ -157,6 +167,9 @@ function textReport(r: EvalReport, excluded: readonly ExcludedMigration[], args:
     row('naive remaining / pre-copy bw', r.naive.medianAbsLog2Err, r.naive.p90AbsLog2Err, r.naive.n),
     `  our ${fmt((1 - r.alpha) * 100, 0)} % bound: coverage ${fmt(r.ours.coverage * 100, 1)} %, mean ${fmt(r.ours.meanBoundMs, 1)} ms, ` +
       `calibrated ${fmt(r.ours.calibratedShare * 100, 0)} % of runs`,
+    `time to completion: ${t.polls} pre-copy polls of ${t.migrations} migrations; ${fmt(t.nonConvergingShare * 100, 1)} % projected not to converge`,
+    `  median med|log2| ${fmt(t.medianAbsLog2Err)} (p90 ${fmt(t.p90AbsLog2Err)}) where it converges; ${fmt((1 - t.alpha) * 100, 0)} % bound: ` +
+      `coverage ${fmt(t.coverage * 100, 1)} % of polls, ${fmt(t.coveragePerMigration * 100, 1)} % per migration, median bound/actual ${fmt(t.medianBoundOverActual, 2)}`,
   ];
   if (excluded.length > 0) {
     lines.push(`left out ${excluded.length} migration${excluded.length === 1 ? '' : 's'}:`);
@@ -194,7 +207,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 1;
   }
   const report = crossValidate(input.cases, priors, { alpha: args.alpha, folds: args.folds });
-  io.stdout.write(args.json ? `${JSON.stringify(evalJson(report, input.excluded, args.runs), null, 2)}\n` : `${textReport(report, input.excluded, args)}\n`);
+  const total = crossValidateTotalTime(input.cases, args.alpha, args.folds);
+  io.stdout.write(args.json ? `${JSON.stringify(evalJson(report, total, input.excluded, args.runs), null, 2)}\n` : `${textReport(report, total, input.excluded, args)}\n`);
   return 0;
 }
 

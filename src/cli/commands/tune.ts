@@ -221,7 +221,7 @@ function predictionLines(r: Recommendation): string[] {
   const p = r.predicted;
   return [
     `    ${settingLine(r)}`,
-    `    predicted: ${p.rounds} passes (dirty-sync-count ${p.dirtySyncCount}), pre-copy ${formatDuration(p.precopyMs)}, total ${formatDuration(p.totalTimeMs)}`,
+    `    predicted: ${p.rounds} passes (dirty-sync-count ${p.dirtySyncCount}), pre-copy ${formatDuration(p.precopyMs)}, total ${formatDuration(p.totalTimeMs)} (bound ${Number.isFinite(p.totalBoundMs) ? formatDuration(p.totalBoundMs) : 'none'})`,
     `               blackout median ${formatDuration(p.blackoutMedianMs)}, bound ${formatDuration(p.blackoutBoundMs)} (alpha ${p.alpha}${p.calibrated ? ', calibrated' : ''})`,
     `               guest: ${pct(p.slowdown)} of dirtying throttled, ${pct(p.vcpuSlowdown)} of vCPU time (dirty rate ${formatRate(p.dirtyBytesPerS)})`,
   ];

@@ -23,7 +23,7 @@ import { UsageError, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
-const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>]
+const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>] [--guest-timeout <duration>]
                      [--drive [--on-abort cancel|release]] [--db <path>] [--model <file>]
                      [--priors <file>] [--id <migration-id>] [--qmp-log <file>] [--json]
 
@@ -63,6 +63,9 @@ Options:
   --deadline <time>     blackout deadline, e.g. 300ms, 1.5s (default 300ms)
   --alpha <a>           allowed miss probability of the bound, in (0, 1) (default 0.01)
   --budget <time>       total migration time after which the governor aborts (default: none)
+  --guest-timeout <time>  a pause the guest tolerates (watchdog, storage or network timeout);
+                        the bound must fit it as well as --deadline, and each decision says
+                        which of the two binds (default: none)
   --drive               steer the switchover and throttle (otherwise decisions are advice)
   --on-abort <what>     with --drive: cancel (default) or release
   --db <path>           database (default: data/vfio-sla.db under the current directory)
@@ -91,6 +94,7 @@ interface WatchArgs {
   readonly deadlineMs: number;
   readonly alpha: number;
   readonly budgetMs: number;
+  readonly guestTimeoutMs: number | undefined;
   readonly drive: boolean;
   readonly onAbort: 'cancel' | 'release';
   readonly db: string;
@@ -137,6 +141,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
         deadline: { type: 'string' },
         alpha: { type: 'string' },
         budget: { type: 'string' },
+        'guest-timeout': { type: 'string' },
         drive: { type: 'boolean', default: false },
         'on-abort': { type: 'string' },
         db: { type: 'string' },
@@ -157,6 +162,8 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   const alpha = v.alpha === undefined ? 0.01 : Number(v.alpha);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), got '${v.alpha ?? ''}'`);
   const budgetMs = v.budget === undefined ? Infinity : parseDuration(v.budget, '--budget');
+  const guestTimeoutMs = v['guest-timeout'] === undefined ? undefined : parseDuration(v['guest-timeout'], '--guest-timeout');
+  if (guestTimeoutMs !== undefined && !(guestTimeoutMs > 0)) throw new UsageError(`--guest-timeout must be > 0, got '${v['guest-timeout'] ?? ''}'`);
   const onAbort = v['on-abort'] ?? 'cancel';
   if (onAbort !== 'cancel' && onAbort !== 'release') throw new UsageError(`--on-abort must be cancel or release, got '${onAbort}'`);
   if (v['on-abort'] !== undefined && !v.drive) throw new UsageError('--on-abort needs --drive');
@@ -168,6 +175,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     deadlineMs,
     alpha,
     budgetMs,
+    guestTimeoutMs,
     drive: v.drive,
     onAbort,
     db: v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
@@ -226,9 +234,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const print = printer(io, args.json);
   const from = model.source === 'file' ? `file ${model.path ?? ''}` : model.source === 'fit' ? `fitted from ${args.db}` : `priors ${model.path ?? ''} (no telemetry in ${args.db} to fit)`;
   const slo = `blackout ≤ ${args.deadlineMs} ms with probability ≥ ${+((1 - args.alpha) * 100).toFixed(3)} %` +
+    (args.guestTimeoutMs === undefined ? '' : ` and ≤ guest timeout ${args.guestTimeoutMs} ms`) +
     (args.budgetMs === Infinity ? '' : `, migration budget ${args.budgetMs} ms`);
   print.head({ type: 'model', source: model.source, name: model.fitted.name, path: model.path, deadlineMs: args.deadlineMs, alpha: args.alpha,
-    budgetMs: args.budgetMs === Infinity ? null : args.budgetMs, db: args.db }, [`model: '${model.fitted.name}', ${from}`, `slo: ${slo}; records into ${args.db}`]);
+    budgetMs: args.budgetMs === Infinity ? null : args.budgetMs, guestTimeoutMs: args.guestTimeoutMs ?? null, db: args.db }, [`model: '${model.fitted.name}', ${from}`, `slo: ${slo}; records into ${args.db}`]);
   const faults = pipeline.errors$.subscribe((e) => {
     if (e instanceof StoreFaultError) io.stderr.write(`vfio-sla watch: ${e.message}\n`);
   });
@@ -246,7 +255,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       source: args.qmpLog ?? qmp.endpoint,
       ...(log === undefined ? {} : { writeLogLine: (line: string) => log?.write(`${line}\n`) }),
       model: model.compiled,
-      slo: { deadlineMs: args.deadlineMs, alpha: args.alpha, budgetMs: args.budgetMs },
+      slo: { deadlineMs: args.deadlineMs, alpha: args.alpha, budgetMs: args.budgetMs, ...(args.guestTimeoutMs === undefined ? {} : { guestTimeoutMs: args.guestTimeoutMs }) },
       drive: args.drive,
       onAbort: args.onAbort,
       signal: stop.signal,

@@ -29,10 +29,12 @@ export class DevicePair {
   /** switchover-ack: `none` until the initial data is in, `loading` while it is processed, then `acked`. */
   ack: 'none' | 'loading' | 'acked' = 'none';
   private loading: Promise<void> | null = null;
+  /** A re-init came while the destination was loading: that load's ack would be stale. */
+  private staleLoad = false;
 
   constructor(spec: DeviceSpec, clock: Clock) {
     this.spec = spec;
-    this.src = new SimDevice({ id: `src-${spec.id}`, profile: spec.profile, clock, rng: spec.seed });
+    this.src = new SimDevice({ id: `src-${spec.id}`, profile: spec.profile, clock, rng: spec.seed, precopyInfoV2: spec.precopyInfoV2 ?? false });
     this.dst = new SimDevice({
       id: `dst-${spec.id}`,
       profile: spec.profile,
@@ -63,6 +65,11 @@ export class DevicePair {
   async readPrecopy(maxBytes: number, switchoverAck: boolean): Promise<number> {
     if (!this.inPrecopy) return 0;
     const info = await this.src.precopyInfo();
+    // New initial data: the destination's ack no longer covers it; QEMU asks again once it is in.
+    if (info.reinit === true) {
+      if (this.ack === 'acked') this.ack = 'none';
+      else if (this.ack === 'loading') this.staleLoad = true;
+    }
     const n = this.src.readData(Math.max(0, Math.floor(maxBytes)));
     const fromInitial = Math.min(n, info.initialBytes);
     this.pendingInitialBytes = info.initialBytes - fromInitial;
@@ -91,7 +98,8 @@ export class DevicePair {
     const allocating = Math.max(0, Math.min(this.destWrittenBytes, this.dst.stateBytes) - this.destAllocatedBytes);
     this.loading = this.dst.loadInitialData().then(() => {
       this.destAllocatedBytes += allocating;
-      this.ack = 'acked';
+      this.ack = this.staleLoad ? 'none' : 'acked';
+      this.staleLoad = false;
       this.loading = null;
     });
   }

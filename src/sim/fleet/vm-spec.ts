@@ -20,6 +20,8 @@ export interface DeviceSpec {
   readonly seed: number;
   /** Seed of the destination device. */
   readonly destSeed: number;
+  /** The VMM opted in to `MIG_PRECOPY_INFOv2`, so the device may report PRE_COPY re-inits. Default false. */
+  readonly precopyInfoV2?: boolean;
 }
 
 /** Everything that makes a VM's migration what it is. */

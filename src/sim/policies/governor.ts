@@ -11,7 +11,8 @@
  * - `throttle`: cap the guest's dirty rate at the advised rate (QEMU dirty-limit);
  * - `abort`: the VM stays on the source.
  * QEMU's own auto-converge is off under the governor (it owns throttling); switchover-ack still
- * gates the commit, as it gates any switchover in QEMU.
+ * gates the commit, as it gates any switchover in QEMU: the snapshot carries the ack state and
+ * `decide()` waits while it is pending.
  */
 import { compileModel, type CompiledModel } from '../../estimators/predict.js';
 import type { FittedModel } from '../../estimators/types.js';
@@ -20,7 +21,7 @@ import { AdaptiveAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptiv
 import { decide } from '../../governor/decide.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
-import type { Decision, DeviceSnapshot, Slo, VmSnapshot } from '../../governor/types.js';
+import type { Decision, DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../../governor/types.js';
 import type { RecordSink } from '../../records/records.js';
 import type { EnterStopCopy, MigrationWorld } from '../fleet/migration-world.js';
 import { CONTINUE, type EndedMigration, type Policy, type PolicyAction, type PolicyRun } from './types.js';
@@ -43,6 +44,8 @@ export interface GovernorPolicyOptions {
   readonly sink?: RecordSink;
   /** Sees every committed decision (the one `DeadlineSetState` made on the synced numbers). */
   readonly onCommit?: (world: MigrationWorld, decision: Decision) => void;
+  /** Sees every poll's decision. */
+  readonly onDecision?: (world: MigrationWorld, decision: Decision) => void;
 }
 
 /** Counters of what the governor decided, over all migrations it ran. */
@@ -85,6 +88,7 @@ export class GovernorPolicy implements Policy {
     const alpha = adaptive === null ? this.options.alpha : adaptive.current;
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
+    const onDecision = this.options.onDecision;
     const compiled = this.compiled;
     const migrationId = world.spec.id;
     const devices = world.pairs.map((p) => p.src);
@@ -110,6 +114,7 @@ export class GovernorPolicy implements Policy {
         budgetMs: slo.budgetMs,
         elapsedMs: world.nowMs,
         ram: { remainingBytes: world.ram.remainingBytes, dirtyBytesPerS: world.ram.measuredDirtyBytesPerS, bandwidthBytesPerS: world.windowBytesPerS },
+        switchoverAck: ackOf(world),
         onCommit: ctx.onCommit,
       });
       const predicted = result.decision?.predictedBlackoutMs;
@@ -125,6 +130,7 @@ export class GovernorPolicy implements Policy {
       async onPoll(w: MigrationWorld): Promise<PolicyAction> {
         const probed = await probeDevices(devices, w.nowMs, { sink: NULL_SINK, migrationId });
         const decision = decide(snapshotOf(w, probed), compiled, slo);
+        onDecision?.(w, decision);
         switch (decision.action) {
           case 'abort':
             count(`abort:${decision.reason}`);
@@ -137,7 +143,8 @@ export class GovernorPolicy implements Policy {
           case 'wait':
             return CONTINUE;
           case 'commit':
-            return w.canSwitchover ? { kind: 'switch', predictedBlackoutMs: decision.predictedBlackoutMs, enter } : CONTINUE;
+            // decide() saw the ack state (snapshotOf): it commits only when QEMU can switch over.
+            return { kind: 'switch', predictedBlackoutMs: decision.predictedBlackoutMs, enter };
         }
       },
     };
@@ -155,5 +162,11 @@ function snapshotOf(w: MigrationWorld, devices: readonly DeviceSnapshot[]): VmSn
     // The VMM knows which link it migrates over; the model falls back to `default` for one it has not seen.
     link: w.spec.link,
     serial: w.serial,
+    switchoverAck: ackOf(w),
   };
+}
+
+/** QEMU's switchover-ack as a VMM reports it: `can_switchover` is true once every PRE_COPY device's destination acked. */
+function ackOf(w: MigrationWorld): SwitchoverAck {
+  return !w.spec.switchoverAck ? 'not-required' : w.canSwitchover ? 'received' : 'pending';
 }

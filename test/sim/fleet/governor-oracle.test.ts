@@ -1,30 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { GiB, MiB } from '../../../src/sim/fleet/constants.js';
+import { GiB } from '../../../src/sim/fleet/constants.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import type { DeviceSpec } from '../../../src/sim/fleet/vm-spec.js';
 import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
 import { OraclePolicy } from '../../../src/sim/policies/oracle.js';
 import { calibratedSimModel } from '../../governor/fixtures.js';
-import { vmSpec } from './helpers.js';
+import { calmVm, vmSpec } from './helpers.js';
 
 const mlx5 = (d: number): DeviceSpec => ({ id: `dev${d}`, profile: 'mlx5-cx7', seed: 300 + d, destSeed: 400 + d });
 const qat: DeviceSpec = { id: 'dev9', profile: 'qat-vf', seed: 21, destSeed: 22 };
 
-/** A calm VM: 8 GiB, light writer, 25 Gb/s, 2 GB/s pre-copy and blackout, 1 s deadline. */
-const calm = (over: Parameters<typeof vmSpec>[1] = {}) =>
-  vmSpec(7, {
-    ramBytes: 8 * GiB,
-    workload: 'light',
-    dirtyBytesPerS: 20 * MiB,
-    wwsBytes: 200 * MiB,
-    precopyBytesPerS: 2e9,
-    blackoutBytesPerS: 2.5e9,
-    availSwitchoverBytesPerS: 0,
-    autoConverge: false,
-    deadlineMs: 1000,
-    devices: [qat],
-    ...over,
-  });
+/** A calm VM with a QAT VF. */
+const calm = (over: Parameters<typeof vmSpec>[1] = {}) => calmVm(7, { devices: [qat], ...over });
 
 describe('the governor policy', () => {
   const model = calibratedSimModel();

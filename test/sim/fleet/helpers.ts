@@ -29,6 +29,22 @@ export class SwitchAtPoll implements Policy {
   }
 }
 
+/** A calm VM of fleet 99: 8 GiB, light writer, 2 GB/s pre-copy, 2.5 GB/s blackout, 1 s deadline, no auto-converge. */
+export function calmVm(index: number, over: Partial<VmSpec> = {}): VmSpec {
+  return vmSpec(index, {
+    ramBytes: 8 * 1024 ** 3,
+    workload: 'light',
+    dirtyBytesPerS: 20 * 1024 ** 2,
+    wwsBytes: 200 * 1024 ** 2,
+    precopyBytesPerS: 2e9,
+    blackoutBytesPerS: 2.5e9,
+    availSwitchoverBytesPerS: 0,
+    autoConverge: false,
+    deadlineMs: 1000,
+    ...over,
+  });
+}
+
 /** A VM of fleet 99 with some fields overridden. */
 export function vmSpec(index: number, over: Partial<VmSpec> = {}): VmSpec {
   return { ...drawVmSpec(99, index), ...over };

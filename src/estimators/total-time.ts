@@ -1,0 +1,124 @@
+/**
+ * Time to completion of a migration from now: the pre-copy rounds still to run plus the blackout.
+ * KubeVirt's vGPU live-migration proposal makes "estimate the maximum period for the migration"
+ * a Beta requirement; no VMM gives one (switchover-today.md). The pre-copy part is the AVG
+ * projection (`precopy.ts`, Akoush et al. 2010) to the size at which the switchover fits; its
+ * error is learned like the blackout's: conformal scores ln(actual / projected) over pre-copy
+ * polls of past migrations (Vovk et al.; the same split-conformal rank as `conformal.ts`).
+ *
+ * Pure: no I/O. The scores come with the model ({@link PrecopyTimeModel}) or, in evaluation,
+ * from training folds only.
+ */
+import { conformalQuantile, MIN_SCORED_MS } from './conformal.js';
+import { projectPrecopy, type PrecopyState } from './precopy.js';
+import type { RamRecord, TelemetryRecord } from '../records/records.js';
+import type { PrecopyTimeModel } from './types.js';
+
+
+/** The pre-copy time bound: `projectedMs` × e^(1 − α score quantile); undefined when the scores are too few for α. */
+export function precopyTimeBoundMs(projectedMs: number, sortedScores: ArrayLike<number>, alpha: number): number | undefined {
+  if (projectedMs === Infinity) return Infinity;
+  const q = conformalQuantile(sortedScores, alpha);
+  return q === undefined ? undefined : Math.max(projectedMs, projectedMs * Math.exp(q));
+}
+
+/** Pre-copy as QEMU sees it at one poll. */
+export interface SwitchoverClockState extends PrecopyState {
+  /**
+   * Time since QEMU's last dirty-bitmap sync, ms (0 when unknown). `ram.remaining` counts only
+   * pages found dirty at that sync; what the guest dirtied since is found at the next sync.
+   */
+  readonly sinceSyncMs?: number;
+}
+
+/**
+ * Pre-copy time until pending bytes fit `targetBytes` as QEMU checks it, ms (Infinity: never,
+ * within `maxTimeMs`). QEMU tests the estimate (`remaining`) against the threshold and, when it
+ * fits, syncs the bitmap and tests the exact figure (`migration_iteration_run()`,
+ * switchover-today.md §1.1): the exact figure adds what was dirtied since the last sync. So the
+ * round in progress first runs out (remaining / bandwidth), leaving dirty rate × (time since the
+ * sync + that round's rest) for the next round; from there the AVG projection (`precopy.ts`).
+ */
+export function switchoverInMs(s: SwitchoverClockState, targetBytes: number, maxTimeMs = Infinity): number {
+  const since = Math.max(0, s.sinceSyncMs ?? 0);
+  const dirty = Math.max(0, s.dirtyBytesPerS);
+  if (s.remainingBytes + (dirty * since) / 1000 <= targetBytes) return 0;
+  if (!(s.bandwidthBytesPerS > 0)) return Infinity;
+  const roundMs = (Math.max(0, s.remainingBytes) / s.bandwidthBytesPerS) * 1000;
+  const next = Math.min((dirty * (since + roundMs)) / 1000, s.wwsBytes ?? Infinity);
+  const state = { remainingBytes: next, dirtyBytesPerS: dirty, bandwidthBytesPerS: s.bandwidthBytesPerS, ...(s.wwsBytes === undefined ? {} : { wwsBytes: s.wwsBytes }) };
+  const p = projectPrecopy(state, targetBytes, { maxTimeMs: maxTimeMs - roundMs });
+  return p.reachesTarget ? roundMs + p.timeMs : Infinity;
+}
+
+/**
+ * The 1 − α bound on `precopyMs` of pre-copy still to run: the learned projection error when
+ * there are enough scores for α, and never past `budgetMs` (the governor aborts there); Infinity
+ * with neither. Never below `precopyMs`.
+ */
+export function precopyBoundWithinBudgetMs(precopyMs: number, sortedScores: ArrayLike<number>, alpha: number, budgetMs: number): number {
+  const learned = precopyTimeBoundMs(precopyMs, sortedScores, alpha) ?? Infinity;
+  return Math.max(precopyMs, Math.min(learned, budgetMs));
+}
+
+/** One pre-copy poll of a finished migration: what was projected then, and what happened. */
+export interface PrecopyTimePoint {
+  readonly migrationId: string;
+  readonly atMs: number;
+  /** AVG projection of the pre-copy time left to QEMU's switchover size, ms (Infinity: does not converge). */
+  readonly projectedMs: number;
+  /** Time from the poll to the end of the migration (pre-copy + blackout), ms. */
+  readonly actualMs: number;
+}
+
+/**
+ * The scored polls of one migration switched over by QEMU's own rule (outcome policy `qemu`):
+ * QEMU completes once pending ≤ bandwidth × downtime-limit (`migration_iteration_run()` /
+ * `threshold_size`, switchover-today.md §1.1–1.2), so that is the target each poll is projected
+ * to, with the outcome's `deadlineMs` as the downtime-limit. The end of the migration is the
+ * pre-copy transfer's end plus the stop-copy transfer (the importer's `transfer` pair, both
+ * timed from the migration start, as `ram.atMs` is). Polls before QEMU's first dirty-bitmap
+ * sync are skipped: QEMU's dirty rate is 0 there for "not measured yet". Empty when the
+ * migration lacks the outcome or the transfer pair.
+ */
+export function precopyTimePoints(migrationId: string, records: readonly TelemetryRecord[]): PrecopyTimePoint[] {
+  let downtimeLimitMs: number | undefined;
+  let precopyMs: number | undefined;
+  let stopcopyMs: number | undefined;
+  const rams: RamRecord[] = [];
+  for (const r of records) {
+    if (r.kind === 'outcome' && r.policy === 'qemu') downtimeLimitMs = r.deadlineMs;
+    else if (r.kind === 'transfer' && r.deviceId === 'ram') {
+      if (r.phase === 'precopy') precopyMs = r.durationMs;
+      else stopcopyMs = r.durationMs;
+    } else if (r.kind === 'ram') rams.push(r);
+  }
+  if (downtimeLimitMs === undefined || precopyMs === undefined || stopcopyMs === undefined) return [];
+  const endMs = precopyMs + stopcopyMs;
+  const points: PrecopyTimePoint[] = [];
+  // The sync that began a pass is taken to be at the first poll that reported the pass.
+  let pass = -1;
+  let syncAtMs = 0;
+  for (const r of rams) {
+    if (r.pass !== pass) {
+      pass = r.pass;
+      syncAtMs = r.atMs;
+    }
+    if (!(r.dirtyBytesPerS > 0) || !(r.atMs < precopyMs)) continue;
+    const target = r.bandwidthBytesPerS * (downtimeLimitMs / 1000);
+    const state = { remainingBytes: r.remainingBytes, dirtyBytesPerS: r.dirtyBytesPerS, bandwidthBytesPerS: r.bandwidthBytesPerS, sinceSyncMs: r.atMs - syncAtMs };
+    points.push({ migrationId, atMs: r.atMs, projectedMs: switchoverInMs(state, target), actualMs: endMs - r.atMs });
+  }
+  return points;
+}
+
+/** ln(actual / projected) of a poll that projects to converge (floored like blackout scores). */
+export function precopyTimeScore(p: PrecopyTimePoint): number {
+  return Math.log(Math.max(MIN_SCORED_MS, p.actualMs) / Math.max(MIN_SCORED_MS, p.projectedMs));
+}
+
+/** A {@link PrecopyTimeModel} from finished migrations' polls (those projected not to converge carry no score). */
+export function precopyTimeModel(points: readonly PrecopyTimePoint[], provenance?: string): PrecopyTimeModel {
+  const scores = points.filter((p) => p.projectedMs !== Infinity).map(precopyTimeScore).sort((a, b) => a - b);
+  return { n: scores.length, logRatioScores: scores, ...(provenance === undefined ? {} : { provenance }) };
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { FittedModel } from '../../../src/estimators/types.js';
+import type { Decision } from '../../../src/governor/types.js';
+import { MiB } from '../../../src/sim/fleet/constants.js';
+import { runMigration } from '../../../src/sim/fleet/run-migration.js';
+import { drawVmSpec, type VmSpec } from '../../../src/sim/fleet/vm-spec.js';
+import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
+import { calibratedSimModel } from '../../governor/fixtures.js';
+import { calmVm } from './helpers.js';
+
+interface Seen {
+  readonly atMs: number;
+  readonly decision: Decision;
+  readonly ackPending: boolean;
+}
+
+/** Runs one VM under the governor; every poll's decision with the time and whether QEMU could switch over. */
+async function run(spec: VmSpec, model: FittedModel): Promise<{ seen: Seen[]; completed: boolean; totalTimeMs: number; blackoutMs: number | null }> {
+  const seen: Seen[] = [];
+  const policy = new GovernorPolicy({ model, alpha: 0.05, onDecision: (w, decision) => void seen.push({ atMs: w.nowMs, decision, ackPending: !w.canSwitchover }) });
+  const r = await runMigration(spec, policy);
+  return { seen, completed: r.completed, totalTimeMs: r.totalTimeMs, blackoutMs: r.blackoutMs };
+}
+
+const base = calibratedSimModel();
+
+/** A calm VM with one mlx5 VF, switchover-ack on, 2 s deadline. */
+const calm = (index: number, over: Partial<VmSpec> = {}): VmSpec =>
+  calmVm(index, { deadlineMs: 2000, switchoverAck: true, devices: [{ id: 'dev0', profile: 'mlx5-cx7', seed: 300 + index, destSeed: 400 + index }], ...over });
+
+describe('the governor in the simulator', () => {
+  it('never commits while a destination has not acked its initial bytes, and says so', async () => {
+    for (let i = 1; i <= 3; i++) {
+      const { seen, completed } = await run(calm(i, { ramBytes: 256 * MiB }), base);
+      expect(completed).toBe(true);
+      for (const s of seen) if (s.ackPending) expect(s.decision.action).not.toBe('commit');
+      expect(seen.some((s) => s.decision.reason === 'SWITCHOVER_ACK_PENDING')).toBe(true);
+    }
+  });
+});
+
+interface Scored {
+  readonly projectedPrecopyMs: number;
+  readonly actualPrecopyMs: number;
+  readonly decision: Decision;
+  readonly actualMs: number;
+}
+
+/** Every pre-copy decision (not a commit) of the completed migrations of fleet `fleet`, with what then happened. */
+async function precopyDecisions(fleet: number, vms: number, model: FittedModel): Promise<Scored[]> {
+  const out: Scored[] = [];
+  for (let i = 0; i < vms; i++) {
+    const r = await run(drawVmSpec(fleet, i), model);
+    if (!r.completed || r.blackoutMs === null) continue;
+    for (const s of r.seen) {
+      const d = s.decision;
+      if (d.action === 'commit' || Number.isNaN(d.medianTotalMs)) continue;
+      const limit = Math.min(d.deadlineMs, d.guestTimeoutMs ?? Infinity);
+      const actualMs = r.totalTimeMs - s.atMs;
+      out.push({ projectedPrecopyMs: d.medianTotalMs - Math.min(d.medianBlackoutMs, limit), actualPrecopyMs: actualMs - r.blackoutMs, decision: d, actualMs });
+    }
+  }
+  return out;
+}
+
+describe('the time to completion in the simulator', () => {
+  it('covers about 1 − α of held-out fleets once the model learned the pre-copy error on other fleets', async () => {
+    const train = await precopyDecisions(501, 24, base);
+    const scores = train.filter((x) => x.projectedPrecopyMs > 0).map((x) => Math.log(Math.max(1, x.actualPrecopyMs) / x.projectedPrecopyMs)).sort((a, b) => a - b);
+    const learned: FittedModel = { ...base, precopyTime: { n: scores.length, logRatioScores: scores } };
+    const covered: number[] = [];
+    const errs: number[] = [];
+    for (let fleet = 1; fleet <= 10; fleet++) {
+      const test = await precopyDecisions(fleet, 6, learned);
+      if (test.length === 0) continue;
+      covered.push(test.filter((x) => x.actualMs <= x.decision.predictedTotalMs).length / test.length);
+      for (const x of test) errs.push(Math.abs(Math.log2(x.decision.medianTotalMs / x.actualMs)));
+    }
+    errs.sort((a, b) => a - b);
+    const meanCoverage = covered.reduce((a, b) => a + b, 0) / covered.length;
+    console.log(`sim time to completion: ${scores.length} training scores; ${covered.length} test fleets, ${errs.length} decisions; ` +
+      `coverage per fleet mean ${meanCoverage.toFixed(3)}, min ${Math.min(...covered).toFixed(3)}; median |log2(median/actual)| ${errs[Math.floor(errs.length / 2)]!.toFixed(3)}`);
+    expect(meanCoverage).toBeGreaterThanOrEqual(0.85);
+  });
+});
