@@ -4,6 +4,7 @@
  */
 import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
 import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpMigration, type QmpPoll, type QmpRamStats } from './qmp-types.js';
+import { vfioRecords } from './vfio-records.js';
 
 /**
  * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
@@ -57,13 +58,17 @@ export function mbpsToBytesPerS(mbps: number): number {
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
  *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll
  *   (ms after the first poll).
- * A migration that never completed yields only its `ram` records. `atMs` values are ms after
+ * - the VFIO devices' `arc` records (`VFIO_MIGRATION` events of both QEMUs) and `size` records
+ *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete.
+ * A migration that never completed yields no `transfer` or `outcome`. `atMs` values are ms after
  * the migration's first poll.
  */
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const out: TelemetryRecord[] = [];
   const t0 = m.polls[0]?.atMs ?? 0;
   const migrationId = m.migrationId;
+  const vfio = vfioRecords(migrationId, m.events, m.vfio, t0);
+  out.push(...vfio.arcs, ...vfio.sizes);
   for (const p of m.polls) {
     if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) continue;
     const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
