@@ -11,9 +11,10 @@
  *
  * Models: the PCI ids the estimators know ({@link PCI_DEVICE_MODELS}); any other device is
  * `pci-VVVV:DDDD`, which a model fitted on its own migrations knows, and which otherwise falls
- * back to the generic prior ({@link UNKNOWN_DEVICE_PRIOR}), saying so.
+ * back to a prior ({@link UNKNOWN_DEVICE_PRIORS}), saying so.
  */
 import type { CompiledModel } from '../estimators/compile.js';
+import type { MigFlags, MigState } from '../fsm/index.js';
 import type { QmpClient } from './qmp-client.js';
 
 /** A VFIO device of one QEMU. */
@@ -44,9 +45,6 @@ export const PCI_DEVICE_MODELS: Readonly<Record<string, string>> = {
   '8086:4945': 'qat-vf',
 };
 
-/** The prior an unknown device model is predicted with (a stop-copy-only VF; `models/priors.json`). */
-export const UNKNOWN_DEVICE_PRIOR = 'generic-nic';
-
 /** Model key of a device from its PCI ids: a known model, else `pci-vvvv:dddd`. */
 export function deviceModelOf(vendorId: number, pciDeviceId: number): string {
   const key = `${hex4(vendorId)}:${hex4(pciDeviceId)}`;
@@ -58,12 +56,26 @@ function hex4(n: number): string {
 }
 
 /**
- * The model key `decide()` should use for a device: its own when the fitted model has it, else
- * {@link UNKNOWN_DEVICE_PRIOR}; `fallback` says the prior stands in.
+ * Priors an unknown device model is predicted with, in order of preference: the first whose arcs
+ * cover the device's path (`models/priors.json`: `generic-nic` is a stop-copy-only VF; `qat-vf`
+ * and `mlx5-cx7` have the P2P and PRE_COPY arcs, `qat-vf` with the smaller state).
  */
-export function decisionModelOf(model: CompiledModel, deviceModel: string): { readonly model: string; readonly fallback: boolean } {
+export const UNKNOWN_DEVICE_PRIORS: readonly string[] = ['generic-nic', 'qat-vf', 'mlx5-cx7'];
+
+/**
+ * The model key `decide()` should use for a device in `state` with `flags`: its own when the
+ * fitted model has it, else the first of {@link UNKNOWN_DEVICE_PRIORS} whose source chain into
+ * STOP_COPY and restart chain are complete for those flags; `fallback` says a prior stands in.
+ */
+export function decisionModelOf(model: CompiledModel, deviceModel: string, state: MigState, flags: MigFlags): { readonly model: string; readonly fallback: boolean } {
   if (model.devices.has(deviceModel)) return { model: deviceModel, fallback: false };
-  return { model: UNKNOWN_DEVICE_PRIOR, fallback: true };
+  for (const name of UNKNOWN_DEVICE_PRIORS) {
+    const d = model.devices.get(name);
+    const toStopCopy = d?.toStopCopy[flags * 8 + state];
+    const restart = d?.restart[flags];
+    if (toStopCopy?.missing.length === 0 && restart?.missing.length === 0 && d?.load.missing.length === 0) return { model: name, fallback: true };
+  }
+  return { model: deviceModel, fallback: true };
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -100,6 +112,7 @@ async function qomGet(qmp: QmpClient, path: string, property: string): Promise<u
 /** Reads the VFIO PCI devices of a QEMU; see the module comment. */
 export async function discoverVfioDevices(qmp: QmpClient): Promise<VfioDeviceInfo[]> {
   const out: VfioDeviceInfo[] = [];
+  if (!(await qmp.hasCommand('query-pci'))) return out; // a machine without PCI
   for (const f of pciFunctions(await qmp.execute('query-pci'))) {
     const qdevId = f['qdev_id'];
     const id = f['id'];
