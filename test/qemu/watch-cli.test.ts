@@ -52,6 +52,7 @@ describe('vfio-sla watch', () => {
     [['--qmp', 'x.sock', '--on-abort', 'cancel'], '--on-abort needs --drive'],
     [['--qmp', 'x.sock', '--drive', '--on-abort', 'pray'], '--on-abort must be cancel or release'],
     [['--qmp', 'x.sock', '--qmp-log', '/nonexistent/x.qmp'], "--qmp-log: cannot write '/nonexistent/x.qmp'"],
+    [['--qmp', 'x.sock', '--dest-vfio-trace', '/tmp/d.log'], '--dest-vfio-trace needs --dest-qmp'],
   ])('refuses %j with exit status 2', async (args, message) => {
     const io = captureIo(dir);
     expect(await runCli(['watch', ...args], io)).toBe(2);
@@ -131,4 +132,15 @@ describe('vfio-sla watch', () => {
     expect(readStore((s) => tableCounts(s))).toMatchObject({ outcomes: 0, transfers: 0 });
     expect(readStore((s) => ramProgress(s, 'lost')).length).toBeGreaterThanOrEqual(2);
   });
+
+  it('with --vfio-trace, stores the VFIO device’s arcs and per-iteration sizes beside RAM', async () => {
+    const trace = join(dir, 'qemu-trace.log');
+    const { code, fq } = await watchCli({ remainingBytes: converging, vfio: { stopCopyBytes: () => 16384 } }, ['--vfio-trace', trace, '--json']);
+    expect(code).toBe(0);
+    expect(fq.vfio?.logFile).toBe(trace);
+    const counts = readStore((s) => tableCounts(s));
+    expect(counts).toMatchObject({ arcs: 4 });
+    expect(counts.sizes).toBeGreaterThanOrEqual(2);
+  });
 });
+

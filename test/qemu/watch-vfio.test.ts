@@ -14,6 +14,8 @@ import { QmpClient } from '../../src/qemu/qmp-client.js';
 import { MigrationWatch } from '../../src/qemu/watch.js';
 import type { DecisionEntry, WatchEntry, WatchResult } from '../../src/qemu/watch-types.js';
 import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/telemetry/records.js';
+import { FakeQmpServer } from './fake-qmp-server.js';
+import { FakeVfioDevice } from './fake-vfio-device.js';
 import { FakeQemu, type FakeMigrationOptions } from './watch-fake-qemu.js';
 
 const MODEL = compileModel(loadModel(DEFAULT_PRIORS_FILE));
@@ -30,7 +32,18 @@ interface Run {
   readonly fq: FakeQemu;
 }
 
-async function watch(fake: FakeMigrationOptions, o: { drive?: boolean; trace?: boolean; deadlineMs?: number } = {}): Promise<Run> {
+/** A destination QEMU with the same device: `resuming` when the migration starts, `running-p2p`, `running` when it completes. */
+async function destination(): Promise<{ srv: FakeQmpServer; dev: FakeVfioDevice; qmp: QmpClient }> {
+  const srv = await FakeQmpServer.start();
+  cleanups.push(() => srv.close());
+  const dev = new FakeVfioDevice(srv, { stopCopyBytes: () => 0 });
+  return { srv, dev, qmp: new QmpClient({ endpoint: { path: srv.path }, commandTimeoutMs: 10_000 }) };
+}
+
+async function watch(
+  fake: FakeMigrationOptions,
+  o: { drive?: boolean; trace?: boolean; deadlineMs?: number; dest?: Awaited<ReturnType<typeof destination>> } = {},
+): Promise<Run> {
   const fq = await FakeQemu.start(fake);
   cleanups.push(() => fq.close());
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-trace-'));
@@ -50,13 +63,22 @@ async function watch(fake: FakeMigrationOptions, o: { drive?: boolean; trace?: b
     drive: o.drive ?? false,
     pollIntervalMs: 5,
     ...(o.trace === true ? { vfioTrace: { qemuPath: join(dir, 'qemu.log') } } : {}),
+    ...(o.dest === undefined ? {} : { destination: o.dest.qmp }),
   });
   w.timeline$.subscribe((e) => {
     entries.push(e);
-    if (e.type === 'attach') fq.startMigration();
+    if (e.type === 'attach') {
+      fq.startMigration();
+      o.dest?.dev.setState('resuming', 'RESUMING');
+    }
+    if (e.type === 'event' && e.event === 'MIGRATION' && e.data['status'] === 'completed') {
+      o.dest?.dev.setState('running-p2p', 'RUNNING_P2P');
+      o.dest?.dev.setState('running', 'RUNNING');
+    }
   });
   const result = await w.run();
   await qmp.close();
+  await o.dest?.qmp.close();
   return { result, entries, records, log, fq };
 }
 
@@ -91,6 +113,20 @@ describe('watch with a VFIO device', () => {
     const parsed = parseQmpLog(log.join('\n'), 'fake/vfio.log');
     const imported = migrationToRecords(parsed.migrations[0]!);
     expect(imported.filter((r) => r.kind === 'arc' || r.kind === 'size')).toEqual(records.filter((r) => r.kind === 'arc' || r.kind === 'size'));
+  });
+});
+
+describe('watch with the destination QEMU', () => {
+  it('records the destination device’s arcs with the source’s, and waits for it to run', async () => {
+    const dest = await destination();
+    const { result, records, entries } = await watch({ remainingBytes: converging, vfio: { stopCopyBytes: () => 16384 } }, { dest });
+    expect(result.end).toBe('completed');
+    expect(arcs(records)).toEqual(['PRE_COPY_P2P>STOP_COPY', 'RUNNING_P2P>RUNNING']);
+    expect(entries.filter((e) => e.type === 'event' && e.data['side'] === 'destination').map((e) => (e.type === 'event' ? e.data['device-state'] : ''))).toEqual([
+      'resuming',
+      'running-p2p',
+      'running',
+    ]);
   });
 });
 
