@@ -15,6 +15,7 @@
  * "no file"), which is said in a note.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import type { CompiledModel } from '../estimators/compile.js';
 import { MigFlags, MigState } from '../fsm/index.js';
 import type { DeviceSnapshot } from '../governor/types.js';
@@ -63,12 +64,52 @@ export class FileTail {
   }
 }
 
+/**
+ * Reads lines from a unix socket instead (QEMU in a guest writing its log to a virtio-serial
+ * port whose host end is that socket), buffered between reads.
+ */
+export class SocketTail {
+  private partial = '';
+  private readonly lines: string[] = [];
+  private readonly socket: Socket;
+
+  constructor(path: string) {
+    this.socket = connect(path);
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (chunk: string) => {
+      const parts = (this.partial + chunk).split('\n');
+      this.partial = parts.pop() ?? '';
+      for (const l of parts) if (l.length > 0) this.lines.push(l.replace(/\r$/, ''));
+    });
+    this.socket.on('error', () => undefined); // a trace that cannot be read leaves the sizes unknown
+  }
+
+  /** Lines received since the last call. */
+  read(): string[] {
+    return this.lines.splice(0);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A tail of `path`: a unix socket is connected to, anything else read as a file. */
+function tailOf(path: string): FileTail | SocketTail {
+  try {
+    if (statSync(path).isSocket()) return new SocketTail(path);
+  } catch {
+    // not there yet: a file QEMU will create
+  }
+  return new FileTail(path);
+}
+
 /** One QEMU (source or destination) as the VFIO part of the watch sees it. */
 class VfioSideWatch {
   devicesKnown: VfioDeviceInfo[] = [];
   readonly states = new VfioStateTracker();
   readonly trace: VfioTraceTracker;
-  private tail: FileTail | undefined;
+  private tail: FileTail | SocketTail | undefined;
   private traceOn = false;
   private readonly byName = new Map<string, string>();
 
@@ -111,6 +152,11 @@ class VfioSideWatch {
     }
   }
 
+  /** Stops reading the trace (after the last {@link pollTrace}). */
+  closeTrace(): void {
+    if (this.tail instanceof SocketTail) this.tail.close();
+  }
+
   async traceStop(): Promise<void> {
     if (!this.traceOn) return;
     this.traceOn = false;
@@ -140,7 +186,7 @@ class VfioSideWatch {
       }
     }
     this.traceOn = on.length > 0;
-    this.tail = new FileTail(o.readPath ?? o.qemuPath);
+    this.tail = tailOf(o.readPath ?? o.qemuPath);
     this.tail.read(); // what the file held before: not this migration's
     if (this.traceOn) this.note(`${this.side}: VFIO trace events ${on.join(', ')} on, logged to ${o.qemuPath}`);
   }
@@ -181,6 +227,12 @@ export class WatchVfio {
   async stop(): Promise<void> {
     await this.source.traceStop();
     await this.destination?.traceStop();
+  }
+
+  /** Closes the trace readers (after the last {@link pollTrace}). */
+  close(): void {
+    this.source.closeTrace();
+    this.destination?.closeTrace();
   }
 
   /** Whether the destination's devices all reached RUNNING (or there is no destination to wait for). */

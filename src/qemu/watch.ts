@@ -141,6 +141,7 @@ export class MigrationWatch {
     }
     await this.vfio.stop().catch((e: Error) => this.note(`could not switch the VFIO trace off: ${e.message}`));
     this.vfio.pollTrace(Date.now());
+    this.vfio.close();
     const result = await finishWatch(end, this.st, {
       qmp,
       recorder: this.recorder,

@@ -130,7 +130,7 @@ const SOURCES_LIST = [
 ].join('\n');
 
 /** apt options that keep every list, cache and download inside `aptDir` (the host's apt is untouched). */
-function aptOptions(aptDir: string): string[] {
+export function aptOptions(aptDir: string): string[] {
   const o = {
     'Dir::Etc::SourceList': join(aptDir, 'sources.list'),
     'Dir::Etc::SourceParts': '/dev/null',
@@ -143,7 +143,7 @@ function aptOptions(aptDir: string): string[] {
   return Object.entries(o).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }
 
-async function aptUpdate(tools: LabTools, aptDir: string): Promise<void> {
+export async function aptUpdate(tools: LabTools, aptDir: string): Promise<void> {
   mkdirSync(join(aptDir, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
   writeFileSync(join(aptDir, 'sources.list'), SOURCES_LIST);
@@ -190,7 +190,7 @@ export async function resolveKernelPackages(tools: LabTools, root: string, env: 
 }
 
 /** Holds `lockDir` (mkdir is atomic) while `fn` runs; waits for another holder, breaks a stale lock. */
-async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   const staleMs = 20 * 60_000;
   for (;;) {
     try {
@@ -220,7 +220,7 @@ function debFor(debs: string, spec: string): string | undefined {
   return readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith('.deb'));
 }
 
-async function download(tools: LabTools, root: string, specs: readonly string[]): Promise<Map<string, string>> {
+export async function download(tools: LabTools, root: string, specs: readonly string[]): Promise<Map<string, string>> {
   const debs = join(root, 'debs');
   mkdirSync(debs, { recursive: true });
   const missing = specs.filter((s) => debFor(debs, s) === undefined);
