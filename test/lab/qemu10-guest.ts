@@ -13,7 +13,7 @@
  * uses type1 dirty tracking, which needs `enable-migration=on` to be allowed.
  *
  * Control: the host writes `src` or `dst` on the `ctl` port; the guest starts that QEMU and
- * answers `started src` / `started dst`. The host connects to a QEMU's QMP socket before asking
+ * answers `started src` / `started dst` (`reset` kills inner QEMUs left over, freeing their ports). The host connects to a QEMU's QMP socket before asking
  * for it, so that its greeting is not lost.
  */
 import { randomUUID } from 'node:crypto';
@@ -64,6 +64,7 @@ while true; do
   case "$cmd" in
     src) ${innerQemu('src', uuids[0])} ;;
     dst) ${innerQemu('dst', uuids[1])} ;;
+    reset) /bin/busybox killall -9 qemu-system-x86_64 2>/dev/null; /bin/busybox sleep 0.5 ;;
     *) echo "qemu10-lab: unknown command $cmd" ;;
   esac
   echo "started $cmd" >&3
@@ -76,8 +77,8 @@ export interface Qemu10Guest {
   /** Host unix socket of each port. */
   readonly sockets: Readonly<Record<PortName, string>>;
   readonly bootMs: number;
-  /** Starts an inner QEMU (after the caller connected to its QMP socket). */
-  start(role: 'src' | 'dst'): Promise<void>;
+  /** Starts an inner QEMU (after the caller connected to its QMP socket); `reset` kills any left over. */
+  start(role: 'src' | 'dst' | 'reset'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -135,7 +136,7 @@ export async function startQemu10Guest(o: { tools: LabTools; lab: KernelLab; qem
         if (i >= 0) waiting.splice(i, 1)[0]?.resolve();
       }
     });
-    const start = (role: 'src' | 'dst'): Promise<void> =>
+    const start = (role: 'src' | 'dst' | 'reset'): Promise<void> =>
       new Promise<void>((resolve) => {
         waiting.push({ role, resolve });
         c.write(`${role}\n`);
