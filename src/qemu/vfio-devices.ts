@@ -64,18 +64,25 @@ export const UNKNOWN_DEVICE_PRIORS: readonly string[] = ['generic-nic', 'qat-vf'
 
 /**
  * The model key `decide()` should use for a device in `state` with `flags`: its own when the
- * fitted model has it, else the first of {@link UNKNOWN_DEVICE_PRIORS} whose source chain into
- * STOP_COPY and restart chain are complete for those flags; `fallback` says a prior stands in.
+ * fitted model covers its path ({@link covers}), else the first of {@link UNKNOWN_DEVICE_PRIORS}
+ * that does; `fallback` says a prior stands in.
  */
 export function decisionModelOf(model: CompiledModel, deviceModel: string, state: MigState, flags: MigFlags): { readonly model: string; readonly fallback: boolean } {
-  if (model.devices.has(deviceModel)) return { model: deviceModel, fallback: false };
-  for (const name of UNKNOWN_DEVICE_PRIORS) {
-    const d = model.devices.get(name);
-    const toStopCopy = d?.toStopCopy[flags * 8 + state];
-    const restart = d?.restart[flags];
-    if (toStopCopy?.missing.length === 0 && restart?.missing.length === 0 && d?.load.missing.length === 0) return { model: name, fallback: true };
-  }
-  return { model: deviceModel, fallback: true };
+  if (covers(model, deviceModel, state, flags)) return { model: deviceModel, fallback: false };
+  const prior = UNKNOWN_DEVICE_PRIORS.find((name) => covers(model, name, state, flags));
+  return { model: prior ?? deviceModel, fallback: true };
+}
+
+/**
+ * Whether the model has every arc of the device's source chain into STOP_COPY, its load and its
+ * restart. A device model learnt only from QEMU's events lacks some: QEMU asks the kernel for
+ * `RESUMING → RUNNING_P2P` in one request, which the kernel runs as `RESUMING → STOP →
+ * RUNNING_P2P` (`vfio_mig_get_next_state()`), so the model's `RESUMING>STOP` load arc is never seen alone.
+ */
+function covers(model: CompiledModel, deviceModel: string, state: MigState, flags: MigFlags): boolean {
+  const d = model.devices.get(deviceModel);
+  if (d === undefined) return false;
+  return d.toStopCopy[flags * 8 + state]?.missing.length === 0 && d.restart[flags]?.missing.length === 0 && d.load.missing.length === 0;
 }
 
 type Json = Readonly<Record<string, unknown>>;

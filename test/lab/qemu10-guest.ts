@@ -18,14 +18,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { QemuProcess } from '../qemu/guest/qemu-process.js';
 import type { KernelLab, LabTools } from './kernel-lab.js';
 import { GUEST_QEMU, GUEST_QEMU_DATA, qemu10GuestFiles, type Qemu10 } from './qemu10-lab.js';
-import { labInitPrologue, labInitramfs } from './vfio-guest.js';
+import { connectSocket, labInitPrologue, labInitramfs } from './vfio-guest.js';
 
 export const QEMU10_READY_MARKER = 'qemu10-lab: ready';
 
@@ -80,21 +79,6 @@ export interface Qemu10Guest {
   /** Starts an inner QEMU (after the caller connected to its QMP socket); `reset` kills any left over. */
   start(role: 'src' | 'dst' | 'reset'): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function connectSocket(path: string, proc: QemuProcess): Promise<Socket> {
-  for (let i = 0; ; i++) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const s = connect(path);
-        s.once('connect', () => resolve(s));
-        s.once('error', reject);
-      });
-    } catch (e) {
-      if (proc.exit !== undefined || i > 200) throw new Error(`socket ${path}: ${(e as Error).message}\n${proc.describe()}`, { cause: e });
-      await sleep(25);
-    }
-  }
 }
 
 /** Boots the guest (outer TCG, 2 GiB, 2 vCPUs) with QEMU 10 in its initramfs. */

@@ -76,7 +76,7 @@ export interface LabGuestOptions {
   readonly bootTimeoutMs?: number;
 }
 
-async function connectSocket(path: string, proc: QemuProcess): Promise<Socket> {
+export async function connectSocket(path: string, proc: QemuProcess): Promise<Socket> {
   for (let i = 0; ; i++) {
     try {
       return await new Promise<Socket>((resolve, reject) => {

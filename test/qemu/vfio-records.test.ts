@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { migrationToRecords, parseQmpLog } from '../../src/qemu/qmp-log.js';
-import { deviceModelOf } from '../../src/qemu/vfio-devices.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/cli/model-file.js';
+import { compileModel } from '../../src/estimators/compile.js';
+import { fitModel } from '../../src/estimators/fit.js';
+import { buildPriors } from '../../src/estimators/priors.js';
+import { MigFlags, MigState } from '../../src/fsm/index.js';
+import { decisionModelOf, deviceModelOf } from '../../src/qemu/vfio-devices.js';
 import { vfioArcRecords, vfioStateEvent } from '../../src/qemu/vfio-events.js';
 import { parseVfioTraceLine } from '../../src/qemu/vfio-trace.js';
 import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/telemetry/records.js';
@@ -110,5 +115,17 @@ describe('device models', () => {
     expect(deviceModelOf(0x15b3, 0x101e)).toBe('mlx5-cx7');
     expect(deviceModelOf(0x8086, 0x4941)).toBe('qat-vf');
     expect(deviceModelOf(0x4348, 0x3253)).toBe('pci-4348:3253');
+  });
+
+  it('predicts a device with a prior covering its path until its own model covers it', () => {
+    const flags = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY;
+    const priors = compileModel(loadModel(DEFAULT_PRIORS_FILE));
+    expect(decisionModelOf(priors, 'pci-4348:3253', MigState.PRE_COPY, flags)).toEqual({ model: 'qat-vf', fallback: true });
+    expect(decisionModelOf(priors, 'pci-4348:3253', MigState.RUNNING, MigFlags.STOP_COPY)).toEqual({ model: 'generic-nic', fallback: true });
+    expect(decisionModelOf(priors, 'mlx5-cx7', MigState.PRE_COPY, flags)).toEqual({ model: 'mlx5-cx7', fallback: false });
+    // Learnt from QEMU's events only: no RESUMING>STOP arc alone, so its own model does not cover the load.
+    const learnt = compileModel(fitModel(arcsOf(records(true)), buildPriors()));
+    expect(learnt.devices.has('pci-4348:3253')).toBe(true);
+    expect(decisionModelOf(learnt, 'pci-4348:3253', MigState.PRE_COPY, flags)).toEqual({ model: 'qat-vf', fallback: true });
   });
 });
