@@ -160,6 +160,8 @@ class VfioSideWatch {
   async traceStop(): Promise<void> {
     if (!this.traceOn) return;
     this.traceOn = false;
+    // A QEMU that has gone (a destination after a cancelled migration exits) took its trace state with it.
+    if (this.qmp.state !== 'ready') return;
     for (const name of VFIO_TRACE_EVENTS) {
       try {
         await this.qmp.execute('trace-event-set-state', { name, enable: false });
@@ -224,9 +226,15 @@ export class WatchVfio {
     this.destination?.pollTrace(nowEpochMs);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Switches the trace off. `destinationAlive` false: the migration did not complete, and an
+   * incoming QEMU whose migration failed exits (`process_incoming_migration_co()` in
+   * `migration/migration.c`) — its monitor may sit behind a forwarded port that stays open, so
+   * it is not asked (it would never answer).
+   */
+  async stop(destinationAlive: boolean): Promise<void> {
     await this.source.traceStop();
-    await this.destination?.traceStop();
+    if (destinationAlive) await this.destination?.traceStop();
   }
 
   /** Closes the trace readers (after the last {@link pollTrace}). */

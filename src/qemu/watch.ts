@@ -139,7 +139,7 @@ export class MigrationWatch {
     } finally {
       this.o.signal?.removeEventListener('abort', stop);
     }
-    await this.vfio.stop().catch((e: Error) => this.note(`could not switch the VFIO trace off: ${e.message}`));
+    await this.vfio.stop(end.end === 'completed').catch((e: Error) => this.note(`could not switch the VFIO trace off: ${e.message}`));
     this.vfio.pollTrace(Date.now());
     this.vfio.close();
     const result = await finishWatch(end, this.st, {

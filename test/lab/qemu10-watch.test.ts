@@ -59,6 +59,7 @@ async function migrate(id: string, model: CompiledModel, o: { drive: boolean; de
   const g = guest as Qemu10Guest;
   const src = await client(g.sockets['qmp-src']);
   const dst = await client(g.sockets['qmp-dst']);
+  let completed = false;
   try {
     await g.start('reset');
     const srcUp = src.connect();
@@ -94,6 +95,7 @@ async function migrate(id: string, model: CompiledModel, o: { drive: boolean; de
       if (e.type === 'attach') void src.migrate(MIGRATION_URI);
     });
     const result = await w.run();
+    completed = result.end === 'completed';
     const status = await src.queryStatus().catch(() => undefined);
     const d = lastDecision(entries);
     const expected = records.filter((r): r is RamRecord => r.kind === 'ram').at(-1)?.expectedDowntimeMs;
@@ -101,7 +103,8 @@ async function migrate(id: string, model: CompiledModel, o: { drive: boolean; de
     return { result, entries, records, srcRunning: status?.running };
   } finally {
     await src.quit().catch(() => undefined);
-    await dst.quit().catch(() => undefined);
+    // After a cancelled migration the destination has exited; its forwarded port would never answer.
+    if (completed) await dst.quit().catch(() => undefined);
     await src.close();
     await dst.close();
   }
