@@ -2,7 +2,7 @@
  * vfio-helper: drives VFIO migration devices through the kernel's uAPI for vfio-sla and answers
  * JSON-line requests, one object per line, on stdin/stdout or on a serial port (`--port PATH`,
  * e.g. a virtio-serial port in a test guest). Part of vfio-sla (MIT); the protocol is described
- * in src/device/vfio-protocol.ts.
+ * in src/vfio/vfio-helper-client.ts.
  *
  * Every uAPI fact used here is from Linux include/uapi/linux/vfio.h (v6.12):
  * - group/container API: VFIO_GROUP_SET_CONTAINER, VFIO_SET_IOMMU, VFIO_GROUP_GET_DEVICE_FD;
@@ -402,6 +402,16 @@ static void put_hex(const unsigned char *b, size_t n)
 	}
 }
 
+/* An ok reply carrying bytes as "hex"; frees buf. */
+static void reply_bytes(unsigned char *buf, ssize_t n)
+{
+	fprintf(out, "{\"id\":%lld,\"ok\":true,\"t0Ns\":%lld,\"ns\":%lld,\"bytes\":%zd,\"hex\":\"", req_id, t0, t1 - t0, n);
+	put_hex(buf, n);
+	fputs("\"}\n", out);
+	fflush(out);
+	free(buf);
+}
+
 static int hexval(char c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -451,11 +461,7 @@ static void op_read(const char *line)
 		free(buf);
 		return reply_err(e, "", "%s: read data fd: %s", d->name, strerror(e));
 	}
-	fprintf(out, "{\"id\":%lld,\"ok\":true,\"t0Ns\":%lld,\"ns\":%lld,\"bytes\":%zd,\"hex\":\"", req_id, t0, t1 - t0, n);
-	put_hex(buf, n);
-	fputs("\"}\n", out);
-	fflush(out);
-	free(buf);
+	reply_bytes(buf, n);
 }
 
 static void op_write(const char *line)
@@ -511,11 +517,7 @@ static void op_bar0(const char *line, int is_write)
 		}
 	}
 	timed_end();
-	fprintf(out, "{\"id\":%lld,\"ok\":true,\"t0Ns\":%lld,\"ns\":%lld,\"bytes\":%zd,\"hex\":\"", req_id, t0, t1 - t0, len);
-	put_hex(buf, len);
-	fputs("\"}\n", out);
-	fflush(out);
-	free(buf);
+	reply_bytes(buf, len);
 }
 
 static void op_reset(const char *line)

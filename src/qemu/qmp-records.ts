@@ -2,8 +2,9 @@
  * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
-import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
-import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpMigration, type QmpPoll, type QmpRamStats } from './qmp-types.js';
+import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
+import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
+import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { vfioRecords } from './vfio-records.js';
 
 /**
@@ -47,6 +48,26 @@ export function mbpsToBytesPerS(mbps: number): number {
 }
 
 /**
+ * The `ram` record of one poll of migration `migrationId` whose first poll came at `t0Ms`: one
+ * per `active`/`device` poll with statistics, none otherwise. {@link migrationToRecords} and
+ * `vfio-sla watch` (poll by poll, as they arrive) both convert with this.
+ */
+export function ramRecordOf(migrationId: string, p: QmpPoll, t0Ms: number): RamRecord | undefined {
+  if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) return undefined;
+  const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
+    kind: 'ram',
+    migrationId,
+    atMs: p.atMs - t0Ms,
+    pass: p.ram.dirtySyncCount ?? 0,
+    remainingBytes: p.ram.remainingBytes,
+    dirtyBytesPerS: dirtyBytesPerS(p.ram),
+    bandwidthBytesPerS: mbpsToBytesPerS(p.ram.mbps ?? 0),
+  };
+  if (p.expectedDowntimeMs !== undefined) r.expectedDowntimeMs = p.expectedDowntimeMs;
+  return r;
+}
+
+/**
  * Records for one migration:
  * - one `ram` record per `active`/`device` poll with statistics (`pass` = `dirty-sync-count`,
  *   dirty bytes/s = `dirty-pages-rate` × `page-size`, bandwidth = `mbps` × 10⁶ / 8);
@@ -70,18 +91,8 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const vfio = vfioRecords(migrationId, m.events, m.vfio, t0);
   out.push(...vfio.arcs, ...vfio.sizes);
   for (const p of m.polls) {
-    if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) continue;
-    const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
-      kind: 'ram',
-      migrationId,
-      atMs: p.atMs - t0,
-      pass: p.ram.dirtySyncCount ?? 0,
-      remainingBytes: p.ram.remainingBytes,
-      dirtyBytesPerS: dirtyBytesPerS(p.ram),
-      bandwidthBytesPerS: mbpsToBytesPerS(p.ram.mbps ?? 0),
-    };
-    if (p.expectedDowntimeMs !== undefined) r.expectedDowntimeMs = p.expectedDowntimeMs;
-    out.push(r);
+    const r = ramRecordOf(migrationId, p, t0);
+    if (r !== undefined) out.push(r);
   }
   const done = completedPoll(m);
   if (done === undefined) return out;
@@ -107,7 +118,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     };
     out.push(precopy, stopcopy);
   }
-  const deadlineMs = m.downtimeLimitMs ?? QMP_DEFAULT_DOWNTIME_LIMIT_MS;
+  const deadlineMs = m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
   const last = lastActivePoll(m);
   const outcome: OutcomeRecord = {
     kind: 'outcome',

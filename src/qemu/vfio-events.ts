@@ -23,7 +23,7 @@
  * model. Such arcs are counted ({@link VfioArcs.untimed}), not recorded.
  */
 import type { MigStateName } from '../fsm/index.js';
-import type { ArcRecord } from '../telemetry/records.js';
+import type { ArcRecord } from '../records/records.js';
 import type { QmpEvent } from './qmp-types.js';
 
 /**

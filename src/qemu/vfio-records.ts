@@ -14,7 +14,7 @@
  *   destination QEMU, as it sent it.
  * `side` is `source` or `destination`.
  */
-import type { ArcRecord, SizeRecord } from '../telemetry/records.js';
+import type { ArcRecord, SizeRecord } from '../records/records.js';
 import type { QmpEvent } from './qmp-types.js';
 import type { VfioDeviceInfo } from './vfio-devices.js';
 import { vfioArcRecords } from './vfio-events.js';

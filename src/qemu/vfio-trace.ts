@@ -22,7 +22,7 @@
  * `sysfsdev=` device — not the `device-id` of `VFIO_MIGRATION`; `vfio-devices.ts` maps one to the other.
  */
 import type { MigStateName } from '../fsm/index.js';
-import type { SizeRecord } from '../telemetry/records.js';
+import type { SizeRecord } from '../records/records.js';
 
 /** The trace events `watch --vfio-trace` switches on (a `trace-event-set-state` pattern each). */
 export const VFIO_TRACE_EVENTS: readonly string[] = ['vfio_state_pending_*', 'vfio_migration_set_state', 'vfio_save_*', 'vfio_load_*'];

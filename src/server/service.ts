@@ -159,7 +159,8 @@ export class Service {
     const stats = this.recording?.pipeline.stats;
     const m = this.model;
     return {
-      status: server?.draining === true ? 'draining' : 'ok',
+      // A store that refuses writes is not "ok": records queue, then spill, and may be lost.
+      status: server?.draining === true ? 'draining' : stats?.faulted === true ? 'store-faulted' : 'ok',
       pid: process.pid,
       uptimeMs: performance.now() - this.startedMs,
       socket: server?.socketPath ?? null,

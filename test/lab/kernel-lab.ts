@@ -1,10 +1,10 @@
 /**
  * The VFIO lab's builder: a Debian 6.12 guest kernel with the `vfio`, `vfio_iommu_type1` and
  * `mdev` modules, the kernel's own `mtty` sample driver (VFIO migration since 6.7:
- * `samples/vfio-mdev/mtty.c`) built out of tree, and static programs compiled against the
+ * `samples/vfio-mdev/mtty.c`) and `mdpy` (no migration) built out of tree, and static programs compiled against the
  * kernel's uapi headers. Everything is fetched with `apt-get download` (never installed) through
  * a private apt configuration, built once into a cache directory keyed by the Debian package
- * version, and reused by later runs. No kernel source enters the repository: `mtty.c` is taken
+ * version, and reused by later runs. No kernel source enters the repository: the samples are taken
  * from Debian's `linux-source-6.12` tarball at build time.
  *
  * Facts it relies on (Debian 6.12.118 packages, checked on this kind of machine):
@@ -75,7 +75,7 @@ export function findLabTools(env: NodeJS.ProcessEnv = process.env): LabLookup {
     xz: need('xz', 'xz-utils'),
     tar: need('tar', 'tar'),
   };
-  if (busyboxPath === undefined || !isStaticElf(busyboxPath)) missing.push('a static busybox (apt-get install busybox-static)');
+  if (busyboxPath === undefined || !existsSync(busyboxPath) || !isStaticElf(busyboxPath)) missing.push('a static busybox (apt-get install busybox-static)');
   return missing.length > 0 ? { ok: false, missing } : { ok: true, tools };
 }
 
@@ -107,7 +107,7 @@ export interface KernelLab {
   /** The cache directory of this kernel version. */
   readonly dir: string;
   readonly vmlinuz: string;
-  /** Decompressed modules in load order: dependencies first, `mtty.ko` last. */
+  /** Decompressed modules in load order: dependencies first, then `mtty.ko` and `mdpy.ko`. */
   readonly modules: readonly string[];
   /** Directory holding `linux/vfio.h` of this kernel, for `-I`. */
   readonly include: string;
@@ -118,12 +118,22 @@ export interface KernelLab {
 /** The modules the lab loads (their dependencies are added from `.modinfo`), then mtty. */
 const LAB_MODULES = ['vfio', 'vfio_iommu_type1', 'mdev'] as const;
 const SOURCE_PACKAGE = 'linux-source-6.12';
-const MTTY_IN_TARBALL = 'linux-source-6.12/samples/vfio-mdev/mtty.c';
+/**
+ * The sample drivers built out of tree: mtty (migration) and mdpy (an mdev display without
+ * migration support: the lab's device that `VFIO_DEVICE_FEATURE_MIGRATION` refuses).
+ */
+const SAMPLES_IN_TARBALL = 'linux-source-6.12/samples/vfio-mdev';
+const SAMPLE_FILES = ['mtty.c', 'mdpy.c', 'mdpy-defs.h'] as const;
+const SAMPLE_MODULES = ['mtty.ko', 'mdpy.ko'] as const;
+/** Bumped when what a lab directory holds changes, so an older cache is not taken for it. */
+const LAB_LAYOUT = 2;
 const LISTS_MAX_AGE_MS = 24 * 3600_000;
 
-/** Debian bookworm's archive, its security updates (where the 6.12 kernels live) and backports. */
+/**
+ * Debian bookworm's security updates (where the newest 6.12 kernels and `linux-source-6.12` live)
+ * and backports (older 6.12s); not the main archive, whose lists are large and hold no 6.12.
+ */
 const SOURCES_LIST = [
-  'deb http://deb.debian.org/debian bookworm main',
   'deb http://deb.debian.org/debian bookworm-backports main',
   'deb http://deb.debian.org/debian-security bookworm-security main',
   '',
@@ -143,19 +153,26 @@ export function aptOptions(aptDir: string): string[] {
   return Object.entries(o).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }
 
-export async function aptUpdate(tools: LabTools, aptDir: string): Promise<void> {
+/** Refreshes the private lists when older than a day; true when they were already fresh. */
+export async function aptUpdate(tools: LabTools, aptDir: string): Promise<boolean> {
   mkdirSync(join(aptDir, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
-  writeFileSync(join(aptDir, 'sources.list'), SOURCES_LIST);
+  const sourcesPath = join(aptDir, 'sources.list');
   const stamp = join(aptDir, 'updated');
+  if (!existsSync(sourcesPath) || readFileSync(sourcesPath, 'utf8') !== SOURCES_LIST) {
+    writeFileSync(sourcesPath, SOURCES_LIST);
+    rmSync(stamp, { force: true });
+  }
   const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < LISTS_MAX_AGE_MS;
-  if (fresh) return;
+  if (fresh) return true;
   try {
     await run(tools.aptGet, [...aptOptions(aptDir), '-qq', 'update'], BIG);
     writeFileSync(stamp, new Date().toISOString());
+    return false;
   } catch (e) {
     // Offline with lists from an earlier run: go on with those.
     if (!existsSync(stamp)) throw new Error(`apt-get update (private lists in ${aptDir}) failed: ${(e as Error).message}`, { cause: e });
+    return true;
   }
 }
 
@@ -171,10 +188,17 @@ async function candidateVersion(tools: LabTools, aptDir: string, pkg: string): P
  */
 export async function resolveKernelPackages(tools: LabTools, root: string, env: NodeJS.ProcessEnv = process.env): Promise<KernelPackages> {
   const aptDir = join(root, 'apt');
-  await aptUpdate(tools, aptDir);
+  const listsWereFresh = await aptUpdate(tools, aptDir);
   const pinned = env['VFIO_SLA_LAB_KERNEL_VERSION'];
-  const version = pinned !== undefined && pinned !== '' ? pinned : await candidateVersion(tools, aptDir, SOURCE_PACKAGE);
-  if (version === undefined) throw new Error(`apt knows no ${SOURCE_PACKAGE} (lists in ${aptDir})`);
+  // The newest version found with these lists, kept until the lists are refreshed: a warm run
+  // then asks apt nothing.
+  const newestFile = join(aptDir, 'newest-version');
+  let version = pinned !== undefined && pinned !== '' ? pinned : listsWereFresh && existsSync(newestFile) ? readFileSync(newestFile, 'utf8').trim() : undefined;
+  if (version === undefined) {
+    version = await candidateVersion(tools, aptDir, SOURCE_PACKAGE);
+    if (version === undefined) throw new Error(`apt knows no ${SOURCE_PACKAGE} (lists in ${aptDir})`);
+    writeFileSync(newestFile, `${version}\n`);
+  }
   // 6.12.118-1~deb12u1 → ABI name 6.12.118+deb12 (Debian's linux package naming).
   const upstream = version.split('-')[0] ?? version;
   const abi = `${upstream}+deb12`;
@@ -189,19 +213,34 @@ export async function resolveKernelPackages(tools: LabTools, root: string, env: 
   };
 }
 
-/** Holds `lockDir` (mkdir is atomic) while `fn` runs; waits for another holder, breaks a stale lock. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Holds `lockDir` (mkdir is atomic) while `fn` runs; waits for another holder. A lock whose
+ * holder process is gone (its pid is in the lock), or older than 20 minutes, is broken.
+ */
 export async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   const staleMs = 20 * 60_000;
   for (;;) {
     try {
       mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       try {
-        if (Date.now() - statSync(lockDir).mtimeMs > staleMs) rmSync(lockDir, { recursive: true, force: true });
+        const pid = Number(readFileSync(join(lockDir, 'pid'), 'utf8'));
+        const holderGone = Number.isInteger(pid) && pid > 0 && !processAlive(pid);
+        if (holderGone || Date.now() - statSync(lockDir).mtimeMs > staleMs) rmSync(lockDir, { recursive: true, force: true });
       } catch {
-        // gone meanwhile
+        // being created or removed right now: look again
       }
       await sleep(500);
     }
@@ -283,7 +322,7 @@ const MANIFEST = 'lab.json';
 export async function buildKernelLab(tools: LabTools, root = labCacheRoot(), env: NodeJS.ProcessEnv = process.env): Promise<KernelLab> {
   mkdirSync(root, { recursive: true });
   const packages = await withLock(join(root, 'apt.lock'), () => resolveKernelPackages(tools, root, env));
-  const dir = join(root, `kernel-${packages.version}`);
+  const dir = join(root, `kernel-${packages.version}-v${LAB_LAYOUT}`);
   const cached = (): KernelLab | undefined =>
     existsSync(join(dir, MANIFEST)) ? ({ ...(JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as KernelLab), buildMs: 0 }) : undefined;
   const hit = cached();
@@ -307,16 +346,15 @@ export async function buildKernelLab(tools: LabTools, root = labCacheRoot(), env
       const common = join(sys, 'usr/src', `linux-headers-${abi}-common`);
       writeFileSync(join(headers, 'Makefile'), `include ${common}/Makefile\n`);
 
-      const mttyDir = join(work, 'mtty');
+      const mttyDir = join(work, 'samples');
       mkdirSync(mttyDir);
-      const { stdout: mttySource } = await run(
+      await run(
         'sh',
-        ['-c', `"$1" --fsys-tarfile "$2" | "$3" -xO ./usr/src/${SOURCE_PACKAGE}.tar.xz | "$4" -dc | "$3" -xO "$5"`, 'sh', tools.dpkgDeb, debs.get(packages.source) ?? '', tools.tar, tools.xz, MTTY_IN_TARBALL],
+        ['-c', `"$1" --fsys-tarfile "$2" | "$3" -xO ./usr/src/${SOURCE_PACKAGE}.tar.xz | "$4" -dc | "$3" -x -C "$5" --strip-components=3 ${SAMPLE_FILES.map((f) => `"${SAMPLES_IN_TARBALL}/${f}"`).join(' ')}`, 'sh', tools.dpkgDeb, debs.get(packages.source) ?? '', tools.tar, tools.xz, mttyDir],
         BIG,
       );
-      if (!mttySource.includes('mtty_set_state')) throw new Error(`${MTTY_IN_TARBALL} from ${packages.source} has no migration support`);
-      writeFileSync(join(mttyDir, 'mtty.c'), mttySource);
-      writeFileSync(join(mttyDir, 'Kbuild'), 'obj-m := mtty.o\n');
+      if (!readFileSync(join(mttyDir, 'mtty.c'), 'utf8').includes('mtty_set_state')) throw new Error(`${SAMPLES_IN_TARBALL}/mtty.c from ${packages.source} has no migration support`);
+      writeFileSync(join(mttyDir, 'Kbuild'), `obj-m := ${SAMPLE_MODULES.map((m) => m.replace(/\.ko$/, '.o')).join(' ')}\n`);
       await run(tools.make, ['-C', headers, `M=${mttyDir}`, 'CONFIG_DEBUG_INFO_BTF_MODULES=', 'modules'], BIG);
 
       const out = `${dir}.tmp-${process.pid}`;
@@ -324,14 +362,14 @@ export async function buildKernelLab(tools: LabTools, root = labCacheRoot(), env
       mkdirSync(join(out, 'modules'), { recursive: true });
       mkdirSync(join(out, 'include', 'linux'), { recursive: true });
       const modules = await collectModules(tools, join(sys, 'lib/modules', packages.release, 'kernel'), LAB_MODULES, join(out, 'modules'));
-      copyFileSync(join(mttyDir, 'mtty.ko'), join(out, 'modules', 'mtty.ko'));
+      for (const m of SAMPLE_MODULES) copyFileSync(join(mttyDir, m), join(out, 'modules', m));
       copyFileSync(join(sys, 'boot', `vmlinuz-${packages.release}`), join(out, 'vmlinuz'));
       copyFileSync(join(common, 'include/uapi/linux/vfio.h'), join(out, 'include/linux/vfio.h'));
       const lab: KernelLab = {
         packages,
         dir,
         vmlinuz: join(dir, 'vmlinuz'),
-        modules: [...modules.map((m) => m.replace(out, dir)), join(dir, 'modules', 'mtty.ko')],
+        modules: [...modules.map((m) => m.replace(out, dir)), ...SAMPLE_MODULES.map((m) => join(dir, 'modules', m))],
         include: join(dir, 'include'),
         buildMs: performance.now() - started,
       };

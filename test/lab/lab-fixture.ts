@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { VfioHelperClient } from '../../src/device/vfio-helper-client.js';
+import { VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
 import { labReadiness, prepareLab, startLabGuest, type LabGuest } from './vfio-guest.js';
 
 export const IN_CI = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false' && process.env['CI'] !== '0';
@@ -31,6 +31,13 @@ export const MTTY_TYPE = 'mtty-2';
 export async function createMtty(client: VfioHelperClient): Promise<string> {
   const uuid = randomUUID();
   await client.request('create', { parent: MTTY_PARENT, type: MTTY_TYPE, uuid });
+  return uuid;
+}
+
+/** mdpy, an mdev display without migration support (`samples/vfio-mdev/mdpy.c`, type "vga"). */
+export async function createMdpy(client: VfioHelperClient): Promise<string> {
+  const uuid = randomUUID();
+  await client.request('create', { parent: 'mdpy', type: 'mdpy-vga', uuid });
   return uuid;
 }
 

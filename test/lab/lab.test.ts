@@ -7,9 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MigFlags, MigState } from '../../src/fsm/index.js';
-import { VfioDevice } from '../../src/device/vfio-device.js';
-import { HelperError } from '../../src/device/vfio-helper-client.js';
-import { SKIP_LAB, createMtty, labTitle, useLab } from './lab-fixture.js';
+import { VfioDevice } from '../../src/vfio/vfio-device.js';
+import { HelperError, VfioHelperClient } from '../../src/vfio/vfio-helper-client.js';
+import { DeviceError } from '../../src/device/index.js';
+import { SKIP_LAB, createMdpy, createMtty, labTitle, useLab } from './lab-fixture.js';
+import { prepareLab } from './vfio-guest.js';
+import { findLabTools } from './kernel-lab.js';
 
 const MTTY_HEADER_BYTES = 24;
 const MTTY_PORT_BYTES = 36;
@@ -45,8 +48,69 @@ describe.skipIf(SKIP_LAB)(labTitle('VFIO lab: mtty under a real kernel'), () => 
     await dev.close();
   });
 
+  it('a device without migration support (mdpy) is refused at open with the kernel errno', async () => {
+    const e = await VfioDevice.open(lab().client, await createMdpy(lab().client), { model: 'mdpy' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(HelperError);
+    expect((e as HelperError).code).toBe('ENOTTY');
+    expect((e as HelperError).message).toMatch(/no migration support/);
+  });
+
   it('a device that does not exist is ENOENT', async () => {
     const e = await VfioDevice.open(lab().client, '00000000-0000-0000-0000-000000000000', { model: 'mtty' }).catch((x: unknown) => x);
     expect((e as HelperError).code).toBe('ENOENT');
   });
+
+  it('the STOP_COPY stream continues on the PRE_COPY data fd, and PRECOPY_INFO there is EINVAL', async () => {
+    const seen: string[] = [];
+    const dev = await VfioDevice.open(lab().client, await createMtty(lab().client), {
+      model: 'mtty',
+      observe: (o) => o.op === 'set' && seen.push(`${o.after}:${o.dataFd === true ? 'fd' : 'no fd'}`),
+    });
+    await dev.setState(MigState.PRE_COPY);
+    expect((await dev.readData(MTTY_HEADER_BYTES)).length).toBe(MTTY_HEADER_BYTES);
+    expect((await dev.precopyInfo()).initialBytes).toBe(0);
+    await dev.setState(MigState.PRE_COPY_P2P);
+    await dev.setState(MigState.STOP_COPY);
+    expect(seen).toEqual([`${MigState.PRE_COPY}:fd`, `${MigState.PRE_COPY_P2P}:no fd`, `${MigState.STOP_COPY}:no fd`]);
+    const e = await dev.precopyInfo().catch((x: unknown) => x);
+    expect((e as DeviceError).code).toBe('EINVAL');
+    expect((await dev.readToEnd()).length).toBe(2 * MTTY_PORT_BYTES);
+    await dev.setState(MigState.STOP);
+    await dev.setState(MigState.RUNNING);
+    await dev.close();
+  });
+
+  it('a failed SET carries the kernel errno and getState() is the state the kernel reports', async () => {
+    const dev = await VfioDevice.open(lab().client, await createMtty(lab().client), { model: 'mtty' });
+    await dev.setState(MigState.RESUMING);
+    // Nothing written: mtty_load_state() refuses RESUMING -> STOP with EINVAL, the device stays put.
+    const e = await dev.setState(MigState.RUNNING).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DeviceError);
+    expect((e as DeviceError).code).toBe('EINVAL');
+    expect((e as DeviceError).stateAfter).toBe(MigState.RESUMING);
+    expect(dev.getState()).toBe(MigState.RESUMING);
+    expect(await dev.refreshState()).toBe(MigState.RESUMING);
+    expect(await dev.reset()).toBe(MigState.RUNNING);
+    await dev.close();
+  });
+});
+
+describe.skipIf(SKIP_LAB)(labTitle('vfio-helper on this host over stdin/stdout'), () => {
+  it('answers hello with this kernel and reports ENOENT for a device this host lacks', async () => {
+    const found = findLabTools();
+    if (!found.ok) throw new Error(found.missing.join('; '));
+    const { helper } = await prepareLab(found.tools);
+    const client = VfioHelperClient.spawn(helper);
+    try {
+      const hello = await client.request('hello');
+      expect(hello['protocol']).toBe(1);
+      expect(typeof hello['kernel']).toBe('string');
+      const e = await client.request('open', { dev: '00000000-0000-0000-0000-00000000dead' }).catch((x: unknown) => x);
+      expect((e as HelperError).code).toBe('ENOENT');
+      const bad = await client.request('nonsense').catch((x: unknown) => x);
+      expect((bad as HelperError).code).toBe('EINVAL');
+    } finally {
+      await client.close();
+    }
+  }, 900_000);
 });

@@ -15,9 +15,9 @@ import { compileModel, type CompiledModel } from '../../src/estimators/compile.j
 import { fitModel } from '../../src/estimators/fit.js';
 import { buildPriors } from '../../src/estimators/priors.js';
 import { QmpClient } from '../../src/qemu/qmp-client.js';
-import { MigrationWatch } from '../../src/qemu/watch.js';
-import type { DecisionEntry, WatchEntry, WatchResult } from '../../src/qemu/watch-types.js';
-import type { ArcRecord, RamRecord, SizeRecord, TelemetryRecord } from '../../src/telemetry/records.js';
+import { MigrationWatch } from '../../src/app/watch/watch.js';
+import type { DecisionEntry, WatchEntry, WatchResult } from '../../src/app/watch/watch-types.js';
+import type { ArcRecord, RamRecord, SizeRecord, TelemetryRecord } from '../../src/records/records.js';
 import { IN_CI } from './lab-fixture.js';
 import { prepareQemu10, type Qemu10 } from './qemu10-lab.js';
 import { MIGRATION_URI, startQemu10Guest, type Qemu10Guest } from './qemu10-guest.js';

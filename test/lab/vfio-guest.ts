@@ -44,7 +44,7 @@ export function labModuleFiles(lab: KernelLab): GuestFile[] {
   return lab.modules.map((m) => ({ name: `lib/modules/${basename(m)}`, data: readFileSync(m) }));
 }
 
-/** A busybox initramfs with the lab's modules, `files`, and `init` (default: serve the helper). */
+/** A busybox initramfs with the lab's modules under `/lib/modules`, `files`, and `init`. */
 export function labInitramfs(busybox: string, lab: KernelLab, init: string, files: readonly GuestFile[] = []): Buffer {
   return guestInitramfs(busybox, init, [...labModuleFiles(lab), ...files]);
 }
@@ -57,8 +57,10 @@ echo "vfio-lab: helper exited with status $?"
 
 export interface LabGuest {
   readonly process: QemuProcess;
-  /** The host end of the helper's virtio-serial port. */
+  /** The host end of the helper's virtio-serial port (connected). */
   readonly socket: Socket;
+  /** Its unix socket path: one client at a time; another may connect once `socket` is closed. */
+  readonly socketPath: string;
   readonly lab: KernelLab;
   /** Spawn → helper ready, ms. */
   readonly bootMs: number;
@@ -69,11 +71,28 @@ export interface LabGuest {
 export interface LabGuestOptions {
   readonly tools: LabTools;
   readonly lab: KernelLab;
+  /** The helper binary, put at `/vfio-helper` in the guest. */
   readonly helper: string;
   /** Guest RAM, MiB (256). */
   readonly memMiB?: number;
-  /** Spawn → helper ready, ms (180 000). */
+  /** vCPUs (1). */
+  readonly smp?: number;
+  /** Spawn → ready marker, ms (180 000). */
   readonly bootTimeoutMs?: number;
+  /**
+   * `/init` (default: {@link labInitPrologue} then serve the helper on the virtio-serial port).
+   * A custom init must print `readyMarker` and, to be reached, run
+   * `/vfio-helper --port /dev/vport*p1`.
+   */
+  readonly init?: string;
+  /** More files for the initramfs (programs, libraries, data). */
+  readonly files?: readonly GuestFile[];
+  /** Console text that means the guest is ready ({@link HELPER_READY_MARKER}). */
+  readonly readyMarker?: string;
+  /** More QEMU arguments (e.g. `-cpu max`). */
+  readonly extraQemuArgs?: readonly string[];
+  /** More kernel command-line words (init sees `name=value` words as environment variables). */
+  readonly kernelArgs?: string;
 }
 
 export async function connectSocket(path: string, proc: QemuProcess): Promise<Socket> {
@@ -95,16 +114,18 @@ export async function connectSocket(path: string, proc: QemuProcess): Promise<So
 export async function startLabGuest(o: LabGuestOptions): Promise<LabGuest> {
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-lab-'));
   const initrd = join(dir, 'initramfs.cpio');
-  writeFileSync(initrd, labInitramfs(o.tools.busybox, o.lab, labInitPrologue(o.lab) + HELPER_INIT_TAIL, [{ name: 'vfio-helper', data: readFileSync(o.helper), mode: 0o755 }]));
+  const init = o.init ?? labInitPrologue(o.lab) + HELPER_INIT_TAIL;
+  writeFileSync(initrd, labInitramfs(o.tools.busybox, o.lab, init, [{ name: 'vfio-helper', data: readFileSync(o.helper), mode: 0o755 }, ...(o.files ?? [])]));
   const sock = join(dir, 'helper.sock');
   const proc = QemuProcess.spawn('vfio-lab', o.tools.qemu, [
-    '-accel', 'tcg', '-machine', 'q35', '-m', String(o.memMiB ?? 256), '-smp', '1',
+    '-accel', 'tcg', '-machine', 'q35', '-m', String(o.memMiB ?? 256), '-smp', String(o.smp ?? 1),
     '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', o.lab.vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 panic=-1 quiet',
+    '-append', `console=ttyS0 panic=-1 quiet${o.kernelArgs === undefined ? '' : ` ${o.kernelArgs}`}`,
     '-chardev', `socket,id=helper,path=${sock},server=on,wait=off`,
     '-device', 'virtio-serial-pci',
     '-device', `virtserialport,chardev=helper,name=${PORT_NAME}`,
+    ...(o.extraQemuArgs ?? []),
   ]);
   let socket: Socket | undefined;
   const stop = async (): Promise<void> => {
@@ -113,9 +134,9 @@ export async function startLabGuest(o: LabGuestOptions): Promise<LabGuest> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const bootMs = await proc.waitForConsole(HELPER_READY_MARKER, o.bootTimeoutMs ?? 180_000);
+    const bootMs = await proc.waitForConsole(o.readyMarker ?? HELPER_READY_MARKER, o.bootTimeoutMs ?? 180_000);
     socket = await connectSocket(sock, proc);
-    return { process: proc, socket, lab: o.lab, bootMs, stop };
+    return { process: proc, socket, socketPath: sock, lab: o.lab, bootMs, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { migrationToRecords, parseQmpLog } from '../../src/qemu/qmp-log.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/cli/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
 import { compileModel } from '../../src/estimators/compile.js';
 import { fitModel } from '../../src/estimators/fit.js';
 import { buildPriors } from '../../src/estimators/priors.js';
@@ -8,7 +8,7 @@ import { MigFlags, MigState } from '../../src/fsm/index.js';
 import { decisionModelOf, deviceModelOf } from '../../src/qemu/vfio-devices.js';
 import { vfioArcRecords, vfioStateEvent } from '../../src/qemu/vfio-events.js';
 import { parseVfioTraceLine } from '../../src/qemu/vfio-trace.js';
-import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/records/records.js';
 import { validateRecord } from '../../src/telemetry/validate.js';
 import { MDEV_UUID, qemu10WireLog, T0_S, vfioEvent } from './vfio-fixture.js';
 
