@@ -109,6 +109,9 @@ export type { QmpReceivedEvent } from './qemu/qmp-protocol.js';
 export type { MigrationInfo, MigrationParameters, MigrationStatus } from './qemu/qapi-migration.js';
 export type { QmpLogParse, QmpMigration } from './qemu/qmp-log.js';
 export type { WatchOptions } from './app/watch/watch.js';
+export type { VfioTraceOptions } from './app/watch/watch-vfio.js';
+export type { VfioLog, VfioSide, VfioSideLog } from './qemu/vfio-records.js';
+export type { VfioDeviceInfo } from './qemu/vfio-devices.js';
 export type { WatchEntry, WatchEnd, WatchResult } from './app/watch/watch-types.js';
 
 // The JSON-lines service a VMM in any language calls (`vfio-sla serve`), embeddable.

@@ -16,6 +16,7 @@
  */
 import type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { jsonArrayElementLines } from './json-lines.js';
+import { addVfioAnnotation, emptyVfioLog, isVfioAnnotation, VfioAnnotationError, type VfioLog } from './vfio-records.js';
 
 export type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 export { migrationToRecords } from './qmp-records.js';
@@ -112,6 +113,11 @@ function parsePoll(q: unknown, atMs: number, line: number): QmpPoll | undefined 
     if (x !== undefined) (poll as Record<string, unknown>)[name] = x;
   }
   if (q['ram'] !== undefined) poll.ram = parseRam(q['ram']);
+  const vfio = q['vfio'];
+  if (isObject(vfio)) {
+    const x = num(vfio, 'transferred', 'vfio.');
+    if (x !== undefined) poll.vfioTransferredBytes = x;
+  }
   return poll;
 }
 
@@ -165,10 +171,11 @@ interface Builder {
   events: QmpEvent[];
   ended: boolean;
   downtimeLimitMs: number | undefined;
+  vfio: VfioLog | undefined;
 }
 
 function newBuilder(limit: number | undefined): Builder {
-  return { polls: [], events: [], ended: false, downtimeLimitMs: limit };
+  return { polls: [], events: [], ended: false, downtimeLimitMs: limit, vfio: undefined };
 }
 
 /** `Precopy_Convergent/mig-stats-run-1` for `.../raw/Precopy_Convergent/mig-stats-run-1.json`. */
@@ -187,10 +194,8 @@ function finish(builders: Builder[], file: string, errors: QmpLogError[]): QmpMi
     const polls = [...b.polls].sort((a, c) => a.atMs - c.atMs || a.line - c.line);
     const events = [...b.events].sort((a, c) => a.atMs - c.atMs || a.line - c.line);
     const migrationId = i === 0 ? base : `${base}#${i + 1}`;
-    const m: QmpMigration =
-      b.downtimeLimitMs === undefined
-        ? { migrationId, file, polls, events }
-        : { migrationId, file, polls, events, downtimeLimitMs: b.downtimeLimitMs };
+    const plain: QmpMigration = b.vfio === undefined ? { migrationId, file, polls, events } : { migrationId, file, polls, events, vfio: b.vfio };
+    const m: QmpMigration = b.downtimeLimitMs === undefined ? plain : { ...plain, downtimeLimitMs: b.downtimeLimitMs };
     const done = polls.find((p) => p.status === 'completed' && p.ram !== undefined && p.downtimeMs !== undefined);
     if (done === undefined) {
       const last = polls[polls.length - 1];
@@ -231,6 +236,17 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
     try {
       if (!isObject(v)) throw new BadField('line is not a JSON object');
       if ('QMP' in v || 'error' in v) continue;
+      if (isVfioAnnotation(v)) {
+        const b = cur ?? open();
+        b.vfio ??= emptyVfioLog();
+        try {
+          addVfioAnnotation(b.vfio, v, lineNo);
+        } catch (e) {
+          if (e instanceof VfioAnnotationError) throw new BadField(e.message);
+          throw e;
+        }
+        continue;
+      }
       if (typeof v['event'] === 'string') {
         const ev = eventOf(v, v['event'], lineNo);
         const starts = ev.event === 'MIGRATION' && ev.data['status'] === 'setup';

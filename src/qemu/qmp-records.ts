@@ -5,6 +5,7 @@
 import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
 import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
+import { vfioRecords } from './vfio-records.js';
 
 /**
  * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
@@ -78,13 +79,17 @@ export function ramRecordOf(migrationId: string, p: QmpPoll, t0Ms: number): RamR
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
  *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll
  *   (ms after the first poll).
- * A migration that never completed yields only its `ram` records. `atMs` values are ms after
+ * - the VFIO devices' `arc` records (`VFIO_MIGRATION` events of both QEMUs) and `size` records
+ *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete.
+ * A migration that never completed yields no `transfer` or `outcome`. `atMs` values are ms after
  * the migration's first poll.
  */
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const out: TelemetryRecord[] = [];
   const t0 = m.polls[0]?.atMs ?? 0;
   const migrationId = m.migrationId;
+  const vfio = vfioRecords(migrationId, m.events, m.vfio, t0);
+  out.push(...vfio.arcs, ...vfio.sizes);
   for (const p of m.polls) {
     const r = ramRecordOf(migrationId, p, t0);
     if (r !== undefined) out.push(r);

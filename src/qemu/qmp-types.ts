@@ -3,6 +3,7 @@
  * `query-migrate` replies (`MigrationInfo`, `qapi/migration.json`) and QMP events.
  * Names carry units; values are QEMU's, unconverted except seconds → ms for host times.
  */
+import type { VfioLog } from './vfio-records.js';
 
 /** `MigrationInfo.ram` (QEMU `MigrationStats`). Optional fields are newer than QEMU 2.x. */
 export interface QmpRamStats {
@@ -45,6 +46,8 @@ export interface QmpPoll {
   /** Auto-converge throttle, %. */
   readonly cpuThrottlePercent?: number;
   readonly ram?: QmpRamStats;
+  /** `vfio.transferred` (5.2+): bytes all VFIO devices sent so far (`vfio_mig_bytes_transferred()`, `hw/vfio/migration.c`). */
+  readonly vfioTransferredBytes?: number;
 }
 
 /** One QMP event (`MIGRATION`, `MIGRATION_PASS`, `STOP`, `RESUME`, `VFIO_MIGRATION`, ...). */
@@ -65,4 +68,6 @@ export interface QmpMigration {
   readonly events: readonly QmpEvent[];
   /** `downtime-limit` from a `query-migrate-parameters` reply, when the log has one. */
   readonly downtimeLimitMs?: number;
+  /** What `watch` annotated about the VFIO devices of both QEMUs (`vfio-records.ts`), when the log has it. */
+  readonly vfio?: VfioLog;
 }

@@ -140,7 +140,7 @@ const SOURCES_LIST = [
 ].join('\n');
 
 /** apt options that keep every list, cache and download inside `aptDir` (the host's apt is untouched). */
-function aptOptions(aptDir: string): string[] {
+export function aptOptions(aptDir: string): string[] {
   const o = {
     'Dir::Etc::SourceList': join(aptDir, 'sources.list'),
     'Dir::Etc::SourceParts': '/dev/null',
@@ -154,7 +154,7 @@ function aptOptions(aptDir: string): string[] {
 }
 
 /** Refreshes the private lists when older than a day; true when they were already fresh. */
-async function aptUpdate(tools: LabTools, aptDir: string): Promise<boolean> {
+export async function aptUpdate(tools: LabTools, aptDir: string): Promise<boolean> {
   mkdirSync(join(aptDir, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(aptDir, 'cache', 'archives', 'partial'), { recursive: true });
   const sourcesPath = join(aptDir, 'sources.list');
@@ -226,7 +226,7 @@ function processAlive(pid: number): boolean {
  * Holds `lockDir` (mkdir is atomic) while `fn` runs; waits for another holder. A lock whose
  * holder process is gone (its pid is in the lock), or older than 20 minutes, is broken.
  */
-async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   const staleMs = 20 * 60_000;
   for (;;) {
     try {
@@ -259,7 +259,7 @@ function debFor(debs: string, spec: string): string | undefined {
   return readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith('.deb'));
 }
 
-async function download(tools: LabTools, root: string, specs: readonly string[]): Promise<Map<string, string>> {
+export async function download(tools: LabTools, root: string, specs: readonly string[]): Promise<Map<string, string>> {
   const debs = join(root, 'debs');
   mkdirSync(debs, { recursive: true });
   const missing = specs.filter((s) => debFor(debs, s) === undefined);

@@ -95,7 +95,7 @@ export interface LabGuestOptions {
   readonly kernelArgs?: string;
 }
 
-async function connectSocket(path: string, proc: QemuProcess): Promise<Socket> {
+export async function connectSocket(path: string, proc: QemuProcess): Promise<Socket> {
   for (let i = 0; ; i++) {
     try {
       return await new Promise<Socket>((resolve, reject) => {

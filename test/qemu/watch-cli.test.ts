@@ -53,6 +53,7 @@ describe('vfio-sla watch', () => {
     [['--qmp', 'x.sock', '--guest-timeout', '0ms'], '--guest-timeout must be > 0'],
     [['--qmp', 'x.sock', '--drive', '--on-abort', 'pray'], '--on-abort must be cancel or release'],
     [['--qmp', 'x.sock', '--qmp-log', '/nonexistent/x.qmp'], "--qmp-log: cannot write '/nonexistent/x.qmp'"],
+    [['--qmp', 'x.sock', '--dest-vfio-trace', '/tmp/d.log'], '--dest-vfio-trace needs --dest-qmp'],
   ])('refuses %j with exit status 2', async (args, message) => {
     const io = captureIo(dir);
     expect(await runCli(['watch', ...args], io)).toBe(2);
@@ -151,6 +152,16 @@ describe('vfio-sla watch', () => {
     expect(io.err()).toBe(`vfio-sla watch: QMP connection unix:${fq.path} closed (QEMU exited, was killed, or dropped this client) while the migration was active\n`);
     expect(readStore((s) => tableCounts(s))).toMatchObject({ outcomes: 0, transfers: 0 });
     expect(readStore((s) => ramProgress(s, 'lost')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with --vfio-trace, stores the VFIO device’s arcs and per-iteration sizes beside RAM', async () => {
+    const trace = join(dir, 'qemu-trace.log');
+    const { code, fq } = await watchCli({ remainingBytes: converging, vfio: { stopCopyBytes: () => 16384 } }, ['--vfio-trace', trace, '--json']);
+    expect(code).toBe(0);
+    expect(fq.vfio?.logFile).toBe(trace);
+    const counts = readStore((s) => tableCounts(s));
+    expect(counts).toMatchObject({ arcs: 4 });
+    expect(counts.sizes).toBeGreaterThanOrEqual(2);
   });
 });
 

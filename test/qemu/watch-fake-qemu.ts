@@ -7,6 +7,7 @@
  * `STOP`, `MIGRATION`).
  */
 import { FakeQmpServer } from './fake-qmp-server.js';
+import { FakeVfioDevice, type FakeVfioOptions } from './fake-vfio-device.js';
 
 export interface FakeMigrationOptions {
   /** RAM remaining at the n-th active poll (0-based). */
@@ -33,6 +34,8 @@ export interface FakeMigrationOptions {
   readonly cpuThrottlePercentage?: number;
   /** Initial capabilities (QEMU 7.2 defaults: all off). */
   readonly capabilities?: Readonly<Record<string, boolean>>;
+  /** A VFIO device with migration events (QEMU 10 shapes; `fake-vfio-device.ts`). */
+  readonly vfio?: FakeVfioOptions;
 }
 
 export class FakeQemu {
@@ -53,6 +56,7 @@ export class FakeQemu {
   private pass = 0;
   private racyLeft: number;
   private totalTimeMs = 0;
+  readonly vfio: FakeVfioDevice | undefined;
 
   private constructor(
     readonly srv: FakeQmpServer,
@@ -62,6 +66,7 @@ export class FakeQemu {
     if (o.availSwitchoverBandwidth === true) this.params['avail-switchover-bandwidth'] = 0;
     Object.assign(this.caps, o.capabilities ?? {});
     this.handlers();
+    this.vfio = o.vfio === undefined ? undefined : new FakeVfioDevice(srv, o.vfio);
   }
 
   static async start(o: FakeMigrationOptions): Promise<FakeQemu> {
@@ -81,6 +86,7 @@ export class FakeQemu {
   startMigration(): void {
     this.status = 'setup';
     this.emit('MIGRATION', { status: 'setup' });
+    this.vfio?.start();
   }
 
   private running(): boolean {
@@ -120,13 +126,14 @@ export class FakeQemu {
       case 'cancelling':
         this.status = 'cancelled';
         this.emit('MIGRATION', { status: 'cancelled' });
+        this.vfio?.cancelled();
         return { status: 'cancelling' };
       case 'completed':
         if (this.racyLeft > 0) {
           this.racyLeft--;
           return { status: 'completed', 'total-time': 0, downtime: 0, ram: this.ram(0) };
         }
-        return { status: 'completed', 'total-time': this.totalTimeMs, 'setup-time': 3, downtime: this.o.downtimeMs ?? 25, ram: { ...this.ram(0), 'downtime-bytes': 3e6 } };
+        return { status: 'completed', 'total-time': this.totalTimeMs, 'setup-time': 3, downtime: this.o.downtimeMs ?? 25, ram: { ...this.ram(0), 'downtime-bytes': 3e6 }, ...this.vfioStats() };
       case 'failed':
         return { status: 'failed', 'error-desc': 'Unable to write to socket: Broken pipe' };
       case 'cancelled':
@@ -145,17 +152,26 @@ export class FakeQemu {
       return { status: 'failed', 'error-desc': 'Unable to write to socket: Broken pipe' };
     }
     const remaining = this.o.remainingBytes(n);
+    this.vfio?.iterate(n);
+    // QEMU's pending counts the device: stop-copy + pre-copy sizes (`vfio_state_pending_exact()`).
+    const devicePending = this.o.vfio === undefined ? 0 : this.o.vfio.stopCopyBytes(n) + (this.o.vfio.initialBytes?.(n) ?? 0) + (this.o.vfio.dirtyBytes ?? 24);
     const avail = this.params['avail-switchover-bandwidth'] ?? 0;
     const bytesPerMs = avail > 0 ? avail / 1000 : ((this.o.mbps ?? 1073.7) * 1e6) / 8 / 1000;
     const threshold = Math.floor(bytesPerMs * (this.params['downtime-limit'] ?? 300));
-    if (threshold > 0 && remaining < threshold) {
+    if (threshold > 0 && remaining + devicePending < threshold) {
       this.status = 'completed';
+      this.vfio?.switchover(n);
       this.srv.event('STOP', undefined, Date.now() / 1000);
       this.emit('MIGRATION', { status: 'completed' });
+      this.vfio?.cleanup();
       return this.queryMigrate();
     }
     const throttle = this.o.cpuThrottlePercentage === undefined ? {} : { 'cpu-throttle-percentage': this.o.cpuThrottlePercentage };
-    return { status: 'active', 'total-time': this.totalTimeMs, 'setup-time': 3, 'expected-downtime': 300, ram: this.ram(remaining), ...throttle };
+    return { status: 'active', 'total-time': this.totalTimeMs, 'setup-time': 3, 'expected-downtime': 300, ram: this.ram(remaining), ...throttle, ...this.vfioStats() };
+  }
+
+  private vfioStats(): { vfio?: { transferred: number } } {
+    return this.vfio === undefined ? {} : { vfio: { transferred: this.vfio.transferredBytes } };
   }
 
   private handlers(): void {

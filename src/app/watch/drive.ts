@@ -44,12 +44,13 @@ const RELEASE_MARGIN = 2;
 
 /**
  * The `downtime-limit` that lets QEMU switch over at its next check, ms (integer, as QAPI
- * wants): see the module comment.
+ * wants): see the module comment. `devicePendingBytes`: what the VFIO devices add to QEMU's pending.
  */
-export function releaseDowntimeLimitMs(ram: QmpRamStats, dirtyBytesPerS: number, deadlineMs: number): number {
+export function releaseDowntimeLimitMs(ram: QmpRamStats, dirtyBytesPerS: number, deadlineMs: number, devicePendingBytes = 0): number {
   const bandwidthBytesPerMs = mbpsToBytesPerS(ram.mbps ?? 0) / 1000;
   if (!(bandwidthBytesPerMs > 0)) return QEMU_MAX_DOWNTIME_LIMIT_MS;
-  const pendingBytes = ram.remainingBytes + (dirtyBytesPerS * RELEASE_DIRTY_ALLOWANCE_MS) / 1000;
+  // QEMU's pending counts the VFIO devices too (`vfio_state_pending_exact()`: stop-copy + pre-copy sizes).
+  const pendingBytes = ram.remainingBytes + devicePendingBytes + (dirtyBytesPerS * RELEASE_DIRTY_ALLOWANCE_MS) / 1000;
   const neededMs = (RELEASE_MARGIN * pendingBytes) / bandwidthBytesPerMs;
   return Math.min(QEMU_MAX_DOWNTIME_LIMIT_MS, Math.max(1, Math.ceil(Math.max(deadlineMs, neededMs))));
 }

@@ -39,6 +39,7 @@ export class WatchDriver {
     private readonly emit: (entry: EntryBody) => void,
     readonly lever: DowntimeLever,
     readonly throttle: ThrottleLever,
+    private readonly devicePendingBytes: () => number,
   ) {}
 
   /**
@@ -49,11 +50,18 @@ export class WatchDriver {
     qmp: QmpClient,
     lever: DowntimeLever,
     migrationRunning: boolean,
-    o: { readonly slo: Slo; readonly onAbort: 'cancel' | 'release'; readonly st: WatchState; readonly emit: (entry: EntryBody) => void },
+    o: {
+      readonly slo: Slo;
+      readonly onAbort: 'cancel' | 'release';
+      readonly st: WatchState;
+      readonly emit: (entry: EntryBody) => void;
+      /** What the VFIO devices add to QEMU's pending bytes (`watch-vfio.ts`); 0 when unknown. */
+      readonly devicePendingBytes?: () => number;
+    },
   ): Promise<WatchDriver> {
     const throttle = await ThrottleLever.arm(qmp, migrationRunning);
     o.emit({ type: 'limit', action: 'hold', change: await lever.hold() });
-    return new WatchDriver(qmp, o.slo, o.onAbort, o.st, o.emit, lever, throttle);
+    return new WatchDriver(qmp, o.slo, o.onAbort, o.st, o.emit, lever, throttle, o.devicePendingBytes ?? (() => 0));
   }
 
   /** Whether acting on `d` changes something now (said in the decision entry, before acting). */
@@ -95,7 +103,7 @@ export class WatchDriver {
   async release(poll: QmpPoll): Promise<void> {
     const ram = poll.ram;
     if (ram === undefined) return;
-    const limitMs = releaseDowntimeLimitMs(ram, dirtyBytesPerS(ram), this.slo.deadlineMs);
+    const limitMs = releaseDowntimeLimitMs(ram, dirtyBytesPerS(ram), this.slo.deadlineMs, this.devicePendingBytes());
     if (!this.lever.held && limitMs <= this.lever.downtimeLimitMs) return;
     const previousMs = this.lever.downtimeLimitMs;
     this.pendingRelease = () => {

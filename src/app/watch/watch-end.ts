@@ -32,7 +32,6 @@ export interface WatchState {
   shutdown: string | null;
   /** Still steering (`--drive`, and no abort handed the switchover back). */
   driving: boolean;
-  vfioNoted: boolean;
 }
 
 /** Why the loop stopped. */

@@ -23,6 +23,7 @@ import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
 import { migrationToRecords, ramRecordOf } from '../../qemu/qmp-records.js';
 import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
 import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
+import { addVfioAnnotation, emptyVfioLog, type VfioLog } from '../../qemu/vfio-records.js';
 
 /** Where the recorder is in the migration it follows. */
 export type RecorderPhase = 'waiting' | 'recording' | 'ended';
@@ -63,6 +64,7 @@ export class WatchRecorder {
   private lines = 0;
   private ramRecords = 0;
   private readonly recordSource: RecordSource;
+  private vfio: VfioLog | undefined;
 
   constructor(private readonly options: WatchRecorderOptions) {
     this.recordSource = { file: options.source };
@@ -84,7 +86,8 @@ export class WatchRecorder {
 
   /** The migration as recorded so far (the importer's view of the log). */
   migration(): QmpMigration {
-    const m = { migrationId: this.options.migrationId, file: this.options.source, polls: [...this.polls], events: [...this.events] };
+    const plain = { migrationId: this.options.migrationId, file: this.options.source, polls: [...this.polls], events: [...this.events] };
+    const m: QmpMigration = this.vfio === undefined ? plain : { ...plain, vfio: this.vfio };
     return this.migrationLimitMs === undefined ? m : { ...m, downtimeLimitMs: this.migrationLimitMs };
   }
 
@@ -120,6 +123,16 @@ export class WatchRecorder {
     for (const r of out) this.options.sink.push(r, this.recordSource);
     this.phaseValue = 'ended';
     return out;
+  }
+
+  /**
+   * Keeps a `vfio-sla` annotation line (`vfio-records.ts`: devices, trace lines, destination
+   * events) in the log and in the migration, as the importer reads it from the log.
+   */
+  annotate(line: string): void {
+    const lineNo = this.keep(line);
+    this.vfio ??= emptyVfioLog();
+    addVfioAnnotation(this.vfio, JSON.parse(line) as Record<string, unknown>, lineNo);
   }
 
   private keep(line: string): number {

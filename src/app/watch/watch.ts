@@ -19,6 +19,7 @@ import type { RecordSink } from '../../records/records.js';
 import { DowntimeLever } from './drive.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
+import { readQmpEvent } from '../../qemu/qmp-log.js';
 import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
 import { pollFigures, SnapshotTracker } from './qmp-snapshot.js';
 import type { QmpPoll } from '../../qemu/qmp-types.js';
@@ -26,6 +27,7 @@ import { finishWatch, WatchEndSignal, type WatchState } from './watch-end.js';
 import { WatchDriver, type EntryBody } from './watch-drive.js';
 import { WatchRecorder, type RecordedLine } from './watch-recorder.js';
 import type { WatchEntry, WatchResult } from './watch-types.js';
+import { WatchVfio, type VfioTraceOptions } from './watch-vfio.js';
 
 export { ABORT_CONFIRM_POLLS } from './watch-drive.js';
 
@@ -34,6 +36,9 @@ export const WATCH_POLL_INTERVAL_MS = QEMU_BUFFER_DELAY_MS;
 
 /** How long to re-poll a `completed` without statistics (QEMU 7.2 race, `watch-recorder.ts`), ms. */
 export const COMPLETION_STATS_TIMEOUT_MS = 10_000;
+
+/** How long to wait after completion for the destination's devices to report RUNNING, ms. */
+export const DESTINATION_RUNNING_TIMEOUT_MS = 3_000;
 
 export interface WatchOptions {
   /** A client not yet connected (so the greeting is logged too) or already connected. */
@@ -56,6 +61,11 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** Monotonic clock, ms (default `performance.now`). */
   readonly now?: () => number;
+  /** The destination QEMU (not yet connected): its VFIO devices' arcs are recorded too. */
+  readonly destination?: QmpClient;
+  /** Switch QEMU's VFIO trace on for the migration (`watch-vfio.ts`): per-device sizes. */
+  readonly vfioTrace?: VfioTraceOptions;
+  readonly destinationVfioTrace?: VfioTraceOptions;
 }
 
 /** One watch of one migration: subscribe to `timeline$`, then `run()`. */
@@ -63,6 +73,7 @@ export class MigrationWatch {
   readonly timeline$: Observable<WatchEntry>;
   private readonly timeline = new Subject<WatchEntry>();
   private readonly recorder: WatchRecorder;
+  private readonly vfio: WatchVfio;
   private readonly now: () => number;
   private readonly wake = new AbortController();
   private readonly st: WatchState;
@@ -81,6 +92,14 @@ export class MigrationWatch {
     this.now = o.now ?? (() => performance.now());
     const log = o.writeLogLine === undefined ? {} : { writeLine: o.writeLogLine };
     this.recorder = new WatchRecorder({ migrationId: o.migrationId, sink: o.sink, source: o.source, ...log });
+    this.vfio = new WatchVfio({
+      source: o.qmp,
+      ...(o.destination === undefined ? {} : { destination: o.destination }),
+      ...(o.vfioTrace === undefined ? {} : { sourceTrace: o.vfioTrace }),
+      ...(o.destinationVfioTrace === undefined ? {} : { destinationTrace: o.destinationVfioTrace }),
+      annotate: (line) => this.recorder.annotate(line),
+      note: (message) => this.note(message),
+    });
     this.st = {
       status: null,
       committed: null,
@@ -91,7 +110,6 @@ export class MigrationWatch {
       eventsEnabledByUs: false,
       shutdown: null,
       driving: o.drive,
-      vfioNoted: false,
     };
   }
 
@@ -103,19 +121,28 @@ export class MigrationWatch {
       // state$ replays 'disconnected' before the first connect: only a loss of 'ready' wakes the loop.
       qmp.state$.pipe(pairwise()).subscribe(([was, now]) => was === 'ready' && now !== 'ready' && this.wake.abort()),
     ];
+    const dest = this.o.destination;
+    if (dest !== undefined) {
+      subs.push(dest.wire$.subscribe((w) => this.onDestinationWire(w)));
+    }
     const stop = (): void => this.wake.abort();
     this.o.signal?.addEventListener('abort', stop);
     this.startedAtMs = this.now();
     let end: WatchEndSignal;
     try {
       await qmp.connect();
+      await dest?.connect();
       await this.attach();
       end = await this.loop();
+      if (end.end === 'completed') await this.awaitDestination();
     } catch (e) {
       end = WatchEndSignal.from(e);
     } finally {
       this.o.signal?.removeEventListener('abort', stop);
     }
+    await this.vfio.stop(end.end === 'completed').catch((e: Error) => this.note(`could not switch the VFIO trace off: ${e.message}`));
+    this.vfio.pollTrace(Date.now());
+    this.vfio.close();
     const result = await finishWatch(end, this.st, {
       qmp,
       recorder: this.recorder,
@@ -152,9 +179,11 @@ export class MigrationWatch {
     }
     this.lever = await DowntimeLever.attach(qmp); // its query-migrate-parameters reply is logged: the deadline QEMU had
     if (this.o.drive) {
-      const o = { slo: this.o.slo, onAbort: this.o.onAbort ?? 'cancel', st: this.st, emit: (e: EntryBody) => this.emit(e) } as const;
+      const o = { slo: this.o.slo, onAbort: this.o.onAbort ?? 'cancel', st: this.st, emit: (e: EntryBody) => this.emit(e), devicePendingBytes: () => this.vfio.pendingBytes() } as const;
       this.driver = await WatchDriver.take(qmp, this.lever, running, o);
     }
+    // Before the attach entry: a migration started right after attaching has its devices and trace from its first arc.
+    await this.vfio.attach();
     this.emit({
       type: 'attach',
       endpoint: qmp.endpoint,
@@ -167,7 +196,6 @@ export class MigrationWatch {
       runningStatus: running ? (info.status ?? null) : null,
     });
     if (events === 'off') this.note("migration events off (the 'events' capability cannot change during a migration): following by polling only");
-    if (info.vfio !== undefined) this.noteVfio();
     const floor = predictBlackout(this.o.model, { devices: [], ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, this.o.slo.alpha);
     if (floor.boundMs > this.o.slo.deadlineMs) {
       this.note(
@@ -177,10 +205,29 @@ export class MigrationWatch {
     }
   }
 
-  private noteVfio(): void {
-    if (this.st.vfioNoted) return;
-    this.st.vfioNoted = true;
-    this.note('VFIO devices migrate: QMP reports no VFIO stop-copy size, so decisions count guest RAM and the fixed costs only');
+  /** After completion: the destination's devices reach RUNNING when it starts the VM; their last arcs come then. */
+  private async awaitDestination(): Promise<void> {
+    if (this.o.destination === undefined) return;
+    const untilMs = this.now() + DESTINATION_RUNNING_TIMEOUT_MS;
+    while (!this.vfio.destinationRunning() && this.now() < untilMs) {
+      this.vfio.pollTrace(Date.now());
+      await sleep(WATCH_POLL_INTERVAL_MS);
+    }
+    if (!this.vfio.destinationRunning()) this.note(`the destination's VFIO devices did not report RUNNING within ${DESTINATION_RUNNING_TIMEOUT_MS} ms`);
+  }
+
+  private onDestinationWire(w: QmpWireLine): void {
+    if (w.direction !== 'in' || w.kind !== 'event') return;
+    try {
+      // The importer's reading (qmp-log.ts), as for the source's events: the same time from the same line.
+      const read = readQmpEvent(JSON.parse(w.line), 0);
+      if ('error' in read || read.event.event !== 'VFIO_MIGRATION') return;
+      const { data, atMs } = read.event;
+      this.vfio.destination?.onEvent(w.line, data, atMs);
+      this.emit({ type: 'event', event: 'VFIO_MIGRATION', data: { ...data, side: 'destination' }, qemuAtMs: atMs });
+    } catch (e) {
+      this.wireError ??= e as Error;
+    }
   }
 
   private async loop(): Promise<WatchEndSignal> {
@@ -195,6 +242,7 @@ export class MigrationWatch {
         await this.o.qmp.queryMigrateParameters();
       }
       this.lastLine = undefined;
+      this.vfio.pollTrace(Date.now());
       const info = await this.o.qmp.queryMigrate();
       if (this.wireError !== undefined) throw this.wireError;
       const line = this.lastLine as RecordedLine | undefined;
@@ -233,7 +281,7 @@ export class MigrationWatch {
       this.emit({ type: 'poll', ...figures, reason: snap.reason });
       return;
     }
-    const decision = decide(snap.snapshot, this.o.model, this.o.slo);
+    const decision = decide({ ...snap.snapshot, devices: this.vfio.devices(this.o.model) }, this.o.model, this.o.slo);
     const driver = this.st.driving && this.st.switchoverBy === null ? this.driver : undefined;
     // The decision first, then what acting on it did (limit, throttle, cancel entries).
     this.emit({ type: 'decision', ...figures, decision, acted: driver?.plan(decision) ?? false });
@@ -283,6 +331,6 @@ export class MigrationWatch {
     if (v.event === 'STOP' && this.recorder.phase === 'recording') this.markSwitchover();
     if (v.event === 'MIGRATION' && typeof data['status'] === 'string') this.st.status = data['status'];
     if (v.event === 'SHUTDOWN') this.st.shutdown = typeof data['reason'] === 'string' ? data['reason'] : 'no reason given';
-    if (v.event === 'VFIO_MIGRATION') this.noteVfio();
+    if (v.event === 'VFIO_MIGRATION') this.vfio.source.onEvent(line, data, qemuAtMs);
   }
 }

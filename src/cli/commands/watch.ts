@@ -11,6 +11,7 @@ import { QmpClient } from '../../qemu/qmp-client.js';
 import { migrationIdFromPath } from '../../qemu/qmp-log.js';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
 import { MigrationWatch } from '../../app/watch/watch.js';
+import type { VfioTraceOptions } from '../../app/watch/watch-vfio.js';
 import { WatchTextFormat } from '../watch-format.js';
 import type { WatchEnd, WatchEntry } from '../../app/watch/watch-types.js';
 import { initialModel } from '../../server/start.js';
@@ -26,6 +27,8 @@ import { parseDuration } from '../units.js';
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>] [--guest-timeout <duration>]
                      [--drive [--on-abort cancel|release]] [--db <path>] [--model <file>]
                      [--priors <file>] [--id <migration-id>] [--qmp-log <file>] [--json]
+                     [--dest-qmp <socket>] [--vfio-trace <file>[=<read-path>]]
+                     [--dest-vfio-trace <file>[=<read-path>]]
 
 Follows a live migration that someone else starts (libvirt, a script): polls query-migrate every
 100 ms, listens to MIGRATION, MIGRATION_PASS, VFIO_MIGRATION and STOP (turning on the 'events'
@@ -37,8 +40,18 @@ migration and ends with it. QEMU serves one client per QMP socket: give watch it
 
 Decisions start once QEMU has measured the guest's dirty rate (its first bitmap sync after 1 s;
 until then its 0 B/s means "unknown"). Figures map as in the importer's ram records: RAM
-remaining, dirty-pages-rate x page-size, mbps; QMP has no VFIO sizes, so the prediction covers
-guest RAM and the model's fixed costs.
+remaining, dirty-pages-rate x page-size, mbps.
+
+VFIO devices (QEMU 9.1+ with -device vfio-pci,...,migration-events=on): watch lists them at attach
+(query-pci, qom-get) and maps their PCI ids to the model's device models (a model it does not
+know is predicted with a prior that covers its arcs, and watch says so); their VFIO_MIGRATION
+events give their state to every decision and become arc records (the previous state inferred;
+an arc is timed when its start is known: QEMU's trace, or the second arc of a stop/start step).
+QMP has no VFIO sizes: --vfio-trace switches QEMU's own VFIO trace events on for the migration
+(trace-event-set-state, the file set with HMP 'logfile'; QEMU's "log" trace backend, as in
+Debian) and off at the end, and reads the stop-copy and pre-copy sizes per device and iteration
+from it (size records; the decisions count them). Without it a device's data counts as 0 bytes.
+--dest-qmp also follows the destination QEMU's VFIO devices, so their arcs are recorded too.
 
 With --drive, watch steers:
   - the switchover: QEMU's downtime-limit is held at 1 ms (8.2+: also avail-switchover-
@@ -77,6 +90,11 @@ Options:
   --qmp-log <file>      also write the QMP wire log of the migration (a regular file, overwritten;
                         anything else there is refused, exit 2); importing it
                         adds nothing new: the records are the same
+  --dest-qmp <socket>   the destination QEMU's QMP socket: its VFIO devices' arcs are recorded too
+  --vfio-trace <file>[=<read-path>]
+                        switch QEMU's VFIO trace on into <file> (a path on QEMU's host) for the
+                        migration, read from <read-path> (default <file>)
+  --dest-vfio-trace <file>[=<read-path>]  the same for the destination QEMU (needs --dest-qmp)
   --json                print JSON lines (type: attach, note, event, poll, decision, limit,
                         throttle, cancel, end) instead of text
   -h, --help            this help
@@ -105,6 +123,18 @@ interface WatchArgs {
   readonly idFromLog: boolean;
   readonly qmpLog: string | undefined;
   readonly json: boolean;
+  readonly destEndpoint: QmpEndpoint | undefined;
+  readonly vfioTrace: VfioTraceOptions | undefined;
+  readonly destVfioTrace: VfioTraceOptions | undefined;
+}
+
+/** `<file>[=<read-path>]`, read path resolved here (QEMU's path is QEMU's, taken as given). */
+function traceOption(text: string | undefined, cwd: string): VfioTraceOptions | undefined {
+  if (text === undefined) return undefined;
+  const eq = text.indexOf('=');
+  const qemuPath = eq < 0 ? resolve(cwd, text) : text.slice(0, eq);
+  if (qemuPath.length === 0) throw new UsageError('--vfio-trace needs a file');
+  return eq < 0 ? { qemuPath } : { qemuPath, readPath: resolve(cwd, text.slice(eq + 1)) };
 }
 
 /** Exit status per end (see the help). */
@@ -150,6 +180,9 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
         id: { type: 'string' },
         'qmp-log': { type: 'string' },
         json: { type: 'boolean', default: false },
+        'dest-qmp': { type: 'string' },
+        'vfio-trace': { type: 'string' },
+        'dest-vfio-trace': { type: 'string' },
       },
     });
   } catch (e) {
@@ -168,6 +201,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   if (onAbort !== 'cancel' && onAbort !== 'release') throw new UsageError(`--on-abort must be cancel or release, got '${onAbort}'`);
   if (v['on-abort'] !== undefined && !v.drive) throw new UsageError('--on-abort needs --drive');
   const endpoint = endpointOf(v.qmp, io.cwd);
+  if (v['dest-vfio-trace'] !== undefined && v['dest-qmp'] === undefined) throw new UsageError('--dest-vfio-trace needs --dest-qmp');
   const qmpLog = v['qmp-log'] === undefined ? undefined : resolve(io.cwd, v['qmp-log']);
   const name = 'path' in endpoint ? basename(endpoint.path).replace(/\.[^.]*$/, '') : `${endpoint.host}-${endpoint.port}`;
   return {
@@ -185,6 +219,9 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     idFromLog: v.id === undefined && qmpLog !== undefined,
     qmpLog,
     json: v.json,
+    destEndpoint: v['dest-qmp'] === undefined ? undefined : endpointOf(v['dest-qmp'], io.cwd),
+    vfioTrace: traceOption(v['vfio-trace'], io.cwd),
+    destVfioTrace: traceOption(v['dest-vfio-trace'], io.cwd),
   };
 }
 
@@ -242,6 +279,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     if (e instanceof StoreFaultError) io.stderr.write(`vfio-sla watch: ${e.message}\n`);
   });
   const qmp = new QmpClient({ endpoint: args.endpoint, commandTimeoutMs: 30_000, connectTimeoutMs: 10_000 });
+  const dest = args.destEndpoint === undefined ? undefined : new QmpClient({ endpoint: args.destEndpoint, commandTimeoutMs: 30_000, connectTimeoutMs: 10_000 });
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
@@ -259,6 +297,9 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       drive: args.drive,
       onAbort: args.onAbort,
       signal: stop.signal,
+      ...(dest === undefined ? {} : { destination: dest }),
+      ...(args.vfioTrace === undefined ? {} : { vfioTrace: args.vfioTrace }),
+      ...(args.destVfioTrace === undefined ? {} : { destinationVfioTrace: args.destVfioTrace }),
     });
     const printed = watch.timeline$.subscribe((entry) => print.entry(entry));
     const result = await watch.run();
@@ -269,6 +310,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await qmp.close();
+    await dest?.close();
     if (log !== undefined) await new Promise<void>((r) => log?.end(r));
     try {
       await pipeline.close({ timeoutMs: 60_000 });

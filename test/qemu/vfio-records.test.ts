@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { migrationToRecords, parseQmpLog } from '../../src/qemu/qmp-log.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
+import { compileModel } from '../../src/estimators/compile.js';
+import { fitModel } from '../../src/estimators/fit.js';
+import { buildPriors } from '../../src/estimators/priors.js';
+import { MigFlags, MigState } from '../../src/fsm/index.js';
+import { decisionModelOf, deviceModelOf } from '../../src/qemu/vfio-devices.js';
+import { vfioArcRecords, vfioStateEvent } from '../../src/qemu/vfio-events.js';
+import { parseVfioTraceLine } from '../../src/qemu/vfio-trace.js';
+import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/records/records.js';
+import { validateRecord } from '../../src/telemetry/validate.js';
+import { MDEV_UUID, qemu10WireLog, T0_S, vfioEvent } from './vfio-fixture.js';
+
+const arcsOf = (rs: TelemetryRecord[]): ArcRecord[] => rs.filter((r): r is ArcRecord => r.kind === 'arc');
+const sizesOf = (rs: TelemetryRecord[]): SizeRecord[] => rs.filter((r): r is SizeRecord => r.kind === 'size');
+
+function records(trace: boolean): TelemetryRecord[] {
+  const { migrations, errors } = parseQmpLog(qemu10WireLog({ trace }).join('\n'), '/logs/vm1.qmp.log');
+  expect(errors).toEqual([]);
+  expect(migrations).toHaveLength(1);
+  return migrationToRecords(migrations[0]!);
+}
+
+describe('VFIO_MIGRATION events as arcs', () => {
+  it('types a QEMU 10 event and maps the QAPI state to the kernel name; 11.0 prepare notices make no state', () => {
+    const e = vfioEvent('pre-copy-p2p', T0_S);
+    expect(vfioStateEvent({ atMs: 1, event: 'VFIO_MIGRATION', data: e['data'] as Record<string, unknown> })).toEqual({
+      atMs: 1,
+      deviceId: 'vfio0',
+      qomPath: '/machine/peripheral/vfio0',
+      state: 'PRE_COPY_P2P',
+    });
+    const prep = { 'device-id': 'vfio0', 'qom-path': '/machine/peripheral/vfio0', 'device-state': 'pre-copy-p2p-prepare' };
+    expect(vfioStateEvent({ atMs: 1, event: 'VFIO_MIGRATION', data: prep })).toBeUndefined();
+  });
+
+  it('without the trace, records only the arcs QEMU issues back to back, timed from the previous event, on both sides', () => {
+    const arcs = arcsOf(records(false));
+    expect(arcs.map((a) => `${a.from}>${a.to}`)).toEqual(['PRE_COPY_P2P>STOP_COPY', 'RUNNING_P2P>RUNNING']);
+    expect(arcs[0]!.latencyMs).toBeCloseTo(0.9, 3);
+    expect(arcs[1]!.latencyMs).toBeCloseTo(0.6, 3);
+    expect(arcs.every((a) => a.deviceModel === 'pci-4348:3253' && a.deviceId === 'vfio0')).toBe(true);
+  });
+
+  it('with the trace, records every transition, the previous state inferred from RUNNING, timed from vfio_migration_set_state', () => {
+    const arcs = arcsOf(records(true));
+    expect(arcs.map((a) => `${a.from}>${a.to}`)).toEqual([
+      'RUNNING>PRE_COPY',
+      'PRE_COPY>PRE_COPY_P2P',
+      'PRE_COPY_P2P>STOP_COPY',
+      'STOP_COPY>STOP',
+      'RUNNING>RESUMING',
+      'RESUMING>RUNNING_P2P',
+      'RUNNING_P2P>RUNNING',
+    ]);
+    const toStopCopy = arcs[2]!;
+    expect(toStopCopy.latencyMs).toBeCloseTo(0.8, 3); // set_state at +170.4 ms, event at +171.2 ms
+    expect(toStopCopy.stopCopyBytes).toBe(16384); // the last exact size before the arc began
+    expect(arcs[0]!.latencyMs).toBeCloseTo(1.5, 3);
+    for (const a of arcs) expect(validateRecord(a)).toMatchObject({ ok: true });
+  });
+
+  it('a failed-looking order (event before any start) is untimed, not a negative latency', () => {
+    const events = [vfioEvent('pre-copy', T0_S)].map((e, i) => ({ atMs: T0_S * 1000, line: i + 1, event: 'VFIO_MIGRATION', data: e['data'] as Record<string, unknown> }));
+    const r = vfioArcRecords(events, {
+      migrationId: 'm',
+      zeroAtMs: 0,
+      models: new Map(),
+      unknownModel: 'x',
+      tracedStartAtMs: () => T0_S * 1000 + 5,
+    });
+    expect(r).toEqual({ arcs: [], untimed: 1 });
+  });
+});
+
+describe('VFIO trace as size records', () => {
+  it('reads QEMU 10 (decimal) and QEMU 8 (hex) pending lines, with or without the log timestamp', () => {
+    const dec = parseVfioTraceLine(
+      `4242@1765000000.090000:vfio_state_pending_exact  (${MDEV_UUID}) precopy 85024 postcopy 0 stopcopy size 16384 precopy initial size 4096 precopy dirty size 0`,
+      1,
+    );
+    expect(dec).toEqual({ kind: 'pending', exact: true, atMs: 1765000000090, name: MDEV_UUID, stopCopyBytes: 16384, initialBytes: 4096, dirtyBytes: 0 });
+    const hex = parseVfioTraceLine('vfio_state_pending_estimate  (0000:3b:00.1) precopy 0x10 postcopy 0x0 precopy initial size 0x1000 precopy dirty size 0x18', 7);
+    expect(hex).toEqual({ kind: 'pending', exact: false, atMs: 7, name: '0000:3b:00.1', initialBytes: 4096, dirtyBytes: 24 });
+    expect(parseVfioTraceLine('qemu-system-x86_64: warning: something else', 1)).toBeUndefined();
+  });
+
+  it('makes one size record per pending line once a stop-copy size is known, per device, relative to the first poll', () => {
+    const sizes = sizesOf(records(true));
+    expect(sizes.map((s) => [s.deviceId, s.stopCopyBytes, s.initialBytes, s.dirtyBytes])).toEqual([
+      ['vfio0', 16384, 4096, 0],
+      ['vfio0', 16384, 0, 24],
+      ['vfio0', 16384, 0, 24],
+    ]);
+    expect(sizes[0]!.atMs).toBeCloseTo(40, 3); // trace at +90 ms, first poll at +50 ms
+  });
+
+  it('reads vfio.transferred from query-migrate', () => {
+    const { migrations } = parseQmpLog(qemu10WireLog({ trace: false }).join('\n'), 'x.log');
+    expect(migrations[0]!.polls.map((p) => p.vfioTransferredBytes)).toEqual([0, 24, 96]);
+  });
+
+  it('reports a malformed annotation with its line and keeps the rest', () => {
+    const lines = qemu10WireLog({ trace: false });
+    lines.splice(1, 0, JSON.stringify({ 'vfio-sla': 'devices', side: 'sideways', devices: [] }));
+    const { migrations, errors } = parseQmpLog(lines.join('\n'), 'x.log');
+    expect(errors).toEqual([{ file: 'x.log', line: 2, reason: 'vfio-sla side is neither "source" nor "destination"' }]);
+    expect(arcsOf(migrationToRecords(migrations[0]!))).toHaveLength(2);
+  });
+});
+
+describe('device models', () => {
+  it('maps known PCI ids to the estimators’ models and names the others by their ids', () => {
+    expect(deviceModelOf(0x15b3, 0x101e)).toBe('mlx5-cx7');
+    expect(deviceModelOf(0x8086, 0x4941)).toBe('qat-vf');
+    expect(deviceModelOf(0x4348, 0x3253)).toBe('pci-4348:3253');
+  });
+
+  it('predicts a device with a prior covering its path until its own model covers it', () => {
+    const flags = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY;
+    const priors = compileModel(loadModel(DEFAULT_PRIORS_FILE));
+    expect(decisionModelOf(priors, 'pci-4348:3253', MigState.PRE_COPY, flags)).toEqual({ model: 'qat-vf', fallback: true });
+    expect(decisionModelOf(priors, 'pci-4348:3253', MigState.RUNNING, MigFlags.STOP_COPY)).toEqual({ model: 'generic-nic', fallback: true });
+    expect(decisionModelOf(priors, 'mlx5-cx7', MigState.PRE_COPY, flags)).toEqual({ model: 'mlx5-cx7', fallback: false });
+    // Learnt from QEMU's events only: no RESUMING>STOP arc alone, so its own model does not cover the load.
+    const learnt = compileModel(fitModel(arcsOf(records(true)), buildPriors()));
+    expect(learnt.devices.has('pci-4348:3253')).toBe(true);
+    expect(decisionModelOf(learnt, 'pci-4348:3253', MigState.PRE_COPY, flags)).toEqual({ model: 'qat-vf', fallback: true });
+  });
+});
