@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import { PipelineError } from '../telemetry/errors.js';
 import type { PipelineStats, RecordingPipeline } from '../telemetry/pipeline.js';
 import { parseDecideParams } from './decide-params.js';
+import { served } from './defer.js';
 import { ServiceError } from './errors.js';
 import { defaultFitter, type Fitter } from './fitter.js';
 import { modelSummary, type LoadedModel } from './model-state.js';
@@ -54,6 +55,8 @@ export interface ServiceOptions {
   readonly defaultAlpha?: number;
   /** Wall clock, ms since the epoch (model time stamps). Default `Date.now`. */
   readonly now?: () => number;
+  /** Pass on an `abort` from an uncalibrated bound instead of deferring it (`defer.ts`). Default false. */
+  readonly abortWithoutModel?: boolean;
 }
 
 export class Service {
@@ -64,6 +67,7 @@ export class Service {
   private readonly refitter: Refitter | undefined;
   private readonly fitter: Fitter;
   private readonly defaultAlpha: number;
+  private readonly abortWithoutModel: boolean;
   private readonly startedMs = performance.now();
   /** `serve@<wall-clock start ms>`: the prefix of every record source this run stores. */
   private readonly sourcePrefix: string;
@@ -73,6 +77,7 @@ export class Service {
     this.recording = options.recording;
     this.fitter = options.fitter ?? defaultFitter();
     this.defaultAlpha = options.defaultAlpha ?? 0.01;
+    this.abortWithoutModel = options.abortWithoutModel ?? false;
     this.sourcePrefix = `serve@${Math.round((options.now ?? Date.now)())}`;
     const r = options.recording;
     this.refitter =
@@ -103,7 +108,7 @@ export class Service {
       switch (req.method) {
         case 'decide': {
           const p = parseDecideParams(req.params, this.defaultAlpha);
-          return resultLine(req.id, decide(p.snapshot, this.model.compiled, p.slo));
+          return resultLine(req.id, served(decide(p.snapshot, this.model.compiled, p.slo), this.abortWithoutModel));
         }
         case 'record':
           return this.record(req.id, req.params, ctx);

@@ -22,7 +22,8 @@ import { DEFAULT_PRIORS_FILE } from '../model-file.js';
 import { parseDuration } from '../units.js';
 
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>]
-                     [--drive [--on-abort cancel|release]] [--db <path>] [--model <file>]
+                     [--drive [--on-abort cancel|release] [--abort-without-model]]
+                     [--db <path>] [--model <file>]
                      [--priors <file>] [--id <migration-id>] [--qmp-log <file>] [--json]
 
 Follows a live migration that someone else starts (libvirt, a script): polls query-migrate every
@@ -38,7 +39,8 @@ until then its 0 B/s means "unknown"). Figures map as in the importer's ram reco
 remaining, dirty-pages-rate x page-size, mbps; QMP has no VFIO sizes, so the prediction covers
 guest RAM and the model's fixed costs.
 
-With --drive, watch steers:
+With --drive, and a model whose bound is calibrated for this VM (fitted from enough of your own
+migrations: at --alpha 0.01 at least 99), watch steers:
   - the switchover: QEMU's downtime-limit is held at 1 ms (8.2+: also avail-switchover-
     bandwidth at 1000 B/s) until the governor commits, then raised so that QEMU's own rule
     (pending < bandwidth x downtime-limit) fires at its next check. On QEMU < 8.2 the hold lets
@@ -51,6 +53,9 @@ With --drive, watch steers:
   - abort decisions that persist for 1 s: migrate_cancel (--on-abort cancel, the default: the
     guest keeps running on the source; QEMU's incoming side then exits), or hand the
     switchover back to QEMU's own rule (--on-abort release).
+Without such a model (the priors, a small fit) --drive only observes, says so in its first
+lines, and QEMU keeps its own switchover rule: nothing is cancelled on an uncalibrated bound.
+--abort-without-model steers anyway, and then an abort may cancel the migration.
 When it ends, watch puts back the downtime-limit and throttle settings it changed (the
 auto-converge capability only once no migration runs).
 
@@ -61,6 +66,8 @@ Options:
   --budget <time>       total migration time after which the governor aborts (default: none)
   --drive               steer the switchover and throttle (otherwise decisions are advice)
   --on-abort <what>     with --drive: cancel (default) or release
+  --abort-without-model with --drive: steer (and cancel on abort) even when the model's bound is
+                        not calibrated for this VM
   --db <path>           database (default: data/vfio-sla.db under the current directory)
   --model <file>        model to decide with; default: a fit of --db when it holds telemetry,
                         else the priors (the first lines say which)
@@ -88,6 +95,7 @@ interface WatchArgs {
   readonly budgetMs: number;
   readonly drive: boolean;
   readonly onAbort: 'cancel' | 'release';
+  readonly abortWithoutModel: boolean;
   readonly db: string;
   readonly model: string | undefined;
   readonly priors: string;
@@ -132,6 +140,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
         budget: { type: 'string' },
         drive: { type: 'boolean', default: false },
         'on-abort': { type: 'string' },
+        'abort-without-model': { type: 'boolean', default: false },
         db: { type: 'string' },
         model: { type: 'string' },
         priors: { type: 'string' },
@@ -153,6 +162,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   const onAbort = v['on-abort'] ?? 'cancel';
   if (onAbort !== 'cancel' && onAbort !== 'release') throw new UsageError(`--on-abort must be cancel or release, got '${onAbort}'`);
   if (v['on-abort'] !== undefined && !v.drive) throw new UsageError('--on-abort needs --drive');
+  if (v['abort-without-model'] && !v.drive) throw new UsageError('--abort-without-model needs --drive');
   const endpoint = endpointOf(v.qmp, io.cwd);
   const qmpLog = v['qmp-log'] === undefined ? undefined : resolve(io.cwd, v['qmp-log']);
   const name = 'path' in endpoint ? basename(endpoint.path).replace(/\.[^.]*$/, '') : `${endpoint.host}-${endpoint.port}`;
@@ -163,6 +173,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     budgetMs,
     drive: v.drive,
     onAbort,
+    abortWithoutModel: v['abort-without-model'],
     db: v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
     model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
@@ -236,6 +247,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       slo: { deadlineMs: args.deadlineMs, alpha: args.alpha, budgetMs: args.budgetMs },
       drive: args.drive,
       onAbort: args.onAbort,
+      abortWithoutModel: args.abortWithoutModel,
       signal: stop.signal,
     });
     const printed = watch.timeline$.subscribe((entry) => print.entry(entry));
