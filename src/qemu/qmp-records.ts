@@ -55,21 +55,20 @@ export function mbpsToBytesPerS(mbps: number): number {
  *   the two sum to QEMU's `transferred` and `total-time`;
  * - one `outcome` (policy `qemu`): actual = `downtime`, predicted = the last active poll's
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
- *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll
- *   (ms after the first poll).
- * A migration that never completed yields only its `ram` records. `atMs` values are ms after
- * the migration's first poll.
+ *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll.
+ * A migration that never completed yields only its `ram` records. Times (`atMs`, `decidedAtMs`)
+ * are the polls' host times: Unix-epoch ms, as record times are — unless `m.clock` is
+ * `monotonic`; then anchor it first (`anchorMonotonic` in `qmp-log.ts`).
  */
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const out: TelemetryRecord[] = [];
-  const t0 = m.polls[0]?.atMs ?? 0;
   const migrationId = m.migrationId;
   for (const p of m.polls) {
     if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) continue;
     const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
       kind: 'ram',
       migrationId,
-      atMs: p.atMs - t0,
+      atMs: p.atMs,
       pass: p.ram.dirtySyncCount ?? 0,
       remainingBytes: p.ram.remainingBytes,
       dirtyBytesPerS: dirtyBytesPerS(p.ram),
@@ -109,7 +108,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     migrationId,
     policy: 'qemu',
     deadlineMs,
-    decidedAtMs: (last?.atMs ?? done.atMs) - t0,
+    decidedAtMs: last?.atMs ?? done.atMs,
     predictedBlackoutMs: last?.expectedDowntimeMs ?? deadlineMs,
     actualBlackoutMs: downtimeMs,
     met: downtimeMs <= deadlineMs,

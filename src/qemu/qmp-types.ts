@@ -36,7 +36,10 @@ export interface QmpRamStats {
 
 /** One typed `query-migrate` reply. */
 export interface QmpPoll {
-  /** Host receive time, ms (epoch for wire logs, the file's monotonic clock for poll arrays). */
+  /**
+   * Host receive time, ms: Unix epoch (a wire log's `ts`, a poll array's `ts`), or the file's
+   * monotonic clock for a poll array with only `t_monotonic` ({@link QmpMigration.clock}).
+   */
   readonly atMs: number;
   /** 1-based line in the source file (for errors and provenance). */
   readonly line: number;
@@ -71,4 +74,9 @@ export interface QmpMigration {
   readonly events: readonly QmpEvent[];
   /** `downtime-limit` from a `query-migrate-parameters` reply, when the log has one. */
   readonly downtimeLimitMs?: number;
+  /**
+   * `monotonic`: the times are a poll array's `t_monotonic` (seconds since some host boot), not
+   * Unix time; anchor them ({@link anchorMonotonic}) before making records. Absent: Unix epoch.
+   */
+  readonly clock?: 'monotonic';
 }

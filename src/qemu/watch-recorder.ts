@@ -78,11 +78,6 @@ export class WatchRecorder {
     return this.ramRecords;
   }
 
-  /** Host time of the migration's first poll: the zero of the records' `atMs`. */
-  get firstPollAtMs(): number | undefined {
-    return this.polls[0]?.atMs;
-  }
-
   /** The migration as recorded so far (the importer's view of the log). */
   migration(): QmpMigration {
     const m = { migrationId: this.options.migrationId, file: this.options.source, polls: [...this.polls], events: [...this.events] };
@@ -186,20 +181,10 @@ export class WatchRecorder {
     this.migrationLimitMs = this.limitMs;
   }
 
-  /**
-   * The poll's `ram` record, by `migrationToRecords` itself: the migration's first poll, reduced
-   * to its time (a `setup` status makes no record), then this poll — exactly one record whose
-   * `atMs` counts from the first poll, as in the full conversion.
-   */
+  /** The poll's `ram` record, by `migrationToRecords` itself (of a migration of this one poll). */
   private pushRam(poll: QmpPoll): void {
     if (!PRECOPY_STATUSES.has(poll.status) || poll.ram === undefined) return;
-    const first = this.polls[0] ?? poll;
-    const view: QmpMigration = {
-      migrationId: this.options.migrationId,
-      file: this.options.source,
-      polls: [{ atMs: first.atMs, line: first.line, status: 'setup' }, poll],
-      events: [],
-    };
+    const view: QmpMigration = { migrationId: this.options.migrationId, file: this.options.source, polls: [poll], events: [] };
     for (const r of migrationToRecords(view)) {
       if (r.kind !== 'ram') continue;
       this.options.sink.push(r, this.recordSource);

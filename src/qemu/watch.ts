@@ -237,7 +237,7 @@ export class MigrationWatch {
     this.st.status = poll.status;
     if (poll.status === 'device') this.markSwitchover();
     this.tracker ??= new SnapshotTracker(poll.atMs);
-    const figures = pollFigures(poll, this.recorder.firstPollAtMs ?? poll.atMs);
+    const figures = pollFigures(poll);
     await this.followLimit(poll);
     if (this.st.committed !== null) {
       this.emit({ type: 'poll', ...figures, reason: 'COMMITTED' });

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
+import { deleteMigrationsByPrefix } from './delete-migrations.js';
 import { StoreError } from './errors.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
 import { SCHEMA_VERSION } from './schema.js';
@@ -98,6 +99,16 @@ export class Store implements BatchStore {
       this.writer.records.forget();
       throw e;
     }
+  }
+
+  /**
+   * Deletes the migrations whose id starts with `prefix` and all their records (see
+   * `delete-migrations.ts`); returns how many migrations went.
+   */
+  deleteMigrations(prefix: string): number {
+    const n = deleteMigrationsByPrefix(this.db, prefix);
+    this.writer?.records.forget(); // the ids it cached may be gone
+    return n;
   }
 
   /** Closes the connection (checkpointing the WAL when it is the last one). */

@@ -7,7 +7,7 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
+import { anchorMonotonic, migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
 import { RecordRejectedError } from './errors.js';
 import type { RecordingPipeline } from './pipeline.js';
@@ -35,6 +35,11 @@ export interface FileImport {
   readonly rejected: number;
   /** Migrations found (QMP formats only). */
   readonly migrations?: number;
+  /**
+   * A poll array with only monotonic times (`t_monotonic`): its times were anchored so that the
+   * last poll falls at the file's modification time, this ISO-8601 time.
+   */
+  readonly timedByMtime?: string;
 }
 
 /** The result of {@link importFiles}; counts are of this import only. */
@@ -125,19 +130,25 @@ async function importRecordLines(
   return true;
 }
 
-/** Parses a QMP file (either form) and pushes its records; returns the number of migrations. */
-async function importQmp(file: string, pipeline: RecordingPipeline): Promise<number> {
+/**
+ * Parses a QMP file (either form) and pushes its records; returns the number of migrations and,
+ * for monotonic times, the file modification time they were anchored at.
+ */
+async function importQmp(file: string, pipeline: RecordingPipeline): Promise<{ migrations: number; timedByMtime?: string }> {
   const text = await readFile(file, 'utf8');
   const { migrations, errors } = parseQmpLog(text, file);
   if (errors.length > 0) {
     const lines = text.split('\n');
     for (const e of errors) pipeline.reject(e.reason, lines[e.line - 1] ?? '', { file: e.file, line: e.line });
   }
+  const mtimeMs = statSync(file).mtimeMs;
+  let monotonic = false;
   for (const m of migrations) {
     const source = { file };
-    for (const r of migrationToRecords(m)) pipeline.push(r, source);
+    monotonic ||= m.clock === 'monotonic';
+    for (const r of migrationToRecords(anchorMonotonic(m, mtimeMs))) pipeline.push(r, source);
   }
-  return migrations.length;
+  return monotonic ? { migrations: migrations.length, timedByMtime: new Date(mtimeMs).toISOString() } : { migrations: migrations.length };
 }
 
 /**
@@ -170,16 +181,16 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
       }
       const format = detectFormat(sniff(file));
       const start = pipeline.stats;
-      let migrations: number | undefined;
+      let qmp: Awaited<ReturnType<typeof importQmp>> | undefined;
       if (format === 'records') {
         complete = await importRecordLines(file, pipeline, onBytes, options.signal);
       } else {
-        migrations = await importQmp(file, pipeline);
+        qmp = await importQmp(file, pipeline);
         onBytes(statSync(file).size);
       }
       const end = pipeline.stats;
       const counts = { file, format, accepted: end.accepted - start.accepted, rejected: end.rejected - start.rejected };
-      perFile.push(migrations === undefined ? counts : { ...counts, migrations });
+      perFile.push(qmp === undefined ? counts : { ...counts, ...qmp });
       if (!complete) break;
     }
     // The end of the input is the end of the import only once it is on disk.

@@ -177,6 +177,13 @@ describe('vfio-sla export', () => {
     expect(summary.migrations).toBe(MIGRATIONS - 5 * (86_400_000 / LAB_SPACING_MS));
   });
 
+  it("says the store's date range when --since leaves nothing to export", async () => {
+    const r = await cli(['export', '--db', tmp.db, '--out', 'none', '--host', 'lab-a', '--since', '2099-01-01']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^exported 0 migrations/);
+    expect(r.err).toMatch(/^vfio-sla export: nothing matches since 2099-01-01T00:00:00\.000Z; the store's records run from 2025-03-01T[0-9:.]+Z to 2025-\d\d-\d\dT[0-9:.]+Z\n$/);
+  });
+
   it('shows progress on a terminal and prints what it wrote', async () => {
     const r = await cli(['export', '--db', tmp.db, '--out', 'tty', '--host', 'lab-a'], { tty: true });
     expect(r.code).toBe(0);

@@ -133,6 +133,14 @@ describe('vfio-sla stats', () => {
     expect(since.migrations.rows.every((m) => (m['decidedAtMs'] as number) >= sinceMs)).toBe(true);
     expect(since.migrations.total).toBeLessThan((await statsJson()).migrations.total);
 
+    const future = await stats(['--since', '2099-01-01']);
+    expect(future.code).toBe(0);
+    expect(future.out).toContain('0 arcs');
+    expect(future.err).toMatch(
+      new RegExp(`^vfio-sla stats: nothing matches since 2099-01-01T00:00:00\\.000Z; the store's records run from ${new Date(LAB_DAY0_MS).toISOString().slice(0, 10)}T[0-9:.]+Z to 2025-\\d\\d-\\d\\dT[0-9:.]+Z\n$`),
+    );
+    expect((await stats(['--since', '2025-03-02'])).err).toBe('');
+
     const policy = await statsJson(['--policy', 'qemu', '--limit', '0']);
     expect(policy.policies.map((p) => p['policy'])).toEqual(['qemu']);
     expect(policy.migrations.rows.every((m) => m['policy'] === 'qemu')).toBe(true);

@@ -5,7 +5,9 @@
 import { resolve } from 'node:path';
 import type { ReportOptions } from '../../report/build-report.js';
 import { countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
+import { storeDateRange } from '../../store/date-range.js';
 import { openStore } from '../../store/store.js';
+import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -89,6 +91,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     });
     progress.finish();
     for (const w of summary.warnings) io.stderr.write(`vfio-sla report: ${w}\n`);
+    if (summary.arcs === 0 && summary.outcomes === 0) io.stderr.write(`vfio-sla report: ${nothingMatched(args.options.filter ?? {}, storeDateRange(store))}\n`);
     if (args.json) {
       io.stdout.write(`${JSON.stringify({ out: args.out, db: args.db, ...summary }, null, 2)}\n`);
     } else {

@@ -4,10 +4,11 @@
  */
 import { analyseStore, type StoreAnalysis } from '../../report/analyse.js';
 import { choiceOption, countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
-import { filterParts } from '../../report/describe.js';
+import { filterParts, nothingMatched } from '../../report/describe.js';
 import { worstOutcomes } from '../../report/outcome-stats.js';
 import { ARC_COLUMNS, OUTCOME_COLUMNS, POLICY_COLUMNS } from '../../report/stats-tables.js';
 import { renderTable, type TextFormat } from '../../report/table-format.js';
+import { storeDateRange } from '../../store/date-range.js';
 import { openStore } from '../../store/store.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
@@ -127,12 +128,15 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const store = openStore(args.db, { readonly: true });
   const progress = createProgress(io.stderr, io.env, { label: 'stats: arcs', total: 0 });
   let analysis: StoreAnalysis;
+  let empty: string | undefined;
   try {
     analysis = analyseStore(store, args.filter, progress.active ? { onProgress: (done, total) => progress.update(done, total) } : {});
+    if (analysis.arcs.scanned === 0 && analysis.outcomes.length === 0) empty = nothingMatched(args.filter, storeDateRange(store));
   } finally {
     progress.finish();
     store.close();
   }
+  if (empty !== undefined) io.stderr.write(`vfio-sla stats: ${empty}\n`);
   if (args.format === 'json') io.stdout.write(jsonReport(args, analysis));
   else if (args.format === 'csv') {
     const only = args.only ?? 'arcs';
