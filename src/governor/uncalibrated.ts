@@ -5,6 +5,7 @@
  * switchover back to the VMM's own rule (QEMU's `downtime-limit`) — what would have happened
  * without vfio-sla.
  */
+import { minCalibrationSize } from '../estimators/conformal.js';
 import type { Decision, DecisionReason } from './types.js';
 
 /**
@@ -19,13 +20,12 @@ export function abortWithoutCalibratedModel(d: Decision): boolean {
 }
 
 /**
- * Why a bound at level 1 − `alpha` cannot be calibrated with `scores` calibration migrations: the
- * conformal bound needs the ⌈(n + 1)(1 − α)⌉-th of n scores (`estimators/conformal.ts`), so n ≥ (1 − α)/α.
- * Undefined when there are enough (a bound may still be uncalibrated for a device model or link
- * the calibration did not see).
+ * Why a bound at level 1 − `alpha` cannot be calibrated with `scores` calibration migrations
+ * (`minCalibrationSize`). Undefined when there are enough (a bound may still be uncalibrated for
+ * a device model or link the calibration did not see).
  */
 export function tooFewCalibrationScores(scores: number, alpha: number): string | undefined {
-  const needed = Math.ceil((1 - alpha) / alpha - 1e-9);
+  const needed = minCalibrationSize(alpha);
   if (scores === 0) return 'the model has no calibration (priors, or fitted from too few migrations)';
   if (scores < needed) return `the model's ${scores} calibration migrations are too few for a ${+((1 - alpha) * 100).toFixed(3)} % bound (it needs ${needed})`;
   return undefined;

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBDateValue } from '@duckdb/node-api';
 import { stateName, type MigState } from '../fsm/index.js';
 import type { Store } from '../store/store.js';
+import { importOptional } from '../optional-dependency.js';
 import { sqlString, withDuckDb } from './duckdb.js';
 import { EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, stagingTableSql, type ExportTable } from './export-schema.js';
 
@@ -175,7 +176,7 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
   mkdirSync(dir, { recursive: true });
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);
-  const { DuckDBDateValue: DateValue } = await import('@duckdb/node-api');
+  const { DuckDBDateValue: DateValue } = await importOptional('@duckdb/node-api', 'Parquet export (DuckDB)', () => import('@duckdb/node-api'));
   const days = migrationDays(store, options.sinceMs);
   const dayValues = new Map<number, DuckDBDateValue>();
   for (const [id, day] of days) dayValues.set(id, new DateValue(day));

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { decide } from '../governor/decide.js';
 import { GovernorError } from '../governor/errors.js';
 import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
 import { PipelineError } from '../telemetry/errors.js';
 import type { PipelineStats, RecordingPipeline } from '../telemetry/pipeline.js';
 import { parseDecideParams } from './decide-params.js';
@@ -17,7 +18,7 @@ import { ServiceError } from './errors.js';
 import { defaultFitter, type Fitter } from './fitter.js';
 import { modelSummary, type LoadedModel } from './model-state.js';
 import type { Obj } from './params.js';
-import { errorLine, isBadRequest, parseRequest, resultLine, type RequestId } from './protocol.js';
+import { errorLine, isBadRequest, parseRequest, PROTOCOL_VERSION, resultLine, type RequestId } from './protocol.js';
 import { pushRecords, recordList, type RecordReply } from './record-params.js';
 import { parseFitParams, Refitter } from './refit.js';
 
@@ -165,6 +166,9 @@ export class Service {
     const m = this.model;
     return {
       status: server?.draining === true ? 'draining' : 'ok',
+      server: { name: 'vfio-sla', version: VERSION },
+      protocol: PROTOCOL_VERSION,
+      defaultAlpha: this.defaultAlpha,
       pid: process.pid,
       uptimeMs: performance.now() - this.startedMs,
       socket: server?.socketPath ?? null,

@@ -6,10 +6,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
 import { deleteMigrationsByPrefix } from './delete-migrations.js';
 import { StoreError } from './errors.js';
+import { sqlite } from './sqlite.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { RecordWriter } from './record-writer.js';
@@ -55,8 +56,9 @@ export class Store implements BatchStore {
   ) {
     const readonly = options.readonly ?? false;
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const Sqlite = sqlite(); // a missing better-sqlite3 is its own error, not a failed open
     try {
-      this.db = new Database(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
+      this.db = new Sqlite(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
     } catch (e) {
       throw new StoreError('E_STORE_OPEN', path, `cannot open database: ${(e as Error).message}`, { cause: e });
     }

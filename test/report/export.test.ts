@@ -140,7 +140,7 @@ describe('vfio-sla export', () => {
     const load = (f: string): Record<string, unknown> => JSON.parse(readFileSync(join(tmp.dir, 'models', f), 'utf8')) as Record<string, unknown>;
     const { name: _a, fittedAt: _b, provenance: fromDbProvenance, ...fromDb } = load('from-db.json');
     const { name: _c, fittedAt: _d, provenance, ...fromParquet } = load('from-parquet.json');
-    expect(provenance).toMatch(/^parquet .*fleet; priors: priors$/);
+    expect(provenance).toMatch(/^parquet .*fleet: \d+ migrations \(\d+ real, 0 simulated\); priors: priors$/);
     expect(fromDbProvenance).toMatch(/^store /);
     expect(fromParquet).toEqual(fromDb);
     expect((fromParquet['calibration'] as { n: number }).n).toBe(sqliteCount('outcomes'));

@@ -124,6 +124,7 @@ describe('vfio-sla stats', () => {
     const arc = await statsJson(['--arc', 'PRE_COPY_P2P>STOP_COPY']);
     expect(arc.arcs.map((a) => a.arc)).toEqual(arc.arcs.map(() => 'PRE_COPY_P2P>STOP_COPY'));
     expect(arc.arcs.map((a) => a.deviceModel)).toEqual(['mlx5-cx7', 'qat-vf']);
+    expect(await statsJson(['--arc', 'PRE_COPY_P2P:STOP_COPY'])).toEqual(arc); // no quotes needed in a shell
 
     const sinceMs = LAB_DAY0_MS + 40 * LAB_SPACING_MS;
     const since = await statsJson(['--since', new Date(sinceMs).toISOString()]);
@@ -182,7 +183,7 @@ describe('vfio-sla stats', () => {
   it.each([
     [['--format', 'xml'], "--format must be one of table, json, csv, md, got 'xml'"],
     [['--format', 'csv'], '--format csv writes one table: add --only arcs'],
-    [['--arc', 'RUNNING-STOP'], "--arc must be FROM>TO state names (e.g. 'PRE_COPY_P2P>STOP_COPY'), got 'RUNNING-STOP'"],
+    [['--arc', 'RUNNING-STOP'], "--arc must be FROM:TO or 'FROM>TO' state names (e.g. PRE_COPY_P2P:STOP_COPY), got 'RUNNING-STOP'"],
     [['--since', 'last tuesday'], "--since: not a time: 'last tuesday'"],
     [['--limit', '2.5'], "--limit must be a non-negative integer, got '2.5'"],
     [['--only', 'devices'], "--only must be one of arcs, policies, migrations, got 'devices'"],

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decide } from '../../src/governor/decide.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/cli/model-file.js';
 import { parseDecideParams } from '../../src/server/decide-params.js';
 import { loadedModel } from '../../src/server/model-state.js';
+import { PROTOCOL_VERSION } from '../../src/server/protocol.js';
 import type { RunningService } from '../../src/server/start.js';
 import { listRejects, tableCounts } from '../../src/store/inventory.js';
 import { arc, ram } from '../store/fixtures.js';
@@ -134,13 +137,16 @@ describe('fit and model', () => {
 });
 
 describe('health', () => {
-  it('reports pid, socket, store, queued records and the model', async () => {
+  it('reports the server and protocol version, pid, socket, store, queued records and the model', async () => {
     await start();
     const h = await client.request({ id: 'h', method: 'health' });
+    const version = (JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
     expect(h).toMatchObject({
       id: 'h',
       result: {
         status: 'ok',
+        server: { name: 'vfio-sla', version },
+        protocol: PROTOCOL_VERSION,
         pid: process.pid,
         socket: tmp.socket,
         connections: 1,

@@ -8,13 +8,15 @@ import { basename, resolve } from 'node:path';
 import { fitModel } from '../../estimators/fit.js';
 import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
+import { SIMULATED_MIGRATION_PREFIX } from '../../sim/fleet/constants.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../model-file.js';
 import { collectStore } from '../store-records.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
-                    [--name <name>] [--exclude <id-prefix>]... [--folds <k>] [--json]
+                    [--name <name>] [--exclude <id-prefix>]... [--include-simulated] [--folds <k>]
+                    [--json]
 
 Fits the blackout model from the telemetry in the store and writes it as JSON:
   - per (device model, arc): latency = fixed + slope x size (Theil-Sen, robust to stalls),
@@ -23,6 +25,8 @@ Fits the blackout model from the telemetry in the store and writes it as JSON:
     throttled pre-copy rate), and the RAM the final dirty sync adds;
   - a conformal calibration of the bound from migrations with outcomes, each scored by a
     model not fitted on it (K-fold cross-fit; split conformal from 500 migrations on).
+Simulated migrations (the demo's, ids under demo/) are left out unless --include-simulated:
+a model for real hosts is fitted on real migrations only. The output says what went in.
 
 Options:
   --out <file>          where to write the model (e.g. models/host1.json); required
@@ -34,6 +38,7 @@ Options:
   --name <name>         the model's name (default: the --out file name without .json)
   --exclude <prefix>    leave out migrations whose id starts with <prefix> (repeatable), e.g.
                         post-copy or paused-VM runs whose "downtime" is not a pre-copy blackout
+  --include-simulated   fit on the demo's simulated migrations too (ids under demo/)
   --folds <k>           folds of the cross-fit calibration (default 10)
   --json                print a summary of the model as JSON
   -h, --help            this help
@@ -53,6 +58,7 @@ interface FitArgs {
   readonly priors: string | undefined;
   readonly name: string;
   readonly exclude: readonly string[];
+  readonly includeSimulated: boolean;
   readonly folds: number;
   readonly json: boolean;
 }
@@ -66,6 +72,7 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
       'no-priors': { type: 'boolean', default: false },
       name: { type: 'string' },
       exclude: { type: 'string', multiple: true, default: [] },
+      'include-simulated': { type: 'boolean', default: false },
       folds: { type: 'string' },
       json: { type: 'boolean', default: false },
     });
@@ -87,6 +94,7 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
     priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     name: v.name ?? basename(out).replace(/\.json$/, ''),
     exclude: v.exclude,
+    includeSimulated: v['include-simulated'],
     folds,
     json: v.json,
   };
@@ -111,14 +119,49 @@ export function modelSummary(model: FittedModel, out: string): Record<string, un
   };
 }
 
+/** Which migrations went into a fit: kept (real and simulated) and left out. */
+class FitInput {
+  private readonly seen = new Set<string>();
+  real = 0;
+  simulated = 0;
+  excluded = 0;
+  simulatedLeftOut = 0;
+
+  constructor(private readonly args: FitArgs) {}
+
+  /** Whether migration `id` goes into the fit (counted once per id). */
+  keep(id: string): boolean {
+    const simulated = id.startsWith(SIMULATED_MIGRATION_PREFIX);
+    const kept = !this.args.exclude.some((p) => id.startsWith(p)) && (this.args.includeSimulated || !simulated);
+    if (!this.seen.has(id)) {
+      this.seen.add(id);
+      if (kept) simulated ? this.simulated++ : this.real++;
+      else if (simulated && !this.args.includeSimulated) this.simulatedLeftOut++;
+      else this.excluded++;
+    }
+    return kept;
+  }
+
+  /** `312 migrations (212 real, 100 simulated); left out: 1,500 simulated, 40 by --exclude`. */
+  describe(): string {
+    const n = (x: number): string => x.toLocaleString('en-US');
+    const left = [
+      this.simulatedLeftOut > 0 ? `${n(this.simulatedLeftOut)} simulated (--include-simulated to use them)` : '',
+      this.excluded > 0 ? `${n(this.excluded)} by --exclude ${this.args.exclude.map((p) => `${p}*`).join(' ')}` : '',
+    ].filter((s) => s !== '');
+    return `${n(this.real + this.simulated)} migrations (${n(this.real)} real, ${n(this.simulated)} simulated)${left.length > 0 ? `; left out: ${left.join(', ')}` : ''}`;
+  }
+}
+
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
   const priors = args.priors === undefined ? undefined : loadModel(args.priors);
-  const keep = (id: string): boolean => !args.exclude.some((p) => id.startsWith(p));
+  const input = new FitInput(args);
+  const keep = (id: string): boolean => input.keep(id);
   const fitOptions = (source: string) => ({
     name: args.name,
     fittedAt: new Date().toISOString(),
-    provenance: `${source}${args.exclude.length > 0 ? ` without ${args.exclude.join(', ')}*` : ''}`,
+    provenance: `${source}: ${input.describe()}`,
     folds: args.folds,
   });
   let model: FittedModel;
@@ -136,8 +179,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       store.close();
     }
   }
+  if (input.real + input.simulated === 0 && input.simulatedLeftOut > 0) {
+    throw new UsageError(`nothing to fit: ${args.parquet ?? args.db} holds only simulated migrations (${input.describe()})`);
+  }
   saveModel(args.out, model);
-  const s = modelSummary(model, args.out);
+  const s: Record<string, unknown> = { ...modelSummary(model, args.out), fittedOn: { real: input.real, simulated: input.simulated, simulatedLeftOut: input.simulatedLeftOut, excluded: input.excluded } };
   if (args.json) {
     io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
   } else {
@@ -145,7 +191,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout.write(
       `wrote ${args.out}: ${String(s['arcsFitted'])} of ${String(s['arcs'])} arcs fitted from ${String(s['arcSamples'])} samples, ` +
         `${model.fixed.n} blackouts (link ${rate}, fixed ${model.fixed.medianMs.toFixed(1)} ms), ` +
-        `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n`,
+        `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n` +
+        `fitted on ${input.describe()}\n`,
     );
   }
   return 0;

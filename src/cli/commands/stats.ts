@@ -13,7 +13,7 @@ import { openStore } from '../../store/store.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
-const HELP = `Usage: vfio-sla stats [--db <path>] [--device-model <M>] [--arc <FROM>TO>] [--since <T>]
+const HELP = `Usage: vfio-sla stats [--db <path>] [--device-model <M>] [--arc <FROM:TO>] [--since <T>]
                       [--policy <P>] [--migration-prefix <id>] [--format table|json|csv|md] [--only arcs|policies|migrations]
                       [--limit <n>]
 
@@ -27,7 +27,8 @@ Which arc blew the downtime, on which device model, since when:
 Options:
   --db <path>            database file (default: data/vfio-sla.db under the current directory)
   --device-model <M>     only arcs of this device model, and migrations that ran one
-  --arc <FROM>TO>        only this arc (state names), e.g. 'PRE_COPY_P2P>STOP_COPY' (quote the >)
+  --arc <FROM:TO>        only this arc (state names), e.g. PRE_COPY_P2P:STOP_COPY (or
+                         'PRE_COPY_P2P>STOP_COPY', quoted: an unquoted > redirects)
   --since <T>            only arcs started / outcomes decided at or after T: an ISO date or
                          date-time (UTC unless it names a zone), epoch ms, or a duration back
                          from now such as 36h or 7d
@@ -47,7 +48,7 @@ Exit status: 0 printed; 1 the database could not be read; 2 usage error (a --db 
 
 Examples:
   vfio-sla stats --device-model mlx5-cx7 --since 7d
-  vfio-sla stats --arc 'PRE_COPY_P2P>STOP_COPY' --format md
+  vfio-sla stats --arc PRE_COPY_P2P:STOP_COPY --format md
   vfio-sla stats --only migrations --limit 0 --format csv > migrations.csv`;
 
 const FORMATS = ['table', 'json', 'csv', 'md'] as const;

@@ -6,7 +6,6 @@
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { QmpClient } from '../../qemu/qmp-client.js';
 import { migrationIdFromPath } from '../../qemu/qmp-log.js';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
@@ -17,7 +16,7 @@ import { initialModel } from '../../server/start.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { UsageError, type CliIo, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../model-file.js';
 import { parseDuration } from '../units.js';
 
@@ -127,31 +126,21 @@ function compactUtc(ms: number): string {
 }
 
 function parse(argv: readonly string[], io: CliIo): WatchArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        qmp: { type: 'string' },
-        deadline: { type: 'string' },
-        alpha: { type: 'string' },
-        budget: { type: 'string' },
-        drive: { type: 'boolean', default: false },
-        'on-abort': { type: 'string' },
-        'abort-without-model': { type: 'boolean', default: false },
-        db: { type: 'string' },
-        model: { type: 'string' },
-        priors: { type: 'string' },
-        id: { type: 'string' },
-        'qmp-log': { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    qmp: { type: 'string' },
+    deadline: { type: 'string' },
+    alpha: { type: 'string' },
+    budget: { type: 'string' },
+    drive: { type: 'boolean', default: false },
+    'on-abort': { type: 'string' },
+    'abort-without-model': { type: 'boolean', default: false },
+    db: { type: 'string' },
+    model: { type: 'string' },
+    priors: { type: 'string' },
+    id: { type: 'string' },
+    'qmp-log': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   const v = parsed.values;
   if (v.qmp === undefined) throw new UsageError('--qmp <socket> is required');
   const deadlineMs = parseDuration(v.deadline ?? '300ms', '--deadline');

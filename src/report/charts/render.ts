@@ -5,6 +5,7 @@
  */
 import type { View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
+import { importOptional } from '../../optional-dependency.js';
 import { ReportError } from '../errors.js';
 
 /** Look shared by every chart: readable sizes, titles left-aligned with a grey subtitle. */
@@ -37,7 +38,10 @@ export function scopeSvgIds(svg: string, prefix: string): string {
  */
 export async function renderSvg(spec: TopLevelSpec, id: string, warnings: string[] = []): Promise<string> {
   // Loaded on first use: importing the package must not pull in Vega.
-  const [{ parse, View, logger, Warn }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  const [{ parse, View, logger, Warn }, { compile }] = await Promise.all([
+    importOptional('vega', 'the HTML report (charts)', () => import('vega')),
+    importOptional('vega-lite', 'the HTML report (charts)', () => import('vega-lite')),
+  ]);
   const log = logger(Warn, undefined, (_method, _level, args) => void warnings.push(`${id}: ${args.map(String).join(' ')}`));
   let view: View | undefined;
   try {

@@ -17,6 +17,7 @@ import type { Policy } from '../policies/types.js';
 import { pairedTimeRatio, summarize, type PolicySummary } from './metrics.js';
 import type { MigrationResult } from './run-migration.js';
 import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, type TrainingSummary } from './train.js';
+import { SIMULATED_MIGRATION_PREFIX } from './constants.js';
 import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix } from './vm-spec.js';
 
 /** The policies the job compares, in table order. */
@@ -90,14 +91,15 @@ export interface FleetJobResult {
 export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobResult> {
   const t0 = performance.now();
   const trainCount = options.trainingMigrations ?? options.migrations;
-  const prefix = `demo/s${options.seed}/train/`;
-  const heldOutPrefix = `demo/s${options.seed}/heldout/`;
+  const runPrefix = `${SIMULATED_MIGRATION_PREFIX}s${options.seed}/`;
+  const prefix = `${runPrefix}train/`;
+  const heldOutPrefix = `${runPrefix}heldout/`;
   const mix = options.mix ?? DEFAULT_FLEET_MIX;
   const anchorMs = options.startedAtMs ?? Date.now();
   const store = openStore(options.dbPath);
   try {
     // A re-run with this seed replaces the earlier one: dated now, its records would be a second copy.
-    const replaced = store.deleteMigrations(`demo/s${options.seed}/`);
+    const replaced = store.deleteMigrations(runPrefix);
     const pipeline = new RecordingPipeline(store, { dbPath: options.dbPath });
     let recordsRejected = 0;
     let firstRejection: string | null = null;
