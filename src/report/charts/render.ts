@@ -19,6 +19,30 @@ export const CHART_CONFIG = {
   view: { stroke: '#ccc' },
 } as const satisfies NonNullable<TopLevelSpec['config']>;
 
+/** Average width of a subtitle character at `CHART_CONFIG.title.subtitleFontSize` (12 px Helvetica), px: generous. */
+const SUBTITLE_CHAR_PX = 6.6;
+
+/**
+ * Subtitle lines no wider than `widthPx`: Vega does not wrap titles, and one long line widens
+ * the whole SVG, which the page then scales down — every label with it (a 460 px chart with a
+ * 1,700 px subtitle was drawn at 60 %, its 11 px labels at 7 px).
+ */
+export function subtitleLines(text: string | readonly string[], widthPx: number): string[] {
+  const maxChars = Math.max(20, Math.floor(widthPx / SUBTITLE_CHAR_PX));
+  const out: string[] = [];
+  for (const paragraph of typeof text === 'string' ? [text] : text) {
+    let line = '';
+    for (const word of paragraph.split(/\s+/).filter((w) => w !== '')) {
+      if (line !== '' && line.length + 1 + word.length > maxChars) {
+        out.push(line);
+        line = word;
+      } else line = line === '' ? word : `${line} ${word}`;
+    }
+    if (line !== '') out.push(line);
+  }
+  return out;
+}
+
 /**
  * Makes the `id`s inside one SVG unique in a page holding several (Vega numbers its clip paths
  * and gradients from 1 in every SVG): `id="clip1"` → `id="<prefix>-clip1"`, with every
