@@ -6,9 +6,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fitModel } from '../../estimators/fit.js';
+import { FitInput } from '../../estimators/fit-input.js';
 import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
-import { SIMULATED_MIGRATION_PREFIX } from '../../sim/fleet/constants.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../model-file.js';
@@ -117,40 +117,6 @@ export function modelSummary(model: FittedModel, out: string): Record<string, un
     ramCarryMs: model.ram?.carryMs ?? null,
     calibration: model.calibration === undefined ? null : { n: model.calibration.n, method: model.calibration.method ?? null },
   };
-}
-
-/** Which migrations went into a fit: kept (real and simulated) and left out. */
-class FitInput {
-  private readonly seen = new Set<string>();
-  real = 0;
-  simulated = 0;
-  excluded = 0;
-  simulatedLeftOut = 0;
-
-  constructor(private readonly args: FitArgs) {}
-
-  /** Whether migration `id` goes into the fit (counted once per id). */
-  keep(id: string): boolean {
-    const simulated = id.startsWith(SIMULATED_MIGRATION_PREFIX);
-    const kept = !this.args.exclude.some((p) => id.startsWith(p)) && (this.args.includeSimulated || !simulated);
-    if (!this.seen.has(id)) {
-      this.seen.add(id);
-      if (kept) simulated ? this.simulated++ : this.real++;
-      else if (simulated && !this.args.includeSimulated) this.simulatedLeftOut++;
-      else this.excluded++;
-    }
-    return kept;
-  }
-
-  /** `312 migrations (212 real, 100 simulated); left out: 1,500 simulated, 40 by --exclude`. */
-  describe(): string {
-    const n = (x: number): string => x.toLocaleString('en-US');
-    const left = [
-      this.simulatedLeftOut > 0 ? `${n(this.simulatedLeftOut)} simulated (--include-simulated to use them)` : '',
-      this.excluded > 0 ? `${n(this.excluded)} by --exclude ${this.args.exclude.map((p) => `${p}*`).join(' ')}` : '',
-    ].filter((s) => s !== '');
-    return `${n(this.real + this.simulated)} migrations (${n(this.real)} real, ${n(this.simulated)} simulated)${left.length > 0 ? `; left out: ${left.join(', ')}` : ''}`;
-  }
 }
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {

@@ -5,12 +5,6 @@
  * not a fact, and the demo's conclusions hold only as far as these choices are plausible.
  */
 
-/**
- * Every simulated migration's id starts with this (`demo/s<seed>/train/vm-0001`): how `fit`
- * tells the simulator's migrations from real ones and leaves them out unless asked.
- */
-export const SIMULATED_MIGRATION_PREFIX = 'demo/';
-
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;

@@ -17,7 +17,7 @@ import type { Policy } from '../policies/types.js';
 import { pairedTimeRatio, summarize, type PolicySummary } from './metrics.js';
 import type { MigrationResult } from './run-migration.js';
 import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, type TrainingSummary } from './train.js';
-import { SIMULATED_MIGRATION_PREFIX } from './constants.js';
+import { SIMULATED_MIGRATION_PREFIX } from '../../estimators/fit-input.js';
 import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix } from './vm-spec.js';
 
 /** The policies the job compares, in table order. */
