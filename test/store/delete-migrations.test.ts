@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listMigrations, tableCounts } from '../../src/store/inventory.js';
-import { Store } from '../../src/store/store.js';
-import { arc, outcome, pipelineItems, ram, size, tempDb, transfer } from './fixtures.js';
+import { arc, outcome, pipelineItems, ram, size, storePerTest, transfer } from './fixtures.js';
 
-let tmp: ReturnType<typeof tempDb>;
-let store: Store;
-beforeEach(() => {
-  tmp = tempDb();
-  store = Store.open(tmp.db);
-});
-afterEach(() => {
-  store.close();
-  tmp.cleanup();
-});
+const fresh = storePerTest();
 
 const migration = (migrationId: string) => [arc({ migrationId }), size({ migrationId }), transfer({ migrationId }), ram({ migrationId }), outcome({ migrationId })];
 
 describe('Store.deleteMigrations', () => {
   it('deletes the migrations under the prefix with every record, and nothing else', () => {
+    const store = fresh.store();
     store.writeBatch(pipelineItems([...migration('demo/s1/a'), ...migration('demo/s1/b'), ...migration('demo/s10/a'), ...migration('real/x')]));
     expect(store.deleteMigrations('demo/s1/')).toBe(2);
     expect(listMigrations(store).map((m) => m.migrationId).sort()).toEqual(['demo/s10/a', 'real/x']);
@@ -25,6 +16,7 @@ describe('Store.deleteMigrations', () => {
   });
 
   it("takes '%' and '_' in a prefix literally", () => {
+    const store = fresh.store();
     store.writeBatch(pipelineItems([...migration('a_b/1'), ...migration('axb/1')]));
     expect(store.deleteMigrations('a_')).toBe(1);
     expect(store.deleteMigrations('%')).toBe(0);
@@ -32,6 +24,7 @@ describe('Store.deleteMigrations', () => {
   });
 
   it('writes the same migration again after deleting it (no stale cached ids)', () => {
+    const store = fresh.store();
     store.writeBatch(pipelineItems(migration('demo/s1/a')));
     store.deleteMigrations('demo/');
     expect(store.writeBatch(pipelineItems(migration('demo/s1/a')))).toMatchObject({ inserted: 5 });
@@ -39,6 +32,6 @@ describe('Store.deleteMigrations', () => {
   });
 
   it('refuses an empty prefix', () => {
-    expect(() => store.deleteMigrations('')).toThrow(/empty prefix/);
+    expect(() => fresh.store().deleteMigrations('')).toThrow(/empty prefix/);
   });
 });
