@@ -61,6 +61,8 @@ export type {
   DirtyLimitInfo,
 } from './qemu/qapi-migration.js';
 export * from './governor/index.js';
+export { abortWithoutCalibratedModel, tooFewCalibrationScores } from './governor/uncalibrated.js';
+export { MissingDependencyError } from './optional-dependency.js';
 export {
   RecordingPipeline,
   validateRecord,
