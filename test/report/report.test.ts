@@ -115,6 +115,12 @@ describe('vfio-sla report', () => {
     expect(page).not.toContain('data-chart=');
   });
 
+  it("names the store's date range when the filter matches nothing", async () => {
+    const io = captureIo(tmp.dir);
+    expect(await runCli(['report', '--db', tmp.db, '--out', 'none.html', '--since', '2099-01-01'], io)).toBe(0);
+    expect(io.err()).toMatch(/^vfio-sla report: nothing matches since 2099-01-01T00:00:00\.000Z; the store's records run from \d{4}-\d\d-\d\dT[0-9:.]+Z to \d{4}-\d\d-\d\dT[0-9:.]+Z\n$/);
+  });
+
   it('refuses a missing --out and a bad filter, naming them', async () => {
     const io = captureIo(tmp.dir);
     expect(await runCli(['report', '--db', tmp.db], io)).toBe(2);
