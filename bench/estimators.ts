@@ -4,7 +4,7 @@
  * - `fit_1m_s`: `vfio-sla fit`'s work on a store holding 1,000,000 arc records (synthetic
  *   governed migrations of bench/synthetic-records.ts, 28 arcs each, with their transfers,
  *   outcome and RAM poll at the decision): open the store, read what a fit reads out of SQLite
- *   (cli/store-records.ts), fit per-arc lines, link, fixed cost and the (split) conformal
+ *   (store/store-records.ts), fit per-arc lines, link, fixed cost and the (split) conformal
  *   calibration. Target ≤ 3 s. Best of `FIT_TRIALS`; building the store is not timed.
  *   `fit_1m_cpu_s`: the process CPU time of the same (less sensitive to a busy shared machine).
  * - `predict_{1,8}dev_{mean,p99}_ns`: one `predictBlackout()` call on the compiled fitted model
@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { collectStore } from '../src/cli/store-records.js';
+import { collectStore } from '../src/store/store-records.js';
 import { compileModel, type CompiledModel } from '../src/estimators/compile.js';
 import { fitModel } from '../src/estimators/fit.js';
 import { predictBlackout } from '../src/estimators/predict.js';
@@ -24,7 +24,7 @@ import { buildPriors } from '../src/estimators/priors.js';
 import type { BlackoutQuery, FittedModel } from '../src/estimators/types.js';
 import { MigFlags, MigState } from '../src/fsm/index.js';
 import { Store } from '../src/store/store.js';
-import type { TelemetryRecord } from '../src/telemetry/records.js';
+import type { TelemetryRecord } from '../src/records/records.js';
 import { fillStoreWithArcs } from './synthetic-records.js';
 
 const ARCS = 1_000_000;

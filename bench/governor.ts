@@ -22,7 +22,7 @@ import { VirtualClock } from '../src/sim/clock.js';
 import { GENERIC_NIC, MLX5_CX7, QAT_VF, type SimProfile } from '../src/sim/profiles.js';
 import { Rng } from '../src/sim/rng.js';
 import { SimDevice } from '../src/sim/sim-device.js';
-import type { RecordSink } from '../src/telemetry/records.js';
+import type { RecordSink } from '../src/records/records.js';
 
 const MiB = 1024 * 1024;
 const DECIDE_CALLS = 200_000;

@@ -14,7 +14,7 @@ import type Database from 'better-sqlite3';
 import { parseStateName } from '../src/fsm/index.js';
 import { Store } from '../src/store/store.js';
 import { RecordingPipeline } from '../src/telemetry/pipeline.js';
-import type { TelemetryRecord } from '../src/telemetry/records.js';
+import type { TelemetryRecord } from '../src/records/records.js';
 import { syntheticRecords } from './synthetic-records.js';
 
 const BATCH = 8192;

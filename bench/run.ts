@@ -18,6 +18,7 @@ type Bench = () => Promise<Record<string, number>>;
 const BENCHMARKS: ReadonlyArray<readonly [string, () => Promise<{ run: Bench }>]> = [
   ['sim', () => import('./sim.js')],
   ['ingest', () => import('./ingest.js')],
+  ['long-line', () => import('./long-line.js')],
   ['estimators', () => import('./estimators.js')],
   ['governor', () => import('./governor.js')],
   ['report', () => import('./report.js')],

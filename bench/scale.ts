@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../src/store/store.js';
 import { recordCount } from '../src/store/inventory.js';
-import { importFiles } from '../src/telemetry/import-files.js';
+import { importFiles } from '../src/app/import-files.js';
 import { RecordingPipeline } from '../src/telemetry/pipeline.js';
 import { syntheticRecords } from './synthetic-records.js';
 

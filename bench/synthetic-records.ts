@@ -6,7 +6,7 @@
  */
 import { Rng } from '../src/sim/rng.js';
 import type { Store } from '../src/store/store.js';
-import type { TelemetryRecord } from '../src/telemetry/records.js';
+import type { TelemetryRecord } from '../src/records/records.js';
 
 const SOURCE_ARCS: ReadonlyArray<readonly [string, string]> = [
   ['RUNNING', 'PRE_COPY'],

@@ -14,7 +14,7 @@ export * from './fsm/index.js';
 export * from './device/index.js';
 export * from './governor/index.js';
 export { abortWithoutCalibratedModel, tooFewCalibrationScores } from './governor/uncalibrated.js';
-export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './cli/model-file.js';
+export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './app/model-file.js';
 export { compileModel } from './estimators/compile.js';
 export type { CompiledModel } from './estimators/compile.js';
 export { predictBlackout } from './estimators/predict.js';
@@ -35,4 +35,4 @@ export type {
   LinkModel,
   RamCarryModel,
 } from './estimators/types.js';
-export type { ArcRecord, OutcomeRecord, RecordSink, RecordSource, SizeRecord, TelemetryRecord } from './telemetry/records.js';
+export type { ArcRecord, OutcomeRecord, RecordSink, RecordSource, SizeRecord, TelemetryRecord } from './records/records.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importOptional, MissingDependencyError } from '../src/optional-dependency.js';
+import { importOptional, MissingDependencyError } from '../src/package/optional-dependency.js';
 
 const SRC = join(import.meta.dirname, '../src');
 

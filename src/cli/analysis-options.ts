@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { arcStates, type AnalysisFilter } from '../report/queries.js';
+import type { AnalysisFilter } from '../store/analysis.js';
+import { arcStates } from '../report/filter.js';
 import { parseTimeSpec } from '../report/since.js';
 import { defaultDbPath } from '../store/store.js';
 import { UsageError, parseCommandArgs } from './command.js';

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { OutputTargetError } from '../files/output-target.js';
 import { UsageError, type CliIo } from './command.js';
 import { COMMANDS } from './commands/index.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../package/version.js';
 import { didYouMean } from './did-you-mean.js';
 
 
@@ -46,12 +47,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await command.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof OutputTargetError) {
       io.stderr.write(`vfio-sla ${name}: ${e.message}\n(see: vfio-sla ${name} --help)\n`);
       return 2;
     }
     const err = e as Error & { code?: string };
-    io.stderr.write(`vfio-sla ${name}: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
+    // Node's own messages already start with their code ("EISDIR: illegal operation..."): say it once.
+    const code = err.code !== undefined && !err.message.startsWith(`${err.code}:`) ? `${err.code}: ` : '';
+    io.stderr.write(`vfio-sla ${name}: ${code}${err.message}\n`);
     return 1;
   }
 }

@@ -56,6 +56,12 @@ function split(text: string): { readonly value: number; readonly unit: string } 
   return { value, unit: m[2] ?? '' };
 }
 
+/** `value` when it is a finite number: `1e308s` is a number of seconds but not of ms (Infinity). */
+function finite(value: number, flag: string, text: string): number {
+  if (!Number.isFinite(value)) throw new UsageError(`${flag}: '${text}' is out of range (not a finite number once converted)`);
+  return value;
+}
+
 function bad(flag: string, text: string, what: string, examples: string): UsageError {
   return new UsageError(`${flag}: '${text}' is not ${what} (use a number and a unit, e.g. ${examples})`);
 }
@@ -65,7 +71,7 @@ export function parseSize(text: string, flag: string): number {
   const p = split(text);
   const factor = p === undefined ? undefined : BYTE_UNITS[p.unit.toLowerCase()];
   if (p === undefined || factor === undefined) throw bad(flag, text, 'a size', '8GiB, 512MiB, 1.5GB');
-  return Math.round(p.value * factor);
+  return finite(Math.round(p.value * factor), flag, text);
 }
 
 /**
@@ -77,7 +83,7 @@ export function parseRate(text: string, flag: string): number {
   const p = split(text);
   if (p !== undefined) {
     const bytes = bytesPerSecond(p.unit);
-    if (bytes !== undefined) return p.value * bytes;
+    if (bytes !== undefined) return finite(p.value * bytes, flag, text);
   }
   throw bad(flag, text, 'a rate', '127MiB/s, 1GB/s, 10Gbit/s, 800Mbps');
 }
@@ -101,7 +107,7 @@ export function parseDuration(text: string, flag: string): number {
   const p = split(text);
   const factor = p === undefined ? undefined : DURATION_UNITS[p.unit.toLowerCase()];
   if (p === undefined || factor === undefined) throw bad(flag, text, 'a duration', '300ms, 1.5s, 2min');
-  return p.value * factor;
+  return finite(p.value * factor, flag, text);
 }
 
 function trim(x: number): string {

@@ -7,8 +7,20 @@ import { stateName, type MigState } from '../fsm/index.js';
  * PRE_COPY data fd whose initial data is drained for now), EBUSY, ENOMEM.
  * `VFIO_MIG_GET_PRECOPY_INFO` outside PRE_COPY/PRE_COPY_P2P is EINVAL ("valid only in PRE_COPY
  * states", `include/uapi/linux/vfio.h`; `mlx5vf_precopy_ioctl()` returns -EINVAL).
+ * A real kernel answers with more: EFAULT (mtty's `mtty_resume_write()` rejecting a stream
+ * header, `samples/vfio-mdev/mtty.c`), ENODEV (a data fd the driver disabled), EBADF, EOPNOTSUPP,
+ * ENOENT, EPERM, EACCES, ENOSPC, EEXIST, EAGAIN, E2BIG, ESPIPE; EUNKNOWN stands for any other.
  */
-export type DeviceErrno = 'EINVAL' | 'EIO' | 'ETIMEDOUT' | 'ENOTTY' | 'ENOMSG' | 'EBUSY' | 'ENOMEM';
+export const DEVICE_ERRNOS = [
+  'EINVAL', 'EIO', 'ETIMEDOUT', 'ENOTTY', 'ENOMSG', 'EBUSY', 'ENOMEM',
+  'EFAULT', 'ENODEV', 'EBADF', 'EOPNOTSUPP', 'ENOENT', 'EPERM', 'EACCES', 'ENOSPC', 'EEXIST', 'EAGAIN', 'E2BIG', 'ESPIPE', 'EUNKNOWN',
+] as const;
+export type DeviceErrno = (typeof DEVICE_ERRNOS)[number];
+
+/** `code` when it is one of {@link DEVICE_ERRNOS}, else `EUNKNOWN`. */
+export function deviceErrno(code: string): DeviceErrno {
+  return (DEVICE_ERRNOS as readonly string[]).includes(code) ? (code as DeviceErrno) : 'EUNKNOWN';
+}
 
 /** A failed device request. `stateAfter` is what `getState()` reports after the failure. */
 export class DeviceError extends Error {

@@ -1,5 +1,5 @@
 export type { MigrationDevice, PrecopyInfo } from './types.js';
-export { DeviceError, type DeviceErrno } from './errors.js';
+export { DeviceError, DEVICE_ERRNOS, deviceErrno, type DeviceErrno } from './errors.js';
 export {
   AFTER_FAILURE_MODES,
   statesAfterFailedSetState,

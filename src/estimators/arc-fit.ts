@@ -8,7 +8,7 @@
  * is fitted in O(n log n) (Theil–Sen samples pairs above {@link THEIL_SEN_MAX_PAIRS}).
  */
 import { stateName, type MigState } from '../fsm/index.js';
-import type { ArcRecord } from '../telemetry/records.js';
+import type { ArcRecord } from '../records/records.js';
 import { collectMigrations, type MigrationData } from './migrations.js';
 import { median, offsets, quantileSorted, theilSenSlope, THEIL_SEN_MAX_PAIRS } from './robust.js';
 import { credibility, DEFAULT_PRIOR_PSEUDO_COUNT, logNormalResidualQuantiles, mix, mixQuantiles, VAGUE_LOG_SIGMA } from './shrink.js';

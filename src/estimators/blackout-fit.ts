@@ -17,7 +17,7 @@
  * differences no longer land in the fixed cost's residuals. Without any named link this is the
  * pooled line alone, exactly.
  */
-import type { TransferRecord } from '../telemetry/records.js';
+import type { TransferRecord } from '../records/records.js';
 import { fitLinkSlopes, type LinkSamples } from './link-fit.js';
 import type { MigrationFacts } from './migrations.js';
 import { median, quantiles, theilSen } from './robust.js';

@@ -27,10 +27,12 @@
  *
  * Exchangeability breaks when the world changes (firmware, link, load, QEMU version). Then the
  * miss rate of recent bounds rises above α; {@link driftTest} detects it with an exact one-sided
- * binomial test, and the remedy is {@link recalibrate}: replace the scores by those of the
- * recent migrations (they were predicted by a model not fitted on them, so they are valid
- * conformal scores for the world as it is now), or refit when the point model itself is off.
+ * test (Beta-binomial when the bounds share one calibration set, binomial otherwise), and the
+ * remedy is {@link recalibrate}: replace the scores by those of the recent migrations (they
+ * were predicted by a model not fitted on them, so they are valid conformal scores for the world
+ * as it is now), or refit when the point model itself is off.
  */
+import { gammaln } from 'simple-statistics';
 import { EstimatorError } from './errors.js';
 import type { CalibrationModel, FittedModel } from './types.js';
 
@@ -104,6 +106,40 @@ export function binomialUpperTail(k: number, n: number, p: number): number {
   return Math.min(1, Math.exp(maxLog) * sum);
 }
 
+/**
+ * P(X ≥ k) for X ~ Beta-binomial(n, a, b): the misses among n new migrations of a bound whose
+ * miscoverage is itself Beta(a, b) distributed. Exact sum of the pmf in log space,
+ * `ln C(n,i) + ln B(i+a, n−i+b) − ln B(a,b)` with simple-statistics' `gammaln`.
+ */
+export function betaBinomialUpperTail(k: number, n: number, a: number, b: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  const lnBeta = (x: number, y: number): number => gammaln(x) + gammaln(y) - gammaln(x + y);
+  const lnB0 = lnBeta(a, b);
+  const lnFactN = gammaln(n + 1);
+  const logs: number[] = [];
+  let maxLog = -Infinity;
+  for (let i = k; i <= n; i++) {
+    const l = lnFactN - gammaln(i + 1) - gammaln(n - i + 1) + lnBeta(i + a, n - i + b) - lnB0;
+    logs.push(l);
+    if (l > maxLog) maxLog = l;
+  }
+  let sum = 0;
+  for (const l of logs) sum += Math.exp(l - maxLog);
+  return Math.min(1, Math.exp(maxLog) * sum);
+}
+
+/** Options of {@link driftTest}. */
+export interface DriftTestOptions {
+  /** Level of the test (default 0.01: one false alarm in a hundred checks of a healthy model). */
+  readonly significance?: number;
+  /**
+   * Number of calibration scores the bounds came from, when they all came from one fixed set (a
+   * fitted model's calibration): the test then accounts for that set's own luck (below).
+   */
+  readonly calibrationSize?: number;
+}
+
 /** Result of {@link driftTest}. */
 export interface DriftTest {
   readonly n: number;
@@ -117,17 +153,30 @@ export interface DriftTest {
 }
 
 /**
- * Tests recent (bound, actual) pairs for drift: H0 "each actual exceeds its 1 − α bound with
- * probability ≤ α"; with `misses` of `n` exceeding, the exact one-sided binomial p-value is
- * P(Binomial(n, α) ≥ misses). `recalibrate` when it is below `significance` (default 0.01: one
- * false alarm in a hundred checks of a healthy model). Feed it a sliding window (e.g. the last
- * 100–500 governor outcomes): old pairs hide new drift.
+ * Tests recent (bound, actual) pairs for drift: H0 "the bounds still hold as calibrated". With
+ * `misses` of `n` exceeding:
+ * - bounds from one fixed set of `calibrationSize` = N scores (a fitted model): given that set,
+ *   the bound's miscoverage is not α but a random M ~ Beta(N + 1 − k, k), k = ⌈(N+1)(1−α)⌉ (the
+ *   conformal rank; Vovk 2012, "Conditional validity of inductive conformal predictors"), and
+ *   every new migration shares it — misses are Beta-binomial(n, N+1−k, k), overdispersed against
+ *   Binomial(n, α). The p-value is P(Beta-binomial ≥ misses), so a healthy model raises an alarm
+ *   with probability ≤ `significance` per check (a binomial test at N = 220, n = 500, α = 0.01
+ *   alarmed 5.5 % of the time at a nominal 1 %);
+ * - otherwise (bounds from changing calibrations, each exact at α): P(Binomial(n, α) ≥ misses).
+ * `recalibrate` when the p-value is below `significance` (default 0.01). Each call is one test:
+ * checking a sliding window after every outcome repeats it, and alarms over a long healthy run
+ * add up accordingly. Feed it a sliding window (the last 100–500 outcomes): old pairs hide new drift.
  */
 export function driftTest(
   pairs: Iterable<{ readonly boundMs: number; readonly actualMs: number }>,
   alpha: number,
-  significance = 0.01,
+  options: number | DriftTestOptions = 0.01,
 ): DriftTest {
+  const significance = typeof options === 'number' ? options : (options.significance ?? 0.01);
+  const calibrationSize = typeof options === 'number' ? undefined : options.calibrationSize;
+  if (calibrationSize !== undefined && !(Number.isInteger(calibrationSize) && calibrationSize >= 1)) {
+    throw new EstimatorError('E_BAD_ARGUMENT', `calibrationSize must be an integer ≥ 1, got ${String(calibrationSize)}`);
+  }
   if (!(alpha > 0 && alpha < 1)) throw new EstimatorError('E_BAD_ARGUMENT', `alpha must be in (0, 1), got ${String(alpha)}`);
   let n = 0;
   let misses = 0;
@@ -135,7 +184,11 @@ export function driftTest(
     n++;
     if (p.actualMs > p.boundMs) misses++;
   }
-  const pValue = binomialUpperTail(misses, n, alpha);
+  const rank = calibrationSize === undefined ? undefined : conformalRank(calibrationSize, alpha);
+  const pValue =
+    calibrationSize === undefined || rank === undefined || rank > calibrationSize || rank < 1
+      ? binomialUpperTail(misses, n, alpha)
+      : betaBinomialUpperTail(misses, n, calibrationSize + 1 - rank, rank);
   return { n, misses, missRate: n === 0 ? 0 : misses / n, alpha, pValue, recalibrate: pValue < significance };
 }
 

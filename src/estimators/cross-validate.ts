@@ -7,7 +7,7 @@
  * naive "remaining bytes / pre-copy bandwidth" rule (published-numbers.md §8.1: 26.5× and 16.6×
  * off on the shared dataset).
  */
-import type { TelemetryRecord } from '../telemetry/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { MIN_SCORED_MS } from './conformal.js';
 import { fitModel, type FitModelOptions } from './fit.js';
 import { factRecords, migrationFacts } from './migrations.js';

@@ -6,7 +6,7 @@
 
 /**
  * Every simulated migration's id starts with this (`demo/s<seed>/train/vm-0001`, see
- * `sim/fleet/job.ts`): how a fit tells the simulator's migrations from real ones.
+ * `app/fleet-job.ts`): how a fit tells the simulator's migrations from real ones.
  */
 export const SIMULATED_MIGRATION_PREFIX = 'demo/';
 

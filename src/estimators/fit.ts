@@ -6,13 +6,14 @@
  * Calibration is honest by construction: every conformal score comes from a migration the
  * scoring model was not fitted on —
  * - few migrations with outcomes (< `splitAbove`): K-fold cross-fit by migration; the shipped
- *   point model is refit on all (CV+, see {@link CalibrationModel} for the guarantee);
+ *   point model is refit on all (not CV+: no distribution-free guarantee, ≈ 1 − α for a stable
+ *   fit; see {@link CalibrationModel});
  * - many: split conformal — a deterministic ~20 % of migrations (by id hash) only score, the
  *   shipped point model is fitted on the rest, and the guarantee is exact.
  * Every scoring model is a whole fit (arcs, per-link rates, fixed cost) of the other folds, and
  * a migration is scored with its own link's rate: the scores measure the predictor as shipped.
  */
-import type { TelemetryRecord } from '../telemetry/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
 import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';

@@ -11,7 +11,7 @@ export type { FitSelection } from './fit-input.js';
 export type { FitModelOptions } from './fit.js';
 export { compileModel } from './compile.js';
 export type { CompiledModel, CompiledArc, CompiledChain, CompiledDevice, CompiledLink } from './compile.js';
-export { predictBlackout, resolveLink } from './predict.js';
+export { predictBlackout, unionBoundCoverage, UNION_BOUND_TOP_LEVEL, resolveLink } from './predict.js';
 export { fitArc, fitArcModels, bucketArcs, bucketMigrations, fitArcBuckets } from './arc-fit.js';
 export type { ArcModels, ArcFitOptions, ArcBucket, ArcBuckets } from './arc-fit.js';
 export { fitBlackout, fitRamCarry, MAX_BLACKOUT_BYTES_PER_S } from './blackout-fit.js';

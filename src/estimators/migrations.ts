@@ -9,7 +9,7 @@
  * the cost), and the folds of a cross-fit re-bucket from the columns.
  */
 import { MigFlags, MigState, parseStateName } from '../fsm/index.js';
-import type { OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
+import type { OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import type { BlackoutDevice, BlackoutQuery } from './types.js';
 
 /** One migration's records, arcs as columns (index i is one arc). */
@@ -66,6 +66,22 @@ function emptyData(migrationId: string): MigrationData {
   };
 }
 
+/** Arcs of one migration as columns, for {@link MigrationCollector.addArcColumns}. */
+export interface ArcColumns {
+  readonly deviceId: readonly string[];
+  readonly deviceModel: readonly string[];
+  readonly from: readonly number[];
+  readonly to: readonly number[];
+  readonly startedAtMs: readonly number[];
+  readonly latencyMs: readonly number[];
+  readonly stopCopyBytes: readonly number[];
+  readonly ok: readonly boolean[];
+}
+
+function append<T>(target: T[], values: readonly T[]): void {
+  for (let i = 0; i < values.length; i++) target.push(values[i] as T);
+}
+
 /**
  * Collects records (any order, any mix) by migration, in one pass. Arcs can also be added as
  * plain values ({@link addArc}), so a reader of a columnar source (the SQLite store) need not
@@ -109,6 +125,22 @@ export class MigrationCollector {
     d.arcOk.push(ok);
   }
 
+  /**
+   * Adds a migration's arcs as columns (index i of each is one arc; states as MigState
+   * numbers): what a columnar reader hands over without a call per arc.
+   */
+  addArcColumns(migrationId: string, arcs: ArcColumns): void {
+    const d = this.data(migrationId);
+    append(d.arcDeviceId, arcs.deviceId);
+    append(d.arcModel, arcs.deviceModel);
+    append(d.arcFrom, arcs.from);
+    append(d.arcTo, arcs.to);
+    append(d.arcStartedAtMs, arcs.startedAtMs);
+    append(d.arcLatencyMs, arcs.latencyMs);
+    append(d.arcStopCopyBytes, arcs.stopCopyBytes);
+    append(d.arcOk, arcs.ok);
+  }
+
   /** Adds one record (arcs with unknown state names are dropped). */
   add(r: TelemetryRecord): void {
     switch (r.kind) {
@@ -131,6 +163,9 @@ export class MigrationCollector {
         return;
       case 'transfer':
         if (r.phase === 'stopcopy') this.data(r.migrationId).stopcopyTransfers.push(r);
+        return;
+      case 'attempt':
+        // How an attempt ended says nothing about latencies: the fit reads outcomes only.
         return;
     }
   }

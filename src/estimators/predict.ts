@@ -18,6 +18,12 @@
  * 1 − α/k quantile (k parts) and summed, which holds with probability ≥ 1 − α by the union
  * bound if the parts' quantiles are right — conservative, and `calibrated: false`.
  *
+ * The floor of that bound: residual quantiles are stored up to level 0.999
+ * (`RESIDUAL_QUANTILE_LEVELS`) and not extrapolated into a tail nobody measured, so once
+ * α/k < 0.001 (α = 0.01 with more than 10 parts: a VM with two devices) the residual parts stay
+ * at their 0.999 quantile; only the transfer (log-normal) keeps growing. The union bound then
+ * holds with probability ≥ {@link unionBoundCoverage}(α, k) = 1 − k·max(α/k, 0.001), not 1 − α.
+ *
  * The transfer runs at the query's link's rate when the model knows that link, else at the
  * pooled `default` rate — and then, if calibration never scored a `default` prediction, the
  * bound is the conservative one (see {@link CalibrationModel.links}).
@@ -29,12 +35,24 @@ import type { CompiledChain, CompiledLink, CompiledModel } from './compile.js';
 import { conformalRank } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
-import { DEFAULT_LINK, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
+import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
 
 export { compileModel } from './compile.js';
 export type { CompiledModel } from './compile.js';
 
 const NONE: readonly string[] = Object.freeze([]);
+
+/** Highest residual quantile level a model stores (`RESIDUAL_QUANTILE_LEVELS`): the union bound's per-part floor. */
+export const UNION_BOUND_TOP_LEVEL = RESIDUAL_QUANTILE_LEVELS[RESIDUAL_QUANTILE_LEVELS.length - 1] as number;
+
+/**
+ * The probability the uncalibrated (union) bound of a query with `parts` parts holds at
+ * miscoverage `alpha`, given right part quantiles: 1 − parts·max(alpha/parts, 1 − 0.999). Equal
+ * to 1 − alpha while alpha/parts ≥ 0.001; below that the stored levels floor it (module comment).
+ */
+export function unionBoundCoverage(alpha: number, parts: number): number {
+  return 1 - parts * Math.max(alpha / parts, 1 - UNION_BOUND_TOP_LEVEL);
+}
 
 /** Position of level `p` in `levels`: index of the upper neighbour and the weight of it. */
 function levelPosition(levels: Float64Array, p: number): number {

@@ -5,7 +5,7 @@
  * actually shrank into the next round — so a governor or a report can see whether waiting
  * helps (ρ < 1) or not (ρ ≥ 1 for several rounds: Precopy_Nonconvergent, Clark's MMuncher).
  */
-import type { RamRecord } from '../telemetry/records.js';
+import type { RamRecord } from '../records/records.js';
 import { convergenceRatio } from './precopy.js';
 import { median } from './robust.js';
 

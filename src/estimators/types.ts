@@ -71,12 +71,18 @@ export interface FixedCostModel {
  *
  * The guarantee `P(actual ≤ bound) ≥ 1 − α` rests on **exchangeability**: the next migration
  * is drawn like the calibration ones (same hosts, devices, workloads, QEMU version). With
- * scores from a model fitted elsewhere (split or online) it holds exactly in finite samples;
- * with cross-fitted scores and a model refit on all data it is the CV+ construction, ≥ 1 − 2α
- * in the worst case (Barber, Candès, Ramdas & Tibshirani, "Predictive inference with the
- * jackknife+", Ann. Statist. 2021) and ≈ 1 − α in practice. When exchangeability breaks (new
- * firmware, new link, new workload) `driftTest()` sees the miss rate exceed α and says
- * recalibrate.
+ * scores from a model fitted elsewhere (`split` or `online`) it holds exactly in finite samples.
+ * With `cross-fit` scores (out-of-fold) around the model refit on all data it is **not** CV+:
+ * CV+ (Barber, Candès, Ramdas & Tibshirani, "Predictive inference with the jackknife+", Ann.
+ * Statist. 2021) predicts with each fold's own model and has ≥ 1 − 2α; putting out-of-fold
+ * scores around the refit model is the "naive" K-fold construction, which has no
+ * distribution-free guarantee (their §2 shows it can undercover for an unstable fit) and holds
+ * ≈ 1 − α when the fit is stable — the refit model predicts new migrations as the fold models
+ * predicted theirs (their §5: coverage ≥ 1 − α − O(stability)). Above `splitAbove` migrations
+ * (default 500) the fit switches to split and the exact guarantee. The governor's adaptive α
+ * (`governor/adaptive-alpha.ts`) bounds the long-run miss rate whatever holds here. When
+ * exchangeability breaks (new firmware, new link, new workload) `driftTest()` sees the miss
+ * rate exceed α and says recalibrate.
  */
 export interface CalibrationModel {
   /** Sorted ascending. */

@@ -1,8 +1,9 @@
 /**
  * Watching calibration: the bound promises P(actual > bound) ≤ α on migrations exchangeable with
  * the calibration ones. Over a sliding window of committed switchovers the estimators'
- * `driftTest()` (exact one-sided binomial test, `estimators/conformal.ts`) says when exceedances
- * are improbably many: hosts, firmware or workload changed, and the model needs recalibrating.
+ * `driftTest()` (exact one-sided test, Beta-binomial given the calibration size,
+ * `estimators/conformal.ts`) says when exceedances are improbably many: hosts, firmware or
+ * workload changed, and the model needs recalibrating.
  */
 import { driftTest } from '../estimators/conformal.js';
 import { GovernorError } from './errors.js';
@@ -25,7 +26,7 @@ export interface CalibrationStatus {
   /** Outcomes that missed their deadline (≤ exceedances, as commits need bound ≤ deadline). */
   readonly misses: number;
   readonly missRate: number;
-  /** P(Binomial(n, α) ≥ exceedances): small means more exceedances than α explains. */
+  /** P(≥ exceedances) under a healthy model (Beta-binomial with `calibrationSize`, else binomial): small means drift. */
   readonly pValue: number;
   /** `pValue < significance` with at least `minSamples` outcomes. */
   readonly drifting: boolean;
@@ -39,6 +40,13 @@ export interface CalibrationWatcherOptions {
   readonly significance?: number;
   /** No verdict below this many outcomes. Default 20. */
   readonly minSamples?: number;
+  /**
+   * Calibration scores of the model whose bounds are watched (`calibration.n`): the test then
+   * allows for that one set's luck (Beta-binomial, `driftTest`), so a healthy model alarms at
+   * most at `significance` per check. Omitted: the binomial test, which alarms 3–8× as often
+   * when all bounds come from one fixed calibration set.
+   */
+  readonly calibrationSize?: number;
 }
 
 /** Sliding-window coverage test of the governor's bounds. */
@@ -47,6 +55,7 @@ export class CalibrationWatcher {
   private readonly window: number;
   private readonly significance: number;
   private readonly minSamples: number;
+  private readonly calibrationSize: number | undefined;
   private readonly boundMs: Float64Array;
   private readonly actualMs: Float64Array;
   private readonly missed: Uint8Array;
@@ -58,6 +67,10 @@ export class CalibrationWatcher {
     this.window = options.window ?? 200;
     this.significance = options.significance ?? 0.01;
     this.minSamples = options.minSamples ?? 20;
+    this.calibrationSize = options.calibrationSize;
+    if (this.calibrationSize !== undefined && !(Number.isInteger(this.calibrationSize) && this.calibrationSize >= 1)) {
+      throw new GovernorError('E_BAD_REQUEST', `calibrationSize must be an integer ≥ 1, got ${String(this.calibrationSize)}`);
+    }
     if (!(this.alpha > 0 && this.alpha < 1)) throw new GovernorError('E_BAD_SLO', `alpha must be in (0, 1), got ${String(this.alpha)}`);
     if (!Number.isInteger(this.window) || this.window < 1) {
       throw new GovernorError('E_BAD_REQUEST', `window must be an integer ≥ 1, got ${String(this.window)}`);
@@ -85,7 +98,10 @@ export class CalibrationWatcher {
       pairs.push({ boundMs: this.boundMs[i]!, actualMs: this.actualMs[i]! });
       misses += this.missed[i]!;
     }
-    const drift = driftTest(pairs, this.alpha, this.significance);
+    const drift = driftTest(pairs, this.alpha, {
+      significance: this.significance,
+      ...(this.calibrationSize === undefined ? {} : { calibrationSize: this.calibrationSize }),
+    });
     return {
       n,
       alpha: this.alpha,

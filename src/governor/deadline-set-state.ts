@@ -8,41 +8,42 @@
  * ```ts
  * const vm = new DeadlineSetState([nic, qat], { model, sink: pipeline, clock: realTimeClock, migrationId });
  * const r = await vm.setState(MigState.STOP_COPY, { deadlineMs: 300, ram, budgetMs: 120_000, onCommit: pauseVcpus });
- * if (!r.committed) keepPrecopying(r.decision); // devices are RUNNING/PRE_COPY, or listed in r.needsReset
+ * if (!r.committed && r.precopyLost.length === 0) keepPrecopying(r.decision); // devices are RUNNING/PRE_COPY, or in r.needsReset
  * ```
+ *
+ * The devices step in phases with barriers (`phases.ts`): every P2P device is quiesced
+ * (RUNNING_P2P/PRE_COPY_P2P) before any stops, and on the way back — or on a destination asked
+ * for RUNNING — every device is in RUNNING_P2P before any runs fully, as QEMU's
+ * `vm_state_notify()` steps them.
  */
 import type { MigrationDevice } from '../device/index.js';
 import { compileModel, type CompiledModel } from '../estimators/predict.js';
 import { MigState, planPath, stateName } from '../fsm/index.js';
 import type { FittedModel } from '../estimators/types.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import { decide } from './decide.js';
 import { GovernorError } from './errors.js';
 import { outcomeRecord } from './outcome.js';
 import { probeDevices } from './probe.js';
-import { describeFailure, runArc, type ArcRecorder } from './run-arc.js';
+import { phasedLane, runPhases, type PhasedLane } from './phases.js';
+import { describeFailure, type ArcRecorder } from './run-arc.js';
 import type {
   DeadlineSetStateOptions,
-  DeviceFailure,
   DeviceResult,
   SetStateOptions,
   SetStateOutcome,
   SetStateResult,
 } from './set-state-types.js';
-import { planLane, reserveAfterArcs, runForward, type Lane } from './switchover.js';
+import { isPrecopyState } from './snapshot-devices.js';
+import { planLane, reserveAfterArcs, runForward } from './switchover.js';
 import type { Decision, VmSnapshot } from './types.js';
-import { bringBack } from './unwind.js';
+import { bringAllBack, type HomeTrack } from './unwind.js';
 
 const DEFAULT_ALPHA = 0.05;
 
 /** Per-device bookkeeping of one request. */
-interface Track {
-  readonly device: MigrationDevice;
+interface Track extends HomeTrack {
   readonly initialState: MigState;
-  readonly stopCopyBytes: number;
-  readonly arcs: Lane['arcs'];
-  failure: DeviceFailure | null;
-  needsReset: boolean;
 }
 
 /** Wraps one `MigrationDevice` or a VM's set of them; one request at a time. */
@@ -64,11 +65,14 @@ export class DeadlineSetState {
   }
 
   /**
-   * Moves every device to `target`, one arc per device request, each arc timed and recorded.
-   * STOP_COPY is decided first (`decide()`); on `commit` the devices are driven there and either
-   * all get there, or — when an arc fails, or overruns so that finishing can no longer meet the
-   * deadline but going back can — all are brought back to RUNNING/PRE_COPY. Never resolves
-   * uncommitted with a device left stopped: such a device is in `needsReset`.
+   * Moves every device to `target`, one arc per device request, each arc timed and recorded, the
+   * devices in phases with barriers (all quiesced before any stops; all in RUNNING_P2P before any
+   * runs). STOP_COPY is decided first (`decide()`); on `commit` the devices are driven there and
+   * either all get there, or all are brought back to RUNNING/PRE_COPY: when an arc fails, or —
+   * only before the point of no return, the first arc into STOP_COPY on any device — when arcs
+   * overran so that finishing can no longer meet the deadline but going back can. Never resolves
+   * uncommitted with a device left stopped: such a device is in `needsReset`; a device whose
+   * pre-copy session ended is in `precopyLost`.
    */
   async setState(target: MigState, request: SetStateOptions): Promise<SetStateResult> {
     if (!(request.deadlineMs > 0)) {
@@ -127,25 +131,31 @@ export class DeadlineSetState {
     }
     const rec = this.recorder(request.deadlineMs);
 
+    const serial = this.options.serial ?? false;
     if (decision.action !== 'commit') {
       const startedAtMs = clock.nowMs;
       const tracks = probed.map((p, i) => track(this.devices[i]!, p.state, p.stopCopyBytes ?? 0));
-      await this.bringAllBack(tracks, rec);
+      await bringAllBack(tracks, serial, rec);
       return this.result(MigState.STOP_COPY, 'NOT_COMMITTED', decision, request.deadlineMs, startedAtMs, tracks);
     }
 
-    const lanes = probed.map((p, i) => planLane(this.devices[i]!, p.state, p.stopCopyBytes ?? 0, this.compiledModel.source));
-    const serial = this.options.serial ?? false;
+    const tracks = probed.map((p, i) => track(this.devices[i]!, p.state, p.stopCopyBytes ?? 0));
+    const lanes = tracks.map((t) => planLane(t.device, t.initialState, t.stopCopyBytes, this.compiledModel.source, t.arcs));
     const startedAtMs = clock.nowMs;
-    const timing = { startedAtMs, deadlineMs: request.deadlineMs, reserveMs: reserveAfterArcs(decision.medianBlackoutMs, lanes, serial), serial };
+    const vcpuStopMs = decision.breakdown.find((part) => part.kind === 'vcpu-stop')?.medianMs ?? 0;
+    const reserveMs = reserveAfterArcs(decision.medianBlackoutMs, vcpuStopMs, lanes, serial);
+    const timing = { startedAtMs, deadlineMs: request.deadlineMs, reserveMs, serial, model: this.compiledModel.source };
     if (request.onCommit !== undefined) await request.onCommit();
     const cause = await runForward(lanes, timing, rec);
-    const tracks = lanes.map((lane): Track => ({ ...track(lane.device, lane.initialState, lane.stopCopyBytes), arcs: lane.arcs, failure: lane.failure }));
+    lanes.forEach((lane, i) => {
+      tracks[i]!.failure = lane.failure;
+    });
     if (cause === null) {
       this.lastCommit = { decision, decidedAtMs };
-      return this.result(MigState.STOP_COPY, 'REACHED', decision, request.deadlineMs, startedAtMs, tracks);
+      return this.result(MigState.STOP_COPY, 'REACHED', decision, request.deadlineMs, startedAtMs, tracks, reserveMs);
     }
-    await this.bringAllBack(tracks, rec);
+    await bringAllBack(tracks, serial, rec);
+    if (request.onResume !== undefined && tracks.every((t) => !t.needsReset)) await request.onResume();
     return this.result(
       MigState.STOP_COPY,
       cause === 'ARC_FAILED' ? 'UNWOUND_ARC_FAILED' : 'UNWOUND_OVERRUN',
@@ -156,56 +166,36 @@ export class DeadlineSetState {
     );
   }
 
-  /** Any target but STOP_COPY: no decision and no unwind, just planned, stepped and recorded arcs. */
+  /**
+   * Any target but STOP_COPY: no decision and no unwind, just planned arcs stepped in phases and
+   * recorded. This is the destination's driver too: RESUMING devices asked for RUNNING all load
+   * (RESUMING → STOP), all reach RUNNING_P2P, then run; then `onResume`.
+   */
   private async step(target: MigState, request: SetStateOptions): Promise<SetStateResult> {
     const { clock } = this.options;
     const startedAtMs = clock.nowMs;
     const rec = this.recorder(request.deadlineMs);
     const tracks: Track[] = [];
-    const paths: MigState[][] = [];
+    const lanes: PhasedLane[] = [];
     for (const device of this.devices) {
       const state = device.getState();
       const t = track(device, state, await sizeOrZero(device));
       tracks.push(t);
       try {
-        paths.push(planPath(state, target, device.flags));
+        lanes.push(phasedLane(device, state, planPath(state, target, device.flags), t.stopCopyBytes, t.arcs));
       } catch (error) {
         // The kernel rejects such a request before any arc runs (-EINVAL): so do we, for all devices.
         t.failure = describeFailure(device, error);
-        paths.push([]);
       }
     }
     if (tracks.some((t) => t.failure !== null)) return this.result(target, 'FAILED', null, request.deadlineMs, startedAtMs, tracks);
-    await this.forEach(tracks, async (t, i) => {
-      let from = t.initialState;
-      for (const to of paths[i]!) {
-        const attempt = await runArc(t.device, from, to, t.stopCopyBytes, 'forward', rec);
-        t.arcs.push(attempt.run);
-        if (attempt.failure !== null) {
-          t.failure = attempt.failure;
-          return;
-        }
-        from = to;
-      }
+    await runPhases(lanes, { serial: this.options.serial ?? false, rec, direction: 'forward', stopOnFailure: true });
+    lanes.forEach((lane, i) => {
+      tracks[i]!.failure = lane.failure;
     });
     const reached = tracks.every((t) => t.device.getState() === target);
+    if (reached && target === MigState.RUNNING && request.onResume !== undefined) await request.onResume();
     return this.result(target, reached ? 'REACHED' : 'FAILED', null, request.deadlineMs, startedAtMs, tracks);
-  }
-
-  private async bringAllBack(tracks: readonly Track[], rec: ArcRecorder): Promise<void> {
-    await this.forEach(tracks, async (t) => {
-      const back = await bringBack(t.device, t.stopCopyBytes, rec, t.arcs);
-      t.needsReset = back.needsReset;
-      t.failure ??= back.failure;
-    });
-  }
-
-  private async forEach(tracks: readonly Track[], fn: (t: Track, i: number) => Promise<void>): Promise<void> {
-    if (this.options.serial === true) {
-      for (let i = 0; i < tracks.length; i++) await fn(tracks[i]!, i);
-    } else {
-      await Promise.all(tracks.map(fn));
-    }
   }
 
   private recorder(deadlineMs: number): ArcRecorder {
@@ -219,6 +209,8 @@ export class DeadlineSetState {
     deadlineMs: number,
     startedAtMs: number,
     tracks: readonly Track[],
+    /** Committed STOP_COPY: the predicted median of the blackout after the arcs, ms. */
+    reserveMs = 0,
   ): SetStateResult {
     const elapsedMs = this.options.clock.nowMs - startedAtMs;
     const devices: DeviceResult[] = tracks.map((t) => {
@@ -235,8 +227,14 @@ export class DeadlineSetState {
     });
     const needsReset = devices.filter((d) => d.needsReset).map((d) => d.id);
     const committed = target === MigState.STOP_COPY && outcome === 'REACHED';
-    const partial = { target, outcome, decision, deadlineMs, elapsedMs, devices, needsReset };
-    return { ...partial, committed, startedAtMs, metDeadline: elapsedMs <= deadlineMs, message: explain(partial) };
+    const precopyLost =
+      target === MigState.STOP_COPY && !committed
+        ? devices.filter((d) => isPrecopyState(d.initialState) && !isPrecopyState(d.finalState)).map((d) => d.id)
+        : [];
+    const settled = precopyLost.length > 0 && outcome !== 'FAILED' ? 'UNWOUND_PRECOPY_LOST' : outcome;
+    const partial = { target, outcome: settled, decision, deadlineMs, elapsedMs, devices, needsReset, precopyLost };
+    const metDeadline = (committed ? elapsedMs + Math.max(0, reserveMs) : elapsedMs) <= deadlineMs;
+    return { ...partial, committed, startedAtMs, metDeadline, message: explain(partial) };
   }
 }
 
@@ -261,7 +259,7 @@ async function sizeOrZero(device: MigrationDevice): Promise<number> {
 }
 
 /** One sentence for logs: what happened and why. */
-function explain(r: Pick<SetStateResult, 'target' | 'outcome' | 'decision' | 'deadlineMs' | 'elapsedMs' | 'devices' | 'needsReset'>): string {
+function explain(r: Pick<SetStateResult, 'target' | 'outcome' | 'decision' | 'deadlineMs' | 'elapsedMs' | 'devices' | 'needsReset' | 'precopyLost'>): string {
   const ms = (x: number): string => `${x.toFixed(1)} ms`;
   const failed = r.devices.find((d) => d.failure !== null);
   const why = failed?.failure == null ? '' : ` (${failed.id}: ${failed.failure.code})`;
@@ -278,6 +276,9 @@ function explain(r: Pick<SetStateResult, 'target' | 'outcome' | 'decision' | 'de
       break;
     case 'UNWOUND_OVERRUN':
       text = `arcs overran: finishing would miss the ${ms(r.deadlineMs)} deadline, going back would not; devices brought back after ${ms(r.elapsedMs)}`;
+      break;
+    case 'UNWOUND_PRECOPY_LOST':
+      text = `devices brought back after ${ms(r.elapsedMs)}${why}, but ${r.precopyLost.join(', ')} lost the pre-copy session: restart the migration`;
       break;
     case 'FAILED':
       text = `${stateName(r.target)} not reached${why}`;

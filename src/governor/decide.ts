@@ -12,6 +12,7 @@ import { MigState } from '../fsm/index.js';
 import { predictBlackout, type CompiledModel } from '../estimators/predict.js';
 import { convergenceRatio } from '../estimators/precopy.js';
 import type { BlackoutDevice, BlackoutPrediction } from '../estimators/types.js';
+import { QEMU_FAILED_SIZE_QUERY_BYTES } from '../facts/qemu.js';
 import { GovernorError } from './errors.js';
 import { decideNotFitting } from './not-fitting.js';
 import { idsWhere, isInError, isSourceState, isUnknownState, pendingInitialBytes, sizeFailed, sizesKnown } from './snapshot-devices.js';
@@ -22,7 +23,7 @@ import { REASON_ACTIONS, type Decision, type DecisionReason, type DeviceSnapshot
  * reports when MIG_DATA_SIZE fails, "so downtime limit won't be violated". We substitute it too,
  * so the breakdown shows what the failed query would cost, and in addition never commit.
  */
-export const FAILED_SIZE_QUERY_BYTES = 100 * 1024 * 1024 * 1024;
+export const FAILED_SIZE_QUERY_BYTES = QEMU_FAILED_SIZE_QUERY_BYTES;
 
 const NO_IDS: readonly string[] = Object.freeze([]);
 const NO_PARTS: Decision['breakdown'] = Object.freeze([]);

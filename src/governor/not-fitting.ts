@@ -5,11 +5,16 @@
  * file only asks it the right questions.
  */
 import type { CompiledModel } from '../estimators/predict.js';
-import { maxDirtyRateForTarget, projectPrecopy, type PrecopyState } from '../estimators/precopy.js';
+import { projectPrecopy, type PrecopyState } from '../estimators/precopy.js';
 import type { BlackoutDevice } from '../estimators/types.js';
 import { largestFittingRamBytes } from './ram-target.js';
 import { precopyPendingBytes, type SizedDevice } from './snapshot-devices.js';
 import type { DecisionReason, Slo, ThrottleAdvice, VmSnapshot } from './types.js';
+
+/** Bisection steps on the advised dirty rate; each halves the interval. */
+const MAX_RATE_STEPS = 40;
+/** The advice is within this share of the highest rate that fits (it errs low: it always fits). */
+const RATE_TOLERANCE = 1e-3;
 
 /** What the non-fitting branch concluded. */
 export interface NotFittingOutcome {
@@ -26,6 +31,12 @@ export interface NotFittingOutcome {
  * with `initial_bytes + dirty_bytes` drained their size falls by that much. That device data
  * then joins RAM on the pre-copy link (its own dirtying is unknown from one snapshot and is
  * taken to be part of the RAM dirty rate).
+ *
+ * When waiting does not help, the throttle advice is a pair that works when followed: a dirty
+ * rate d and the target T(d) that fits *at that rate* (the final sync carries d × carry bytes,
+ * so T shrinks as d grows), such that pre-copy at d reaches T(d) within the budget. d is the
+ * highest such rate (bisection; reaching T(d) only gets easier as d falls). No such rate, even 0:
+ * `BUDGET_INSUFFICIENT`; no target even at 0: `DEADLINE_UNREACHABLE`.
  */
 export function decideNotFitting(
   model: CompiledModel,
@@ -37,51 +48,63 @@ export function decideNotFitting(
   rho: number,
   budgetLeftMs: number,
 ): NotFittingOutcome {
-  let target = largestFittingRamBytes(model, { devices, ramDirtyBytesPerS: snapshot.ramDirtyBytesPerS, link, serial }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
+  const current = snapshot.ramDirtyBytesPerS;
+  let blackoutDevices: readonly BlackoutDevice[] = devices;
+  const targetAt = (dirtyBytesPerS: number): number =>
+    largestFittingRamBytes(model, { devices: blackoutDevices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
+  let target = targetAt(current);
   let devicePendingBytes = 0;
   if (target < 0) {
     devicePendingBytes = devicePrecopyPendingBytes(devices);
     if (devicePendingBytes > 0) {
-      const drained = devices.map(withoutPrecopyPending);
-      target = largestFittingRamBytes(model, { devices: drained, ramDirtyBytesPerS: snapshot.ramDirtyBytesPerS, link, serial }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
+      blackoutDevices = devices.map(withoutPrecopyPending);
+      target = targetAt(current);
     }
-  }
-  // The bound grows with the dirty rate (the final sync carries what was dirtied since the last
-  // one), so a target that does not exist at today's rate may exist for a throttled guest. Only
-  // when even a guest dirtying nothing cannot fit is the deadline out of reach.
-  let throttleOnly = false;
-  if (target < 0) {
-    const q = { devices: devicePendingBytes > 0 ? devices.map(withoutPrecopyPending) : devices, ramDirtyBytesPerS: 0, link, serial };
-    target = largestFittingRamBytes(model, q, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
-    if (target < 0) return outcome('DEADLINE_UNREACHABLE', null, null, null);
-    throttleOnly = true;
   }
 
   const base = {
     remainingBytes: snapshot.ramRemainingBytes + devicePendingBytes,
-    dirtyBytesPerS: snapshot.ramDirtyBytesPerS,
+    dirtyBytesPerS: current,
     bandwidthBytesPerS: snapshot.precopyBandwidthBytesPerS,
   };
   const state: PrecopyState = snapshot.wwsBytes === undefined ? base : { ...base, wwsBytes: snapshot.wwsBytes };
   const limits = { maxTimeMs: budgetLeftMs };
-  if (!throttleOnly) {
+  if (target >= 0) {
     const projection = projectPrecopy(state, target, limits);
     if (projection.reachesTarget) {
       return outcome(devicePendingBytes > 0 ? 'DEVICE_PRECOPY_PENDING' : 'CONVERGING', target, projection.timeMs, null);
     }
   }
 
-  const maxDirtyBytesPerS = maxDirtyRateForTarget(state, target, budgetLeftMs);
-  if (maxDirtyBytesPerS <= 0 && !projectPrecopy({ ...state, dirtyBytesPerS: 0 }, target, limits).reachesTarget) {
-    return outcome('BUDGET_INSUFFICIENT', target, null, null);
+  // The bound grows with the dirty rate, so a target that does not exist at today's rate may
+  // exist for a throttled guest. Only when even a guest dirtying nothing cannot fit is the
+  // deadline out of reach.
+  const idleTarget = targetAt(0);
+  if (idleTarget < 0) return outcome('DEADLINE_UNREACHABLE', null, null, null);
+  const reaches = (dirtyBytesPerS: number, t: number): boolean => t >= 0 && projectPrecopy({ ...state, dirtyBytesPerS }, t, limits).reachesTarget;
+  if (!reaches(0, idleTarget)) return outcome('BUDGET_INSUFFICIENT', idleTarget, null, null);
+  // reaches(current, target) is false (checked above, or no target at today's rate).
+  let lo = 0;
+  let loTarget = idleTarget;
+  let hi = current;
+  for (let step = 0; step < MAX_RATE_STEPS && hi - lo > Math.max(1, current * RATE_TOLERANCE); step++) {
+    const mid = (lo + hi) / 2;
+    const t = targetAt(mid);
+    if (reaches(mid, t)) {
+      lo = mid;
+      loTarget = t;
+    } else {
+      hi = mid;
+    }
   }
-  const current = snapshot.ramDirtyBytesPerS;
   const throttle: ThrottleAdvice = {
-    maxDirtyBytesPerS,
+    maxDirtyBytesPerS: lo,
     currentDirtyBytesPerS: current,
-    throttleFraction: current > 0 ? Math.min(1, Math.max(0, 1 - maxDirtyBytesPerS / current)) : 0,
+    throttleFraction: current > 0 ? Math.min(1, Math.max(0, 1 - lo / current)) : 0,
   };
-  return outcome(rho >= 1 ? 'NOT_CONVERGING' : 'CONVERGING_TOO_SLOWLY', target, null, throttle);
+  // No RAM target at today's rate: what the final sync carries alone breaks the deadline.
+  const reason: DecisionReason = target < 0 ? 'DIRTY_RATE_TOO_HIGH' : rho >= 1 ? 'NOT_CONVERGING' : 'CONVERGING_TOO_SLOWLY';
+  return outcome(reason, loTarget, null, throttle);
 }
 
 function outcome(

@@ -5,7 +5,7 @@
  * estimators see what was known at the decision.
  */
 import type { MigrationDevice, PrecopyInfo } from '../device/index.js';
-import type { RecordSink, SizeRecord } from '../telemetry/records.js';
+import type { RecordSink, SizeRecord } from '../records/records.js';
 import { isPrecopyState } from './snapshot-devices.js';
 import type { DeviceSnapshot } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import { DeviceError, type MigrationDevice } from '../device/index.js';
 import { stateName, type MigState } from '../fsm/index.js';
-import type { ArcRecord, RecordSink } from '../telemetry/records.js';
+import type { ArcRecord, RecordSink } from '../records/records.js';
 import type { NowSource } from './clock.js';
 import type { ArcRun, DeviceFailure } from './set-state-types.js';
 

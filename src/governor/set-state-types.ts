@@ -4,7 +4,7 @@
  * completed from STOP, or back in RUNNING, before the deadline".
  */
 import type { MigState } from '../fsm/index.js';
-import type { RecordSink } from '../telemetry/records.js';
+import type { RecordSink } from '../records/records.js';
 import type { CompiledModel } from '../estimators/predict.js';
 import type { FittedModel } from '../estimators/types.js';
 import type { NowSource } from './clock.js';
@@ -26,7 +26,10 @@ export interface DeadlineSetStateOptions {
   readonly migrationId: string;
   /** Default miss probability for STOP_COPY decisions. Default 0.05. */
   readonly alpha?: number;
-  /** Step devices one after another instead of in parallel (the default, as QEMU's multifd device state). */
+  /**
+   * Within each phase (all quiesced, then all stopped, …), step devices one after another instead
+   * of in parallel (the default, as QEMU's multifd device state). The phases are barriers either way.
+   */
   readonly serial?: boolean;
   /** Link name for the blackout throughput model. Default `default`. */
   readonly link?: string;
@@ -59,9 +62,19 @@ export interface SetStateOptions {
   readonly ram?: RamStatus;
   /**
    * STOP_COPY: called after the decision commits, before the first arc — where a VMM pauses the
-   * vCPUs. Its time counts against the deadline.
+   * vCPUs, as QEMU's `do_vm_stop()` (`system/cpus.c`) calls `pause_all_vcpus()` before
+   * `vm_state_notify()` steps any device. Its time counts against the deadline.
    */
   readonly onCommit?: () => void | Promise<void>;
+  /**
+   * Called once every device runs again, after the last arc — where a VMM resumes the vCPUs, as
+   * QEMU's `vm_start()` calls `resume_all_vcpus()` after `vm_prepare_start()` has stepped every
+   * device: on a RUNNING request (the destination) when every device reached RUNNING, and on a
+   * STOP_COPY request that committed and was then unwound, when every device is home. Not called
+   * while a device needs `VFIO_DEVICE_RESET` (QEMU resets it first, in
+   * `vfio_migration_set_state()`): the caller resets, then resumes.
+   */
+  readonly onResume?: () => void | Promise<void>;
 }
 
 /** One arc as it ran. */
@@ -100,13 +113,17 @@ export interface DeviceResult {
 /**
  * - `REACHED`: every device is in the target.
  * - `NOT_COMMITTED`: STOP_COPY was not committed (`decision` says why); devices are RUNNING or
- *   PRE_COPY (or listed in `needsReset`).
- * - `UNWOUND_ARC_FAILED`: an arc failed on the way to STOP_COPY; every device was brought back.
+ *   PRE_COPY (or listed in `needsReset`); pre-copy can go on.
+ * - `UNWOUND_ARC_FAILED`: an arc failed on the way to STOP_COPY; every device was brought back
+ *   and every pre-copy session survived (PRE_COPY_P2P → PRE_COPY).
  * - `UNWOUND_OVERRUN`: arcs overran so that finishing could no longer meet the deadline while
- *   going back could; every device was brought back before the point of no return.
+ *   going back could; every device was brought back before any was asked for STOP_COPY.
+ * - `UNWOUND_PRECOPY_LOST`: brought back (after a failed arc), but a device that was pre-copying
+ *   is now in RUNNING (or needs a reset): its pre-copy session, part of which the destination
+ *   holds, is gone (`precopyLost`). The migration must start over.
  * - `FAILED`: an arc towards another target failed; devices are where `getState()` says.
  */
-export type SetStateOutcome = 'REACHED' | 'NOT_COMMITTED' | 'UNWOUND_ARC_FAILED' | 'UNWOUND_OVERRUN' | 'FAILED';
+export type SetStateOutcome = 'REACHED' | 'NOT_COMMITTED' | 'UNWOUND_ARC_FAILED' | 'UNWOUND_OVERRUN' | 'UNWOUND_PRECOPY_LOST' | 'FAILED';
 
 /** The answer to a request. */
 export interface SetStateResult {
@@ -119,13 +136,24 @@ export interface SetStateResult {
   readonly deadlineMs: number;
   /** Clock time the deadline counts from (the commit for STOP_COPY), ms. */
   readonly startedAtMs: number;
-  /** Time from `startedAtMs` until the last arc ended, ms. */
+  /** Time from `startedAtMs` until the last arc ended, ms (for STOP_COPY: vCPU stop included). */
   readonly elapsedMs: number;
-  /** `elapsedMs ≤ deadlineMs`. */
+  /**
+   * Committed STOP_COPY: `elapsedMs` plus the predicted median of the blackout still to come
+   * (transfer, destination load, restart) ≤ `deadlineMs` — false when the committed blackout
+   * is already past the deadline, or certain to end past it; `recordOutcome()` then records
+   * the blackout as measured. Otherwise: `elapsedMs ≤ deadlineMs`.
+   */
   readonly metDeadline: boolean;
   readonly devices: readonly DeviceResult[];
   /** Ids of devices that need `VFIO_DEVICE_RESET` (the uAPI's only way out of ERROR). */
   readonly needsReset: readonly string[];
+  /**
+   * Ids of devices that were in PRE_COPY/PRE_COPY_P2P and, the switchover not committed, are no
+   * longer pre-copying (brought back from STOP_COPY to RUNNING, or in ERROR): their pre-copy
+   * data stream ended, so the migration must restart. Empty when committed.
+   */
+  readonly precopyLost: readonly string[];
   /** One sentence for logs: what happened and why. */
   readonly message: string;
 }

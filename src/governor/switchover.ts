@@ -1,167 +1,156 @@
 /**
- * The committed part of a STOP_COPY request: every device stepped along its planned path, arc by
- * arc, with a check before each arc — can the remaining arcs still finish before the deadline,
- * and if not, can going back? The arc into STOP_COPY is the point of no return (mlx5's device
- * command cannot be aborted, and the device state is then produced), so the check runs before it
- * is issued, never after.
+ * The committed part of a STOP_COPY request: every device stepped along its planned path in the
+ * phases of `phases.ts` (all quiesced before any stops), with a check at every point where no arc
+ * is in flight — before each phase, and in series before each arc: can the rest still finish
+ * before the deadline, and if not, can going back?
+ *
+ * The point of no return is the first arc into STOP_COPY, on any device: from there the device
+ * produces its final state, and the way back (STOP_COPY → STOP → … → RUNNING) ends its pre-copy
+ * session. The check therefore turns back only while no device has been asked for STOP_COPY;
+ * after that the switchover finishes (unless an arc fails). Because devices stop in one phase, a
+ * turn-back holds for all of them at once.
  */
 import { recoveryAfterFailure, type MigrationDevice } from '../device/index.js';
 import type { FittedModel } from '../estimators/types.js';
 import { MigState, planPath } from '../fsm/index.js';
-import { arcMedianMs, pathMedianMs } from './arc-latency.js';
-import { runArc, type ArcRecorder } from './run-arc.js';
-import type { ArcRun, DeviceFailure } from './set-state-types.js';
+import { arcMedianMs } from './arc-latency.js';
+import { PHASE_ORDER, phasedLane, phasesOf, runPhases, type PhasedLane } from './phases.js';
+import type { ArcRecorder } from './run-arc.js';
+import type { ArcRun } from './set-state-types.js';
 import { homeState } from './unwind.js';
 
 /** Why the forward run stopped before every device reached STOP_COPY. */
 export type StopCause = 'ARC_FAILED' | 'OVERRUN';
 
-/** One device's way to STOP_COPY, with the model's medians along it. */
-export interface Lane {
-  readonly device: MigrationDevice;
+/** One device's way to STOP_COPY, with the model's median for every arc of it. */
+export interface Lane extends PhasedLane {
   readonly initialState: MigState;
-  /** MIG_DATA_SIZE at the decision; recorded with every arc and used for the arc medians. */
-  readonly stopCopyBytes: number;
-  /** States to step through (`planPath(initialState, STOP_COPY)`). */
-  readonly plan: readonly MigState[];
-  /** `suffixMs[k]`: Σ median latency of planned arcs k, k+1, ... (`suffixMs[plan.length]` = 0). */
-  readonly suffixMs: readonly number[];
-  /** `backMs[k]`: median time home from the state reached after k arcs. */
-  readonly backMs: readonly number[];
-  readonly arcs: ArcRun[];
-  /** Arcs issued so far. */
-  next: number;
-  /** Clock time the arc in flight started, NaN when none is. */
-  inFlightSinceMs: number;
-  failure: DeviceFailure | null;
+  /** Median latency of each planned arc, ms (0 where the model lacks the arc). */
+  readonly arcMs: readonly number[];
 }
 
 /** Plans a device's lane to STOP_COPY; `initialState` must be a source state (as `decide()` checks). */
-export function planLane(device: MigrationDevice, initialState: MigState, stopCopyBytes: number, model: FittedModel): Lane {
+export function planLane(device: MigrationDevice, initialState: MigState, stopCopyBytes: number, model: FittedModel, arcs: ArcRun[] = []): Lane {
   const plan = planPath(initialState, MigState.STOP_COPY, device.flags);
-  const n = plan.length;
-  const suffixMs = new Array<number>(n + 1).fill(0);
-  const backMs = new Array<number>(n + 1).fill(0);
-  let from = initialState;
   const arcMs: number[] = [];
+  let from = initialState;
   for (const to of plan) {
     arcMs.push(arcMedianMs(model, device.model, from, to, stopCopyBytes) ?? 0);
     from = to;
   }
-  for (let k = n - 1; k >= 0; k--) suffixMs[k] = suffixMs[k + 1]! + arcMs[k]!;
-  for (let k = 0; k <= n; k++) {
-    const at = k === 0 ? initialState : plan[k - 1]!;
-    const way = recoveryAfterFailure(at, device.flags, homeState(at));
-    backMs[k] =
-      way.kind === 'none' ? 0 : way.kind === 'reset' ? Infinity : pathMedianMs(model, device.model, at, way.path, stopCopyBytes);
-  }
-  return { device, initialState, stopCopyBytes, plan, suffixMs, backMs, arcs: [], next: 0, inFlightSinceMs: NaN, failure: null };
+  return { ...phasedLane(device, initialState, plan, stopCopyBytes, arcs), initialState, arcMs };
 }
 
 /** Timing of one committed switchover. */
 export interface SwitchoverTiming {
-  /** Clock time the deadline counts from, ms. */
+  /** Clock time the deadline counts from (before `onCommit` pauses the vCPUs), ms. */
   readonly startedAtMs: number;
   readonly deadlineMs: number;
   /**
-   * Predicted median of the blackout after the device arcs (transfer, destination load, restart),
-   * ms: the decision's median minus the lanes' arcs, so at the start the check agrees with the
-   * decision exactly.
+   * Predicted median of the blackout after the device arcs (transfer, destination load,
+   * restart), ms: see {@link reserveAfterArcs}.
    */
   readonly reserveMs: number;
   readonly serial: boolean;
-}
-
-/** The blackout median minus the median of the lanes' arcs (combined in parallel or in series). */
-export function reserveAfterArcs(medianBlackoutMs: number, lanes: readonly Lane[], serial: boolean): number {
-  let arcs = 0;
-  for (const lane of lanes) arcs = serial ? arcs + lane.suffixMs[0]! : Math.max(arcs, lane.suffixMs[0]!);
-  return medianBlackoutMs - arcs;
+  /** For the medians of the way home, worked out only when finishing no longer fits. */
+  readonly model: FittedModel;
 }
 
 /**
- * Steps every lane to STOP_COPY (in parallel or in series). Resolves with `null` when all got
- * there, or with why it stopped: an arc failed, or before some arc the median finish was past
- * the deadline while the median way home was not. Lanes stopped mid-way stay where they are;
- * the caller brings them back.
+ * What the blackout median leaves for after the device arcs, ms: the decision's median minus its
+ * vCPU stop part (`onCommit` has spent that already, and the clock counts it from `startedAtMs`)
+ * minus the lanes' arcs combined as the prediction combines them (the longest lane in parallel,
+ * their sum in series), so the first check agrees with the decision.
+ */
+export function reserveAfterArcs(medianBlackoutMs: number, vcpuStopMedianMs: number, lanes: readonly Lane[], serial: boolean): number {
+  let arcs = 0;
+  for (const lane of lanes) {
+    const total = lane.arcMs.reduce((a, b) => a + b, 0);
+    arcs = serial ? arcs + total : Math.max(arcs, total);
+  }
+  return medianBlackoutMs - vcpuStopMedianMs - arcs;
+}
+
+/** True once an arc into STOP_COPY was issued on some device (or one started there). */
+export function pastPointOfNoReturn(lanes: readonly Lane[]): boolean {
+  return lanes.some((l) => l.initialState === MigState.STOP_COPY || l.arcs.some((a) => a.to === MigState.STOP_COPY));
+}
+
+/**
+ * Steps every lane to STOP_COPY in phases. Resolves with `null` when all got there, or with why
+ * it stopped: an arc failed (the phase in flight finishes first), or before the point of no
+ * return the median finish was past the deadline while the median way home was not. Lanes
+ * stopped mid-way stay where they are; the caller brings them back.
  */
 export async function runForward(lanes: readonly Lane[], timing: SwitchoverTiming, rec: ArcRecorder): Promise<StopCause | null> {
-  const state: { cause: StopCause | null } = { cause: null };
-  if (timing.serial) {
-    for (const lane of lanes) {
-      await stepLane(lane, lanes, timing, rec, state);
-      if (state.cause !== null) break;
-    }
-  } else {
-    await Promise.all(lanes.map((lane) => stepLane(lane, lanes, timing, rec, state)));
-  }
-  return state.cause;
-}
-
-async function stepLane(
-  lane: Lane,
-  lanes: readonly Lane[],
-  timing: SwitchoverTiming,
-  rec: ArcRecorder,
-  state: { cause: StopCause | null },
-): Promise<void> {
-  while (lane.next < lane.plan.length) {
-    if (state.cause !== null) return;
-    const now = rec.clock.nowMs;
-    if (shouldTurnBack(lanes, timing, now)) {
-      state.cause = 'OVERRUN';
-      return;
-    }
-    const from = lane.next === 0 ? lane.initialState : lane.plan[lane.next - 1]!;
-    const to = lane.plan[lane.next]!;
-    lane.next++;
-    lane.inFlightSinceMs = now;
-    const attempt = await runArc(lane.device, from, to, lane.stopCopyBytes, 'forward', rec);
-    lane.inFlightSinceMs = NaN;
-    lane.arcs.push(attempt.run);
-    if (attempt.failure !== null) {
-      lane.failure = attempt.failure;
-      // A failed arc explains more than an overrun seen meanwhile on another device.
-      state.cause = 'ARC_FAILED';
-      return;
-    }
-  }
+  const end = await runPhases(lanes, {
+    serial: timing.serial,
+    rec,
+    direction: 'forward',
+    stopOnFailure: true,
+    stopBefore: () => !pastPointOfNoReturn(lanes) && shouldTurnBack(lanes, timing, rec.clock.nowMs),
+  });
+  return end === 'done' ? null : end === 'failed' ? 'ARC_FAILED' : 'OVERRUN';
 }
 
 /**
- * True when finishing can no longer meet the deadline (median of what is left of every lane,
- * plus the reserve) but going home can (median way back of every lane). When neither can,
- * finishing is better: the migration at least completes.
+ * True when finishing can no longer meet the deadline (median of what is left, phase by phase,
+ * plus the reserve) but going home can (median of the way back, phase by phase). When neither
+ * can, finishing is better: the migration at least completes. Called only between arcs.
  */
 export function shouldTurnBack(lanes: readonly Lane[], timing: SwitchoverTiming, nowMs: number): boolean {
-  let finishMs = 0;
-  let backMs = 0;
-  for (const lane of lanes) {
-    const inFlightLeftMs = Number.isNaN(lane.inFlightSinceMs)
-      ? 0
-      : inFlightLeft(lane.suffixMs[lane.next - 1]! - lane.suffixMs[lane.next]!, nowMs - lane.inFlightSinceMs);
-    const finish = inFlightLeftMs + lane.suffixMs[lane.next]!;
-    const back = inFlightLeftMs + lane.backMs[lane.next]!;
-    if (timing.serial) {
-      finishMs += finish;
-      backMs += back;
-    } else {
-      finishMs = Math.max(finishMs, finish);
-      backMs = Math.max(backMs, back);
-    }
-  }
   const elapsedMs = nowMs - timing.startedAtMs;
-  return elapsedMs + finishMs + timing.reserveMs > timing.deadlineMs && elapsedMs + backMs <= timing.deadlineMs;
+  if (elapsedMs + phasedMs(lanes, timing.serial, aheadOf) + timing.reserveMs <= timing.deadlineMs) return false;
+  return elapsedMs + phasedMs(lanes, timing.serial, (lane) => wayHome(lane.device, lane.at, lane.stopCopyBytes, timing.model)) <= timing.deadlineMs;
+}
+
+const PHASES = PHASE_ORDER.length;
+/** Scratch per check (a check runs between arcs, never concurrently with another). */
+const laneMs = new Float64Array(PHASES);
+const longest = new Float64Array(PHASES);
+
+/** The arcs a lane has left, as flat (phase, median ms) pairs. */
+export function aheadOf(lane: Lane): number[] {
+  const out: number[] = [];
+  for (let k = lane.next; k < lane.plan.length; k++) out.push(lane.phases[k]!, lane.arcMs[k]!);
+  return out;
 }
 
 /**
- * Median time left of an arc in flight for `spentMs`, whose median is `medianMs`. Before the
- * median: the rest of it. Past it, the arc is in its tail, and arc latencies are heavy-tailed
- * (published-numbers.md §9.3: rare spikes of 20× the median): a Pareto tail of shape 1 has
- * conditional median 2 × the time already spent, so we expect it to overrun again by as much as
- * it has overrun so far. Counting 0 there would let the other devices of a VM step into STOP_COPY
- * while one of them is stuck.
+ * Median time of arcs run in phases, ms, given each lane's arcs as flat (phase, median ms)
+ * pairs: in series the sum of every arc; in parallel, per phase the longest device's share of
+ * it, summed over the phases (a phase ends when its slowest device does).
  */
-export function inFlightLeft(medianMs: number, spentMs: number): number {
-  return spentMs <= medianMs ? medianMs - spentMs : spentMs - medianMs;
+export function phasedMs(lanes: readonly Lane[], serial: boolean, arcsOf: (lane: Lane) => readonly number[]): number {
+  longest.fill(0);
+  let sum = 0;
+  for (const lane of lanes) {
+    const arcs = arcsOf(lane);
+    laneMs.fill(0);
+    for (let i = 0; i < arcs.length; i += 2) {
+      laneMs[arcs[i]!]! += arcs[i + 1]!;
+      sum += arcs[i + 1]!;
+    }
+    for (let p = 0; p < PHASES; p++) longest[p] = Math.max(longest[p]!, laneMs[p]!);
+  }
+  if (serial) return sum;
+  let total = 0;
+  for (let p = 0; p < PHASES; p++) total += longest[p]!;
+  return total;
+}
+
+/** The way home from `at` as flat (phase, median ms) pairs; `[0, Infinity]` when only a reset gets there. */
+export function wayHome(device: MigrationDevice, at: MigState, stopCopyBytes: number, model: FittedModel): number[] {
+  const way = recoveryAfterFailure(at, device.flags, homeState(at));
+  if (way.kind === 'none') return [];
+  if (way.kind === 'reset') return [0, Infinity];
+  const phases = phasesOf(at, way.path);
+  const out: number[] = [];
+  let from = at;
+  way.path.forEach((to, i) => {
+    // Arcs the model lacks count 0: an unknown arc should not keep the governor from bringing a VM home.
+    out.push(phases[i]!, arcMedianMs(model, device.model, from, to, stopCopyBytes) ?? 0);
+    from = to;
+  });
+  return out;
 }

@@ -81,6 +81,11 @@ export const REASON_ACTIONS = {
   NOT_CONVERGING: 'throttle',
   /** ρ < 1 but pre-copy would not reach a fitting size within the budget. */
   CONVERGING_TOO_SLOWLY: 'throttle',
+  /**
+   * Even with no RAM left, what the guest dirties during the final sync (dirty rate × the
+   * model's carry) breaks the deadline: only a slower-dirtying guest can fit, whatever ρ is.
+   */
+  DIRTY_RATE_TOO_HIGH: 'throttle',
   /** The time budget is spent. */
   BUDGET_SPENT: 'abort',
   /** Even a guest that dirtied nothing could not send enough within the remaining budget. */
@@ -97,9 +102,13 @@ export const REASON_ACTIONS = {
 
 export type DecisionReason = keyof typeof REASON_ACTIONS;
 
-/** Dirty-rate numbers that would make the switchover fit (later mapped to QEMU dirty-limit/auto-converge). */
+/**
+ * Dirty-rate numbers that make the switchover fit when followed (later mapped to QEMU
+ * dirty-limit/auto-converge): at `maxDirtyBytesPerS` pre-copy reaches the decision's
+ * `targetRamBytes` within the budget, and with that RAM left at that rate the bound fits.
+ */
 export interface ThrottleAdvice {
-  /** Highest guest dirty rate at which pre-copy reaches `targetRamBytes` within the budget, bytes/s. 0 = pause. */
+  /** Highest guest dirty rate (within 0.1 %) at which pre-copy reaches `targetRamBytes` within the budget and the bound there fits, bytes/s. 0 = pause. */
   readonly maxDirtyBytesPerS: number;
   /** The dirty rate now, bytes/s. */
   readonly currentDirtyBytesPerS: number;
@@ -129,7 +138,7 @@ export interface Decision {
   readonly rho: number;
   /** Migration time left in the budget, ms. */
   readonly budgetLeftMs: number;
-  /** Largest guest RAM remaining at which the bound fits (non-commit decisions), bytes. */
+  /** Largest guest RAM remaining at which the bound fits (non-commit decisions; for `throttle`, at the advised dirty rate), bytes. */
   readonly targetRamBytes: number | null;
   /** Projected pre-copy time until the switchover fits (`wait`), ms. */
   readonly waitMs: number | null;

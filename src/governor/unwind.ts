@@ -7,7 +7,8 @@
  */
 import { recoveryAfterFailure, type MigrationDevice } from '../device/index.js';
 import { MigState } from '../fsm/index.js';
-import { runArc, type ArcRecorder } from './run-arc.js';
+import { phasedLane, runPhases, type PhasedLane } from './phases.js';
+import type { ArcRecorder } from './run-arc.js';
 import type { ArcRun, DeviceFailure } from './set-state-types.js';
 import { isPrecopyState } from './snapshot-devices.js';
 
@@ -29,44 +30,47 @@ export function isHome(state: MigState): boolean {
   return state === MigState.RUNNING || state === MigState.PRE_COPY;
 }
 
-/** How bringing one device back ended. */
-export interface BringBackResult {
-  /** True when the device is in ERROR, RESUMING, or still away after the retries: `VFIO_DEVICE_RESET` is needed. */
-  readonly needsReset: boolean;
-  /** First failed unwind arc, if any. */
-  readonly failure: DeviceFailure | null;
+/** One device of a VM being brought home: its arcs so far and what happened to it. */
+export interface HomeTrack {
+  readonly device: MigrationDevice;
+  readonly stopCopyBytes: number;
+  /** Every arc run is appended here. */
+  readonly arcs: ArcRun[];
+  /** First failure; an unwind failure is kept only when there was none before. */
+  failure: DeviceFailure | null;
+  /** Set when the device is in ERROR, RESUMING, or still away after the retries: `VFIO_DEVICE_RESET` is needed. */
+  needsReset: boolean;
 }
 
 /**
- * Steps `device` home arc by arc (each arc recorded, appended to `arcs`). A failed arc re-plans
- * from the state the device reports; ERROR (and RESUMING, which only a reset aborts) is not
- * pretended away: it is reported as needing a reset.
+ * Steps every device home (each arc recorded) in the phases of `phases.ts`, so the way back keeps
+ * the P2P barrier too: every stopped device reaches RUNNING_P2P before any device runs fully, as
+ * QEMU's `vm_start()` after a failed migration does. A failed arc re-plans from the state the
+ * device reports, up to {@link MAX_UNWIND_ATTEMPTS} rounds, while the other devices go on; ERROR
+ * (and RESUMING, which only a reset aborts) is not pretended away: it is reported as needing a
+ * reset.
  */
-export async function bringBack(
-  device: MigrationDevice,
-  stopCopyBytes: number,
-  rec: ArcRecorder,
-  arcs: ArcRun[],
-): Promise<BringBackResult> {
-  let failure: DeviceFailure | null = null;
+export async function bringAllBack(tracks: readonly HomeTrack[], serial: boolean, rec: ArcRecorder): Promise<void> {
   for (let attempt = 0; attempt < MAX_UNWIND_ATTEMPTS; attempt++) {
-    const state = device.getState();
-    const recovery = recoveryAfterFailure(state, device.flags, homeState(state));
-    if (recovery.kind === 'none') return { needsReset: false, failure };
-    if (recovery.kind === 'reset') return { needsReset: true, failure };
-    let from = state;
-    let failed = false;
-    for (const to of recovery.path) {
-      const attemptArc = await runArc(device, from, to, stopCopyBytes, 'unwind', rec);
-      arcs.push(attemptArc.run);
-      if (attemptArc.failure !== null) {
-        failure ??= attemptArc.failure;
-        failed = true;
-        break;
+    const lanes: PhasedLane[] = [];
+    const owners: HomeTrack[] = [];
+    for (const t of tracks) {
+      if (t.needsReset) continue;
+      const state = t.device.getState();
+      const recovery = recoveryAfterFailure(state, t.device.flags, homeState(state));
+      if (recovery.kind === 'none') continue;
+      if (recovery.kind === 'reset') {
+        t.needsReset = true;
+        continue;
       }
-      from = to;
+      lanes.push(phasedLane(t.device, state, recovery.path, t.stopCopyBytes, t.arcs));
+      owners.push(t);
     }
-    if (!failed) return { needsReset: false, failure };
+    if (lanes.length === 0) return;
+    await runPhases(lanes, { serial, rec, direction: 'unwind', stopOnFailure: false });
+    lanes.forEach((lane, i) => {
+      owners[i]!.failure ??= lane.failure;
+    });
   }
-  return { needsReset: !isHome(device.getState()), failure };
+  for (const t of tracks) if (!isHome(t.device.getState())) t.needsReset = true;
 }

@@ -204,10 +204,11 @@ export class QmpConnection {
     this.oob = false;
     const sock = createConnection('path' in this.options.endpoint ? { path: this.options.endpoint.path } : this.options.endpoint);
     this.socket = sock;
-    sock.setEncoding('utf8');
+    // Bytes, not strings: the splitter decodes whole lines, so a character split across two
+    // reads is never mangled.
     sock.setNoDelay(true); // QMP is request/reply: do not let Nagle hold a command back (TCP only)
     let socketError: Error | undefined;
-    sock.on('data', (chunk: string) => {
+    sock.on('data', (chunk: Buffer) => {
       if (gen === this.generation) this.onData(chunk);
     });
     sock.on('error', (e) => {
@@ -236,7 +237,7 @@ export class QmpConnection {
     }
   }
 
-  private onData(chunk: string): void {
+  private onData(chunk: Buffer): void {
     let lines: string[];
     try {
       lines = this.splitter.push(chunk);

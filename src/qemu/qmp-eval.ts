@@ -9,10 +9,11 @@
  *   (`Stop_Copy_4T`: 11 ms reported vs ≈ 14.4 s of real interruption);
  * - never completed, or no `active` poll before the switchover to predict from.
  */
-import type { TelemetryRecord } from '../telemetry/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { NEVER_COMPLETED, parseQmpLog, type QmpLogError } from './qmp-log.js';
 import { completedPoll, lastActivePoll, migrationToRecords } from './qmp-records.js';
 import type { QmpMigration } from './qmp-types.js';
+import { RunIdentities, runCollisionReason } from './run-identity.js';
 
 /** Why a migration was left out of a pre-copy evaluation; undefined when it is in. */
 export function precopyExclusion(m: QmpMigration): string | undefined {
@@ -41,6 +42,8 @@ export interface QmpEvalInput {
   readonly excluded: ExcludedMigration[];
   /** Lines that could not be read (the rest of each file still was). */
   readonly errors: QmpLogError[];
+  /** Migrations left out because a different run in another file has their id (both named). */
+  readonly collisions: QmpLogError[];
 }
 
 /**
@@ -51,15 +54,25 @@ export function qmpEvalInput(files: readonly { readonly file: string; readonly t
   const cases: QmpEvalInput['cases'] = [];
   const excluded: ExcludedMigration[] = [];
   const errors: QmpLogError[] = [];
+  const collisions: QmpLogError[] = [];
+  const runs = new RunIdentities();
   for (const { file, text } of files) {
     const parsed = parseQmpLog(text, file);
     // A migration that never completed is listed as excluded, not as an unreadable line.
     for (const e of parsed.errors) if (!e.reason.includes(NEVER_COMPLETED)) errors.push(e);
     for (const m of parsed.migrations) {
+      const records = migrationToRecords(m);
+      // Two runs under one id would be learned from as one migration: neither a merge nor a silent pick.
+      const claim = runs.claim(m.migrationId, file, records);
+      if (claim === 'same') continue;
+      if (claim !== 'new') {
+        collisions.push({ file, line: m.polls[0]?.line ?? 1, reason: runCollisionReason(m.migrationId, file, claim.otherFile) });
+        continue;
+      }
       const reason = precopyExclusion(m);
-      if (reason === undefined) cases.push({ migrationId: m.migrationId, records: migrationToRecords(m) });
+      if (reason === undefined) cases.push({ migrationId: m.migrationId, records });
       else excluded.push({ migrationId: m.migrationId, reason });
     }
   }
-  return { cases, excluded, errors };
+  return { cases, excluded, errors, collisions };
 }

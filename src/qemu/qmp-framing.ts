@@ -1,49 +1,48 @@
 /**
  * Line framing for QMP. QEMU ends every JSON message it sends with `\r\n`
  * (`monitor/qmp.c`, `qmp_send_response`); a socket read may hold part of a message or several.
- * This splitter turns arbitrary chunks into whole lines, without the terminator.
+ * This splitter turns arbitrary chunks into whole lines, without the terminator, with the
+ * shared linear {@link LineFramer} (`telemetry/line-framer.ts`).
  */
+import { LineFramer, TOO_LARGE } from '../telemetry/line-framer.js';
 
-/** Accumulates decoded text chunks and yields complete lines. */
+/** Accumulates chunks and yields complete lines. */
 export class LineSplitter {
-  private pending = '';
+  private readonly framer: LineFramer;
 
   /**
-   * @param maxLineChars a line longer than this is a protocol error (QEMU's largest normal
-   *   reply, `query-qmp-schema`, is a few hundred KiB).
+   * @param maxLineBytes a longer line is a protocol error (QEMU's largest normal reply,
+   *   `query-qmp-schema`, is a few hundred KiB).
    */
-  constructor(readonly maxLineChars = 64 * 1024 * 1024) {}
+  constructor(readonly maxLineBytes = 64 * 1024 * 1024) {
+    this.framer = new LineFramer(maxLineBytes);
+  }
 
   /**
    * Feeds one chunk; returns the lines it completed, `\r\n` or `\n` stripped, blank lines
-   * skipped. Throws `RangeError` when an unterminated line exceeds `maxLineChars`.
+   * skipped. Throws `RangeError` as soon as a line exceeds `maxLineBytes`.
    */
-  push(chunk: string): string[] {
+  push(chunk: Buffer | string): string[] {
+    this.framer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
     const lines: string[] = [];
-    const text = this.pending + chunk;
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      const line = text.slice(start, end);
-      if (line.trim().length > 0) lines.push(line);
-      start = nl + 1;
+    for (let line = this.framer.next(); line !== undefined; line = this.framer.next()) {
+      if (line === TOO_LARGE) {
+        this.framer.reset();
+        throw new RangeError(`QMP line longer than ${this.maxLineBytes} bytes`);
+      }
+      const text = line.toString('utf8', 0, line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length);
+      if (text.trim().length > 0) lines.push(text);
     }
-    const rest = start === 0 ? text : text.slice(start);
-    if (rest.length > this.maxLineChars) {
-      this.pending = '';
-      throw new RangeError(`QMP line longer than ${this.maxLineChars} characters without a newline`);
-    }
-    this.pending = rest;
     return lines;
   }
 
-  /** Characters of an incomplete line held back. */
-  get pendingChars(): number {
-    return this.pending.length;
+  /** Bytes of an incomplete line held back. */
+  get pendingBytes(): number {
+    return this.framer.bufferedBytes;
   }
 
   /** Drops any partial line (on reconnect: a new stream starts). */
   reset(): void {
-    this.pending = '';
+    this.framer.reset();
   }
 }

@@ -19,7 +19,6 @@ import type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.j
 import { jsonArrayElementLines } from './json-lines.js';
 
 export type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
-export { QMP_DEFAULT_DOWNTIME_LIMIT_MS } from './qmp-types.js';
 export { migrationToRecords } from './qmp-records.js';
 
 /** A line that could not be used; the rest of the file still is. */
@@ -117,6 +116,44 @@ function parsePoll(q: unknown, atMs: number, line: number): QmpPoll | undefined 
   return poll;
 }
 
+/** A `query-migrate` reply read on its own: the typed poll (none for `{}` and `none`), or why not. */
+export type QueryMigrateRead = { readonly poll: QmpPoll | undefined } | { readonly error: string };
+
+/**
+ * Types one `query-migrate` return value received at `atMs` (the line's `"ts"` × 1000), as the
+ * importer does for every reply of a log: `vfio-sla watch` converts each live poll with this.
+ */
+export function readQueryMigrate(value: unknown, atMs: number, line: number): QueryMigrateRead {
+  try {
+    return { poll: parsePoll(value, atMs, line) };
+  } catch (e) {
+    if (e instanceof BadField) return { error: e.message };
+    throw e;
+  }
+}
+
+/**
+ * A QMP event line's event, with QEMU's `timestamp` as epoch ms — the importer's reading of an
+ * event, shared with `vfio-sla watch`. Throws a `BadField` (reported per line) without a timestamp.
+ */
+function eventOf(v: Json, event: string, line: number): QmpEvent {
+  const ts = v['timestamp'];
+  if (!isObject(ts)) throw new BadField('event has no timestamp object');
+  const atMs = reqNum(ts, 'seconds', 'timestamp.') * 1000 + reqNum(ts, 'microseconds', 'timestamp.') / 1000;
+  return { atMs, line, event, data: isObject(v['data']) ? v['data'] : {} };
+}
+
+/** {@link eventOf} for one event line's JSON, or why it is not one. */
+export function readQmpEvent(value: unknown, line: number): { readonly event: QmpEvent } | { readonly error: string } {
+  try {
+    if (!isObject(value) || typeof value['event'] !== 'string') throw new BadField('not an event');
+    return { event: eventOf(value, value['event'], line) };
+  } catch (e) {
+    if (e instanceof BadField) return { error: e.message };
+    throw e;
+  }
+}
+
 /** `downtime-limit` of a `query-migrate-parameters` reply, if the value is one. */
 function parseDowntimeLimit(r: Json): number | undefined {
   if (!('downtime-limit' in r)) return undefined;
@@ -201,12 +238,8 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
       if (!isObject(v)) throw new BadField('line is not a JSON object');
       if ('QMP' in v || 'error' in v) continue;
       if (typeof v['event'] === 'string') {
-        const ts = v['timestamp'];
-        if (!isObject(ts)) throw new BadField('event has no timestamp object');
-        const atMs = reqNum(ts, 'seconds', 'timestamp.') * 1000 + reqNum(ts, 'microseconds', 'timestamp.') / 1000;
-        const data = isObject(v['data']) ? v['data'] : {};
-        const ev: QmpEvent = { atMs, line: lineNo, event: v['event'], data };
-        const starts = ev.event === 'MIGRATION' && data['status'] === 'setup';
+        const ev = eventOf(v, v['event'], lineNo);
+        const starts = ev.event === 'MIGRATION' && ev.data['status'] === 'setup';
         const b = cur === undefined || (starts && (cur.ended || cur.polls.length > 0)) ? open() : cur;
         b.events.push(ev);
         continue;

@@ -2,8 +2,9 @@
  * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
-import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../telemetry/records.js';
-import { QMP_DEFAULT_DOWNTIME_LIMIT_MS, type QmpMigration, type QmpPoll, type QmpRamStats } from './qmp-types.js';
+import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
+import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
+import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 
 /**
  * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
@@ -46,6 +47,26 @@ export function mbpsToBytesPerS(mbps: number): number {
 }
 
 /**
+ * The `ram` record of one poll of migration `migrationId`, dated at the poll's host time: one
+ * per `active`/`device` poll with statistics, none otherwise. {@link migrationToRecords} and
+ * `vfio-sla watch` (poll by poll, as they arrive) both convert with this.
+ */
+export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefined {
+  if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) return undefined;
+  const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
+    kind: 'ram',
+    migrationId,
+    atMs: p.atMs,
+    pass: p.ram.dirtySyncCount ?? 0,
+    remainingBytes: p.ram.remainingBytes,
+    dirtyBytesPerS: dirtyBytesPerS(p.ram),
+    bandwidthBytesPerS: mbpsToBytesPerS(p.ram.mbps ?? 0),
+  };
+  if (p.expectedDowntimeMs !== undefined) r.expectedDowntimeMs = p.expectedDowntimeMs;
+  return r;
+}
+
+/**
  * Records for one migration:
  * - one `ram` record per `active`/`device` poll with statistics (`pass` = `dirty-sync-count`,
  *   dirty bytes/s = `dirty-pages-rate` × `page-size`, bandwidth = `mbps` × 10⁶ / 8);
@@ -64,18 +85,8 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const out: TelemetryRecord[] = [];
   const migrationId = m.migrationId;
   for (const p of m.polls) {
-    if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) continue;
-    const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
-      kind: 'ram',
-      migrationId,
-      atMs: p.atMs,
-      pass: p.ram.dirtySyncCount ?? 0,
-      remainingBytes: p.ram.remainingBytes,
-      dirtyBytesPerS: dirtyBytesPerS(p.ram),
-      bandwidthBytesPerS: mbpsToBytesPerS(p.ram.mbps ?? 0),
-    };
-    if (p.expectedDowntimeMs !== undefined) r.expectedDowntimeMs = p.expectedDowntimeMs;
-    out.push(r);
+    const r = ramRecordOf(migrationId, p);
+    if (r !== undefined) out.push(r);
   }
   const done = completedPoll(m);
   if (done === undefined) return out;
@@ -101,7 +112,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     };
     out.push(precopy, stopcopy);
   }
-  const deadlineMs = m.downtimeLimitMs ?? QMP_DEFAULT_DOWNTIME_LIMIT_MS;
+  const deadlineMs = m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
   const last = lastActivePoll(m);
   const outcome: OutcomeRecord = {
     kind: 'outcome',

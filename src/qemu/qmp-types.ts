@@ -4,12 +4,6 @@
  * Names carry units; values are QEMU's, unconverted except seconds → ms for host times.
  */
 
-/**
- * QEMU's default `downtime-limit`, ms (`migration/options.c`, `DEFAULT_MIGRATE_SET_DOWNTIME`):
- * the deadline assumed when a log carries no `query-migrate-parameters` reply.
- */
-export const QMP_DEFAULT_DOWNTIME_LIMIT_MS = 300;
-
 /** `MigrationInfo.ram` (QEMU `MigrationStats`). Optional fields are newer than QEMU 2.x. */
 export interface QmpRamStats {
   /** `total`: guest RAM, bytes. */

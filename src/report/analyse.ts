@@ -3,10 +3,12 @@
  * aggregated per (device model, arc), and the outcomes with their per-policy summaries.
  */
 import type { Store } from '../store/store.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { AttemptRecord, OutcomeRecord } from '../records/records.js';
 import { analyseArcs, type ArcAnalysis } from './arc-stats.js';
+import { arcStates } from './filter.js';
+import { summariseAttempts, type PolicyAttemptSummary } from './attempt-stats.js';
 import { summarisePolicies, type PolicyOutcomeSummary } from './outcome-stats.js';
-import { analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from './queries.js';
+import { analysisAttempts, analysisOutcomes, countArcs, deviceModelNames, scanArcs, type AnalysisFilter } from '../store/analysis.js';
 
 /** Everything the tables and charts are drawn from. */
 export interface StoreAnalysis {
@@ -15,6 +17,10 @@ export interface StoreAnalysis {
   /** Outcomes matching the filter, by migration. */
   readonly outcomes: readonly OutcomeRecord[];
   readonly policies: readonly PolicyOutcomeSummary[];
+  /** How every attempt matching the filter ended (none in a store older than attempt records). */
+  readonly attempts: readonly AttemptRecord[];
+  /** Per policy: attempted, completed, met, missed, aborted by reason, total time. */
+  readonly attemptSummaries: readonly PolicyAttemptSummary[];
 }
 
 /** Options of {@link analyseStore}. */
@@ -27,12 +33,14 @@ export interface AnalyseOptions {
 
 /** Scans the arcs matching `filter` once and reads the matching outcomes. Synchronous. */
 export function analyseStore(store: Store, filter: AnalysisFilter = {}, options: AnalyseOptions = {}): StoreAnalysis {
+  if (filter.arc !== undefined) arcStates(filter.arc); // a bad key is E_BAD_FILTER
   const onProgress = options.onProgress;
   const total = onProgress === undefined ? 0 : countArcs(store, filter);
-  const arcs = analyseArcs(scanArcs(store, filter), deviceModelNames(store.db), {
+  const arcs = analyseArcs(scanArcs(store, filter), deviceModelNames(store), {
     samplePerGroup: options.samplePerGroup ?? 0,
     ...(onProgress === undefined ? {} : { onProgress: (done: number) => onProgress(done, total) }),
   });
   const outcomes = analysisOutcomes(store, filter);
-  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes) };
+  const attempts = analysisAttempts(store, filter);
+  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes), attempts, attemptSummaries: summariseAttempts(attempts, outcomes) };
 }

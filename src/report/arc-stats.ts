@@ -9,7 +9,7 @@
 import { stateName, type MigState } from '../fsm/index.js';
 import { fitArc } from '../estimators/arc-fit.js';
 import { offsets, quantileSorted } from '../estimators/robust.js';
-import type { ArcScanRow } from './queries.js';
+import type { ArcScanRow } from '../store/analysis.js';
 
 /** Latency statistics of one (device model, arc). Latency figures are over completed arcs. */
 export interface ArcStats {
@@ -142,7 +142,7 @@ function finish(g: Group, deviceModel: string): ArcStats {
 
 /**
  * Aggregates scanned arcs per (device model, arc). `modelNames` resolves `model_ref`s
- * (`queries.ts` `deviceModelNames`).
+ * (`store/analysis.ts` `deviceModelNames`).
  */
 export function analyseArcs(rows: Iterable<ArcScanRow>, modelNames: ReadonlyMap<number, string>, options: ArcAnalysisOptions = {}): ArcAnalysis {
   const groups = new Map<number, Group>();

@@ -4,7 +4,7 @@
  */
 import { iterateArcs, transfers } from '../store/queries.js';
 import type { Store } from '../store/store.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import type { ArcStats } from './arc-stats.js';
 import { overshootMs } from './outcome-stats.js';
 

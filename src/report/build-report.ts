@@ -9,8 +9,8 @@
  * store.close();
  * ```
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { assertFileTarget, writeFileAtomic } from '../files/output-target.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
 import type { Store } from '../store/store.js';
 import { analyseStore, type StoreAnalysis } from './analyse.js';
 import { blackoutBreakdown, linesByKey } from './breakdown.js';
@@ -23,8 +23,8 @@ import { chooseConvergence } from './convergence.js';
 import { filterParts, timeText } from './describe.js';
 import { chartFigure, note, renderPage, type PageSection } from './html.js';
 import { worstOutcomes } from './outcome-stats.js';
-import type { AnalysisFilter } from './queries.js';
-import { ARC_COLUMNS, POLICY_COLUMNS } from './stats-tables.js';
+import type { AnalysisFilter } from '../store/analysis.js';
+import { ARC_COLUMNS, ATTEMPT_COLUMNS, POLICY_COLUMNS } from './stats-tables.js';
 import { htmlTable } from './table-format.js';
 import { worstTableHtml } from './worst-table.js';
 
@@ -87,6 +87,11 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
   });
   const charts: string[] = [];
   const warnings: string[] = [];
+  for (const g of analysis.arcs.stats) {
+    if (!(g.lastStartedAtMs <= MAX_TIME_MS)) {
+      warnings.push(`${g.deviceModel} ${g.arc}: an arc starts at ${g.lastStartedAtMs} ms, past the year 9999 (a bad stored record); shown as a number`);
+    }
+  }
   const chart = async (name: string, spec: Parameters<typeof renderSvg>[0], caption: string): Promise<string> => {
     charts.push(name);
     return chartFigure(name, await renderSvg(spec, name, warnings), caption);
@@ -107,6 +112,19 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
   }
 
   const sections: PageSection[] = [];
+  sections.push({
+    id: 'attempts',
+    title: 'Attempts by policy',
+    body:
+      analysis.attemptSummaries.length === 0
+        ? note('No attempts or outcomes recorded.')
+        : htmlTable(ATTEMPT_COLUMNS, analysis.attemptSummaries) +
+          note(
+            'Every migration attempted, however it ended. "miss rate" is missed ÷ attempted: an aborted migration is not a miss (the VM kept running on the source), so read it beside "aborted share". ' +
+              '"mean total time": start to the VM running on the destination, or to the end.' +
+              (analysis.attemptSummaries.some((p) => !p.attemptsRecorded) ? ' * No attempt records for this policy: counted from its outcomes, aborts unknown.' : ''),
+          ),
+  });
   sections.push({
     id: 'policies',
     title: 'Outcomes by policy',
@@ -182,10 +200,8 @@ export async function buildReport(store: Store, options: ReportOptions = {}): Pr
 
 /** Builds the report and writes it to `outPath` atomically (creating its folder). */
 export async function writeReport(store: Store, outPath: string, options: ReportOptions = {}): Promise<ReportSummary> {
+  assertFileTarget(outPath, '--out'); // before the work, not only after it
   const { html, summary } = await renderReport(store, options);
-  mkdirSync(dirname(outPath), { recursive: true });
-  const tmp = `${outPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, html);
-  renameSync(tmp, outPath);
+  writeFileAtomic(outPath, html, '--out');
   return summary;
 }

@@ -3,6 +3,7 @@
  * else the worst outcomes that have RAM progress, else the migrations with the most passes.
  */
 import { precopyRounds } from '../estimators/rounds.js';
+import { mostPasses } from '../store/analysis.js';
 import { ramProgress } from '../store/queries.js';
 import type { Store } from '../store/store.js';
 import type { MigrationRounds } from './charts/convergence.js';
@@ -22,17 +23,6 @@ export function roundsOf(store: Store, ids: Iterable<string>, max: number, minRo
     if (rounds.length >= minRounds) out.push({ migrationId: id, rounds });
   }
   return out;
-}
-
-/** Ids of the `limit` migrations with the most pre-copy passes (ties by id). */
-export function mostPasses(store: Store, limit: number): string[] {
-  return store.db
-    .prepare(
-      `SELECT m.migration_id FROM (SELECT migration_ref, count(DISTINCT pass) AS passes FROM ram_progress GROUP BY migration_ref) r
-         JOIN migrations m ON m.id = r.migration_ref ORDER BY r.passes DESC, m.migration_id LIMIT ?`,
-    )
-    .pluck()
-    .all(limit) as string[];
 }
 
 /**

@@ -1,11 +1,16 @@
 /** Words for what a table or page covers: the filter and the times, as a person reads them. */
-import type { AnalysisFilter } from './queries.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
+import type { AnalysisFilter } from '../store/analysis.js';
 
 /** Store clocks above this are epoch ms (after 1973); below, a simulator's or a relative clock. */
 const EPOCH_MS_FLOOR = 1e11;
 
-/** An epoch time as ISO-8601; a small clock value as `t = 1234 ms`. */
+/**
+ * An epoch time as ISO-8601; a small clock value as `t = 1234 ms`; a value past the year 9999
+ * (a bad stored record: `toISOString()` would throw "Invalid time value") as itself.
+ */
 export function timeText(ms: number): string {
+  if (!(ms <= MAX_TIME_MS)) return `t = ${ms} ms (past the year 9999)`;
   return ms >= EPOCH_MS_FLOOR ? new Date(ms).toISOString() : `t = ${ms.toFixed(0)} ms`;
 }
 

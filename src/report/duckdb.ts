@@ -3,7 +3,7 @@
  * Parquet. Parquet and JSON support are built into the bundled library: nothing is downloaded.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { importOptional } from '../optional-dependency.js';
+import { importOptional } from '../package/optional-dependency.js';
 import { ReportError } from './errors.js';
 
 /** A SQL string literal: `it's` → `'it''s'`. */

@@ -1,9 +1,10 @@
 /**
  * `vfio-sla export`: a store's telemetry as Parquet for fleet engines (layout in
- * `export-schema.ts`). Rows stream from better-sqlite3 (raw rows, references resolved from
- * the small tables in memory) into DuckDB appenders, one table at a time, and DuckDB writes
- * them with `COPY … (FORMAT PARQUET, PARTITION_BY (day))`. DuckDB's SQLite extension is not
- * used: it would have to be downloaded.
+ * `export-schema.ts`). Raw rows stream from the store's scan (`store/scan.ts`: numbers and
+ * reference ids) into DuckDB in data chunks, one table at a time; DuckDB resolves the ids with
+ * the small reference tables, adds each migration's day and writes the files with `COPY …
+ * (FORMAT PARQUET, PARTITION_BY (day))`. DuckDB's SQLite extension is not used: it would have to
+ * be downloaded.
  *
  * Re-exporting a host overwrites that host's file of each day it writes (names are
  * `<host>_<n>.parquet`); other hosts' files in the same folders are left alone. `sinceMs`
@@ -13,12 +14,15 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { DuckDBAppender, DuckDBDateValue } from '@duckdb/node-api';
-import { stateName, type MigState } from '../fsm/index.js';
+import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
+import { MigState, stateName } from '../fsm/index.js';
+import { assertDirTarget } from '../files/output-target.js';
+import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanRows, type ScanTable } from '../store/scan.js';
 import type { Store } from '../store/store.js';
-import { importOptional } from '../optional-dependency.js';
+import { importOptional } from '../package/optional-dependency.js';
+import { MAX_TIME_MS } from '../telemetry/validate.js';
 import { sqlString, withDuckDb } from './duckdb.js';
-import { EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, stagingTableSql, type ExportTable } from './export-schema.js';
+import { EXPORT_COLUMNS, EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, type ExportTable } from './export-schema.js';
 
 /** Options of {@link exportParquet}. */
 export interface ExportOptions {
@@ -39,117 +43,110 @@ export interface ExportSummary {
   readonly tables: Readonly<Record<ExportTable, { readonly rows: number; readonly days: number }>>;
   /** Files written, relative to `dir`, sorted. */
   readonly files: readonly string[];
+  /** Migrations left out: their first time is past the year 9999, a bad stored record (by id). */
+  readonly outOfRange: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
 const PROGRESS_EVERY = 65_536;
+/** Rows per data chunk: DuckDB's vector size (`STANDARD_VECTOR_SIZE`), the most a chunk holds. */
+const CHUNK_ROWS = 2048;
 
-/** Names of the references a row holds. */
-interface Names {
-  readonly migrations: ReadonlyMap<number, string>;
-  readonly devices: ReadonlyMap<number, string>;
-  readonly models: ReadonlyMap<number, string>;
-}
+/** The store table each export table is read from. */
+const SOURCE: Record<ExportTable, ScanTable> = { arcs: 'arcs', sizes: 'sizes', transfers: 'transfers', ram: 'ram_progress', outcomes: 'outcomes' };
 
-type Row = readonly unknown[];
-
-interface TableReader {
-  readonly sql: string;
-  /** Appends the row's columns after `host` and before `day`. */
-  readonly append: (app: DuckDBAppender, row: Row, names: Names) => void;
-}
-
-function str(app: DuckDBAppender, v: unknown): void {
-  if (v === null || v === undefined) app.appendNull();
-  else app.appendVarchar(String(v));
-}
-
-function num(app: DuckDBAppender, v: unknown): void {
-  if (typeof v === 'number') app.appendDouble(v);
-  else app.appendNull();
-}
-
-const state = (n: unknown): string => stateName(n as MigState);
-
-/** How each table is read from SQLite (`store/schema.ts` v1) and appended, column for column. */
-const READERS: Record<ExportTable, TableReader> = {
-  arcs: {
-    sql: 'SELECT migration_ref, device_ref, model_ref, from_state, to_state, started_at_ms, latency_ms, stop_copy_bytes, ok, errno, deadline_ms FROM arcs',
-    append: (app, r, n) => {
-      str(app, n.migrations.get(r[0] as number));
-      str(app, n.devices.get(r[1] as number));
-      str(app, n.models.get(r[2] as number));
-      app.appendVarchar(`${state(r[3])}>${state(r[4])}`);
-      app.appendVarchar(state(r[3]));
-      app.appendVarchar(state(r[4]));
-      num(app, r[5]);
-      num(app, r[6]);
-      num(app, r[7]);
-      app.appendBoolean(r[8] === 1);
-      str(app, r[9]);
-      num(app, r[10]);
-    },
-  },
-  sizes: {
-    sql: 'SELECT migration_ref, device_ref, at_ms, stop_copy_bytes, initial_bytes, dirty_bytes FROM sizes',
-    append: (app, r, n) => {
-      str(app, n.migrations.get(r[0] as number));
-      str(app, n.devices.get(r[1] as number));
-      for (let i = 2; i < 6; i++) num(app, r[i]);
-    },
-  },
-  transfers: {
-    sql: 'SELECT migration_ref, device_id, phase, bytes, duration_ms, link FROM transfers',
-    append: (app, r, n) => {
-      str(app, n.migrations.get(r[0] as number));
-      str(app, r[1]);
-      str(app, r[2]);
-      num(app, r[3]);
-      num(app, r[4]);
-      str(app, r[5]);
-    },
-  },
-  ram: {
-    sql: 'SELECT migration_ref, at_ms, pass, remaining_bytes, dirty_bytes_per_s, bandwidth_bytes_per_s, expected_downtime_ms FROM ram_progress',
-    append: (app, r, n) => {
-      str(app, n.migrations.get(r[0] as number));
-      for (let i = 1; i < 7; i++) num(app, r[i]);
-    },
-  },
-  outcomes: {
-    sql: 'SELECT migration_ref, policy, deadline_ms, decided_at_ms, predicted_blackout_ms, actual_blackout_ms, met FROM outcomes',
-    append: (app, r, n) => {
-      str(app, n.migrations.get(r[0] as number));
-      str(app, r[1]);
-      for (let i = 2; i < 6; i++) num(app, r[i]);
-      app.appendBoolean(r[6] === 1);
-    },
-  },
+/**
+ * Each export table's columns after `host`, as expressions on its raw staged rows `r` (the
+ * store's scan columns) joined with the reference tables: migration `m`, device `d`, model `dm`,
+ * states `sf`/`st`. Cast to the column types of `export-schema.ts` (the staged numbers are
+ * DOUBLE), as appending a double to those columns did.
+ */
+const EXPRESSIONS: Record<ExportTable, readonly string[]> = {
+  arcs: ['m.name', 'd.name', 'dm.name', "sf.name || '>' || st.name", 'sf.name', 'st.name', 'r.started_at_ms', 'r.latency_ms', 'r.stop_copy_bytes', 'coalesce(r.ok = 1, false)', 'r.errno', 'r.deadline_ms'],
+  sizes: ['m.name', 'd.name', 'r.at_ms', 'r.stop_copy_bytes', 'r.initial_bytes', 'r.dirty_bytes'],
+  transfers: ['m.name', 'r.device_id', 'r.phase', 'r.bytes', 'r.duration_ms', 'r.link'],
+  ram: ['m.name', 'r.at_ms', 'r.pass', 'r.remaining_bytes', 'r.dirty_bytes_per_s', 'r.bandwidth_bytes_per_s', 'r.expected_downtime_ms'],
+  outcomes: ['m.name', 'r.policy', 'r.deadline_ms', 'r.decided_at_ms', 'r.predicted_blackout_ms', 'r.actual_blackout_ms', 'coalesce(r.met = 1, false)'],
 };
 
-const SQLITE_TABLE: Record<ExportTable, string> = { arcs: 'arcs', sizes: 'sizes', transfers: 'transfers', ram: 'ram_progress', outcomes: 'outcomes' };
+/** The SELECT list of a table's rows in the export's column order and types, `day` last. */
+function selectList(table: ExportTable, host: string): string {
+  const [, ...columns] = EXPORT_COLUMNS[table];
+  const cast = columns.map(([name, type], i) => `CAST(${EXPRESSIONS[table][i] ?? 'NULL'} AS ${type}) AS ${name}`);
+  return [`CAST(${sqlString(host)} AS VARCHAR) AS host`, ...cast, `DATE '1970-01-01' + CAST(md.day AS INTEGER) AS day`].join(', ');
+}
 
-function nameMap(store: Store, sql: string): Map<number, string> {
-  return new Map(store.db.prepare(sql).raw(true).all() as Array<[number, string]>);
+const JOINS: Record<ExportTable, string> = {
+  arcs: `LEFT JOIN names_devices d ON d.id = r.device_ref LEFT JOIN names_models dm ON dm.id = r.model_ref
+         LEFT JOIN names_states sf ON sf.id = r.from_state LEFT JOIN names_states st ON st.id = r.to_state`,
+  sizes: 'LEFT JOIN names_devices d ON d.id = r.device_ref',
+  transfers: '',
+  ram: '',
+  outcomes: '',
+};
+
+/** The duckdb-node types and chunk class, loaded with DuckDB (importing this module must not load it). */
+type DuckDbApi = typeof import('@duckdb/node-api');
+
+/**
+ * Appends `rows` to `app` in data chunks of the vector size (2048): one native call per column
+ * and chunk, where one appender call per value cost 14.9 s for a million arcs.
+ */
+function appendChunks(api: DuckDbApi, app: DuckDBAppender, types: readonly DuckDBType[], rows: Iterable<readonly unknown[]>, onRow?: () => void): void {
+  const size = CHUNK_ROWS;
+  const columns = types.map(() => new Array<unknown>(size));
+  let n = 0;
+  const flush = (): void => {
+    if (n === 0) return;
+    const chunk = api.DuckDBDataChunk.create(types, n);
+    for (let c = 0; c < types.length; c++) {
+      const values = columns[c] as unknown[];
+      chunk.setColumnValues(c, (n === size ? values : values.slice(0, n)) as Parameters<typeof chunk.setColumnValues>[1]);
+    }
+    app.appendDataChunk(chunk);
+    n = 0;
+  };
+  for (const row of rows) {
+    for (let c = 0; c < types.length; c++) (columns[c] as unknown[])[n] = row[c] ?? null;
+    onRow?.();
+    if (++n === size) flush();
+  }
+  flush();
+}
+
+/** Creates `name` with `columns` (`[name, isText]`) and fills it from `rows` in chunks. */
+async function stage(
+  api: DuckDbApi,
+  duck: DuckDBConnection,
+  name: string,
+  columns: ReadonlyArray<readonly [string, boolean]>,
+  rows: Iterable<readonly unknown[]>,
+  onRow?: () => void,
+): Promise<void> {
+  await duck.run(`CREATE TABLE ${name} (${columns.map(([c, text]) => `${c} ${text ? 'VARCHAR' : 'DOUBLE'}`).join(', ')})`);
+  const app = await duck.createAppender(name);
+  appendChunks(api, app, columns.map(([, text]) => (text ? api.VARCHAR : api.DOUBLE)), rows, onRow);
+  app.closeSync();
+}
+
+function* indexed(names: readonly string[]): Generator<readonly [number, string]> {
+  for (const [id, name] of names.entries()) if (name !== undefined) yield [id, name];
 }
 
 /**
  * Each migration's day (days since 1970-01-01 UTC): of its first arc, else first outcome, size
- * poll or RAM poll (each a primary-key seek). Migrations before `sinceMs`'s day are left out.
+ * poll or RAM poll. Migrations before `sinceMs`'s day are left out.
  */
-export function migrationDays(store: Store, sinceMs?: number): Map<number, number> {
-  const rows = store.db
-    .prepare(
-      `SELECT m.id, coalesce((SELECT min(started_at_ms) FROM arcs a WHERE a.migration_ref = m.id),
-                             (SELECT min(decided_at_ms) FROM outcomes o WHERE o.migration_ref = m.id),
-                             (SELECT min(at_ms) FROM sizes s WHERE s.migration_ref = m.id),
-                             (SELECT min(at_ms) FROM ram_progress r WHERE r.migration_ref = m.id), 0) FROM migrations m`,
-    )
-    .raw(true)
-    .all() as Array<[number, number]>;
+export function migrationDays(store: Store, sinceMs?: number, outOfRange: number[] = []): Map<number, number> {
   const fromDay = sinceMs === undefined ? -Infinity : Math.floor(sinceMs / DAY_MS);
   const out = new Map<number, number>();
-  for (const [id, t0] of rows) {
+  for (const [id, t0] of migrationFirstTimes(store)) {
+    // A time past any clock (stored before validation bounded it) would be a partition like
+    // day=318857-05-20: leave the migration out and say so, the rest still exports.
+    if (!(t0 <= MAX_TIME_MS)) {
+      outOfRange.push(id);
+      continue;
+    }
     const day = Math.floor(t0 / DAY_MS);
     if (day >= fromDay) out.set(id, day);
   }
@@ -165,7 +162,9 @@ function filesUnder(dir: string, prefix: string): string[] {
     } catch {
       continue;
     }
-    for (const e of entries) if (e.endsWith('.parquet') && e.split('/').at(-1)?.startsWith(`${prefix}_`)) out.push(`${table}/${e}`);
+    // `<prefix>_<n>.parquet` exactly: host `a`'s files are not those of host `a/b` (`a_2fb_0.parquet`).
+    const own = (name: string | undefined): boolean => name !== undefined && name.startsWith(`${prefix}_`) && /^\d+\.parquet$/.test(name.slice(prefix.length + 1));
+    for (const e of entries) if (own(e.split('/').at(-1))) out.push(`${table}/${e}`);
   }
   return out.sort();
 }
@@ -173,50 +172,58 @@ function filesUnder(dir: string, prefix: string): string[] {
 /** Writes `store`'s telemetry under `outDir` as Parquet (see the module comment). */
 export async function exportParquet(store: Store, outDir: string, options: ExportOptions = {}): Promise<ExportSummary> {
   const dir = resolve(outDir);
+  assertDirTarget(dir, '--out');
   mkdirSync(dir, { recursive: true });
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);
-  const { DuckDBDateValue: DateValue } = await importOptional('@duckdb/node-api', 'Parquet export (DuckDB)', () => import('@duckdb/node-api'));
-  const days = migrationDays(store, options.sinceMs);
-  const dayValues = new Map<number, DuckDBDateValue>();
-  for (const [id, day] of days) dayValues.set(id, new DateValue(day));
-  const names: Names = {
-    migrations: nameMap(store, 'SELECT id, migration_id FROM migrations'),
-    devices: nameMap(store, 'SELECT id, device_id FROM devices'),
-    models: nameMap(store, 'SELECT id, name FROM device_models'),
-  };
-  const totals = EXPORT_TABLES.map((t) => store.db.prepare(`SELECT count(*) FROM ${SQLITE_TABLE[t]}`).pluck().get() as number);
-  const total = totals.reduce((a, b) => a + b, 0);
+  const api = await importOptional('@duckdb/node-api', 'Parquet export (DuckDB)', () => import('@duckdb/node-api'));
+  const outOfRange: number[] = [];
+  const days = migrationDays(store, options.sinceMs, outOfRange);
+  const names = referenceNames(store);
+  const states = Object.values(MigState).filter((v): v is MigState => typeof v === 'number').map((n) => [n, stateName(n)] as const);
+  // Counting is a scan of every table: only for a progress display.
+  const total = options.onProgress === undefined ? 0 : EXPORT_TABLES.reduce((n, t) => n + rowCount(store, SOURCE[t]), 0);
   const tables = {} as Record<ExportTable, { rows: number; days: number }>;
   let done = 0;
+  const onRow = (): void => {
+    if (++done % PROGRESS_EVERY === 0) options.onProgress?.(done, total);
+  };
   await withDuckDb(`export to ${dir}`, async (duck) => {
+    const ref: ReadonlyArray<readonly [string, boolean]> = [
+      ['id', false],
+      ['name', true],
+    ];
+    await stage(api, duck, 'names_migrations', ref, indexed(names.migrations));
+    await stage(api, duck, 'names_devices', ref, indexed(names.devices));
+    await stage(api, duck, 'names_models', ref, indexed(names.models));
+    await stage(api, duck, 'names_states', ref, states);
+    await stage(api, duck, 'migration_days', [['id', false], ['day', false]], days.entries());
     for (const table of EXPORT_TABLES) {
-      await duck.run(stagingTableSql(table));
-      const app = await duck.createAppender(table);
-      const reader = READERS[table];
-      let rows = 0;
-      for (const row of store.db.prepare(reader.sql).raw(true).iterate() as IterableIterator<Row>) {
-        if (++done % PROGRESS_EVERY === 0) options.onProgress?.(done, total);
-        const day = dayValues.get(row[0] as number);
-        if (day === undefined) continue;
-        app.appendVarchar(host);
-        reader.append(app, row, names);
-        app.appendDate(day);
-        app.endRow();
-        rows++;
-      }
-      app.closeSync();
-      const dayCount = Number((await duck.runAndReadAll(`SELECT count(DISTINCT day) FROM ${table}`)).getRows()[0]?.[0] ?? 0);
+      const source = SOURCE[table];
+      const raw = `raw_${table}`;
+      await stage(api, duck, raw, SCAN_COLUMNS[source].map((c) => [c, SCAN_TEXT_COLUMNS.has(c)] as const), scanRows(store, source), onRow);
+      // No staging copy of the export rows: COPY reads the join as it writes.
+      const from = `FROM ${raw} r JOIN migration_days md ON md.id = r.migration_ref LEFT JOIN names_migrations m ON m.id = r.migration_ref ${JOINS[table]}`;
+      const counted = (await duck.runAndReadAll(`SELECT count(*), count(DISTINCT md.day) FROM ${raw} r JOIN migration_days md ON md.id = r.migration_ref`)).getRows()[0];
+      const rows = Number(counted?.[0] ?? 0);
+      const dayCount = Number(counted?.[1] ?? 0);
       if (rows > 0) {
         await duck.run(
-          `COPY ${table} TO ${sqlString(join(dir, table))} (FORMAT PARQUET, PARTITION_BY (day), OVERWRITE_OR_IGNORE, ` +
+          `COPY (SELECT ${selectList(table, host)} ${from}) TO ${sqlString(join(dir, table))} (FORMAT PARQUET, PARTITION_BY (day), OVERWRITE_OR_IGNORE, ` +
             `FILENAME_PATTERN ${sqlString(`${prefix}_{i}`)}, KV_METADATA {vfio_sla_export: ${sqlString(String(EXPORT_FORMAT_VERSION))}, vfio_sla_table: ${sqlString(table)}})`,
         );
       }
-      await duck.run(`DROP TABLE ${table}`);
+      await duck.run(`DROP TABLE ${raw}`);
       tables[table] = { rows, days: dayCount };
     }
   });
   options.onProgress?.(total, total);
-  return { dir, host, migrations: days.size, tables, files: filesUnder(dir, prefix) };
+  return {
+    dir,
+    host,
+    migrations: days.size,
+    tables,
+    files: filesUnder(dir, prefix),
+    outOfRange: outOfRange.map((id) => names.migrations[id] ?? String(id)),
+  };
 }

@@ -92,9 +92,13 @@ export function stagingTableSql(table: ExportTable): string {
   return `CREATE TABLE ${table} (${[...cols, 'day DATE'].join(', ')})`;
 }
 
-/** A host name as a file-name prefix: anything but `[A-Za-z0-9._-]` becomes `_`. */
+/** A host name as a file-name prefix: letters, digits, `.` and `-` kept, any other byte `_xx` (hex). */
 export function hostFilePrefix(host: string): string {
-  const safe = host.replace(/[^A-Za-z0-9._-]/g, '_');
+  // Injective, so two hosts never share files: `_` only ever starts an escape (`a/b` → `a_2fb`,
+  // `a_b` → `a_5fb`); names of letters, digits, dots and dashes (DNS host names) stay as they are.
+  const safe = [...Buffer.from(host, 'utf8')]
+    .map((b) => (/[A-Za-z0-9.-]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `_${b.toString(16).padStart(2, '0')}`))
+    .join('');
   return safe === '' ? '_' : safe;
 }
 

@@ -16,7 +16,7 @@ export { EXPORT_TABLES, EXPORT_COLUMNS, EXPORT_KEYS, EXPORT_FORMAT_VERSION } fro
 export type { ExportTable, ExportColumnType } from './export-schema.js';
 export { parquetRecords, readParquetRecords } from './parquet-records.js';
 export type { ParquetReadOptions } from './parquet-records.js';
-export type { AnalysisFilter } from './queries.js';
+export type { AnalysisFilter } from '../store/analysis.js';
 export { parseTimeSpec } from './since.js';
 export { ReportError } from './errors.js';
 export type { ReportErrorCode } from './errors.js';

@@ -4,7 +4,7 @@
  * empirical CDF of blackouts, thinned for plotting.
  */
 import { quantileSorted } from '../estimators/robust.js';
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 
 /** One policy's outcomes summed up. */
 export interface PolicyOutcomeSummary {

@@ -15,7 +15,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { TelemetryRecord } from '../telemetry/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { duckDbError, openDuckDb, sqlString } from './duckdb.js';
 import { ReportError } from './errors.js';
 import { EXPORT_COLUMNS, EXPORT_KEYS, EXPORT_TABLES, tableGlob, type ExportTable } from './export-schema.js';

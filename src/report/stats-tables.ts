@@ -3,8 +3,9 @@
  * migration the predicted bound against the actual blackout. Raw values keep the store's units
  * (ms, bytes) and full precision; human text rounds and shows slopes in ms per MB.
  */
-import type { OutcomeRecord } from '../telemetry/records.js';
+import type { OutcomeRecord } from '../records/records.js';
 import type { ArcStats } from './arc-stats.js';
+import type { PolicyAttemptSummary } from './attempt-stats.js';
 import { overshootMs, type PolicyOutcomeSummary } from './outcome-stats.js';
 import type { Column } from './table-format.js';
 
@@ -75,4 +76,25 @@ export const POLICY_COLUMNS: readonly Column<PolicyOutcomeSummary>[] = [
   { key: 'p50_blackout_ms', title: 'p50 blackout ms', value: (r) => r.p50BlackoutMs, text: (r) => formatMs(r.p50BlackoutMs), align: 'right' },
   { key: 'p99_blackout_ms', title: 'p99 blackout ms', value: (r) => r.p99BlackoutMs, text: (r) => formatMs(r.p99BlackoutMs), align: 'right' },
   { key: 'max_blackout_ms', title: 'max blackout ms', value: (r) => r.maxBlackoutMs, text: (r) => formatMs(r.maxBlackoutMs), align: 'right' },
+];
+
+/** Aborts by reason as one cell: `DEADLINE_UNREACHABLE 120, BUDGET_SPENT 3`. */
+function reasonsText(r: PolicyAttemptSummary): string {
+  return r.abortReasons.length === 0 ? '—' : r.abortReasons.map((x) => `${x.reason} ${x.count}`).join(', ');
+}
+
+/** Columns of the per-policy attempts table: every attempt, aborts beside misses. */
+export const ATTEMPT_COLUMNS: readonly Column<PolicyAttemptSummary>[] = [
+  { key: 'policy', title: 'policy', value: (r) => r.policy },
+  { key: 'attempted', title: 'attempted', value: (r) => r.attempted, text: (r) => (r.attemptsRecorded ? String(r.attempted) : `${r.attempted}*`), align: 'right' },
+  { key: 'completed', title: 'completed', value: (r) => r.completed, align: 'right' },
+  { key: 'met', title: 'met', value: (r) => r.met, align: 'right' },
+  { key: 'missed', title: 'missed', value: (r) => r.missed, align: 'right' },
+  { key: 'miss_rate', title: 'miss rate', value: (r) => r.missRate, text: (r) => formatShare(r.missRate), align: 'right' },
+  { key: 'aborted', title: 'aborted', value: (r) => r.aborted, align: 'right' },
+  { key: 'aborted_share', title: 'aborted share', value: (r) => r.abortedShare, text: (r) => formatShare(r.abortedShare), align: 'right' },
+  { key: 'cancelled', title: 'cancelled', value: (r) => r.cancelled, align: 'right' },
+  { key: 'failed', title: 'failed', value: (r) => r.failed, align: 'right' },
+  { key: 'mean_total_time_ms', title: 'mean total time s', value: (r) => r.meanTotalTimeMs, text: (r) => (Number.isFinite(r.meanTotalTimeMs) ? (r.meanTotalTimeMs / 1000).toFixed(1) : '—'), align: 'right' },
+  { key: 'abort_reasons', title: 'aborted by reason', value: (r) => reasonsText(r) },
 ];

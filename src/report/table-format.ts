@@ -40,14 +40,31 @@ function alignOf<R>(c: Column<R>, rows: readonly R[]): 'left' | 'right' {
   return first !== undefined && typeof c.value(first) === 'number' ? 'right' : 'left';
 }
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break. */
+/**
+ * RFC 4180 field: quoted when it holds a comma, quote or line break. A text cell starting with
+ * `=`, `+`, `-`, `@`, tab or CR is prefixed with `'` so a spreadsheet shows it instead of
+ * running it as a formula (OWASP "CSV Injection"); numbers are left as they are.
+ */
 export function csvField(v: Cell): string {
-  const s = v === null ? '' : String(v);
+  const raw = v === null ? '' : String(v);
+  const s = typeof v === 'string' && /^[=+\-@\t\r]/.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
+/**
+ * A Markdown table cell: `|` escaped, HTML escaped (Markdown renders raw HTML, so a name like
+ * `<script>` must arrive as text), control characters shown as `\u001b`-style escapes.
+ */
 function mdEscape(s: string): string {
-  return s.replaceAll('|', '\\|');
+  return visible(s).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('|', '\\|');
+}
+
+/**
+ * Text with its C0/C1 control characters and DEL written as `\u001b`-style escapes: a name in
+ * a stored record must not move a terminal's cursor, set its title (OSC) or hide text.
+ */
+export function visible(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Escapes text for HTML element content and attribute values. */
@@ -62,7 +79,7 @@ export function renderTable<R>(columns: readonly Column<R>[], rows: readonly R[]
     for (const r of rows) lines.push(columns.map((c) => csvField(c.value(r))).join(','));
     return `${lines.join('\r\n')}\r\n`;
   }
-  const cells = rows.map((r) => columns.map((c) => textOf(c, r)));
+  const cells = rows.map((r) => columns.map((c) => visible(textOf(c, r))));
   const aligns = columns.map((c) => alignOf(c, rows));
   if (format === 'md') {
     const head = `| ${columns.map((c) => mdEscape(c.title)).join(' | ')} |`;

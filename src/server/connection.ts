@@ -11,12 +11,17 @@
  *   connection is event-driven, no request waits for another connection's bytes;
  * - a client pipelining many requests is served {@link LINES_PER_TURN} lines at a time,
  *   taking turns with the other connections.
+ * - a connection with nothing in flight that sends nothing for the idle timeout is closed
+ *   (`E_IDLE`), and so is the longest-idle one when the server is full and another client comes;
+ * - a request line not completed within the line timeout (bytes trickled to hold a slot) is
+ *   answered `E_TIMEOUT` and the connection closed;
+ * - the connection taken in the server's reserved slot (all others busy) serves `health` only.
  * Blank lines are ignored; `\r\n` endings are accepted; an unterminated last line before the
  * client's end-of-stream is served.
  */
 import type { Socket } from 'node:net';
 import { ServiceError } from './errors.js';
-import { LineFramer, TOO_LARGE } from './line-framer.js';
+import { LineFramer, TOO_LARGE } from '../telemetry/line-framer.js';
 import { errorLine } from './protocol.js';
 import type { Service } from './service.js';
 
@@ -31,6 +36,17 @@ export const MAX_PENDING_PER_CONNECTION = 16;
 export const LINES_PER_TURN = 32;
 
 const CR = 0x0d;
+
+/** Limits of one connection (see the module comment). */
+export interface ConnectionLimits {
+  readonly maxLineBytes: number;
+  /** Nothing in flight and nothing received for this long: closed with `E_IDLE`, ms. */
+  readonly idleTimeoutMs: number;
+  /** An unfinished request line older than this: `E_TIMEOUT` and closed, ms. */
+  readonly lineTimeoutMs: number;
+  /** The reserved slot: answer `health`, refuse anything else with `E_TOO_MANY_CONNECTIONS`. */
+  readonly healthOnly?: boolean;
+}
 
 export class Connection {
   /** Resolves when the socket has closed. */
@@ -47,19 +63,30 @@ export class Connection {
   private reading = true;
   /** A pump is scheduled for the next turn of the event loop (see {@link LINES_PER_TURN}). */
   private yielded = false;
+  /** Since when the connection has had nothing in flight and nothing buffered (`performance.now()`), or undefined. */
+  private idleFrom: number | undefined;
+  private lineTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
     readonly id: number,
     private readonly service: Service,
-    maxLineBytes: number,
+    private readonly limits: ConnectionLimits,
   ) {
-    this.framer = new LineFramer(maxLineBytes);
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.framer = new LineFramer(limits.maxLineBytes);
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        clearTimeout(this.lineTimer);
+        clearTimeout(this.idleTimer);
+        resolve();
+      }),
+    );
     socket.on('data', (chunk: Buffer) => {
       this.framer.push(chunk);
       this.pump();
     });
+    this.watchTimers();
     socket.on('drain', () => {
       this.isBlocked = false;
       this.pump();
@@ -94,6 +121,53 @@ export class Connection {
     this.socket.destroy();
   }
 
+  /** `performance.now()` since which the connection has been idle, or undefined while it is busy. */
+  get idleSince(): number | undefined {
+    return this.idleFrom;
+  }
+
+  /** Says why and closes the connection (idle, or a line that never completes). */
+  expel(code: 'E_IDLE' | 'E_TIMEOUT', message: string): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.draining = true;
+    this.setReading(false);
+    this.socket.end(errorLine(null, new ServiceError(code, message)), () => this.socket.destroy());
+  }
+
+  /**
+   * Re-arms the idle and line timers from the connection's state: idle when nothing is in
+   * flight or buffered; a line timer while an unfinished line waits and the client is not
+   * merely slow to read our replies (that is backpressure, not an attack).
+   */
+  private watchTimers(): void {
+    if (this.socket.destroyed) return;
+    const buffered = this.framer.bufferedBytes > 0;
+    const idle = !buffered && this.pending === 0 && !this.isBlocked;
+    if (idle) {
+      if (this.idleFrom === undefined) {
+        this.idleFrom = performance.now();
+        clearTimeout(this.idleTimer);
+        this.idleTimer = setTimeout(() => this.expel('E_IDLE', `no request for ${this.limits.idleTimeoutMs} ms; closing`), this.limits.idleTimeoutMs);
+        this.idleTimer.unref();
+      }
+    } else {
+      this.idleFrom = undefined;
+      clearTimeout(this.idleTimer);
+    }
+    if (buffered && this.pending === 0 && !this.isBlocked) {
+      if (this.lineTimer === undefined) {
+        this.lineTimer = setTimeout(
+          () => this.expel('E_TIMEOUT', `request line ${this.lineNo + 1} not completed within ${this.limits.lineTimeoutMs} ms; closing`),
+          this.limits.lineTimeoutMs,
+        );
+        this.lineTimer.unref();
+      }
+    } else {
+      clearTimeout(this.lineTimer);
+      this.lineTimer = undefined;
+    }
+  }
+
   private pump(): void {
     // A client that reset the connection gets no replies: serve nothing more for it.
     if (this.yielded || this.socket.destroyed) return;
@@ -126,6 +200,7 @@ export class Connection {
     // Once our last bytes are out, close outright: a client that keeps its side open must not
     // hold the server's shutdown.
     if (done && this.pending === 0 && !this.socket.writableEnded) this.socket.end(() => this.socket.destroy());
+    this.watchTimers();
   }
 
   private serveLastLine(): void {
@@ -139,6 +214,10 @@ export class Connection {
     const end = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length;
     const line = bytes.toString('utf8', 0, end);
     if (line.trim().length === 0) return;
+    if (this.limits.healthOnly === true && !isHealthRequest(line)) {
+      this.write(errorLine(null, new ServiceError('E_TOO_MANY_CONNECTIONS', 'the server is full; this reserved connection answers health only')));
+      return;
+    }
     const reply = this.service.handleLine(line, { connectionId: this.id, line: this.lineNo });
     if (typeof reply === 'string') {
       this.write(reply);
@@ -162,5 +241,15 @@ export class Connection {
     this.reading = on;
     if (on) this.socket.resume();
     else this.socket.pause();
+  }
+}
+
+/** True for a line that asks for `health` (the one method the reserved slot serves). */
+function isHealthRequest(line: string): boolean {
+  try {
+    const v = JSON.parse(line) as unknown;
+    return typeof v === 'object' && v !== null && (v as { method?: unknown }).method === 'health';
+  } catch {
+    return false;
   }
 }

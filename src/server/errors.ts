@@ -26,6 +26,10 @@ export type ServiceErrorCode =
   | 'E_FIT_FAILED'
   /** The server already serves its maximum of connections; this one is closed after the reply. */
   | 'E_TOO_MANY_CONNECTIONS'
+  /** The connection sent nothing for the idle timeout, or was the longest idle when the server was full; it is closed. */
+  | 'E_IDLE'
+  /** A request line was not completed within the line timeout (a client trickling bytes); the connection is closed. */
+  | 'E_TIMEOUT'
   /** The server is draining after SIGTERM/SIGINT. */
   | 'E_SHUTTING_DOWN'
   /** A bug: the message says what threw. The connection stays usable. */

@@ -3,8 +3,8 @@
  * it can run in a worker thread (`fit-worker.ts`) while the service keeps answering. Opens its
  * own read-only connection: SQLite's WAL lets it read while the service's pipeline writes.
  */
-import { loadModel } from '../cli/model-file.js';
-import { storeRecords } from '../cli/store-records.js';
+import { loadModel } from '../app/model-file.js';
+import { storeRecords } from '../store/store-records.js';
 import { fitModel } from '../estimators/fit.js';
 import { FitInput } from '../estimators/fit-input.js';
 import type { FittedModel } from '../estimators/types.js';

@@ -6,7 +6,7 @@
  * validation, or with `flush: true` after the store has committed them.
  */
 import type { RecordingPipeline } from '../telemetry/pipeline.js';
-import type { RecordSource } from '../telemetry/records.js';
+import type { RecordSource } from '../records/records.js';
 import { validateRecord } from '../telemetry/validate.js';
 import { ServiceError } from './errors.js';
 import { array, optionalBoolean, type Obj } from './params.js';

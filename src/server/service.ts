@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { decide } from '../governor/decide.js';
 import { GovernorError } from '../governor/errors.js';
 import type { Store } from '../store/store.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../package/version.js';
 import { PipelineError } from '../telemetry/errors.js';
 import type { PipelineStats, RecordingPipeline } from '../telemetry/pipeline.js';
 import { parseDecideParams } from './decide-params.js';
@@ -165,7 +165,8 @@ export class Service {
     const stats = this.recording?.pipeline.stats;
     const m = this.model;
     return {
-      status: server?.draining === true ? 'draining' : 'ok',
+      // A store that refuses writes is not "ok": records queue, then spill, and may be lost.
+      status: server?.draining === true ? 'draining' : stats?.faulted === true ? 'store-faulted' : 'ok',
       server: { name: 'vfio-sla', version: VERSION },
       protocol: PROTOCOL_VERSION,
       defaultAlpha: this.defaultAlpha,

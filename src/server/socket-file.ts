@@ -11,10 +11,25 @@
  * (`E_SOCKET_IN_USE`); a socket nobody answers on is a stale one from a crash and is removed;
  * anything that is not a socket is left alone (`E_SOCKET_PATH`).
  */
-import { chmodSync, chownSync, linkSync, lstatSync, mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdtempSync, rmdirSync, unlinkSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { ServiceError } from './errors.js';
+
+/**
+ * Longest unix socket path, bytes: `sun_path` of `struct sockaddr_un` is 108 bytes on Linux,
+ * NUL included (`include/uapi/linux/un.h`, `UNIX_PATH_MAX`). A longer path would be bound
+ * through its short temporary name and linked, "listening" where no client can connect.
+ */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Throws `E_SOCKET_PATH` when `path` is too long to be a unix socket address. */
+export function checkSocketPathLength(path: string): void {
+  const n = Buffer.byteLength(path);
+  if (n > MAX_SOCKET_PATH_BYTES) {
+    throw new ServiceError('E_SOCKET_PATH', `${path} is ${n} bytes; a unix socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes (choose a shorter one)`);
+  }
+}
 
 /** How the socket file is made. */
 export interface SocketMode {
@@ -29,7 +44,12 @@ export interface BoundSocket {
   readonly mode: number;
 }
 
-/** `live` when something accepts a connection on `path`, `stale` when nothing listens, else the error code. */
+/**
+ * `live` when something accepts a connection on `path`, `stale` only when the kernel says
+ * nobody listens (`ECONNREFUSED`), else the error code. `ENOENT` on a path that exists is not
+ * "stale": the connect did not reach that file (a path too long for `sun_path` was cut short),
+ * so nothing is known about the server there.
+ */
 function probe(path: string): Promise<'live' | 'stale' | string> {
   return new Promise((resolve) => {
     const socket = connect(path);
@@ -37,7 +57,9 @@ function probe(path: string): Promise<'live' | 'stale' | string> {
       socket.destroy();
       resolve('live');
     });
-    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? 'stale' : (e.code ?? e.message)));
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      resolve(e.code === 'ECONNREFUSED' ? 'stale' : (e.code ?? e.message)),
+    );
   });
 }
 
@@ -46,6 +68,7 @@ function probe(path: string): Promise<'live' | 'stale' | string> {
  * (one that refuses connections). A socket it may not probe (EACCES: another user's) is left alone.
  */
 export async function clearStaleSocket(path: string): Promise<void> {
+  checkSocketPathLength(path);
   let stat;
   try {
     stat = lstatSync(path);
@@ -56,10 +79,14 @@ export async function clearStaleSocket(path: string): Promise<void> {
   if (!stat.isSocket()) throw new ServiceError('E_SOCKET_PATH', `${path} exists and is not a socket; not touching it`);
   const state = await probe(path);
   if (state === 'live') throw new ServiceError('E_SOCKET_IN_USE', `a server is already answering on ${path}`);
+  if (state === 'ENOENT' && !existsSync(path)) return; // removed while we probed
   if (state !== 'stale') throw new ServiceError('E_SOCKET_PATH', `${path} exists and cannot be probed (${state}); not touching it`);
   try {
+    // Only the file we probed: a server that bound the path meanwhile keeps its socket.
+    if (lstatSync(path).ino !== stat.ino) throw new ServiceError('E_SOCKET_IN_USE', `another server took ${path} while this one started`);
     unlinkSync(path);
   } catch (e) {
+    if (e instanceof ServiceError) throw e;
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ServiceError('E_SOCKET_PATH', `cannot remove stale socket ${path}: ${(e as Error).message}`);
   }
 }
@@ -80,7 +107,8 @@ export async function listenExclusive(server: Server, path: string, mode: Socket
   await clearStaleSocket(path);
   let dir: string;
   try {
-    dir = mkdtempSync(join(dirname(path), `.${basename(path).slice(0, 8)}-`));
+    // A short temporary name: bound through it, a path of up to 107 bytes must fit too.
+    dir = mkdtempSync(join(dirname(path), `.${basename(path).slice(0, 1)}-`));
   } catch (e) {
     throw new ServiceError('E_SOCKET_PATH', `cannot create the socket in ${dirname(path)}: ${(e as Error).message}`, undefined, { cause: e });
   }

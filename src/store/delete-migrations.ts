@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 
 /** Tables with a `migration_ref`, children first. */
-const PER_MIGRATION_TABLES = ['arcs', 'sizes', 'transfers', 'ram_progress', 'outcomes', 'devices'] as const;
+const PER_MIGRATION_TABLES = ['arcs', 'sizes', 'transfers', 'ram_progress', 'outcomes', 'attempts', 'devices'] as const;
 
 /** Deletes, in one transaction, the migrations whose id starts with `prefix`; returns how many. */
 export function deleteMigrationsByPrefix(db: Database.Database, prefix: string): number {

@@ -1,12 +1,13 @@
 export { Store, openStore, defaultDbPath } from './store.js';
 export type { StoreOptions } from './store.js';
 export { StoreError } from './errors.js';
+export { OutputTargetError, assertFileTarget, assertDirTarget, writeFileAtomic } from '../files/output-target.js';
 export type { StoreErrorCode } from './errors.js';
 export { SCHEMA_VERSION, SCHEMA_STEPS } from './schema.js';
 export type { SchemaStep } from './schema.js';
 export { migrateSchema, checkSchema, schemaVersion, upgradeForReading } from './migrate.js';
 export type { MigrationResult } from './migrate.js';
-export { iterateArcs, arcFilterWhere, arcGroups, transfers, ramProgress, sizes, outcomes, parseArcKey } from './queries.js';
+export { iterateArcs, arcFilterWhere, arcGroups, transfers, ramProgress, sizes, outcomes, attempts, parseArcKey } from './queries.js';
 export type { ArcFilter, ArcGroup, SqlWhere } from './queries.js';
 export { tagTransferLinks } from './link-tags.js';
 export { listMigrations, listDevices, listRejects, tableCounts, recordCount, STORE_TABLES } from './inventory.js';

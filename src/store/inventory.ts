@@ -112,7 +112,7 @@ export function listRejects(store: Store, options: { readonly limit?: number; re
 }
 
 /** Tables whose rows {@link tableCounts} counts. */
-export const STORE_TABLES = ['migrations', 'device_models', 'devices', 'arcs', 'sizes', 'transfers', 'ram_progress', 'outcomes', 'rejects'] as const;
+export const STORE_TABLES = ['migrations', 'device_models', 'devices', 'arcs', 'sizes', 'transfers', 'ram_progress', 'outcomes', 'attempts', 'rejects'] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
 /** Rows per table. */
@@ -125,5 +125,5 @@ export function tableCounts(store: Store): Record<StoreTable, number> {
 /** Telemetry records stored (all kinds, rejects excluded). */
 export function recordCount(store: Store): number {
   const c = tableCounts(store);
-  return c.arcs + c.sizes + c.transfers + c.ram_progress + c.outcomes;
+  return c.arcs + c.sizes + c.transfers + c.ram_progress + c.outcomes + c.attempts;
 }

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { arcKey, parseStateName, stateName, type MigState } from '../fsm/index.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TransferRecord } from '../telemetry/records.js';
+import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, SizeRecord, TransferRecord } from '../records/records.js';
 import type { Store } from './store.js';
 
 /** Which arcs {@link iterateArcs} yields; every field narrows, none means all. */
@@ -19,6 +19,8 @@ export interface ArcFilter {
   /** Arcs started before this time, ms. */
   readonly untilMs?: number;
   readonly migrationId?: string;
+  /** Arcs of migrations whose id starts with this (`demo/s1/heldout/`). */
+  readonly migrationPrefix?: string;
   /** Only arcs that completed (`ok`). */
   readonly okOnly?: boolean;
 }
@@ -83,6 +85,14 @@ function toArc(r: ArcRow): ArcRecord {
   return out;
 }
 
+/**
+ * `[low, high)` of the ids starting with `prefix` under SQLite's BINARY (UTF-8 byte) order, so the
+ * UNIQUE index on `migrations.migration_id` serves the range: no UTF-8 sequence sorts above U+10FFFF.
+ */
+export function prefixRange(prefix: string): [string, string] {
+  return [prefix, `${prefix}\u{10FFFF}`];
+}
+
 /** SQL terms (joined with AND, empty when none) and parameters of an {@link ArcFilter}. */
 export interface SqlWhere {
   readonly sql: string;
@@ -116,6 +126,10 @@ export function arcFilterWhere(filter: ArcFilter): SqlWhere {
   if (filter.migrationId !== undefined) {
     where.push('a.migration_ref = (SELECT id FROM migrations WHERE migration_id = ?)');
     params.push(filter.migrationId);
+  }
+  if (filter.migrationPrefix !== undefined) {
+    where.push('a.migration_ref IN (SELECT id FROM migrations WHERE migration_id >= ? AND migration_id < ?)');
+    params.push(...prefixRange(filter.migrationPrefix));
   }
   if (filter.okOnly === true) where.push('a.ok = 1');
   return { sql: where.join(' AND '), params };
@@ -220,4 +234,17 @@ export function outcomes(store: Store, filter: { readonly policy?: string; reado
       ORDER BY m.migration_id, o.decided_at_ms`,
   ).all({ policy: filter.policy ?? null, migrationId: filter.migrationId ?? null }) as Array<Omit<OutcomeRecord, 'kind' | 'met'> & { met: number }>;
   return rows.map((r) => ({ kind: 'outcome', ...r, met: r.met === 1 }));
+}
+
+/** Attempts (how each migration ended), optionally of one policy, by migration. */
+export function attempts(store: Store, filter: { readonly policy?: string; readonly migrationId?: string } = {}): AttemptRecord[] {
+  const rows = prepared(
+    store.db,
+    `SELECT m.migration_id AS migrationId, a.policy, a.status, a.reason, a.deadline_ms AS deadlineMs,
+            a.total_time_ms AS totalTimeMs, a.predicted_blackout_ms AS predictedBlackoutMs
+       FROM attempts a JOIN migrations m ON m.id = a.migration_ref
+      WHERE (@policy IS NULL OR a.policy = @policy) AND (@migrationId IS NULL OR m.migration_id = @migrationId)
+      ORDER BY m.migration_id, a.policy`,
+  ).all({ policy: filter.policy ?? null, migrationId: filter.migrationId ?? null }) as Array<Omit<AttemptRecord, 'kind' | 'predictedBlackoutMs'> & { predictedBlackoutMs: number | null }>;
+  return rows.map(({ predictedBlackoutMs, ...r }) => ({ kind: 'attempt', ...r, ...(predictedBlackoutMs === null ? {} : { predictedBlackoutMs }) }));
 }

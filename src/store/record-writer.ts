@@ -1,13 +1,15 @@
 /**
  * The write half of the store: prepared INSERT statements per record kind, and the caches that
  * spare a lookup per record (migration id → row id, device → row id, model name → row id).
- * Used inside the store's batch transaction; every insert is `OR IGNORE` on the record's
- * stable id.
+ * Used inside the store's batch transaction; every insert is `ON CONFLICT DO NOTHING` on the
+ * record's stable id. Not `INSERT OR IGNORE`: that also ignores a CHECK or NOT NULL failure,
+ * which would be counted as "already stored"; such a failure throws, and the writer turns the
+ * record into a reject with SQLite's reason.
  */
 import type Database from 'better-sqlite3';
 import { parseStateName } from '../fsm/index.js';
 import type { BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../telemetry/records.js';
+import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../records/records.js';
 
 /** Caches are cleared past this many migrations (bounded memory on a 10 M-record import). */
 const MAX_CACHED_MIGRATIONS = 50_000;
@@ -17,7 +19,7 @@ function scenarioOf(migrationId: string): string | null {
   return slash > 0 ? migrationId.slice(0, slash) : null;
 }
 
-/** The new row's id after an `INSERT OR IGNORE`, or `undefined` when the row already existed. */
+/** The new row's id after an insert that may do nothing, or `undefined` when the row already existed. */
 function rowId(info: Database.RunResult): number | undefined {
   return info.changes === 1 ? Number(info.lastInsertRowid) : undefined;
 }
@@ -35,6 +37,7 @@ export class RecordWriter {
   private readonly insertTransfer: Database.Statement;
   private readonly insertRam: Database.Statement;
   private readonly insertOutcome: Database.Statement;
+  private readonly insertAttempt: Database.Statement;
   private readonly insertReject: Database.Statement;
   /** migration id → row id. */
   private readonly migrationRefs = new Map<string, number>();
@@ -44,19 +47,20 @@ export class RecordWriter {
   private readonly modelRefs = new Map<string, number>();
 
   constructor(db: Database.Database) {
-    // INSERT OR IGNORE, and SELECT only when the row already existed: half the cost of an
+    // INSERT … DO NOTHING, and SELECT only when the row already existed: half the cost of an
     // upsert with RETURNING (measured), once per migration, device or model thanks to the caches.
-    this.insertMigration = db.prepare(`INSERT OR IGNORE INTO migrations (migration_id, scenario, source_file) VALUES (?, ?, ?)`);
+    this.insertMigration = db.prepare(`INSERT INTO migrations (migration_id, scenario, source_file) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
     this.selectMigration = db.prepare(`SELECT id FROM migrations WHERE migration_id = ?`).pluck();
-    this.insertModel = db.prepare(`INSERT OR IGNORE INTO device_models (name) VALUES (?)`);
+    this.insertModel = db.prepare(`INSERT INTO device_models (name) VALUES (?) ON CONFLICT DO NOTHING`);
     this.selectModel = db.prepare(`SELECT id FROM device_models WHERE name = ?`).pluck();
-    this.insertDevice = db.prepare(`INSERT OR IGNORE INTO devices (migration_ref, device_id) VALUES (?, ?)`);
+    this.insertDevice = db.prepare(`INSERT INTO devices (migration_ref, device_id) VALUES (?, ?) ON CONFLICT DO NOTHING`);
     this.selectDevice = db.prepare(`SELECT id FROM devices WHERE migration_ref = ? AND device_id = ?`).pluck();
-    this.insertArc = db.prepare(`INSERT OR IGNORE INTO arcs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertSize = db.prepare(`INSERT OR IGNORE INTO sizes VALUES (?, ?, ?, ?, ?, ?)`);
-    this.insertTransfer = db.prepare(`INSERT OR IGNORE INTO transfers (migration_ref, device_id, phase, bytes, duration_ms, link) VALUES (?, ?, ?, ?, ?, ?)`);
-    this.insertRam = db.prepare(`INSERT OR IGNORE INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    this.insertOutcome = db.prepare(`INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertArc = db.prepare(`INSERT INTO arcs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+    this.insertSize = db.prepare(`INSERT INTO sizes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+    this.insertTransfer = db.prepare(`INSERT INTO transfers (migration_ref, device_id, phase, bytes, duration_ms, link) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+    this.insertRam = db.prepare(`INSERT INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+    this.insertOutcome = db.prepare(`INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+    this.insertAttempt = db.prepare(`INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     this.insertReject = db.prepare(
       `INSERT OR IGNORE INTO rejects (source_file, source_line, reason, text, rejected_at_ms) VALUES (?, ?, ?, ?, ?)`,
     );
@@ -98,6 +102,9 @@ export class RecordWriter {
           break;
         case 'outcome':
           inserted += this.writeOutcome(ref, r);
+          break;
+        case 'attempt':
+          inserted += this.writeAttempt(ref, r);
           break;
       }
     }
@@ -150,6 +157,10 @@ export class RecordWriter {
       r.actualBlackoutMs,
       r.met ? 1 : 0,
     ).changes;
+  }
+
+  private writeAttempt(ref: number, r: AttemptRecord): number {
+    return this.insertAttempt.run(ref, r.policy, r.status, r.reason, r.deadlineMs, r.totalTimeMs, r.predictedBlackoutMs ?? null).changes;
   }
 
   private migrationRef(migrationId: string, source: RecordSource | undefined): number {

@@ -171,10 +171,31 @@ const V2 = `
 ALTER TABLE transfers ADD COLUMN link TEXT CHECK (link IS NULL OR length(link) BETWEEN 1 AND 128);
 `;
 
+/**
+ * How every migration attempt ended (`AttemptRecord`): one row per (migration, policy), so
+ * aborted, cancelled and failed migrations are counted beside the outcomes of completed ones.
+ * A new table only: a version-2 database upgrades in place and reads as before (no attempts:
+ * `stats` and the report then count outcomes alone, as they did). Status and reason lengths are
+ * `ATTEMPT_STATUSES` and `MAX_REASON_LENGTH` of `telemetry/`.
+ */
+const V3 = `
+CREATE TABLE attempts (
+  migration_ref         INTEGER NOT NULL REFERENCES migrations(id),
+  policy                TEXT    NOT NULL,
+  status                TEXT    NOT NULL CHECK (status IN ('completed', 'aborted', 'cancelled', 'failed')),
+  reason                TEXT    NOT NULL CHECK (length(reason) BETWEEN 1 AND 512),
+  deadline_ms           REAL    NOT NULL,
+  total_time_ms         REAL    NOT NULL,
+  predicted_blackout_ms REAL,
+  PRIMARY KEY (migration_ref, policy)
+) STRICT, WITHOUT ROWID;
+`;
+
 /** Every step, in order. `SCHEMA_STEPS[i].version === i + 1`. */
 export const SCHEMA_STEPS: readonly SchemaStep[] = [
   { version: 1, description: 'telemetry tables, totals triggers, arcs_named view', sql: V1 },
   { version: 2, description: 'transfers.link: the link a transfer crossed', sql: V2 },
+  { version: 3, description: 'attempts: how every migration attempt ended (completed, aborted, cancelled, failed)', sql: V3 },
 ];
 
 /** The version this code writes (`PRAGMA user_version`). */

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
-import { isMissingPackage, MissingDependencyError } from '../optional-dependency.js';
+import { isMissingPackage, MissingDependencyError } from '../package/optional-dependency.js';
 
 type DatabaseConstructor = typeof Database;
 let loaded: DatabaseConstructor | undefined;

@@ -4,13 +4,14 @@
  * batch, prepared statements, `INSERT OR IGNORE` on stable record ids); reads are the typed
  * queries of `queries.ts`. Synchronous, as better-sqlite3 is: nothing here returns a Promise.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
 import { deleteMigrationsByPrefix } from './delete-migrations.js';
 import { StoreError } from './errors.js';
 import { sqlite } from './sqlite.js';
+import { fileKind } from '../files/output-target.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { RecordWriter } from './record-writer.js';
@@ -55,6 +56,7 @@ export class Store implements BatchStore {
     options: StoreOptions,
   ) {
     const readonly = options.readonly ?? false;
+    if (path !== ':memory:') refuseNonFile(path);
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const Sqlite = sqlite(); // a missing better-sqlite3 is its own error, not a failed open
     try {
@@ -70,6 +72,7 @@ export class Store implements BatchStore {
         if (version >= 1 && version < SCHEMA_VERSION) upgradeForReading(path, options.busyTimeoutMs ?? 200);
         checkSchema(this.db, path);
       } else {
+        refuseForeign(this.db, path); // before WAL mode: that alone would change their file
         this.db.pragma('journal_mode = WAL');
         this.db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
         migrateSchema(this.db, path);
@@ -117,6 +120,31 @@ export class Store implements BatchStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * A database path that exists must be a file (a link to one is fine): SQLite on a directory
+ * says only "disk I/O error", and on `/dev/null` it leaves a `-journal` beside the device.
+ */
+function refuseNonFile(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return; // does not exist (yet): SQLite creates it, or says why not
+  }
+  if (!st.isFile()) throw new StoreError('E_STORE_OPEN', path, `is ${fileKind(st)}, not a database file`);
+}
+
+/**
+ * A database with tables and no vfio-sla schema version is someone else's: adding our tables
+ * (and WAL mode) to it would write over what is not ours.
+ */
+function refuseForeign(db: Database.Database, path: string): void {
+  if (schemaVersion(db) !== 0) return;
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 4").pluck().all() as string[];
+  if (names.length === 0) return;
+  throw new StoreError('E_STORE_FOREIGN', path, `is not a vfio-sla database (it has ${names.join(', ')}${names.length === 4 ? ', …' : ''}); choose another --db`);
 }
 
 /** Opens the database at `path` (default {@link defaultDbPath}). Shorthand for `Store.open`. */

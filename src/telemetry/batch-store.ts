@@ -3,7 +3,7 @@
  * The SQLite store (`src/store`) implements {@link BatchStore}; the pipeline does not import it,
  * so the edge depends on telemetry, never the reverse.
  */
-import type { RecordSource, TelemetryRecord } from './records.js';
+import type { RecordSource, TelemetryRecord } from '../records/records.js';
 
 /** A record that passed validation. */
 export interface AcceptedItem {

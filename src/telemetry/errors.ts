@@ -3,13 +3,14 @@
  * (file:line, SQLite code, how much is still queued). They arrive on `RecordingPipeline.errors$`;
  * none of them means a record was dropped.
  */
-import type { RecordSource } from './records.js';
+import type { RecordSource } from '../records/records.js';
 
 /** Stable codes of {@link PipelineError}. */
 export type PipelineErrorCode =
   | 'E_BAD_RECORD'
   | 'E_STORE_BUSY'
   | 'E_STORE_FAULT'
+  | 'E_STORE_CORRUPT'
   | 'E_SPILL'
   | 'E_NOT_COMMITTED'
   | 'E_CLOSED';
@@ -18,6 +19,14 @@ export type PipelineErrorCode =
 export function formatSource(source: RecordSource | undefined): string {
   if (source?.file === undefined) return source?.line === undefined ? '-' : `-:${source.line}`;
   return source.line === undefined ? source.file : `${source.file}:${source.line}`;
+}
+
+/**
+ * SQLite codes of a damaged database file (`SQLITE_CORRUPT`, its extended codes, and
+ * `SQLITE_NOTADB`; sqlite.org/rescode.html): a store fault, never a reason to reject records.
+ */
+export function isCorruptionCode(code: string): boolean {
+  return /^SQLITE_(CORRUPT|NOTADB)/.test(code);
 }
 
 /** Base class: anything the pipeline reports. */
@@ -59,13 +68,23 @@ export class StoreFaultError extends PipelineError {
     cause: unknown,
   ) {
     const busy = sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode.startsWith('SQLITE_LOCKED');
+    const corrupt = isCorruptionCode(sqliteCode);
     super(
-      busy ? 'E_STORE_BUSY' : 'E_STORE_FAULT',
-      `${sqliteCode}: ${(cause as Error).message ?? String(cause)} ` +
-        `(attempt ${attempt}; ${queuedItems} records queued in memory, ${spilledItems} spilled; retrying)`,
+      busy ? 'E_STORE_BUSY' : corrupt ? 'E_STORE_CORRUPT' : 'E_STORE_FAULT',
+      corrupt
+        ? `${sqliteCode}: ${(cause as Error).message ?? String(cause)}: the database file is corrupt; nothing more is written to it ` +
+            `(${queuedItems + spilledItems} records held back, not rejected). Recover it with ` +
+            `sqlite3 <db> ".recover" | sqlite3 <new.db>, or restore a backup, then record again`
+        : `${sqliteCode}: ${(cause as Error).message ?? String(cause)} ` +
+            `(attempt ${attempt}; ${queuedItems} records queued in memory, ${spilledItems} spilled; retrying)`,
       { cause },
     );
     this.name = 'StoreFaultError';
+  }
+
+  /** True when the database file is damaged (`SQLITE_CORRUPT*`, `SQLITE_NOTADB`): waiting will not help. */
+  get corrupt(): boolean {
+    return isCorruptionCode(this.sqliteCode);
   }
 }
 
@@ -85,15 +104,33 @@ export class SpillError extends PipelineError {
  * written by the next pipeline opened on the same database.
  */
 export class NotCommittedError extends PipelineError {
+  /**
+   * @param pendingItems records not committed
+   * @param spillPath where those that were kept are
+   * @param lostItems of them, records that could not be kept anywhere (lost when the process exits)
+   * @param spillFailure why the spill file could not take them, when it could not
+   */
   constructor(
     readonly pendingItems: number,
     readonly spillPath: string | undefined,
+    readonly lostItems: number = spillPath === undefined ? pendingItems : 0,
+    readonly spillFailure?: string,
+    /** Spill files of an earlier process not replayed to their end (kept for the next one). */
+    readonly orphanFiles: readonly string[] = [],
   ) {
+    const kept = pendingItems - lostItems;
+    const orphans =
+      orphanFiles.length === 0 ? '' : `; not yet replayed (kept for the next pipeline on this database): ${orphanFiles.join(', ')}`;
     super(
       'E_NOT_COMMITTED',
-      spillPath === undefined
-        ? `${pendingItems} records not committed (no spill file configured)`
-        : `${pendingItems} records not committed; kept in ${spillPath}, written when the database is next opened for recording`,
+      pendingItems === 0 && orphanFiles.length > 0
+        ? `spill files of an earlier process not replayed to their end (kept for the next pipeline on this database): ${orphanFiles.join(', ')}`
+        : (lostItems === 0
+        ? `${pendingItems} records not committed; kept in ${spillPath ?? '?'}, written when the database is next opened for recording`
+        : `${pendingItems} records not committed; ${lostItems} of them NOT kept and lost at exit: ` +
+            (spillPath === undefined
+              ? 'no spill file is configured'
+              : `the spill file ${spillPath} could not be written (${spillFailure ?? 'unknown error'})${kept > 0 ? `; ${kept} kept there` : ''}`)) + orphans,
     );
     this.name = 'NotCommittedError';
   }

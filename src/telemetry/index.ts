@@ -1,5 +1,6 @@
-export * from './records.js';
-export { validateRecord, parseRecordLine, RECORD_FIELDS } from './validate.js';
+export * from '../records/records.js';
+export { validateRecord, parseRecordLine, RECORD_FIELDS, MAX_TIME_MS, MAX_DURATION_MS, MAX_BYTES } from './validate.js';
+export { LineFramer, TOO_LARGE } from './line-framer.js';
 export { RecordingPipeline } from './pipeline.js';
 export type { PipelineOptions, PipelineStats, Ack } from './pipeline.js';
 export type { BatchStore, BatchWriteResult, PipelineItem, AcceptedItem, RejectedItem } from './batch-store.js';
@@ -11,10 +12,7 @@ export {
   SpillError,
   NotCommittedError,
   formatSource,
+  isCorruptionCode,
 } from './errors.js';
 export type { PipelineErrorCode } from './errors.js';
 export { spillPathFor, orphanSpillFiles } from './spill.js';
-export { importFiles } from './import-files.js';
-export type { ImportSummary, ImportOptions, ImportError, FileImport } from './import-files.js';
-export { detectFormat } from './file-format.js';
-export type { ImportFormat } from './file-format.js';

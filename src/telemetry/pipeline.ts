@@ -22,7 +22,7 @@ import { Subject, asyncScheduler, type Observable, type SchedulerLike } from 'rx
 import { batchByCountOrTime } from './batch-operator.js';
 import type { BatchStore, BatchWriteResult, PipelineItem, RejectedItem } from './batch-store.js';
 import { NotCommittedError, PipelineError, RecordRejectedError } from './errors.js';
-import type { RecordSink, RecordSource, TelemetryRecord } from './records.js';
+import type { RecordSink, RecordSource, TelemetryRecord } from '../records/records.js';
 import { orphanSpillFiles, spillPathFor } from './spill.js';
 import { parseRecordLine, validateRecord } from './validate.js';
 import { BatchWriter, type Batch } from './writer.js';
@@ -128,6 +128,7 @@ export class RecordingPipeline implements RecordSink {
       scheduler,
       now: this.now,
       onCommit: (batch, result) => this.onCommit(batch, result),
+      onOrphansDone: () => this.settleWaiters(),
       onError: (e) => {
         if (e instanceof RecordRejectedError) {
           // Accepted by validation, refused by the store for good: it is a reject now.
@@ -175,13 +176,15 @@ export class RecordingPipeline implements RecordSink {
   }
 
   /**
-   * Resolves when every item handed in before this call is committed to the database. Rejects
-   * with {@link NotCommittedError} only if `close({ timeoutMs })` gives up first.
+   * Resolves when every item handed in before this call is committed to the database, and the
+   * spill files of dead processes found at start are written to their end (a flush that left
+   * them half-replayed would report success with records still on disk only). Rejects with
+   * {@link NotCommittedError} only if `close({ timeoutMs })` gives up first.
    */
   flush(): Promise<void> {
     const seq = this.seq;
     this.flushes.next();
-    if (this.writer.committedSeq >= seq) return Promise.resolve();
+    if (this.writer.committedSeq >= seq && !this.writer.replayingOrphans) return Promise.resolve();
     return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
   }
 
@@ -241,7 +244,9 @@ export class RecordingPipeline implements RecordSink {
       this.finish();
       return;
     }
-    const error = new NotCommittedError(this.writer.pendingItems, this.writer.abandon());
+    const pending = this.writer.pendingItems;
+    const kept = this.writer.abandon();
+    const error = new NotCommittedError(pending, kept.spillPath, kept.lostItems, kept.spillFailure, this.writer.orphanFilesLeft);
     for (const w of this.waiters) w.reject(error);
     this.waiters = [];
     this.errors.next(error);
@@ -271,17 +276,21 @@ export class RecordingPipeline implements RecordSink {
     this.duplicates += result.duplicates;
     this.committed += batch.lastSeq === 0 ? 0 : batch.items.length;
     if (batch.lastSeq > 0) this.acks.next({ lastSeq: batch.lastSeq, items: batch.items.length, ...result });
-    const committedSeq = this.writer.committedSeq;
-    if (this.waiters.length > 0 && this.waiters[0] !== undefined && this.waiters[0].seq <= committedSeq) {
-      const ready = this.waiters.filter((w) => w.seq <= committedSeq);
-      this.waiters = this.waiters.filter((w) => w.seq > committedSeq);
-      for (const w of ready) w.resolve();
-    }
+    this.settleWaiters();
     if (this.writableWaiters.length > 0 && this.writable) {
       const ready = this.writableWaiters;
       this.writableWaiters = [];
       for (const resolve of ready) resolve();
     }
+  }
+
+  /** Resolves the flushes whose items are committed (and, while orphans replay, none). */
+  private settleWaiters(): void {
+    const committedSeq = this.writer.committedSeq;
+    if (this.writer.replayingOrphans || this.waiters[0] === undefined || this.waiters[0].seq > committedSeq) return;
+    const ready = this.waiters.filter((w) => w.seq <= committedSeq);
+    this.waiters = this.waiters.filter((w) => w.seq > committedSeq);
+    for (const w of ready) w.resolve();
   }
 
   private assertOpen(): void {

@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { assertFileTarget } from '../files/output-target.js';
 
 const READ_CHUNK_BYTES = 1 << 20;
 
@@ -38,7 +39,10 @@ export class SpillFile {
 
   /** Appends one line (no newline inside). Throws on I/O errors (disk full, permissions). */
   append(line: string): void {
-    this.fd ??= openSync(this.path, 'a+');
+    if (this.fd === null) {
+      assertFileTarget(this.path, 'spill file'); // never append into a link, FIFO or device planted at our name
+      this.fd = openSync(this.path, 'a+');
+    }
     writeSync(this.fd, line + '\n');
     this.unread++;
   }

@@ -5,29 +5,53 @@
  * it is, not copied. Fields the contract does not name are ignored (forward compatibility).
  */
 import { parseStateName } from '../fsm/index.js';
-import type { RecordKind, TelemetryRecord } from './records.js';
+import { ATTEMPT_STATUSES, type RecordKind, type TelemetryRecord } from '../records/records.js';
 
 type Obj = Readonly<Record<string, unknown>>;
 
 /** A field check: `null` when the value is fine, else what was expected (for the reason). */
 type Check = (v: unknown) => string | null;
 
-const text: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'a non-empty string');
-/** A duration or time in ms: finite and ≥ 0 (`v >= 0` is false for NaN). */
-const ms: Check = (v) => (typeof v === 'number' && v >= 0 && v !== Infinity ? null : 'a non-negative number of ms');
-/** A size in bytes: a non-negative safe integer. */
-const bytes: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? null : 'a non-negative integer of bytes');
-/** A rate (bytes/s): finite and ≥ 0, fractions allowed (QEMU reports Mbit/s averages). */
-const rate: Check = (v) => (typeof v === 'number' && v >= 0 && v !== Infinity ? null : 'a non-negative rate');
+/**
+ * C0 and C1 control characters and DEL: never in a name. A NUL would end the string for SQLite's
+ * `length()` (so `transfers.link`'s CHECK would refuse what validation passed), and escape
+ * sequences in ids would reach the terminal of whoever lists them.
+ */
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const text: Check = (v) => (typeof v === 'string' && v.length > 0 && !CONTROL_CHARS.test(v) ? null : 'a non-empty string without control characters');
+/**
+ * The last instant with a four-digit year, 9999-12-31T23:59:59.999Z, ms: a time point past it
+ * is no clock's reading, and `Date` itself ends at 8.64e15 ms (ECMA-262 §21.4.1.22, "Time
+ * Values and Time Range"), where `toISOString()` throws "Invalid time value".
+ */
+export const MAX_TIME_MS = 253_402_300_799_999;
+/** The longest duration a record may carry, ms: 366 days — no migration arc or blackout lasts longer. */
+export const MAX_DURATION_MS = 366 * 86_400_000;
+/** The largest size or rate a record may carry: 2^50 bytes (1 PiB, or 1 PiB/s) — past any VM or link. */
+export const MAX_BYTES = 2 ** 50;
+/** A time point in ms: 0 ≤ t ≤ {@link MAX_TIME_MS} (`v >= 0` is false for NaN). */
+const time: Check = (v) => (typeof v === 'number' && v >= 0 && v <= MAX_TIME_MS ? null : 'a time in ms from 0 to the year 9999');
+/** A duration in ms: 0 ≤ d ≤ {@link MAX_DURATION_MS}. */
+const ms: Check = (v) => (typeof v === 'number' && v >= 0 && v <= MAX_DURATION_MS ? null : 'a non-negative number of ms up to 366 days');
+/** A size in bytes: an integer from 0 to {@link MAX_BYTES}. */
+const bytes: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_BYTES ? null : 'a non-negative integer of bytes up to 2^50');
+/** A rate (bytes/s): 0 to {@link MAX_BYTES}, fractions allowed (QEMU reports Mbit/s averages). */
+const rate: Check = (v) => (typeof v === 'number' && v >= 0 && v <= MAX_BYTES ? null : 'a non-negative rate up to 2^50');
 const count: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? null : 'a non-negative integer');
 const flag: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const state: Check = (v) => (typeof v === 'string' && parseStateName(v) !== undefined ? null : 'a VFIO migration state name');
 const phase: Check = (v) => (v === 'precopy' || v === 'stopcopy' ? null : '"precopy" or "stopcopy"');
+const status: Check = (v) => (typeof v === 'string' && (ATTEMPT_STATUSES as readonly string[]).includes(v) ? null : '"completed", "aborted", "cancelled" or "failed"');
+/** Longest reason an attempt may carry: a decision reason or an error message, not a log. */
+export const MAX_REASON_LENGTH = 512;
+const reason: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length <= MAX_REASON_LENGTH ? null : `a reason of 1–${MAX_REASON_LENGTH} characters`);
 
 /** Longest link name a transfer may carry (UTF-16 code units): a NIC name or class, not a document. */
 export const MAX_LINK_NAME_LENGTH = 128;
 const linkName: Check = (v) =>
-  typeof v === 'string' && v.length > 0 && v.length <= MAX_LINK_NAME_LENGTH ? null : `a link name of 1–${MAX_LINK_NAME_LENGTH} characters`;
+  typeof v === 'string' && v.length > 0 && v.length <= MAX_LINK_NAME_LENGTH && !CONTROL_CHARS.test(v)
+    ? null
+    : `a link name of 1–${MAX_LINK_NAME_LENGTH} characters without control characters`;
 
 const OPTIONAL = true;
 type Field = readonly [key: string, check: Check, optional?: boolean];
@@ -49,7 +73,7 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
     ['deviceModel', text],
     ['from', state],
     ['to', state],
-    ['startedAtMs', ms],
+    ['startedAtMs', time],
     ['latencyMs', ms],
     ['stopCopyBytes', bytes],
     ['ok', flag],
@@ -59,7 +83,7 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
   size: [
     ['migrationId', text],
     ['deviceId', text],
-    ['atMs', ms],
+    ['atMs', time],
     ['stopCopyBytes', bytes],
     ['initialBytes', bytes, OPTIONAL],
     ['dirtyBytes', bytes, OPTIONAL],
@@ -74,7 +98,7 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
   ],
   ram: [
     ['migrationId', text],
-    ['atMs', ms],
+    ['atMs', time],
     ['pass', count],
     ['remainingBytes', bytes],
     ['dirtyBytesPerS', rate],
@@ -85,10 +109,19 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
     ['migrationId', text],
     ['policy', text],
     ['deadlineMs', ms],
-    ['decidedAtMs', ms],
+    ['decidedAtMs', time],
     ['predictedBlackoutMs', ms],
     ['actualBlackoutMs', ms],
     ['met', flag],
+  ],
+  attempt: [
+    ['migrationId', text],
+    ['policy', text],
+    ['status', status],
+    ['reason', reason],
+    ['deadlineMs', ms],
+    ['totalTimeMs', ms],
+    ['predictedBlackoutMs', ms, OPTIONAL],
   ],
 } satisfies FieldTables;
 

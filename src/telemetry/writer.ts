@@ -9,7 +9,7 @@
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { BatchStore, BatchWriteResult, PipelineItem, RejectedItem } from './batch-store.js';
-import { RecordRejectedError, SpillError, StoreFaultError } from './errors.js';
+import { RecordRejectedError, SpillError, StoreFaultError, isCorruptionCode } from './errors.js';
 import { SpillFile } from './spill.js';
 
 /** A batch with the sequence number of its last item (0 for batches from another process). */
@@ -31,6 +31,8 @@ export interface BatchWriterOptions {
   readonly scheduler: SchedulerLike;
   readonly now: () => number;
   readonly onCommit: (batch: Batch, result: BatchWriteResult) => void;
+  /** Called once the last orphan spill file is written to the end and removed. */
+  readonly onOrphansDone?: () => void;
   /** Faults, spill errors, and records the store refused for good (turned into rejects). */
   readonly onError: (error: StoreFaultError | SpillError | RecordRejectedError) => void;
 }
@@ -81,6 +83,16 @@ export class BatchWriter {
   get pendingItems(): number {
     const readAhead = this.head?.from === 'spill' ? this.head.batch.items.length : 0;
     return this.queuedItems + this.spilledItems + readAhead;
+  }
+
+  /** True until every orphan spill file has been written to its end. */
+  get replayingOrphans(): boolean {
+    return this.orphans.length > 0;
+  }
+
+  /** Orphan spill files not yet written to their end (they stay on disk for the next process). */
+  get orphanFilesLeft(): string[] {
+    return this.orphans.map((o) => o.path);
   }
 
   /** True while a fault keeps batches queued. */
@@ -141,10 +153,10 @@ export class BatchWriter {
 
   /**
    * Moves everything still in memory to the spill file and stops retrying: used by `close()`
-   * when a fault outlives its patience. Returns the spill path holding the records, or
-   * `undefined` when there is none or it cannot be written (reported on `onError`).
+   * when a fault outlives its patience. Returns the spill path and how many pending records
+   * could not be kept there (none configured, or it could not be written: reported on `onError`).
    */
-  abandon(): string | undefined {
+  abandon(): { readonly spillPath: string | undefined; readonly lostItems: number; readonly spillFailure?: string } {
     this.stopTimer();
     this.disposed = true;
     const pending = this.pendingItems;
@@ -156,15 +168,22 @@ export class BatchWriter {
     this.queuedItems = 0;
     for (const o of this.orphans) o.close();
     const path = this.options.spillPath;
-    if (path === undefined || pending === 0) return undefined;
+    if (pending === 0) return { spillPath: path, lostItems: 0 };
+    if (path === undefined) return { spillPath: undefined, lostItems: pending };
+    // Lines already in the file (spilled earlier) are kept; count what this call could not add.
+    let lost = batches.reduce((n, b) => n + b.items.length, 0);
     try {
       this.spill ??= new SpillFile(path);
-      for (const b of batches) this.spill.append(JSON.stringify(b));
+      for (const b of batches) {
+        this.spill.append(JSON.stringify(b));
+        lost -= b.items.length;
+      }
       this.spill.close();
-      return path;
+      return { spillPath: path, lostItems: 0 };
     } catch (e) {
+      this.spill?.close();
       this.options.onError(new SpillError(path, e));
-      return undefined;
+      return { spillPath: path, lostItems: lost, spillFailure: (e as Error).message ?? String(e) };
     }
   }
 
@@ -182,7 +201,9 @@ export class BatchWriter {
       result = this.store.writeBatch(batch.items);
     } catch (e) {
       const code = sqliteCode(e);
-      if (code !== undefined && TRANSIENT.test(code)) return { error: e };
+      // A corrupt file is a store fault, never the records' fault: isolating them would turn
+      // every record into a reject and write those into the damaged file.
+      if (code !== undefined && (TRANSIENT.test(code) || isCorruptionCode(code))) return { error: e };
       try {
         result = this.isolate(batch.items);
       } catch (e2) {
@@ -209,7 +230,7 @@ export class BatchWriter {
         r = this.store.writeBatch([item]);
       } catch (e) {
         const code = sqliteCode(e);
-        if (code !== undefined && TRANSIENT.test(code)) throw e;
+        if (code !== undefined && (TRANSIENT.test(code) || isCorruptionCode(code))) throw e;
         const reason = `store refused the record: ${(e as Error).message ?? String(e)}`;
         const reject: RejectedItem = { reason, text: JSON.stringify(item.record ?? item), source: item.source, atMs: this.options.now() };
         r = this.store.writeBatch([reject]);
@@ -267,6 +288,7 @@ export class BatchWriter {
       if (batch !== undefined) return (this.head = { batch: { items: batch.items, lastSeq: 0 }, from: 'orphan' });
       orphan.remove();
       this.orphans.shift();
+      if (this.orphans.length === 0) this.options.onOrphansDone?.();
     }
     const first = this.queue[0];
     if (first !== undefined) return (this.head = { batch: first, from: 'memory' });

@@ -15,7 +15,7 @@ import { predictBlackout } from '../estimators/predict.js';
 import type { BlackoutDevice } from '../estimators/types.js';
 import { largestFittingRamBytes } from '../governor/ram-target.js';
 import { runPrecopy } from './precopy-run.js';
-import { QEMU_DIRTY_RATE_UNIT_BYTES, QEMU_THROTTLE_TRIGGER } from './qemu-constants.js';
+import { QEMU_DIRTY_RATE_UNIT_BYTES, QEMU_THROTTLE_TRIGGER } from '../facts/qemu.js';
 import { switchoverKnobs } from './switchover-knobs.js';
 import { vcpuRates, vmRateUnderDirtyLimit } from './throttle.js';
 import type { PrecopyRun, Recommendation, SwitchoverKnobs, ThrottleMechanism, ThrottleSetting, TuneInput, TunePrediction } from './types.js';

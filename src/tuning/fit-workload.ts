@@ -16,8 +16,10 @@
  *
  * Several migrations of one workload: the median of each figure.
  */
+// simple-statistics' max loops: a spread Math.max(...rates) overflows the stack past ~100k vCPUs.
+import { max } from 'simple-statistics';
 import { median } from '../estimators/robust.js';
-import type { RamRecord } from '../telemetry/records.js';
+import type { RamRecord } from '../records/records.js';
 import { TuningError } from './errors.js';
 import type { PrecopyWorkload } from './types.js';
 
@@ -63,7 +65,7 @@ function fitOne(ram: readonly RamRecord[]): OneFit {
   let rates = polls.filter((r) => r.pass >= 3 && r.dirtyBytesPerS > 0).map((r) => r.dirtyBytesPerS);
   if (rates.length === 0) rates = polls.filter((r) => r.pass >= 2 && r.dirtyBytesPerS > 0).map((r) => r.dirtyBytesPerS);
   if (rates.length === 0) throw new TuningError('E_NO_WORKLOAD_DATA', `migration ${id}: no dirty rate measured`);
-  return { bandwidth, firstPassMs, secondPassBytes, dirty: median(rates), maxRemaining: Math.max(...polls.map((r) => r.remainingBytes)) };
+  return { bandwidth, firstPassMs, secondPassBytes, dirty: median(rates), maxRemaining: polls.length === 0 ? -Infinity : max(polls.map((r) => r.remainingBytes)) };
 }
 
 /**

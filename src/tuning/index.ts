@@ -9,7 +9,8 @@ export type { TuningErrorCode } from './errors.js';
 export { runPrecopy } from './precopy-run.js';
 export type { PrecopyRunOptions } from './precopy-run.js';
 export { switchoverKnobs } from './switchover-knobs.js';
-export { vcpuRates, vmRateUnderDirtyLimit, vcpuTimeThrottled, dirtyLimitForVmRate, cpuThrottleForVmRate, throttleKnobs, ThrottleState } from './throttle.js';
+export { vcpuRates, vmRateUnderDirtyLimit, vcpuTimeThrottled, dirtyLimitForVmRate, cpuThrottleForVmRate, cpuThrottleUnder, throttleKnobs, ThrottleState } from './throttle.js';
+export type { VcpuDirtying } from './throttle.js';
 export type { ThrottleKnobs } from './throttle.js';
 export { DEFAULT_DIRTY_RATE_MARGIN } from './tune.js';
 export { paretoFront } from './pareto.js';
@@ -23,7 +24,7 @@ export {
   QEMU_DIRTY_LIMIT,
   QEMU_MAX_DOWNTIME_LIMIT_MS,
   QEMU_DEFAULT_DOWNTIME_LIMIT_MS,
-} from './qemu-constants.js';
+} from '../facts/qemu.js';
 export type {
   PrecopyWorkload,
   ThrottleSetting,

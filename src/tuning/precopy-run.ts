@@ -33,7 +33,7 @@
  */
 import { projectPrecopy } from '../estimators/precopy.js';
 import { TuningError } from './errors.js';
-import { QEMU_BUFFER_DELAY_MS, QEMU_THROTTLE_TRIGGER } from './qemu-constants.js';
+import { QEMU_BUFFER_DELAY_MS, QEMU_THROTTLE_TRIGGER } from '../facts/qemu.js';
 import { ThrottleState } from './throttle.js';
 import type { PrecopyRun, PrecopyWorkload, ThrottleSetting, ThrottleStep } from './types.js';
 

@@ -24,7 +24,7 @@
  * `avail-switchover-bandwidth` = ⌊threshold_size × 1000 / downtime-limit⌋ (at least 1: QEMU reads 0
  * as "unset").
  */
-import { QEMU_MAX_DOWNTIME_LIMIT_MS } from './qemu-constants.js';
+import { QEMU_MAX_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
 import type { SwitchoverKnobs } from './types.js';
 
 /**

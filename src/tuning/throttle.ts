@@ -8,18 +8,24 @@
  *   rate is Σ min(rᵢ, quota + tolerance): a few hot vCPUs are capped while quiet ones run free,
  *   which is why it costs the guest less than auto-converge for the same VM rate.
  */
+// simple-statistics' max loops: a spread Math.max(...rates) overflows the stack past ~100k vCPUs.
+import { max } from 'simple-statistics';
 import { TuningError } from './errors.js';
-import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from './qemu-constants.js';
+import { QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT, QEMU_DIRTY_RATE_UNIT_BYTES } from '../facts/qemu.js';
 import type { PrecopyWorkload, ThrottleSetting } from './types.js';
 
 const TOLERANCE_BYTES_PER_S = QEMU_DIRTY_LIMIT.toleranceMiBPerS * QEMU_DIRTY_RATE_UNIT_BYTES;
 const MIN_LIMIT_BYTES_PER_S = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS * QEMU_DIRTY_RATE_UNIT_BYTES;
 
+/** What {@link vcpuRates} needs of a workload: the VM's rate and its per-vCPU shares or vCPU count. */
+export type VcpuDirtying = Pick<PrecopyWorkload, 'dirtyBytesPerS' | 'vcpuDirtyBytesPerS' | 'vcpus'>;
+
 /**
  * Per-vCPU dirty rates summing to the VM's rate: the measured shares when given, else an even
- * split over `vcpus`; `null` when neither is known.
+ * split over `vcpus`; `null` when neither is known. The tuner and `watch --drive`'s dirty-limit
+ * lever both go through it.
  */
-export function vcpuRates(w: PrecopyWorkload): readonly number[] | null {
+export function vcpuRates(w: VcpuDirtying): readonly number[] | null {
   const given = w.vcpuDirtyBytesPerS;
   if (given !== undefined && given.length > 0) {
     const sum = given.reduce((s, r) => s + Math.max(0, r), 0);
@@ -63,11 +69,11 @@ export function vcpuTimeThrottled(rates: readonly number[], limitBytesPerS: numb
  */
 export function dirtyLimitForVmRate(rates: readonly number[], targetBytesPerS: number): number | null {
   const total = rates.reduce((s, r) => s + r, 0);
-  if (total <= targetBytesPerS) return Math.max(QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS, Math.ceil(Math.max(...rates, 0) / QEMU_DIRTY_RATE_UNIT_BYTES));
+  if (total <= targetBytesPerS) return Math.max(QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS, Math.ceil((rates.length === 0 ? 0 : Math.max(0, max(rates))) / QEMU_DIRTY_RATE_UNIT_BYTES));
   if (vmRateUnderDirtyLimit(rates, MIN_LIMIT_BYTES_PER_S) > targetBytesPerS) return null;
   // Σ min(rᵢ, cap) is increasing in cap: bisect on whole MiB/s.
   let lo: number = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS;
-  let hi = Math.ceil(Math.max(...rates) / QEMU_DIRTY_RATE_UNIT_BYTES);
+  let hi = Math.ceil(max(rates) / QEMU_DIRTY_RATE_UNIT_BYTES);
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     if (vmRateUnderDirtyLimit(rates, mid * QEMU_DIRTY_RATE_UNIT_BYTES) <= targetBytesPerS) lo = mid;
@@ -149,6 +155,19 @@ export class ThrottleState {
     this.vcpuSlowdown = pct / 100;
     this.dirtyBytesPerS = this.base * (1 - pct / 100);
   }
+}
+
+/**
+ * The auto-converge CPU throttle, whole %, for a guest already throttled by `currentPct` whose
+ * dirty rate `measuredBytesPerS` was measured under that throttle: the unthrottled rate is
+ * measured / (1 − current), so the throttle that brings it to `targetBytesPerS` compounds,
+ * 1 − (1 − current)(1 − f) with f = 1 − target / measured. QEMU's `cpu-throttle-percentage` is
+ * absolute (`cpu_throttle_set()`, `migration/cpu-throttle.c`): sending the fraction f alone
+ * would ask for less than the guest already has. 0 when no more throttle is needed.
+ */
+export function cpuThrottleUnder(currentPct: number, measuredBytesPerS: number, targetBytesPerS: number): number {
+  const kept = 1 - Math.min(QEMU_AUTO_CONVERGE.maxPct, Math.max(0, currentPct)) / 100;
+  return cpuThrottleForVmRate(measuredBytesPerS / kept, targetBytesPerS);
 }
 
 /** Both QEMU throttles' values for one whole-VM dirty-rate target. */

@@ -22,12 +22,14 @@
  *
  * Pure: no I/O, no clock; the model comes in compiled.
  */
+// simple-statistics' max loops: a spread Math.max(...rates) overflows the stack past ~100k vCPUs.
+import { max } from 'simple-statistics';
 import { convergenceRatio } from '../estimators/precopy.js';
 import { TuningError } from './errors.js';
 import { evaluate, isFeasible, recommendation, tuneContext, type Evaluation, type TuneContext } from './evaluate.js';
 import { tradeOffs } from './pareto.js';
 import { checkWorkload } from './precopy-run.js';
-import { MiB, QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT } from './qemu-constants.js';
+import { MiB, QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT } from '../facts/qemu.js';
 import { dirtyLimitForVmRate, vcpuRates, vmRateUnderDirtyLimit } from './throttle.js';
 import type { Recommendation, ThrottleMechanism, ThrottleSetting, TuneInput, TuneReason, TuneResult } from './types.js';
 
@@ -90,7 +92,7 @@ function bestDirtyLimit(ctx: TuneContext, rates: readonly number[]): Evaluation 
   const probe: Probe = (mib) => evaluate(ctx, { kind: 'dirty-limit', vcpuLimitBytesPerS: mib * MiB }, ctx.input.budgetMs);
   const min = QEMU_DIRTY_LIMIT.minVcpuLimitMiBPerS;
   // Above the hottest vCPU's rate a quota changes nothing.
-  return feasibleEdge(probe, min, Math.max(min + 1, Math.ceil(Math.max(...rates) / MiB) + 1))?.e ?? null;
+  return feasibleEdge(probe, min, Math.max(min + 1, Math.ceil(max(rates) / MiB) + 1))?.e ?? null;
 }
 
 /**

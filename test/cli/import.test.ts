@@ -35,7 +35,7 @@ describe('vfio-sla import', () => {
     const bad = join(tmp.dir, 'bad.jsonl');
     expect(io.out()).toContain('3 records accepted (3 new, 0 already stored), 2 rejected\nerrors:\n');
     expect(io.out()).toContain(`  ${bad}:2: bad JSON: `);
-    expect(io.out()).toContain(`  ${bad}:3: arc.latencyMs: expected a non-negative number of ms, got -1\n`);
+    expect(io.out()).toContain(`  ${bad}:3: arc.latencyMs: expected a non-negative number of ms up to 366 days, got -1\n`);
     expect(countIn(join(tmp.dir, 'x.db'))).toBe(3);
   });
 

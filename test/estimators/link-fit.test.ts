@@ -7,7 +7,7 @@ import { allMigrationFacts, blackoutLink, migrationFacts } from '../../src/estim
 import { parseModelJson, stringifyModel } from '../../src/estimators/model-json.js';
 import { predictBlackout, resolveLink } from '../../src/estimators/predict.js';
 import { buildPriors } from '../../src/estimators/priors.js';
-import type { TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord, TransferRecord } from '../../src/records/records.js';
 import { DEFAULT_FLEET, simulateFleet, TestRng, type FleetTruth } from './simulate.js';
 
 /** The fleet's records with every transfer naming `link`. */

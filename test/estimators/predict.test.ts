@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../../src/estimators/compile.js';
-import { predictBlackout } from '../../src/estimators/predict.js';
+import { predictBlackout, unionBoundCoverage } from '../../src/estimators/predict.js';
 import { buildPriors } from '../../src/estimators/priors.js';
 import { logNormalResidualQuantiles } from '../../src/estimators/shrink.js';
 import { RESIDUAL_QUANTILE_LEVELS, type ArcLatencyModel, type BlackoutDevice, type FittedModel } from '../../src/estimators/types.js';
@@ -168,5 +168,34 @@ describe('predictBlackout: the bound', () => {
         expect(a.boundMs).toBeGreaterThanOrEqual(a.medianMs);
       }),
     );
+  });
+});
+
+describe('predictBlackout: the floor of the union bound', () => {
+  const spread = RESIDUAL_QUANTILE_LEVELS.map((p) => 100 * (p - 0.5));
+  const spreadModel = (): FittedModel => ({
+    ...model(),
+    fixed: { n: 10, medianMs: 15, residualQuantilesMs: spread, source: 'fitted' },
+    links: { default: { n: 10, medianBytesPerS: 1e9, lowBytesPerS: 0.9e9, source: 'fitted' } },
+  });
+  const q = { devices: [], ramRemainingBytes: 1e8 };
+
+  it('stops widening the residual parts once α/k < 0.001, while the transfer keeps growing', () => {
+    const m = compileModel(spreadModel());
+    const at = (alpha: number) => predictBlackout(m, q, alpha);
+    // k = 2 parts (fixed cost, transfer): α = 0.002 is exactly the floor, 0.0002 far below it.
+    const floor = at(0.002);
+    const below = at(0.0002);
+    expect(below.calibrated).toBe(false);
+    expect(below.parts[0]!.highMs).toBe(floor.parts[0]!.highMs);
+    expect(floor.parts[0]!.highMs).toBeCloseTo(15 + 100 * (0.999 - 0.5), 9);
+    expect(below.parts[1]!.highMs).toBeGreaterThan(floor.parts[1]!.highMs);
+  });
+
+  it('says which coverage the union bound keeps: 1 − α above the floor, 1 − k·0.001 below it', () => {
+    expect(unionBoundCoverage(0.01, 2)).toBeCloseTo(0.99, 12);
+    expect(unionBoundCoverage(0.01, 10)).toBeCloseTo(0.99, 12);
+    expect(unionBoundCoverage(0.01, 14)).toBeCloseTo(1 - 14 * 0.001, 12);
+    expect(unionBoundCoverage(0.0002, 2)).toBeCloseTo(0.998, 12);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { interpolateQuantile, median, normalQuantile, quantileSorted, selectInPlace, theilSen } from '../../src/estimators/robust.js';
+import { interpolateQuantile, median, normalQuantile, quantileSorted, selectInPlace, theilSen, theilSenSlope } from '../../src/estimators/robust.js';
 import { TestRng } from './simulate.js';
 
 describe('quantiles', () => {
@@ -84,5 +84,42 @@ describe('selectInPlace', () => {
         for (let i = k + 1; i < a.length; i++) expect(a[i]).toBeGreaterThanOrEqual(a[k] as number);
       }),
     );
+  });
+});
+
+describe("Sen's slope interval with tied x", () => {
+  it('uses the tie-corrected variance and ranks among the slopes of distinct-x pairs only', () => {
+    // Three sizes, ten arcs each: the shape of arc data where a device reports few distinct sizes.
+    const x: number[] = [];
+    const y: number[] = [];
+    for (const size of [1, 2, 3]) for (let i = 0; i < 10; i++) {
+      x.push(size);
+      y.push(5 + 2 * size + Math.sin(size * 10 + i * 1.7) * 0.8);
+    }
+    const n = x.length;
+    const slopes: number[] = [];
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (x[j] !== x[i]) slopes.push((y[j]! - y[i]!) / (x[j]! - x[i]!));
+    slopes.sort((a, b) => a - b);
+    expect(slopes).toHaveLength(300);
+    // var S = [n(n−1)(2n+5) − Σ t(t−1)(2t+5)] / 18 with three groups of t = 10.
+    const varS = (n * (n - 1) * (2 * n + 5) - 3 * (10 * 9 * 25)) / 18;
+    const mid = (slopes.length - 1) / 2;
+    const half = Math.sqrt(varS) / 2;
+    const r = theilSenSlope(x, y);
+    expect(r.slopeLow).toBe(slopes[Math.floor(mid - half)]);
+    expect(r.slopeHigh).toBe(slopes[Math.ceil(mid + half)]);
+  });
+
+  it('keeps the untied interval when no x repeats', () => {
+    const x = Array.from({ length: 20 }, (_, i) => i);
+    const y = x.map((v) => 3 * v + Math.cos(v * 2.3));
+    const slopes: number[] = [];
+    for (let i = 0; i < 20; i++) for (let j = i + 1; j < 20; j++) slopes.push((y[j]! - y[i]!) / (x[j]! - x[i]!));
+    slopes.sort((a, b) => a - b);
+    const half = Math.sqrt((20 * 19 * 45) / 18) / 2;
+    const mid = (slopes.length - 1) / 2;
+    const r = theilSenSlope(x, y);
+    expect(r.slopeLow).toBe(slopes[Math.floor(mid - half)]);
+    expect(r.slopeHigh).toBe(slopes[Math.ceil(mid + half)]);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { precopyRounds } from '../../src/estimators/rounds.js';
 import { migrationToRecords, parseQmpLog, type QmpMigration } from '../../src/qemu/qmp-log.js';
-import type { RamRecord } from '../../src/telemetry/records.js';
+import type { RamRecord } from '../../src/records/records.js';
 import { datasetRunFiles, HAVE_DATASET } from '../helpers/dataset.js';
 
 const ram = (atMs: number, pass: number, remainingBytes: number, dirtyBytesPerS: number): RamRecord => ({

@@ -4,7 +4,7 @@
  * exactly as the predictor assumes (fixed + source arcs + bytes / rate + load + restart), so a
  * fit must recover the parameters and a calibrated bound must cover at its stated rate.
  */
-import type { ArcRecord, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord, TelemetryRecord } from '../../src/records/records.js';
 import { seededUniform } from '../../src/estimators/robust.js';
 
 export const MB = 1_000_000;

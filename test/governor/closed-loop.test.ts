@@ -3,7 +3,7 @@ import { fitModel } from '../../src/estimators/fit.js';
 import { compileModel, type CompiledModel } from '../../src/estimators/predict.js';
 import { CalibrationWatcher } from '../../src/governor/index.js';
 import { Rng } from '../../src/sim/rng.js';
-import type { OutcomeRecord } from '../../src/telemetry/records.js';
+import type { OutcomeRecord } from '../../src/records/records.js';
 import { arraySink, simTruthModel } from './fixtures.js';
 import { simulateMigration } from './sim-migration.js';
 

@@ -7,12 +7,12 @@ import { AFTER_FAILURE_MODES } from '../../src/device/index.js';
 import { compileModel, predictBlackout } from '../../src/estimators/predict.js';
 import type { FaultConfig, OneShotFault } from '../../src/sim/faults.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
-import type { ArcRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord } from '../../src/records/records.js';
 import { MiB, arraySink, calibratedSimModel } from './fixtures.js';
 
 const model = calibratedSimModel();
 const compiled = compileModel(model);
-const { RUNNING, PRE_COPY, STOP_COPY } = MigState;
+const { RUNNING, PRE_COPY, PRE_COPY_P2P, STOP_COPY } = MigState;
 
 /** Standing fault probabilities: they strike the set-up as well as the switchover. */
 const faultsArb: fc.Arbitrary<FaultConfig> = fc.record({
@@ -104,11 +104,17 @@ describe('DeadlineSetState over random simulated VMs with faults', () => {
 
         if (r.committed) {
           expect(r.outcome).toBe('REACHED');
+          expect(r.precopyLost).toEqual([]);
           expect(states.every((s) => s === STOP_COPY)).toBe(true);
           expect(r.decision!.action).toBe('commit');
           expect(r.decision!.predictedBlackoutMs).toBeLessThanOrEqual(deadlineMs);
         } else {
-          expect(['NOT_COMMITTED', 'UNWOUND_ARC_FAILED', 'UNWOUND_OVERRUN']).toContain(r.outcome);
+          expect(['NOT_COMMITTED', 'UNWOUND_ARC_FAILED', 'UNWOUND_OVERRUN', 'UNWOUND_PRECOPY_LOST']).toContain(r.outcome);
+          // A pre-copy session is lost exactly when a pre-copying device ended out of PRE_COPY.
+          const pre = (x: MigState): boolean => x === PRE_COPY || x === PRE_COPY_P2P;
+          const lost = devices.filter((d, i) => pre(r.devices[i]!.initialState) && !pre(states[i]!)).map((d) => d.id);
+          expect(r.precopyLost).toEqual(lost);
+          if (lost.length > 0) expect(r.outcome).toBe('UNWOUND_PRECOPY_LOST');
           if (r.outcome !== 'NOT_COMMITTED') expect(r.decision!.action).toBe('commit');
           devices.forEach((d, i) => {
             if (!HOME.includes(states[i]!)) expect(r.needsReset).toContain(d.id);
@@ -131,6 +137,6 @@ describe('DeadlineSetState over random simulated VMs with faults', () => {
       { numRuns: 2000 },
     );
     // Every path through the wrapper was exercised.
-    for (const o of ['REACHED', 'NOT_COMMITTED', 'UNWOUND_ARC_FAILED', 'UNWOUND_OVERRUN']) expect(outcomes.get(o) ?? 0, o).toBeGreaterThan(5);
+    for (const o of ['REACHED', 'NOT_COMMITTED', 'UNWOUND_ARC_FAILED', 'UNWOUND_OVERRUN', 'UNWOUND_PRECOPY_LOST']) expect(outcomes.get(o) ?? 0, o).toBeGreaterThan(5);
   });
 });

@@ -4,7 +4,7 @@ import { MigFlags, MigState, nextState, parseStateName } from '../../src/fsm/ind
 import { DeadlineSetState, GovernorError, type DeadlineSetStateOptions } from '../../src/governor/index.js';
 import { VirtualClock } from '../../src/sim/clock.js';
 import { SimDevice, type SimArcEvent } from '../../src/sim/sim-device.js';
-import type { ArcRecord, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord, TelemetryRecord } from '../../src/records/records.js';
 import { MiB, arraySink, calibratedSimModel } from './fixtures.js';
 
 const { RUNNING, STOP, STOP_COPY, PRE_COPY, PRE_COPY_P2P, ERROR } = MigState;
@@ -69,13 +69,13 @@ describe('DeadlineSetState to STOP_COPY', () => {
     expect(sink.records.filter((x) => x.kind === 'size').map((x) => x.deviceId)).toEqual(['d0', 'd1']);
   });
 
-  it('steps devices one after another when asked to', async () => {
+  it('steps devices one after another when asked to, phase by phase: all quiesced before any stops', async () => {
     const { devices, vm, sink } = rig(2, 'mlx5-cx7', { serial: true });
     await toDrainedPrecopy(devices);
     const r = await vm.setState(STOP_COPY, { deadlineMs: 900 });
     expect(r.outcome).toBe('REACHED');
     const arcs = arcsOf(sink.records);
-    expect(keysOf(sink.records)).toEqual(['d0:PRE_COPY>PRE_COPY_P2P', 'd0:PRE_COPY_P2P>STOP_COPY', 'd1:PRE_COPY>PRE_COPY_P2P', 'd1:PRE_COPY_P2P>STOP_COPY']);
+    expect(keysOf(sink.records)).toEqual(['d0:PRE_COPY>PRE_COPY_P2P', 'd1:PRE_COPY>PRE_COPY_P2P', 'd0:PRE_COPY_P2P>STOP_COPY', 'd1:PRE_COPY_P2P>STOP_COPY']);
     expect(arcs[2]!.startedAtMs).toBeCloseTo(arcs[1]!.startedAtMs + arcs[1]!.latencyMs, 9);
     expect(r.elapsedMs).toBeCloseTo(arcs.reduce((t, a) => t + a.latencyMs, 0), 9);
   });
@@ -121,12 +121,12 @@ describe('DeadlineSetState to STOP_COPY', () => {
     expect(devices[0]!.getState()).toBe(PRE_COPY);
   });
 
-  it('unwinds every device when an arc fails, and reports which', async () => {
+  it('unwinds every device when an arc fails, and names the device whose pre-copy session is lost', async () => {
     const { devices, vm, sink } = rig(2);
     await toDrainedPrecopy(devices);
     devices[1]!.injectFault({ kind: 'arc-fail', arc: 'PRE_COPY_P2P>STOP_COPY', errno: 'EIO', after: 'along-path' });
     const r = await vm.setState(STOP_COPY, { deadlineMs: 600 });
-    expect(r).toMatchObject({ outcome: 'UNWOUND_ARC_FAILED', committed: false, needsReset: [] });
+    expect(r).toMatchObject({ outcome: 'UNWOUND_PRECOPY_LOST', committed: false, needsReset: [], precopyLost: ['d0'] });
     // d0 had reached STOP_COPY (no way back to PRE_COPY from there); d1 was still pre-copying.
     expect(devices.map((d) => d.getState())).toEqual([RUNNING, PRE_COPY]);
     expect(r.devices[1]!.failure).toMatchObject({ code: 'EIO', stateAfter: PRE_COPY_P2P });
@@ -135,14 +135,32 @@ describe('DeadlineSetState to STOP_COPY', () => {
     expect(arcsOf(sink.records).filter((a) => !a.ok)).toMatchObject([{ deviceId: 'd1', from: 'PRE_COPY_P2P', to: 'STOP_COPY', errno: 'EIO' }]);
     expect(r.devices[0]!.arcs.map((a) => a.phase)).toEqual(['forward', 'forward', 'unwind', 'unwind', 'unwind']);
     expect(r.message).toContain('d1: EIO');
+    expect(r.message).toContain('d0 lost the pre-copy session');
+  });
+
+  it('keeps every pre-copy session when an arc fails before any device reached STOP_COPY', async () => {
+    const { devices, vm } = rig(2);
+    await toDrainedPrecopy(devices);
+    devices[1]!.injectFault({ kind: 'arc-fail', arc: 'PRE_COPY>PRE_COPY_P2P', errno: 'EIO', after: 'original' });
+    let resumed = 0;
+    const r = await vm.setState(STOP_COPY, { deadlineMs: 600, onResume: () => void resumed++ });
+    expect(r).toMatchObject({ outcome: 'UNWOUND_ARC_FAILED', committed: false, needsReset: [], precopyLost: [] });
+    // d0 had reached PRE_COPY_P2P: the FSM allows PRE_COPY_P2P → PRE_COPY, so its session survives.
+    expect(devices.map((d) => d.getState())).toEqual([PRE_COPY, PRE_COPY]);
+    expect(r.devices[0]!.arcs.map((a) => `${a.from}>${a.to}`)).toEqual([`${PRE_COPY}>${PRE_COPY_P2P}`, `${PRE_COPY_P2P}>${PRE_COPY}`]);
+    expect(resumed).toBe(1);
   });
 
   it('names a device left in ERROR as needing VFIO_DEVICE_RESET and brings the others back', async () => {
     const { devices, vm } = rig(2);
     await toDrainedPrecopy(devices);
     devices[0]!.injectFault({ kind: 'arc-fail', arc: 'PRE_COPY_P2P>STOP_COPY', errno: 'ETIMEDOUT', after: 'error' });
-    const r = await vm.setState(STOP_COPY, { deadlineMs: 600 });
-    expect(r).toMatchObject({ outcome: 'UNWOUND_ARC_FAILED', committed: false, needsReset: ['d0'] });
+    let resumed = 0;
+    const r = await vm.setState(STOP_COPY, { deadlineMs: 600, onResume: () => void resumed++ });
+    // d1 had reached STOP_COPY in the same phase: back in RUNNING, its session is gone too.
+    expect(r).toMatchObject({ outcome: 'UNWOUND_PRECOPY_LOST', committed: false, needsReset: ['d0'], precopyLost: ['d0', 'd1'] });
+    // The caller resets d0 first, then resumes the vCPUs.
+    expect(resumed).toBe(0);
     expect(devices.map((d) => d.getState())).toEqual([ERROR, RUNNING]);
     expect(r.devices[0]).toMatchObject({ finalState: ERROR, needsReset: true });
     expect(r.message).toContain('d0 need VFIO_DEVICE_RESET');
@@ -162,6 +180,37 @@ describe('DeadlineSetState to STOP_COPY', () => {
     expect(keysOf(sink.records)).toEqual(['d0:PRE_COPY>PRE_COPY_P2P', 'd0:PRE_COPY_P2P>PRE_COPY']);
     expect(devices[0]!.getState()).toBe(PRE_COPY);
     expect(r.elapsedMs).toBeCloseTo(deadlineMs - 40 + 5, 9);
+  });
+
+  it('does not count the vCPU stop twice: onCommit spent it, the reserve after the arcs does not hold it again', async () => {
+    const tight = compileModel(calibratedSimModel(0.01));
+    const clock = new VirtualClock();
+    const d = new SimDevice({ id: 'd0', profile: 'mlx5-cx7', clock, rng: 100, stateBytes: 100 * MiB, latencyNoise: false });
+    await toDrainedPrecopy([d]);
+    const q = [{ id: d.id, model: d.model, state: d.getState(), flags: d.flags, stopCopyBytes: d.trueStopCopyBytes() }];
+    const p = predictBlackout(tight, { devices: q, ramRemainingBytes: 0 }, 0.05);
+    const vcpuStopMs = p.parts.find((x) => x.kind === 'vcpu-stop')!.medianMs;
+    // Fits the bound, and the median with the vCPU stop once, but not with it twice.
+    const deadlineMs = p.boundMs + 1;
+    expect(deadlineMs).toBeLessThan(p.medianMs + vcpuStopMs);
+    const vm = new DeadlineSetState([d], { model: tight, sink: arraySink(), clock, migrationId: 'm' });
+    const r = await vm.setState(STOP_COPY, { deadlineMs, onCommit: () => clock.sleep(vcpuStopMs) });
+    expect(r).toMatchObject({ outcome: 'REACHED', committed: true, metDeadline: true });
+  });
+
+  it('says the deadline was missed when the arcs end in time but the blackout still to come does not', async () => {
+    const first = rig(1);
+    await toDrainedPrecopy(first.devices);
+    const deadlineMs = Math.ceil(boundFor(first.devices) * 1.2);
+    const plain = await first.vm.setState(STOP_COPY, { deadlineMs });
+    const [toP2p, toStopCopy] = plain.devices[0]!.arcs.map((a) => a.latencyMs) as [number, number];
+    const { devices, vm } = rig(1);
+    await toDrainedPrecopy(devices);
+    // Past the point of no return: the arc into STOP_COPY ends 5 ms before the deadline.
+    devices[0]!.injectFault({ kind: 'overrun', arc: 'PRE_COPY_P2P>STOP_COPY', multiplier: (deadlineMs - 5 - toP2p) / toStopCopy });
+    const r = await vm.setState(STOP_COPY, { deadlineMs });
+    expect(r.elapsedMs).toBeCloseTo(deadlineMs - 5, 6);
+    expect(r).toMatchObject({ outcome: 'REACHED', committed: true, metDeadline: false });
   });
 
   it('finishes when neither finishing nor going back can meet the deadline any more', async () => {

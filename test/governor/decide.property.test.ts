@@ -70,12 +70,15 @@ const sloArb = fc.record({
 });
 
 function sloFor(model: CompiledModel, s: VmSnapshot, g: { deadlineFactor: number; alpha: number; budgetMs: number }): Slo {
-  const empty = boundOf(model, { ...s, ramRemainingBytes: 0 }, g.alpha);
+  const empty = boundOf(model, { ...s, ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, g.alpha);
   const deadlineMs = Number.isFinite(empty) && empty > 0 ? empty * g.deadlineFactor : 300 * g.deadlineFactor;
   return { deadlineMs, alpha: g.alpha, budgetMs: g.budgetMs };
 }
 
-const modelArb = fc.constantFrom<[string, CompiledModel]>(['uncalibrated', uncalibrated], ['calibrated', calibrated]);
+/** A model whose final sync carries 2 s of dirtying: the branch where the dirty rate alone breaks the deadline. */
+const withCarry = compileModel({ ...simTruthModel(), ram: { n: 100, carryMs: 2000, source: 'fitted' } });
+
+const modelArb = fc.constantFrom<[string, CompiledModel]>(['uncalibrated', uncalibrated], ['calibrated', calibrated], ['carry', withCarry]);
 
 function sizesKnown(s: VmSnapshot): boolean {
   return s.devices.every((d) => d.stopCopyBytes !== null);

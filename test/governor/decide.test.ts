@@ -189,7 +189,7 @@ describe('decide: inputs', () => {
   });
 
   it('maps every reason to exactly one action', () => {
-    expect(Object.keys(REASON_ACTIONS)).toHaveLength(14);
+    expect(Object.keys(REASON_ACTIONS)).toHaveLength(15);
     expect(new Set(Object.values(REASON_ACTIONS))).toEqual(new Set(['commit', 'wait', 'throttle', 'abort']));
   });
 });

@@ -10,7 +10,7 @@ import type { DeviceSnapshot, VmSnapshot } from '../../src/governor/types.js';
 import { sampleNoiseFactor } from '../../src/sim/latency.js';
 import { GENERIC_NIC, MLX5_CX7, QAT_VF, type SimProfile } from '../../src/sim/profiles.js';
 import { Rng } from '../../src/sim/rng.js';
-import type { RecordSink, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { RecordSink, TelemetryRecord } from '../../src/records/records.js';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

@@ -11,7 +11,7 @@ import { Rng } from '../../src/sim/rng.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
 import { iterateArcs, listMigrations, outcomes, ramProgress, sizes, tableCounts, transfers } from '../../src/store/index.js';
 import { openStore, type Store } from '../../src/store/store.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/records/records.js';
 import { countingRecorder } from '../helpers/recording.js';
 import { MiB, mlx5, simTruthModel, vm } from './fixtures.js';
 import { simulateMigration } from './sim-migration.js';

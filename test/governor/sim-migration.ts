@@ -10,7 +10,7 @@ import { DeadlineSetState, type SetStateResult } from '../../src/governor/index.
 import { VirtualClock } from '../../src/sim/clock.js';
 import type { Rng } from '../../src/sim/rng.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
-import type { RecordSink } from '../../src/telemetry/records.js';
+import type { RecordSink } from '../../src/records/records.js';
 
 const PROFILES = ['mlx5-cx7', 'qat-vf', 'generic-nic'] as const;
 /** The simulated link: 2.5 GB/s median, ±10 % per migration (log-normal). */

@@ -5,12 +5,13 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { inCi } from './ci.js';
 
 export const DATASET_DIR = resolve(
   process.env['VFIO_SLA_DATASET'] ?? join(import.meta.dirname, '../../../shared/datasets/qemu-kvm-postgres-migration'),
 );
 export const HAVE_DATASET = existsSync(join(DATASET_DIR, 'raw'));
-if (!HAVE_DATASET && process.env['CI']) {
+if (!HAVE_DATASET && inCi()) {
   throw new Error(`the shared QEMU dataset is missing at ${DATASET_DIR} (set VFIO_SLA_DATASET)`);
 }
 

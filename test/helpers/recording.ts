@@ -1,6 +1,6 @@
 /** A recording pipeline on a store for tests, counting what was pushed and collecting its errors. */
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
-import type { RecordSink } from '../../src/telemetry/records.js';
+import type { RecordSink } from '../../src/records/records.js';
 import type { Store } from '../../src/store/store.js';
 
 export interface CountingRecorder {

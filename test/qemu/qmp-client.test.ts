@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter, take, toArray } from 'rxjs';
 import { QmpClosedError, QmpCommandError, QmpTimeoutError } from '../../src/qemu/qmp-errors.js';
@@ -131,20 +132,30 @@ describe('QmpClient framing and events', () => {
 
   it('reassembles a reply split across writes, even inside a multi-byte character', async () => {
     const { srv, qmp } = await setup();
+    let cuts: number[] = [];
+    const reads: number[] = [];
     srv.on('query-name', (cmd, ctx) => {
       const bytes = Buffer.from(`{"return": {"name": "vm→dst ✓"}, "id": ${JSON.stringify(cmd.id)}}\r\n`, 'utf8');
       const arrow = bytes.indexOf(Buffer.from('→', 'utf8'));
-      const cuts = [5, arrow + 1, arrow + 2, bytes.length - 1];
-      let from = 0;
-      cuts.forEach((to, i) => {
-        const piece = bytes.subarray(from, to);
-        setTimeout(() => ctx.write(piece), 10 * (i + 1));
-        from = to;
-      });
-      setTimeout(() => ctx.write(bytes.subarray(from)), 60);
+      cuts = [5, arrow + 1, arrow + 2, bytes.length - 1, bytes.length];
+      // Each piece goes out only once the client has read the one before from its socket, so
+      // every piece is its own read however loaded the machine is (no timer gaps to rely on).
+      const client = (qmp as unknown as { socket: Socket }).socket;
+      const start = client.bytesRead;
+      void (async () => {
+        let from = 0;
+        for (const to of cuts) {
+          ctx.write(bytes.subarray(from, to));
+          while (client.bytesRead - start < to) await new Promise((r) => setImmediate(r));
+          reads.push(client.bytesRead - start);
+          from = to;
+        }
+      })();
       return { noReply: true };
     });
     await expect(qmp.execute('query-name')).resolves.toEqual({ name: 'vm→dst ✓' });
+    // Every piece but the last was read on its own (the last one settles the command).
+    expect(reads).toEqual(cuts.slice(0, 4));
   });
 
   it('drops the connection on a line that is not JSON and fails what was in flight', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { anchorMonotonic, migrationToRecords, parseQmpLog, type QmpMigration } from '../../src/qemu/qmp-log.js';
-import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
+import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../../src/records/records.js';
 import { datasetRunFiles, HAVE_DATASET, perRunSummary } from '../helpers/dataset.js';
 import { pollArrayToWireLog } from './wire-log-fixture.js';
 

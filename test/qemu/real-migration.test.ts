@@ -11,13 +11,12 @@ import { isMigrationEvent, isMigrationPassEvent } from '../../src/qemu/qapi-migr
 import { QmpError } from '../../src/qemu/qmp-errors.js';
 import { parseQmpLog } from '../../src/qemu/qmp-log.js';
 import type { QmpReceivedEvent } from '../../src/qemu/qmp-protocol.js';
+import { skipWithout } from '../helpers/ci.js';
 import { findGuestTools } from './guest/guest-image.js';
 import { startPair, type GuestPair, type MigrationRun, type PairOptions } from './guest/harness.js';
 
 const lookup = findGuestTools();
-const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
-const skip = !lookup.ok && !inCi;
-if (!lookup.ok && skip) console.warn(`real-QEMU migration tests skipped (CI is not set): missing ${lookup.missing.join('; ')}`);
+const skip = skipWithout(lookup.ok, 'real-QEMU migration tests', lookup.ok ? '' : `missing ${lookup.missing.join('; ')}`);
 const title = (name: string): string => (skip ? `${name} (skipped: no QEMU guest tools on this host)` : name);
 
 const BOOT_MS = 300_000;

@@ -82,7 +82,7 @@ describe('vfio-sla watch', () => {
     expect(out).toContain('watch: attached to unix:');
     expect(out).toContain('migration id vm1/try1');
     expect(out).toMatch(/event MIGRATION \{"status":"completed"\}/);
-    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; recorded 2 ram, 2 transfer, 1 outcome record\(s\)\n$/);
+    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
     expect(io.err()).toBe('');
   });
 
@@ -138,5 +138,28 @@ describe('vfio-sla watch', () => {
     expect(io.err()).toBe(`vfio-sla watch: QMP connection unix:${fq.path} closed (QEMU exited, was killed, or dropped this client) while the migration was active\n`);
     expect(readStore((s) => tableCounts(s))).toMatchObject({ outcomes: 0, transfers: 0 });
     expect(readStore((s) => ramProgress(s, 'lost')).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('vfio-sla watch and the store', () => {
+  it('does not claim records it sent were stored when the store rejected them all (exit 1)', async () => {
+    // A migration id with a control character: every record is rejected by validation.
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--id', 'vm1\u0007bell']);
+    expect(code).toBe(1);
+    expect(io.out()).toMatch(/sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
+    expect(io.err()).toContain('vfio-sla watch: 5 of 5 records were rejected, not stored');
+    expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 5 });
+  });
+});
+
+describe('vfio-sla watch run identity', () => {
+  it('refuses a --qmp-log path whose derived id an earlier run already has, leaving that log untouched (exit 2)', async () => {
+    expect((await watchCli({ remainingBytes: converging }, ['--qmp-log', 'vm1.qmp'])).code).toBe(0);
+    const first = readFileSync(join(dir, 'vm1.qmp'), 'utf8');
+    const io = captureIo(dir);
+    const code = await runCli(['watch', '--qmp', join(dir, 'none.sock'), '--db', 'w.db', '--qmp-log', 'vm1.qmp'], io);
+    expect(code).toBe(2);
+    expect(io.err()).toContain(`--qmp-log: migration id '${dir.split('/').at(-1)}/vm1' (from the log's path) is already in the store from an earlier run`);
+    expect(readFileSync(join(dir, 'vm1.qmp'), 'utf8')).toBe(first);
   });
 });

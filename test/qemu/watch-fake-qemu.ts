@@ -23,6 +23,14 @@ export interface FakeMigrationOptions {
   readonly availSwitchoverBandwidth?: boolean;
   /** `query-kvm` enabled, and `set-vcpu-dirty-limit` accepted. */
   readonly kvmDirtyRing?: boolean;
+  /**
+   * Each vCPU's own dirty rate, MiB/s (default two vCPUs): `query-cpus-fast` lists one per rate,
+   * and once a limit is in service `query-vcpu-dirty-limit` reports each held at most at
+   * quota + 25 (QEMU's dead band).
+   */
+  readonly vcpuDirtyMiBps?: readonly number[];
+  /** `cpu-throttle-percentage` reported while active (auto-converge already throttling). */
+  readonly cpuThrottlePercentage?: number;
   /** Initial capabilities (QEMU 7.2 defaults: all off). */
   readonly capabilities?: Readonly<Record<string, boolean>>;
 }
@@ -40,6 +48,8 @@ export class FakeQemu {
   readonly caps: Record<string, boolean> = { xbzrle: false, 'auto-converge': false, events: false, 'pause-before-switchover': false };
   /** `query-migrate` calls answered while active. */
   activePolls = 0;
+  /** The `set-vcpu-dirty-limit` quota in service, MiB/s. */
+  dirtyLimitMiBps: number | undefined;
   private pass = 0;
   private racyLeft: number;
   private totalTimeMs = 0;
@@ -144,7 +154,8 @@ export class FakeQemu {
       this.emit('MIGRATION', { status: 'completed' });
       return this.queryMigrate();
     }
-    return { status: 'active', 'total-time': this.totalTimeMs, 'setup-time': 3, 'expected-downtime': 300, ram: this.ram(remaining) };
+    const throttle = this.o.cpuThrottlePercentage === undefined ? {} : { 'cpu-throttle-percentage': this.o.cpuThrottlePercentage };
+    return { status: 'active', 'total-time': this.totalTimeMs, 'setup-time': 3, 'expected-downtime': 300, ram: this.ram(remaining), ...throttle };
   }
 
   private handlers(): void {
@@ -170,11 +181,22 @@ export class FakeQemu {
       return { return: {} };
     });
     srv.on('query-kvm', () => ({ return: { enabled: this.o.kvmDirtyRing === true, present: true } }));
-    srv.on('query-cpus-fast', () => ({ return: [{ 'cpu-index': 0 }, { 'cpu-index': 1 }] }));
-    srv.on('set-vcpu-dirty-limit', () =>
-      this.o.kvmDirtyRing === true ? { return: {} } : { error: { class: 'GenericError', desc: "dirty page limit feature requires KVM with accelerator property 'dirty-ring-size' set'" } },
-    );
-    srv.on('cancel-vcpu-dirty-limit', () => ({ return: {} }));
+    const rates = this.o.vcpuDirtyMiBps ?? [0, 0];
+    srv.on('query-cpus-fast', () => ({ return: rates.map((_, i) => ({ 'cpu-index': i })) }));
+    srv.on('set-vcpu-dirty-limit', (cmd) => {
+      if (this.o.kvmDirtyRing !== true) return { error: { class: 'GenericError', desc: "dirty page limit feature requires KVM with accelerator property 'dirty-ring-size' set'" } };
+      this.dirtyLimitMiBps = cmd.arguments?.['dirty-rate'] as number;
+      return { return: {} };
+    });
+    srv.on('cancel-vcpu-dirty-limit', () => {
+      this.dirtyLimitMiBps = undefined;
+      return { return: {} };
+    });
+    srv.on('query-vcpu-dirty-limit', () => {
+      const quota = this.dirtyLimitMiBps;
+      if (quota === undefined) return { return: [] };
+      return { return: rates.map((r, i) => ({ 'cpu-index': i, 'limit-rate': quota, 'current-rate': Math.min(r, quota + 25) })) };
+    });
   }
 
   async close(): Promise<void> {

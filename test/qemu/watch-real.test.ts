@@ -15,19 +15,18 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { MIGRATION_FINAL_STATUSES } from '../../src/qemu/qapi-migration.js';
-import { ThrottleLever } from '../../src/qemu/watch-throttle.js';
+import { ThrottleLever } from '../../src/app/watch/watch-throttle.js';
 import { tableCounts } from '../../src/store/inventory.js';
 import { outcomes, ramProgress } from '../../src/store/queries.js';
 import type { Store } from '../../src/store/store.js';
 import { captureIo, type CapturedIo } from '../cli/io.js';
+import { skipWithout } from '../helpers/ci.js';
 import { findGuestTools, type GuestTools } from './guest/guest-image.js';
 import { startPair, type GuestPair, type PairOptions } from './guest/harness.js';
 import { withStore } from '../store/fixtures.js';
 
 const lookup = findGuestTools();
-const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
-const skip = !lookup.ok && !inCi;
-if (!lookup.ok && skip) console.warn(`real-QEMU watch tests skipped (CI is not set): missing ${lookup.missing.join('; ')}`);
+const skip = skipWithout(lookup.ok, 'real-QEMU watch tests', lookup.ok ? '' : `missing ${lookup.missing.join('; ')}`);
 const title = (name: string): string => (skip ? `${name} (skipped: no QEMU guest tools on this host)` : name);
 
 const BOOT_MS = 300_000;
@@ -70,7 +69,7 @@ function withWatchMonitor(tools: GuestTools): GuestTools {
 }
 
 async function boot(opts: PairOptions): Promise<GuestPair> {
-  if (!lookup.ok) throw new Error(`missing ${lookup.missing.join('; ')}`);
+  if (!lookup.ok) throw new Error(lookup.ok ? '' : `missing ${lookup.missing.join('; ')}`);
   pair = await startPair({ ...opts, tools: withWatchMonitor(lookup.tools) });
   return pair;
 }

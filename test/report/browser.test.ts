@@ -15,13 +15,12 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { captureIo } from '../cli/io.js';
+import { skipWithout } from '../helpers/ci.js';
 import { tempDb } from '../store/fixtures.js';
 import { buildLabStore } from './lab-store.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const inCi = (process.env['CI'] ?? '') !== '' && process.env['CI'] !== 'false';
-const skip = !existsSync(CHROMIUM) && !inCi;
-if (skip) console.warn(`report browser test skipped (CI is not set): no chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+const skip = skipWithout(existsSync(CHROMIUM), 'report browser test', `no chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
 const SCREENSHOT = resolve(import.meta.dirname, '../../out/report.png');
 
 let tmp: ReturnType<typeof tempDb>;

@@ -3,7 +3,7 @@ import type { ArcAnalysis, ArcStats } from '../../src/report/arc-stats.js';
 import { calibrationPoints } from '../../src/report/charts/calibration.js';
 import { ecdfScale, ecdfSpec } from '../../src/report/charts/ecdf.js';
 import { chosenPanels, latencySizeRows, LATENCY_SERIES } from '../../src/report/charts/latency-size.js';
-import type { OutcomeRecord } from '../../src/telemetry/records.js';
+import type { OutcomeRecord } from '../../src/records/records.js';
 
 function outcome(i: number, actualBlackoutMs: number, deadlineMs: number, predictedBlackoutMs = 300): OutcomeRecord {
   return { kind: 'outcome', migrationId: `m${i}`, policy: i % 2 === 0 ? 'governor' : 'qemu', deadlineMs, decidedAtMs: i, predictedBlackoutMs, actualBlackoutMs, met: actualBlackoutMs <= deadlineMs };

@@ -10,7 +10,7 @@ import { readParquetRecords } from '../../src/report/parquet-records.js';
 import { listMigrations } from '../../src/store/inventory.js';
 import { iterateArcs, outcomes, ramProgress, sizes, transfers } from '../../src/store/queries.js';
 import { openStore } from '../../src/store/store.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/records/records.js';
 import { captureIo } from '../cli/io.js';
 import { tempDb } from '../store/fixtures.js';
 import { buildLabStore, LAB_DAY0_MS, LAB_SPACING_MS } from './lab-store.js';

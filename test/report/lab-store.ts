@@ -24,7 +24,7 @@ import { Rng } from '../../src/sim/rng.js';
 import { arcRecordOf } from '../../src/sim/fleet/recorder.js';
 import { SimDevice } from '../../src/sim/sim-device.js';
 import { openStore } from '../../src/store/store.js';
-import type { RecordSink, TelemetryRecord } from '../../src/telemetry/records.js';
+import type { RecordSink, TelemetryRecord } from '../../src/records/records.js';
 import { countingRecorder } from '../helpers/recording.js';
 
 export const LAB_POLICIES = ['governor', 'qemu', 'kubevirt', 'oracle'] as const;

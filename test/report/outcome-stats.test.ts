@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ecdf, summarisePolicies, worstOutcomes } from '../../src/report/outcome-stats.js';
-import type { OutcomeRecord } from '../../src/telemetry/records.js';
+import type { OutcomeRecord } from '../../src/records/records.js';
 
 function outcome(migrationId: string, policy: string, actualBlackoutMs: number, predictedBlackoutMs = 300, deadlineMs = 300): OutcomeRecord {
   return { kind: 'outcome', migrationId, policy, deadlineMs, decidedAtMs: 0, predictedBlackoutMs, actualBlackoutMs, met: actualBlackoutMs <= deadlineMs };

@@ -186,7 +186,7 @@ describe('vfio-sla stats', () => {
     [['--arc', 'RUNNING-STOP'], "--arc must be FROM:TO or 'FROM>TO' state names (e.g. PRE_COPY_P2P:STOP_COPY), got 'RUNNING-STOP'"],
     [['--since', 'last tuesday'], "--since: not a time: 'last tuesday'"],
     [['--limit', '2.5'], "--limit must be a non-negative integer, got '2.5'"],
-    [['--only', 'devices'], "--only must be one of arcs, policies, migrations, got 'devices'"],
+    [['--only', 'devices'], "--only must be one of arcs, attempts, policies, migrations, got 'devices'"],
     [['--json', '--format', 'md'], '--json and --format md exclude each other'],
     [['--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j, naming the option and the value', async (args, message) => {

@@ -25,8 +25,8 @@ describe('renderTable', () => {
     expect(renderTable(COLUMNS, ROWS, 'table')).toBe(['name     latency ms', '-------  ----------', 'a,b "c"         1.3', 'x|y <z>           —', ''].join('\n'));
   });
 
-  it('escapes pipes in Markdown cells', () => {
-    expect(renderTable(COLUMNS, ROWS, 'md')).toBe(['| name | latency ms |', '| :--- | ---: |', '| a,b "c" | 1.3 |', '| x\\|y <z> | — |', ''].join('\n'));
+  it('escapes pipes and HTML in Markdown cells', () => {
+    expect(renderTable(COLUMNS, ROWS, 'md')).toBe(['| name | latency ms |', '| :--- | ---: |', '| a,b "c" | 1.3 |', '| x\\|y &lt;z&gt; | — |', ''].join('\n'));
   });
 
   it('escapes HTML cells', () => {

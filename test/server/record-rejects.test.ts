@@ -28,8 +28,8 @@ it('stores every rejected record of one record request, even two with the same r
   expect(sources).toHaveLength(3);
   for (const s of sources) expect(s).toMatch(/^serve@\d+#1:1$/);
   expect(stored.map((r) => r.reason)).toEqual([
-    'records[0]: arc.deviceId: expected a non-empty string, got nothing',
-    'records[1]: arc.deviceId: expected a non-empty string, got nothing',
+    'records[0]: arc.deviceId: expected a non-empty string without control characters, got nothing',
+    'records[1]: arc.deviceId: expected a non-empty string without control characters, got nothing',
     'records[2]: record: unknown kind "nope"',
   ]);
   expect(running.service.recordStats).toMatchObject({ rejected: 3, committed: 3 });

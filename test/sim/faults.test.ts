@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceError, MigState, SimError, type AfterFailureMode } from '../../src/index.js';
+import { DeviceError, type AfterFailureMode } from '../../src/device/index.js';
+import { MigState } from '../../src/fsm/index.js';
+import { SimError } from '../../src/sim/index.js';
 import { keys, rig } from './helpers.js';
 
 const { ERROR, STOP, RUNNING, STOP_COPY, RUNNING_P2P } = MigState;

@@ -1,4 +1,4 @@
-import { SimDevice, VirtualClock, type SimArcEvent, type SimDeviceOptions } from '../../src/index.js';
+import { SimDevice, VirtualClock, type SimArcEvent, type SimDeviceOptions } from '../../src/sim/index.js';
 
 /** A device on a fresh clock, with its arcs collected. */
 export function rig(options: Partial<SimDeviceOptions> = {}): { clock: VirtualClock; dev: SimDevice; arcs: SimArcEvent[] } {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MLX5_CX7, MigState } from '../../src/index.js';
+import { MLX5_CX7 } from '../../src/sim/index.js';
+import { MigState } from '../../src/fsm/index.js';
 import { rig } from './helpers.js';
 
 const { STOP, RUNNING, STOP_COPY, RESUMING, PRE_COPY, PRE_COPY_P2P } = MigState;

@@ -1,21 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GENERIC_NIC,
-  MLX5_CX7,
-  MigFlags,
-  MigState,
-  QAT_VF,
-  Rng,
-  SIM_PROFILES,
-  SimDevice,
-  VALID_FLAG_SETS,
-  VirtualClock,
-  arcKey,
-  directArcs,
-  medianArcLatencyMs,
-  sampleArcLatencyMs,
-  type SimProfile,
-} from '../../src/index.js';
+import { GENERIC_NIC, MLX5_CX7, QAT_VF, Rng, SIM_PROFILES, SimDevice, VirtualClock, directArcs, medianArcLatencyMs, sampleArcLatencyMs, type SimProfile } from '../../src/sim/index.js';
+import { MigFlags, MigState, VALID_FLAG_SETS, arcKey } from '../../src/fsm/index.js';
 
 const PROFILES: readonly SimProfile[] = [MLX5_CX7, QAT_VF, GENERIC_NIC];
 

@@ -1,17 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ALL_STATES,
-  DeviceError,
-  MLX5_CX7,
-  MigState,
-  SimDevice,
-  VALID_FLAG_SETS,
-  VirtualClock,
-  isStateSupported,
-  pathArcs,
-  planPath,
-} from '../../src/index.js';
+import { ALL_STATES, MigState, VALID_FLAG_SETS, isStateSupported, pathArcs, planPath } from '../../src/fsm/index.js';
+import { DeviceError } from '../../src/device/index.js';
+import { MLX5_CX7, SimDevice, VirtualClock } from '../../src/sim/index.js';
 
 describe('SimDevice and the kernel FSM', () => {
   it('rejects exactly the requests planPath rejects (EINVAL, state unchanged) and otherwise steps its path', async () => {

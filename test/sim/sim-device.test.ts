@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceError, MigFlags, MigState, Rng, SimDevice, SimError, VirtualClock, type SimArcEvent } from '../../src/index.js';
+import { DeviceError } from '../../src/device/index.js';
+import { MigFlags, MigState } from '../../src/fsm/index.js';
+import { Rng, SimDevice, SimError, VirtualClock, type SimArcEvent } from '../../src/sim/index.js';
 import { keys, median, rig } from './helpers.js';
 
 const { STOP, RUNNING, STOP_COPY, RESUMING, PRE_COPY } = MigState;

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import type { PipelineItem } from '../../src/telemetry/batch-store.js';
-import type { ArcRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/records/records.js';
 
 /** Records as the pipeline hands them to `Store.writeBatch`, from `file` (line i + 1) when given. */
 export function pipelineItems(records: readonly TelemetryRecord[], file?: string): PipelineItem[] {
@@ -66,6 +66,20 @@ export function outcome(overrides: Partial<OutcomeRecord> = {}): OutcomeRecord {
     predictedBlackoutMs: 150,
     actualBlackoutMs: 120,
     met: true,
+    ...overrides,
+  };
+}
+
+export function attempt(overrides: Partial<AttemptRecord> = {}): AttemptRecord {
+  return {
+    kind: 'attempt',
+    migrationId: 'm1',
+    policy: 'governor',
+    status: 'aborted',
+    reason: 'DEADLINE_UNREACHABLE',
+    deadlineMs: 300,
+    totalTimeMs: 42_000,
+    predictedBlackoutMs: 480,
     ...overrides,
   };
 }

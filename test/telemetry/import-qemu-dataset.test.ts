@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrations, type MigrationSummary } from '../../src/store/inventory.js';
 import { Store } from '../../src/store/store.js';
-import { importFiles, type ImportSummary } from '../../src/telemetry/import-files.js';
+import { importFiles, type ImportSummary } from '../../src/app/import-files.js';
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
 import { datasetRunFiles, perRunSummary } from '../helpers/dataset.js';
 import { tempDb } from '../store/fixtures.js';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, VirtualTimeScheduler } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordCount, tableCounts } from '../../src/store/inventory.js';
 import { Store } from '../../src/store/store.js';
@@ -72,7 +72,14 @@ describe('RecordingPipeline under store faults', () => {
   });
 
   it('lets an async producer wait in whenWritable() instead of growing memory or spilling while the disk is full', async () => {
-    const pipeline = new RecordingPipeline(store, { batchSize: 100, maxQueuedItems: 300, retryInitialMs: 5, retryMaxMs: 20 });
+    // Virtual time: the retries run when the test says so, not when a loaded machine gets to them.
+    const clock = new VirtualTimeScheduler();
+    const advance = async (ms: number): Promise<void> => {
+      clock.maxFrames = clock.now() + ms;
+      clock.flush();
+      for (let turn = 0; turn < 10; turn++) await new Promise((r) => setImmediate(r)); // let the producer run
+    };
+    const pipeline = new RecordingPipeline(store, { batchSize: 100, maxQueuedItems: 300, retryInitialMs: 5, retryMaxMs: 20, scheduler: clock });
     capDisk(store, 1);
     const full = firstError(pipeline, 'E_STORE_FAULT');
     const input = arcs(3000);
@@ -87,12 +94,17 @@ describe('RecordingPipeline under store faults', () => {
       }
     })();
     await full;
-    await new Promise((r) => setTimeout(r, 30));
+    await advance(1000); // fifty-odd retries against the full disk
     expect(i).toBeLessThan(input.length);
     expect(existsSync(spillPathFor(tmp.db))).toBe(false);
     liftDiskCap(store);
+    let done = false;
+    void producer.then(() => (done = true));
+    while (!done) await advance(50);
     await producer;
-    await pipeline.close();
+    const closed = pipeline.close();
+    while (pipeline.stats.pending > 0) await advance(50);
+    await closed;
     expect(maxPending).toBeLessThanOrEqual(300 + 100);
     expect(recordCount(store)).toBe(input.length);
   });

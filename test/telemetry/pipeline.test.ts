@@ -5,7 +5,7 @@ import { listRejects, recordCount, tableCounts } from '../../src/store/inventory
 import { Store } from '../../src/store/store.js';
 import type { PipelineError } from '../../src/telemetry/errors.js';
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/records/records.js';
 import { arc, arcs, ram, tempDb } from '../store/fixtures.js';
 
 let tmp: ReturnType<typeof tempDb>;
@@ -55,7 +55,7 @@ describe('RecordingPipeline', () => {
     pipeline.push(arc({ startedAtMs: 2 }));
     await pipeline.close();
     expect(errors.map((e) => [e.code, e.message])).toEqual([
-      ['E_BAD_RECORD', 'gov:7: arc.latencyMs: expected a non-negative number of ms, got -1'],
+      ['E_BAD_RECORD', 'gov:7: arc.latencyMs: expected a non-negative number of ms up to 366 days, got -1'],
     ]);
     expect(tableCounts(store)).toMatchObject({ arcs: 2, rejects: 1 });
     expect(listRejects(store)[0]).toMatchObject({ file: 'gov', line: 7, text: expect.stringContaining('"latencyMs":-1') });

@@ -3,7 +3,7 @@ import { VirtualTimeScheduler } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../../src/telemetry/batch-store.js';
 import { RecordingPipeline } from '../../src/telemetry/pipeline.js';
-import type { ArcRecord } from '../../src/telemetry/records.js';
+import type { ArcRecord } from '../../src/records/records.js';
 import { arc, tempDb } from '../store/fixtures.js';
 
 /** A store that fails transiently on the writes `failAt` names (by attempt number), else appends. */

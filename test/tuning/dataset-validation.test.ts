@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { median } from '../../src/estimators/robust.js';
 import { migrationToRecords, parseQmpLog, type QmpMigration } from '../../src/qemu/qmp-log.js';
-import type { RamRecord } from '../../src/telemetry/records.js';
+import type { RamRecord } from '../../src/records/records.js';
 import { fitWorkload } from '../../src/tuning/fit-workload.js';
 import { runPrecopy } from '../../src/tuning/precopy-run.js';
 import { DATASET_DIR, HAVE_DATASET } from '../helpers/dataset.js';

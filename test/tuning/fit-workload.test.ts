@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RamRecord } from '../../src/telemetry/records.js';
+import type { RamRecord } from '../../src/records/records.js';
 import { TuningError } from '../../src/tuning/errors.js';
 import { fitWorkload } from '../../src/tuning/fit-workload.js';
 

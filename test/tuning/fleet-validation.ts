@@ -12,7 +12,7 @@ import { TelemetryRecorder } from '../../src/sim/fleet/recorder.js';
 import { runMigration, type MigrationResult } from '../../src/sim/fleet/run-migration.js';
 import { drawFleet, seedOf, type VmSpec } from '../../src/sim/fleet/vm-spec.js';
 import { QemuPolicy } from '../../src/sim/policies/qemu.js';
-import type { TelemetryRecord } from '../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../src/records/records.js';
 import type { TuneReason } from '../../src/tuning/types.js';
 import { TunedPolicy, tuneFor, tunedSpec } from './tuned-policy.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TuningError } from '../../src/tuning/errors.js';
-import { MiB } from '../../src/tuning/qemu-constants.js';
-import { cpuThrottleForVmRate, dirtyLimitForVmRate, throttleKnobs, ThrottleState, vcpuRates, vmRateUnderDirtyLimit } from '../../src/tuning/throttle.js';
+import { MiB } from '../../src/facts/qemu.js';
+import { cpuThrottleForVmRate, cpuThrottleUnder, dirtyLimitForVmRate, throttleKnobs, ThrottleState, vcpuRates, vmRateUnderDirtyLimit } from '../../src/tuning/throttle.js';
 
 const base = { ramBytes: 8 * 1024 * MiB, bandwidthBytesPerS: 128 * MiB };
 
@@ -84,6 +84,14 @@ describe('auto-converge', () => {
     expect(cpuThrottleForVmRate(100, 59.5)).toBe(41);
     expect(cpuThrottleForVmRate(100, 120)).toBe(0);
     expect(cpuThrottleForVmRate(100, 0)).toBe(99);
+  });
+
+  it('compounds a throttle on a rate measured under one: 1 − (1 − current)(1 − f)', () => {
+    // 60 measured under 50 % is 120 unthrottled; 30 is 75 % off that.
+    expect(cpuThrottleUnder(50, 60, 30)).toBe(75);
+    expect(cpuThrottleUnder(0, 100, 60)).toBe(cpuThrottleForVmRate(100, 60));
+    expect(cpuThrottleUnder(90, 100, 100)).toBe(90);
+    expect(cpuThrottleUnder(99, 100, 10)).toBe(99);
   });
 
   it('holds a what-if throttle from the start', () => {

@@ -25,7 +25,7 @@ import type { VmSpec } from '../../src/sim/fleet/vm-spec.js';
 import { qemuCompletionCheck } from '../../src/sim/policies/qemu-rule.js';
 import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from '../../src/sim/policies/types.js';
 import { Rng } from '../../src/sim/rng.js';
-import { MiB, QEMU_DIRTY_LIMIT, QEMU_THROTTLE_TRIGGER } from '../../src/tuning/qemu-constants.js';
+import { MiB, QEMU_DIRTY_LIMIT, QEMU_THROTTLE_TRIGGER } from '../../src/facts/qemu.js';
 import { tune } from '../../src/tuning/tune.js';
 import type { TuneResult } from '../../src/tuning/types.js';
 

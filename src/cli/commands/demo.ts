@@ -4,8 +4,8 @@
  * governor, QEMU's rule, KubeVirt's VEP 248 and an oracle; prints the per-policy table.
  */
 import { resolve } from 'node:path';
-import { runFleetJob, type FleetJobResult } from '../../sim/fleet/job.js';
-import { formatJobReport } from '../../sim/fleet/table.js';
+import { runFleetJob, type FleetJobResult } from '../../app/fleet-job.js';
+import { formatJobReport } from '../fleet-table.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -32,10 +32,14 @@ of RAM, idle to non-converging workloads, 10-100 Gb/s links, and compares switch
        qemu      QEMU's rule: pending bytes <= bandwidth x downtime-limit (RAM-only estimate)
        kubevirt  KubeVirt VEP 248 stall detection and implied-downtime budget over QEMU's rule
        oracle    knows the true blackout at every poll; switches at the earliest that fits
-and prints, per policy: miss rate (missed deadlines / migrations attempted), blackout p50/p99
-and mean total migration time over completed migrations, and the aborted share. The held-out
-runs are recorded too (demo/s<seed>/heldout/<policy>/vm-NNNN); then the HTML report of the
-store is written (vfio-sla report).
+       oracle-throttle  the same, and caps the guest's dirty rate at every poll that does not fit
+and prints, per policy: useful share (completed within the deadline / attempted), miss rate
+(missed deadlines / attempted), blackout p50/p99 and mean total migration time over completed
+migrations, the aborted and throttled shares. The governor decides each migration at an
+adaptive alpha learnt from the misses of those before it (misses <= alpha x attempts + 2).
+The held-out runs are recorded too (demo/s<seed>/heldout/<policy>/vm-NNNN), each with how it
+ended; then the HTML report of the store is written (vfio-sla report), its attempts table
+showing the aborted share and the total time beside the miss rate.
 
 Options:
   --migrations <n>   held-out migrations, each run under every policy (default ${DEFAULT_MIGRATIONS})
@@ -47,7 +51,8 @@ Options:
                      demo/s<seed>/train/vm-NNNN, and a re-run with the same seed replaces them.
                      Records are dated at the run's wall time. 'vfio-sla fit' leaves demo/
                      migrations out unless --include-simulated
-  --alpha <a>        the governor's allowed miss probability, in (0, 1) (default ${DEFAULT_ALPHA})
+  --alpha <a>        the governor's allowed miss rate per attempted migration, in (0, 1)
+                     (default ${DEFAULT_ALPHA})
   --report <file>    where to write the HTML report (default: ${DEFAULT_REPORT} under the current
                      directory); it covers the whole store, earlier runs included
   --no-report        do not write the report

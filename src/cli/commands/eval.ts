@@ -9,7 +9,7 @@ import { crossValidate, type EvalReport } from '../../estimators/cross-validate.
 import type { FittedModel } from '../../estimators/types.js';
 import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 
 const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
                      [--priors <file> | --no-priors] [--runs] [--json]
@@ -38,7 +38,8 @@ Options:
                         "naive": {"medianAbsLog2Err"}, "excluded": [{"migrationId", "reason"}]}
   -h, --help            this help
 
-Exit status: 0 evaluated; 1 fewer than 2 usable migrations; 2 usage error.
+Exit status: 0 evaluated; 1 fewer than 2 usable migrations, or two different runs with one migration id
+(their folder/file names; both files named, nothing merged); 2 usage error.
 
 Example:
   vfio-sla eval ../shared/datasets/qemu-kvm-postgres-migration --alpha 0.1`;
@@ -183,6 +184,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (input.errors.length > 0) {
     io.stderr.write(`vfio-sla eval: ${input.errors.length} unreadable line${input.errors.length === 1 ? '' : 's'} skipped, first: ` +
       `${input.errors.slice(0, 3).map((e) => `${e.file}:${e.line}: ${e.reason}`).join('; ')}\n`);
+  }
+  if (input.collisions.length > 0) {
+    for (const c of input.collisions) io.stderr.write(`vfio-sla eval: ${c.file}:${c.line}: ${c.reason}\n`);
+    return 1;
   }
   if (input.cases.length < 2) {
     io.stderr.write(`vfio-sla eval: ${input.cases.length} usable pre-copy migration(s) in ${files.length} file(s); need at least 2\n`);

@@ -36,7 +36,7 @@ Options:
 
 A progress bar is drawn on stderr when it is a terminal (not when CI=true).
 
-Exit status: 0 written; 1 the database could not be read or DuckDB failed; 2 usage error (a --db that does not exist included).
+Exit status: 0 written; 1 the database could not be read or DuckDB failed; 2 usage error (a --db that does not exist, or an --out that exists and is not a directory, included).
 
 Examples:
   vfio-sla export --out /srv/fleet/telemetry --since 1d
@@ -89,6 +89,12 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     progress.finish();
     if (summary.migrations === 0) {
       io.stderr.write(`vfio-sla export: ${nothingMatched(args.sinceMs === undefined ? {} : { sinceMs: args.sinceMs }, storeDateRange(store))}\n`);
+    }
+    if (summary.outOfRange.length > 0) {
+      io.stderr.write(
+        `vfio-sla export: left out ${summary.outOfRange.length} migration(s) whose times are past the year 9999 (bad stored records): ` +
+          `${summary.outOfRange.slice(0, 5).join(', ')}${summary.outOfRange.length > 5 ? ', …' : ''}\n`,
+      );
     }
     if (args.json) {
       io.stdout.write(`${JSON.stringify({ db: args.db, ...summary }, null, 2)}\n`);

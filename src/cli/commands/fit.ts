@@ -10,9 +10,10 @@ import { FitInput } from '../../estimators/fit-input.js';
 import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
+import { assertFileTarget } from '../../files/output-target.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../model-file.js';
-import { collectStore } from '../store-records.js';
+import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.js';
+import { collectStore } from '../../store/store-records.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
                     [--name <name>] [--exclude <id-prefix>]... [--include-simulated] [--folds <k>]
@@ -43,7 +44,7 @@ Options:
   --json                print a summary of the model as JSON
   -h, --help            this help
 
-Exit status: 0 model written; 1 the store or the priors could not be read; 2 usage error (a --db that does not exist included).
+Exit status: 0 model written; 1 the store or the priors could not be read; 2 usage error (a --db that does not exist, or an --out that exists and is not a regular file, included).
 
 Example:
   vfio-sla import ../shared/datasets/qemu-kvm-postgres-migration/raw/*/mig-stats-run-*.json
@@ -78,6 +79,8 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
     });
   const v = parsed.values;
   if (v.out === undefined) throw new UsageError('--out <file> is required');
+  // '' is a prefix of every id: it would leave out everything and still exit 0.
+  if (v.exclude.some((p) => p.length === 0)) throw new UsageError("--exclude '' would leave out every migration; give an id prefix");
   if (v.priors !== undefined && v['no-priors']) throw new UsageError('--priors and --no-priors exclude each other');
   const folds = v.folds === undefined ? 10 : Number(v.folds);
   if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be an integer ≥ 2, got '${v.folds ?? ''}'`);
@@ -87,6 +90,7 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
   const db = v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db);
   if (parquet === undefined && !existsSync(db)) throw new UsageError(`--db: no database at '${v.db ?? db}' (import telemetry first: vfio-sla import)`);
   const out = resolve(io.cwd, v.out);
+  assertFileTarget(out, '--out'); // before fitting, not after
   return {
     out,
     db,

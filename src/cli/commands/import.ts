@@ -6,9 +6,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tagTransferLinks } from '../../store/link-tags.js';
+import { storedRunConflict } from '../../store/run-identity.js';
 import { openStore, defaultDbPath } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
-import { importFiles, type ImportSummary } from '../../telemetry/import-files.js';
+import { importFiles, type ImportSummary } from '../../app/import-files.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
@@ -128,8 +129,16 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const abort = new AbortController();
   let giveUp: NodeJS.Timeout | undefined;
   let faultShown = false;
+  let corrupt = false;
   const sub = pipeline.errors$.subscribe((e) => {
     if (!(e instanceof StoreFaultError)) return;
+    if (e.corrupt) {
+      // Waiting will not mend the file: stop now, write nothing more into it.
+      if (!corrupt) io.stderr.write(`vfio-sla import: ${args.db}: ${e.message}\n`);
+      corrupt = true;
+      abort.abort();
+      return;
+    }
     if (!faultShown) io.stderr.write(`vfio-sla import: ${e.message}\n`);
     faultShown = true;
     giveUp ??= setTimeout(() => abort.abort(), args.retryForMs);
@@ -149,6 +158,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     summary = await importFiles(args.files, pipeline, {
       maxErrors: args.maxErrors,
       signal: abort.signal,
+      storedRunConflict: (id, records) => storedRunConflict(store, id, records),
       onProgress: (done, total) => progress.update(done, total),
     });
   } finally {

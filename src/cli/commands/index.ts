@@ -4,6 +4,7 @@ import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { fitCommand } from './fit.js';
 import { importCommand } from './import.js';
+import { probeCommand } from './probe.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
@@ -11,4 +12,4 @@ import { tuneCommand } from './tune.js';
 import { watchCommand } from './watch.js';
 
 /** Every sub-command, in the order `vfio-sla --help` lists them. */
-export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand, watchCommand, tuneCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, importCommand, fitCommand, evalCommand, statsCommand, reportCommand, exportCommand, serveCommand, watchCommand, tuneCommand, probeCommand];

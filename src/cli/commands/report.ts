@@ -44,7 +44,7 @@ Options:
 
 A progress bar is drawn on stderr when it is a terminal (not when CI=true).
 
-Exit status: 0 report written; 1 the database could not be read or a chart failed; 2 usage error (a --db that does not exist included).
+Exit status: 0 report written; 1 the database could not be read or a chart failed; 2 usage error (a --db that does not exist, or an --out that exists and is not a regular file, included).
 
 Example:
   vfio-sla report --out out/report.html --since 7d && xdg-open out/report.html`;

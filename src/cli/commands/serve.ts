@@ -5,13 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { clearStaleSocket } from '../../server/socket-file.js';
+import { MAX_SOCKET_PATH_BYTES, clearStaleSocket } from '../../server/socket-file.js';
 import { resolveGroup } from '../../server/group.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../server/server.js';
 import { initialModel, startService } from '../../server/start.js';
 import { defaultDbPath } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE } from '../model-file.js';
+import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 
 const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
                       [--priors <file>] [--group <name|gid>] [--alpha <a>] [--max-connections <n>]
@@ -35,8 +35,8 @@ The model: the --model file; else a fit of the database if it holds telemetry; e
 package's priors (public figures only; health says "source": "priors").
 
 Options:
-  --socket <path>         where to listen (required); a stale socket there is replaced, a live
-                          server there refuses the start
+  --socket <path>         where to listen (required; at most 107 bytes, the unix socket limit);
+                          a stale socket there is replaced, a live server there refuses the start
   --db <path>             database for record and fit (default: data/vfio-sla.db under the
                           current directory; created if missing)
   --no-db                 no database: decide, model and health only
@@ -80,6 +80,10 @@ function parse(argv: readonly string[], io: CliIo): ServeArgs {
     });
   const v = parsed.values;
   if (v.socket === undefined) throw new UsageError('--socket <path> is required');
+  const socket = resolve(io.cwd, v.socket);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
+    throw new UsageError(`--socket: '${socket}' is ${Buffer.byteLength(socket)} bytes; a unix socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes`);
+  }
   if (v.db !== undefined && v['no-db']) throw new UsageError('--db and --no-db exclude each other');
   const alpha = v.alpha === undefined ? 0.01 : Number(v.alpha);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be in (0, 1), got '${v.alpha ?? ''}'`);
@@ -88,7 +92,7 @@ function parse(argv: readonly string[], io: CliIo): ServeArgs {
   const model = v.model === undefined ? undefined : resolve(io.cwd, v.model);
   if (model !== undefined && !existsSync(model)) throw new UsageError(`--model: no file at '${v.model ?? ''}'`);
   return {
-    socket: resolve(io.cwd, v.socket),
+    socket,
     db: v['no-db'] ? null : v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
     model,
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),

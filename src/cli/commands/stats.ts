@@ -6,7 +6,7 @@ import { analyseStore, type StoreAnalysis } from '../../report/analyse.js';
 import { choiceOption, countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
 import { filterParts, nothingMatched } from '../../report/describe.js';
 import { worstOutcomes } from '../../report/outcome-stats.js';
-import { ARC_COLUMNS, OUTCOME_COLUMNS, POLICY_COLUMNS } from '../../report/stats-tables.js';
+import { ARC_COLUMNS, ATTEMPT_COLUMNS, OUTCOME_COLUMNS, POLICY_COLUMNS } from '../../report/stats-tables.js';
 import { renderTable, type TextFormat } from '../../report/table-format.js';
 import { storeDateRange } from '../../store/date-range.js';
 import { openStore } from '../../store/store.js';
@@ -14,13 +14,16 @@ import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
 const HELP = `Usage: vfio-sla stats [--db <path>] [--device-model <M>] [--arc <FROM:TO>] [--since <T>]
-                      [--policy <P>] [--migration-prefix <id>] [--format table|json|csv|md] [--only arcs|policies|migrations]
+                      [--policy <P>] [--migration-prefix <id>] [--format table|json|csv|md] [--only arcs|attempts|policies|migrations]
                       [--limit <n>]
 
 Which arc blew the downtime, on which device model, since when:
   - per device model x arc: arcs run (n), failed share, latency p50/p90/p99/max of the
     completed arcs, and the robust line latency = fixed + slope x size fitted to them
     (Theil-Sen, as 'vfio-sla fit' does, without priors);
+  - per policy, every attempt: attempted, completed, met, missed, miss rate, aborted (and by
+    reason), cancelled, failed, mean total time - aborts beside misses (a store written before
+    attempts were recorded counts its outcomes, marked *);
   - per policy (governor, qemu, ...): outcomes, deadlines met, share above the predicted bound;
   - per migration: the predicted bound against the actual blackout, met or missed, worst first.
 
@@ -32,12 +35,12 @@ Options:
   --since <T>            only arcs started / outcomes decided at or after T: an ISO date or
                          date-time (UTC unless it names a zone), epoch ms, or a duration back
                          from now such as 36h or 7d
-  --policy <P>           only outcomes of this policy
+  --policy <P>           only outcomes and attempts of this policy
   --migration-prefix <id>
                          only migrations whose id starts with this (e.g. demo/s1/heldout/)
   --format <f>           table (default), json, csv (needs --only: one table per file), md
   --json                 same as --format json
-  --only <table>         print only this table: arcs, policies or migrations
+  --only <table>         print only this table: arcs, attempts, policies or migrations
   --limit <n>            migrations listed, worst first (default 20; 0: all)
   -h, --help             this help
 
@@ -52,7 +55,7 @@ Examples:
   vfio-sla stats --only migrations --limit 0 --format csv > migrations.csv`;
 
 const FORMATS = ['table', 'json', 'csv', 'md'] as const;
-const TABLES = ['arcs', 'policies', 'migrations'] as const;
+const TABLES = ['arcs', 'attempts', 'policies', 'migrations'] as const;
 type Table = (typeof TABLES)[number];
 
 interface StatsArgs {
@@ -95,6 +98,12 @@ function textReport(args: StatsArgs, a: StoreAnalysis, format: Exclude<TextForma
         (a.arcs.stats.length === 0 ? 'no arcs\n' : renderTable(ARC_COLUMNS, a.arcs.stats, format)),
     ],
     [
+      'attempts',
+      heading(`Attempts by policy: ${a.attempts.length.toLocaleString('en-US')} attempts`) +
+        (a.attemptSummaries.length === 0 ? 'no attempts or outcomes\n' : renderTable(ATTEMPT_COLUMNS, a.attemptSummaries, format)) +
+        (a.attemptSummaries.some((p) => !p.attemptsRecorded) ? '* no attempt records: counted from outcomes (aborts unknown)\n' : ''),
+    ],
+    [
       'policies',
       heading(`Outcomes by policy: ${a.outcomes.length.toLocaleString('en-US')} outcomes`) +
         (a.policies.length === 0 ? 'no outcomes\n' : renderTable(POLICY_COLUMNS, a.policies, format)),
@@ -117,6 +126,7 @@ function jsonReport(args: StatsArgs, a: StoreAnalysis): string {
     db: args.db,
     filter: a.filter,
     arcs: a.arcs.stats,
+    attempts: a.attemptSummaries,
     policies: a.policies,
     migrations: { total: a.outcomes.length, shown: worst.length, rows: worst.map((o) => ({ ...o, overDeadlineMs: o.actualBlackoutMs - o.deadlineMs, withinBound: o.actualBlackoutMs <= o.predictedBlackoutMs })) },
   };
@@ -143,7 +153,13 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const only = args.only ?? 'arcs';
     const worst = worstOutcomes(analysis.outcomes, args.limit);
     io.stdout.write(
-      only === 'arcs' ? renderTable(ARC_COLUMNS, analysis.arcs.stats, 'csv') : only === 'policies' ? renderTable(POLICY_COLUMNS, analysis.policies, 'csv') : renderTable(OUTCOME_COLUMNS, worst, 'csv'),
+      only === 'arcs'
+        ? renderTable(ARC_COLUMNS, analysis.arcs.stats, 'csv')
+        : only === 'attempts'
+          ? renderTable(ATTEMPT_COLUMNS, analysis.attemptSummaries, 'csv')
+          : only === 'policies'
+            ? renderTable(POLICY_COLUMNS, analysis.policies, 'csv')
+            : renderTable(OUTCOME_COLUMNS, worst, 'csv'),
     );
   } else io.stdout.write(textReport(args, analysis, args.format));
   return 0;

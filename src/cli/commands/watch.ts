@@ -1,7 +1,7 @@
 /**
  * `vfio-sla watch --qmp <socket>`: follow (and with `--drive`, steer) a live QEMU migration that
  * someone else starts, record it, print the governor's decision as it goes. The work is
- * `qemu/watch.ts`; this file parses flags, picks the model, wires the store, prints, and maps
+ * `app/watch/watch.ts`; this file parses flags, picks the model, wires the store, prints, and maps
  * the end to an exit status.
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
@@ -9,15 +9,17 @@ import { basename, resolve } from 'node:path';
 import { QmpClient } from '../../qemu/qmp-client.js';
 import { migrationIdFromPath } from '../../qemu/qmp-log.js';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
-import { MigrationWatch } from '../../qemu/watch.js';
-import { WatchTextFormat } from '../../qemu/watch-format.js';
-import type { WatchEnd, WatchEntry } from '../../qemu/watch-types.js';
+import { MigrationWatch } from '../../app/watch/watch.js';
+import { WatchTextFormat } from '../watch-format.js';
+import type { WatchEnd, WatchEntry } from '../../app/watch/watch-types.js';
 import { initialModel } from '../../server/start.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
+import { assertFileTarget } from '../../files/output-target.js';
+import { migrationExists } from '../../store/run-identity.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE } from '../model-file.js';
+import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>]
@@ -45,10 +47,12 @@ migrations: at --alpha 0.01 at least 99), watch steers:
     (pending < bandwidth x downtime-limit) fires at its next check. On QEMU < 8.2 the hold lets
     a guest through that dirties less than 1 ms of QEMU's bandwidth between two syncs; watch
     then says so and records QEMU's outcome instead of the governor's;
-  - throttle decisions: set-vcpu-dirty-limit (KVM with dirty-ring-size); else auto-converge,
-    which watch turns on at attach when no migration runs yet (trigger 100 %: QEMU throttles
-    by itself only while the guest dirties faster than it sends) and aims by lowering the
-    trigger and setting cpu-throttle-initial/-increment; else the advice is only printed;
+  - throttle decisions: set-vcpu-dirty-limit (KVM with dirty-ring-size), one quota per vCPU
+    water-filled over the vCPUs' rates with QEMU's 25 MiB/s dead band, as vfio-sla tune
+    computes it; else auto-converge, which watch turns on at attach when no migration runs yet
+    (trigger 100 %: QEMU throttles by itself only while the guest dirties faster than it sends)
+    and aims by lowering the trigger and setting cpu-throttle-initial/-increment to the
+    absolute share that compounds on QEMU's current throttle; else the advice is only printed;
   - abort decisions that persist for 1 s: migrate_cancel (--on-abort cancel, the default: the
     guest keeps running on the source; QEMU's incoming side then exits), or hand the
     switchover back to QEMU's own rule (--on-abort release).
@@ -73,14 +77,15 @@ Options:
   --priors <file>       priors for that fit and for an empty database (default: models/priors.json)
   --id <migration-id>   id of the recorded migration (default: from --qmp-log, as 'vfio-sla import'
                         names it, else watch/<socket name>-<UTC time>)
-  --qmp-log <file>      also write the QMP wire log of the migration (overwritten); importing it
+  --qmp-log <file>      also write the QMP wire log of the migration (a regular file, overwritten;
+                        anything else there is refused, exit 2); importing it
                         adds nothing new: the records are the same
   --json                print JSON lines (type: attach, note, event, poll, decision, limit,
                         throttle, cancel, end) instead of text
   -h, --help            this help
 
 Exit status: 0 completed; 1 QEMU's QMP socket closed or a command failed (QEMU exited, was
-killed, dropped the connection) or no final statistics; 2 usage error; 3 the migration failed;
+killed, dropped the connection) or no final statistics, or records were rejected; 2 usage error; 3 the migration failed;
 4 it was cancelled (by --drive or anyone else); 130 stopped by SIGINT/SIGTERM. Whatever the
 end, what was recorded stays in the store.
 
@@ -99,6 +104,8 @@ interface WatchArgs {
   readonly model: string | undefined;
   readonly priors: string;
   readonly id: string;
+  /** The id was derived from the --qmp-log path (no --id): another run may already have it. */
+  readonly idFromLog: boolean;
   readonly qmpLog: string | undefined;
   readonly json: boolean;
 }
@@ -167,6 +174,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     id: v.id ?? (qmpLog === undefined ? `watch/${name}-${compactUtc(Date.now())}` : migrationIdFromPath(qmpLog)),
+    idFromLog: v.id === undefined && qmpLog !== undefined,
     qmpLog,
     json: v.json,
   };
@@ -174,6 +182,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
 
 /** The `--qmp-log` file, opened now so that a path it cannot write is a usage error, not a lost log. */
 function openLog(path: string, io: CliIo): WriteStream {
+  assertFileTarget(path, '--qmp-log'); // a FIFO would block the open, a device would take the log
   let fd: number;
   try {
     fd = openSync(path, 'w');
@@ -204,6 +213,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const store = openStore(args.db);
   let log: WriteStream | undefined;
   try {
+    // Two watched runs logged to one path would get one id and merge into one migration.
+    if (args.idFromLog && migrationExists(store, args.id)) {
+      throw new UsageError(`--qmp-log: migration id '${args.id}' (from the log's path) is already in the store from an earlier run; give --id or another --qmp-log name`);
+    }
     log = args.qmpLog === undefined ? undefined : openLog(args.qmpLog, io);
   } catch (e) {
     store.close();
@@ -224,7 +237,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let code: number;
+  let code = 1; // set from the end of the watch; an exception skips the return
   try {
     const watch = new MigrationWatch({
       qmp,
@@ -254,6 +267,12 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     } catch (e) {
       io.stderr.write(`vfio-sla watch: ${(e as Error).message}\n`);
       code = 1;
+    }
+    // "Sent" is not "stored": say what the store refused, as import does (exit 1).
+    const { accepted, rejected } = pipeline.stats;
+    if (rejected > 0) {
+      io.stderr.write(`vfio-sla watch: ${rejected} of ${accepted + rejected} records were rejected, not stored (vfio-sla stats lists the rejects table's reasons)\n`);
+      if (code === 0) code = 1;
     }
     faults.unsubscribe();
     store.close();

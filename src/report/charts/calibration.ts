@@ -3,7 +3,7 @@
  * line, and per policy the share of blackouts above their bound — what α promised.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { OutcomeRecord } from '../../telemetry/records.js';
+import type { OutcomeRecord } from '../../records/records.js';
 import { summarisePolicies } from '../outcome-stats.js';
 import { formatShare } from '../stats-tables.js';
 import { subtitleLines } from './render.js';

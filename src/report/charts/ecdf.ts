@@ -4,7 +4,7 @@
  * with the deadline at 1.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { OutcomeRecord } from '../../telemetry/records.js';
+import type { OutcomeRecord } from '../../records/records.js';
 import { byPolicy, ecdf, summarisePolicies } from '../outcome-stats.js';
 import { formatMs, formatShare } from '../stats-tables.js';
 import { subtitleLines } from './render.js';

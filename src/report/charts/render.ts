@@ -5,7 +5,7 @@
  */
 import type { View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
-import { importOptional } from '../../optional-dependency.js';
+import { importOptional } from '../../package/optional-dependency.js';
 import { ReportError } from '../errors.js';
 
 /** Look shared by every chart: readable sizes, titles left-aligned with a grey subtitle. */

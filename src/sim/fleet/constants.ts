@@ -5,6 +5,16 @@
  * not a fact, and the demo's conclusions hold only as far as these choices are plausible.
  */
 
+import {
+  QEMU_AUTO_CONVERGE,
+  QEMU_BUFFER_DELAY_MS,
+  QEMU_DEFAULT_DOWNTIME_LIMIT_MS,
+  QEMU_FAILED_SIZE_QUERY_BYTES,
+  QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S,
+  QEMU_MAX_DOWNTIME_LIMIT_MS,
+  QEMU_THROTTLE_TRIGGER,
+} from '../../facts/qemu.js';
+
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const GiB = 1024 * MiB;
@@ -12,19 +22,15 @@ export const GiB = 1024 * MiB;
 export const GB = 1e9;
 
 /**
- * QEMU `BUFFER_DELAY` = 100 ms: `migration_update_counters` re-measures bandwidth and re-evaluates
- * the switchover at most once per window (ST §1.2; PN §6.2 "QEMU's rule (verified in source)").
+ * The simulated migration thread's window: QEMU `BUFFER_DELAY` = 100 ms, `migration_update_counters`
+ * re-measures bandwidth and re-evaluates the switchover at most once per window (ST §1.2; PN §6.2
+ * "QEMU's rule (verified in source)").
  */
-export const POLL_MS = 100;
+export const POLL_MS = QEMU_BUFFER_DELAY_MS;
 
-/** QEMU `max-bandwidth` default `MAX_THROTTLE` = 128 MiB/s (ST §1.2, `migration/options.c`). */
-export const QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S = 128 * MiB;
-
-/** QEMU `downtime-limit` default 300 ms (ST §1.2); also Google's p99 blackout (PN §5). */
-export const QEMU_DOWNTIME_LIMIT_DEFAULT_MS = 300;
-
-/** QEMU `VFIO_MIG_STOP_COPY_SIZE`: what a failed MIG_DATA_SIZE counts as on the exact path (ST §1.3). */
-export const QEMU_FAILED_SIZE_QUERY_BYTES = 100 * GiB;
+// QEMU's facts the simulator uses, from the one table (`facts/qemu.ts`). The `downtime-limit`
+// default, 300 ms, is also Google's p99 blackout (PN §5).
+export { QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S, QEMU_DEFAULT_DOWNTIME_LIMIT_MS, QEMU_FAILED_SIZE_QUERY_BYTES };
 
 /**
  * QEMU auto-converge (ST §3.2–3.3, `migration/ram.c`): at a bitmap sync ≥ 1000 ms after the
@@ -33,12 +39,12 @@ export const QEMU_FAILED_SIZE_QUERY_BYTES = 100 * GiB;
  * later one +10 % (`cpu-throttle-increment`) up to 99 % (`max-cpu-throttle`).
  */
 export const AUTO_CONVERGE = {
-  periodMs: 1000,
-  triggerThreshold: 0.5,
-  highPeriodsToTrigger: 2,
-  initialPct: 20,
-  incrementPct: 10,
-  maxPct: 99,
+  periodMs: QEMU_THROTTLE_TRIGGER.periodMs,
+  triggerThreshold: QEMU_THROTTLE_TRIGGER.defaultThresholdPct / 100,
+  highPeriodsToTrigger: QEMU_THROTTLE_TRIGGER.highPeriods,
+  initialPct: QEMU_AUTO_CONVERGE.defaultInitialPct,
+  incrementPct: QEMU_AUTO_CONVERGE.defaultIncrementPct,
+  maxPct: QEMU_AUTO_CONVERGE.defaultMaxPct,
 } as const;
 
 /**
@@ -59,7 +65,7 @@ export const KUBEVIRT = {
   /** `completionTimeoutPerGiB` default: 150 s per (decimal, rounded-up) GB of guest memory. */
   completionTimeoutPerGbS: 150,
   /** QEMU's maximum downtime-limit, set by a "hard stop-and-copy" (2,000,000 ms). */
-  hardStopDowntimeMs: 2_000_000,
+  hardStopDowntimeMs: QEMU_MAX_DOWNTIME_LIMIT_MS,
 } as const;
 
 /**

@@ -2,8 +2,6 @@
  * The fleet simulator: VMs with VFIO devices migrated end to end on virtual clocks, and the job
  * that compares switchover policies on them (`vfio-sla demo`, `npm start`).
  */
-export { runFleetJob, POLICY_NAMES } from './job.js';
-export type { FleetJobOptions, FleetJobResult, PolicyName } from './job.js';
 export { drawVmSpec, drawFleet, DEFAULT_FLEET_MIX } from './vm-spec.js';
 export type { VmSpec, DeviceSpec, FleetMix, WorkloadRegime } from './vm-spec.js';
 export { runMigration } from './run-migration.js';
@@ -13,6 +11,5 @@ export type { EnterContext, EnterResult, EnterStopCopy, SwitchoverOutcome, Compl
 export { TrueBlackout } from './true-blackout.js';
 export { summarize, pairedTimeRatio } from './metrics.js';
 export type { PolicySummary } from './metrics.js';
-export { formatJobReport, policyTable } from './table.js';
 export { TelemetryRecorder, arcRecordOf } from './recorder.js';
 export type { MigrationRecorder } from './recorder.js';

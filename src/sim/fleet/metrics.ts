@@ -6,6 +6,8 @@
  * - **miss rate = missed / attempted** (an aborted migration is not a miss: the VM kept running
  *   on the source, it was not paused); `missRateOfCompleted` = missed / completed;
  * - aborted share = aborted / attempted;
+ * - **useful share = (completed − missed) / attempted**: migrations that completed within their
+ *   deadline, what an operator draining a host gets;
  * - blackout p50/p99 (type-7 quantiles) and mean total migration time (start to the VM running
  *   on the destination), over completed migrations.
  */
@@ -22,6 +24,8 @@ export interface PolicySummary {
   readonly missRate: number;
   readonly missRateOfCompleted: number;
   readonly abortedShare: number;
+  /** Completed within the deadline ÷ attempted. */
+  readonly usefulShare: number;
   /** NaN when nothing completed. */
   readonly blackoutP50Ms: number;
   readonly blackoutP99Ms: number;
@@ -57,6 +61,7 @@ export function summarize(policy: string, results: readonly MigrationResult[]): 
     missRate: n === 0 ? 0 : missed / n,
     missRateOfCompleted: done.length === 0 ? 0 : missed / done.length,
     abortedShare: n === 0 ? 0 : (n - done.length) / n,
+    usefulShare: n === 0 ? 0 : (done.length - missed) / n,
     blackoutP50Ms: quantileSorted(blackouts, 0.5),
     blackoutP99Ms: quantileSorted(blackouts, 0.99),
     meanTotalTimeMs: mean(done.map((r) => r.totalTimeMs)),
@@ -68,7 +73,10 @@ export function summarize(policy: string, results: readonly MigrationResult[]): 
 }
 
 /** Mean total time of `a` over mean of `b`, on the migrations both completed (same VM ids). */
-export function pairedTimeRatio(a: readonly MigrationResult[], b: readonly MigrationResult[]): { readonly ratio: number; readonly pairs: number } {
+export function pairedTimeRatio(
+  a: readonly MigrationResult[],
+  b: readonly MigrationResult[],
+): { readonly ratio: number; readonly pairs: number; readonly sumAMs: number; readonly sumBMs: number } {
   const bById = new Map(b.filter((r) => r.completed).map((r) => [r.vmId, r]));
   let sumA = 0;
   let sumB = 0;
@@ -80,7 +88,7 @@ export function pairedTimeRatio(a: readonly MigrationResult[], b: readonly Migra
     sumB += other.totalTimeMs;
     pairs++;
   }
-  return { ratio: sumB > 0 ? sumA / sumB : Number.NaN, pairs };
+  return { ratio: sumB > 0 ? sumA / sumB : Number.NaN, pairs, sumAMs: sumA, sumBMs: sumB };
 }
 
 function mean(xs: readonly number[]): number {

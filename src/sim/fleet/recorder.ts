@@ -7,11 +7,12 @@
  * QMP importer produces, plus the arcs.
  */
 import { stateName } from '../../fsm/index.js';
-import type { ArcRecord, RecordSink, TelemetryRecord } from '../../telemetry/records.js';
+import type { ArcRecord, RecordSink, TelemetryRecord } from '../../records/records.js';
 import type { SimArcEvent } from '../sim-device.js';
 import type { QemuCheck } from '../policies/qemu-rule.js';
 import type { DevicePair } from './device-pair.js';
 import type { CompletedSwitchover, MigrationWorld, WorldObserver } from './migration-world.js';
+import type { MigrationResult } from './run-migration.js';
 
 /** Hooks the run loop calls besides the world's own. */
 export interface MigrationRecorder extends WorldObserver {
@@ -23,6 +24,8 @@ export interface MigrationRecorder extends WorldObserver {
   onExact?(world: MigrationWorld, check: QemuCheck, devices: readonly DevicePair[]): void;
   /** The migration was given up (the VM stays on the source). */
   onAborted?(world: MigrationWorld): void;
+  /** The attempt ended, however it ended. */
+  onEnded?(result: MigrationResult): void;
 }
 
 /**
@@ -136,6 +139,21 @@ export class TelemetryRecorder implements MigrationRecorder {
       predictedBlackoutMs: Number.isFinite(predictedBlackoutMs) ? Math.max(0, predictedBlackoutMs) : 0,
       actualBlackoutMs: done.blackoutMs,
       met: done.blackoutMs <= this.deadlineMs,
+    });
+  }
+
+  /** How the attempt ended, whatever the ending: aborts are counted where misses are. */
+  onEnded(result: MigrationResult): void {
+    const predicted = result.predictedBlackoutMs;
+    this.push({
+      kind: 'attempt',
+      migrationId: this.migrationId,
+      policy: result.policy,
+      status: result.status,
+      reason: result.abortReason ?? 'switched over',
+      deadlineMs: this.deadlineMs,
+      totalTimeMs: result.totalTimeMs,
+      ...(predicted === null || !Number.isFinite(predicted) ? {} : { predictedBlackoutMs: Math.max(0, predicted) }),
     });
   }
 

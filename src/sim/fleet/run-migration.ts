@@ -3,6 +3,7 @@
  * switchover attempts until one completes, or an abort. Deterministic: the VM's seed decides
  * everything the policy does not.
  */
+import type { AttemptStatus } from '../../records/records.js';
 import type { Policy } from '../policies/types.js';
 import { MigrationWorld } from './migration-world.js';
 import type { MigrationRecorder } from './recorder.js';
@@ -15,11 +16,13 @@ export interface MigrationResult {
   readonly deadlineMs: number;
   /** The switchover completed (the VM runs on the destination). */
   readonly completed: boolean;
+  /** How the attempt ended: `completed`, `aborted` by the policy, or `failed` (a device needs reset, a runaway policy). */
+  readonly status: Exclude<AttemptStatus, 'cancelled'>;
   /** Why it was aborted (`null` when completed). */
   readonly abortReason: string | null;
   /** Guest paused to running on the destination, ms (`null` when aborted). */
   readonly blackoutMs: number | null;
-  /** The policy's own estimate at the switchover (QEMU: expected-downtime; governor: its 1 − α bound). */
+  /** The policy's own estimate at the switchover, or at its last decision before an abort (QEMU: expected-downtime; governor: its 1 − α bound). */
   readonly predictedBlackoutMs: number | null;
   /** `blackoutMs ≤ deadlineMs` (`null` when aborted). */
   readonly met: boolean | null;
@@ -54,11 +57,12 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
   const run = await policy.start(world);
   let unwinds = 0;
   let maxSlowdown = 0;
-  const end = (completed: boolean, abortReason: string | null, blackoutMs: number | null, predictedBlackoutMs: number | null): MigrationResult => ({
+  const end = (status: MigrationResult['status'], abortReason: string | null, blackoutMs: number | null, predictedBlackoutMs: number | null): MigrationResult => ({
     vmId: spec.id,
     policy: policy.name,
     deadlineMs: spec.deadlineMs,
-    completed,
+    completed: status === 'completed',
+    status,
     abortReason,
     blackoutMs,
     predictedBlackoutMs,
@@ -75,10 +79,10 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
     if (world.ram.slowdown > maxSlowdown) maxSlowdown = world.ram.slowdown;
     const action = await run.onPoll(world);
     if (action.kind === 'continue') {
-      if (world.nowMs > spec.budgetMs * RUNAWAY_BUDGET_FACTOR) return finish(world, end(false, 'runaway: policy never ended the migration', null, null), recorder);
+      if (world.nowMs > spec.budgetMs * RUNAWAY_BUDGET_FACTOR) return finish(world, end('failed', 'runaway: policy never ended the migration', null, null), recorder, policy);
       continue;
     }
-    if (action.kind === 'abort') return finish(world, end(false, action.reason, null, null), recorder);
+    if (action.kind === 'abort') return finish(world, end('aborted', action.reason, null, action.predictedBlackoutMs ?? null), recorder, policy);
     recorder?.onDecision?.(world, action.predictedBlackoutMs);
     const outcome = await world.switchover(action.enter);
     switch (outcome.kind) {
@@ -86,7 +90,7 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
         const predicted = outcome.predictedBlackoutMs ?? action.predictedBlackoutMs;
         recorder?.onCompleted?.(world, outcome, policy.name, predicted);
         // Total time ends when the guest runs on the destination, before the source's cleanup arcs.
-        return finish(world, { ...end(true, null, outcome.blackoutMs, predicted), totalTimeMs: outcome.endAtMs }, recorder);
+        return finish(world, { ...end('completed', null, outcome.blackoutMs, predicted), totalTimeMs: outcome.endAtMs }, recorder, policy);
       }
       case 'not-committed':
         break;
@@ -94,13 +98,15 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
         unwinds++;
         break;
       case 'failed':
-        return finish(world, end(false, `device needs reset: ${outcome.reason}`, null, null), recorder);
+        return finish(world, end('failed', `device needs reset: ${outcome.reason}`, null, null), recorder, policy);
     }
   }
 }
 
-async function finish(world: MigrationWorld, result: MigrationResult, recorder: MigrationRecorder | undefined): Promise<MigrationResult> {
+async function finish(world: MigrationWorld, result: MigrationResult, recorder: MigrationRecorder | undefined, policy: Policy): Promise<MigrationResult> {
   if (!result.completed) recorder?.onAborted?.(world);
+  recorder?.onEnded?.(result);
   await world.settle();
+  policy.ended?.(result);
   return result;
 }

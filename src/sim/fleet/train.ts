@@ -3,7 +3,7 @@
  * recording pipeline into the SQLite store, and fitting the governor's model from the store with
  * the estimators' `fitModel` and the shipped priors.
  */
-import { collectStore } from '../../cli/store-records.js';
+import { collectStore } from '../../store/store-records.js';
 import { fitModel } from '../../estimators/fit.js';
 import { buildPriors } from '../../estimators/priors.js';
 import type { FittedModel } from '../../estimators/types.js';

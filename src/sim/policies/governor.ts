@@ -16,13 +16,14 @@
 import { compileModel, type CompiledModel } from '../../estimators/predict.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { MigState } from '../../fsm/index.js';
+import { AdaptiveAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptive-alpha.js';
 import { decide } from '../../governor/decide.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
 import type { Decision, DeviceSnapshot, Slo, VmSnapshot } from '../../governor/types.js';
-import type { RecordSink } from '../../telemetry/records.js';
+import type { RecordSink } from '../../records/records.js';
 import type { EnterStopCopy, MigrationWorld } from '../fleet/migration-world.js';
-import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from './types.js';
+import { CONTINUE, type EndedMigration, type Policy, type PolicyAction, type PolicyRun } from './types.js';
 
 /** Drops everything: the held-out replay records nothing. */
 export const NULL_SINK: RecordSink = { push: () => undefined };
@@ -32,6 +33,12 @@ export interface GovernorPolicyOptions {
   readonly model: FittedModel;
   /** Allowed miss probability (the issue's α = 0.01). */
   readonly alpha: number;
+  /**
+   * Online adaptive α (`governor/adaptive-alpha.ts`): each migration is decided at α_t, learnt
+   * from the misses of the ones before; misses per attempt ≤ α·T + (α_1 + γ)/γ over any T.
+   * Default on with γ = 0.01; `false`: every migration at the fixed `alpha`.
+   */
+  readonly adaptive?: Omit<AdaptiveAlphaOptions, 'alpha'> | false;
   /** Where `DeadlineSetState` records arcs, sizes and outcomes; default nowhere. */
   readonly sink?: RecordSink;
   /** Sees every committed decision (the one `DeadlineSetState` made on the synced numbers). */
@@ -51,21 +58,39 @@ export class GovernorPolicy implements Policy {
   /** How often each final reason (abort or commit) was given. */
   readonly stats: GovernorStats = { reasons: new Map() };
 
+  /** α_t across the migrations this policy runs, in the order they end; null when off. */
+  readonly adaptive: AdaptiveAlpha | null;
+
   constructor(private readonly options: GovernorPolicyOptions) {
     this.compiled = compileModel(options.model);
+    this.adaptive = options.adaptive === false ? null : new AdaptiveAlpha({ ...options.adaptive, alpha: options.alpha });
+  }
+
+  private count(reason: string): void {
+    this.stats.reasons.set(reason, (this.stats.reasons.get(reason) ?? 0) + 1);
+  }
+
+  ended(result: EndedMigration): void {
+    this.adaptive?.observe(result.completed && result.met === false);
   }
 
   start(world: MigrationWorld): PolicyRun {
-    const { model, alpha } = this.options;
+    const { model } = this.options;
+    const adaptive = this.adaptive;
+    if (adaptive !== null && !adaptive.mayCommit) {
+      // α_t ≤ 0: the miss allowance is spent; committing now could break the guarantee.
+      this.count('abort:MISS_ALLOWANCE_SPENT');
+      return { onPoll: () => ({ kind: 'abort', reason: 'MISS_ALLOWANCE_SPENT' }) };
+    }
+    const alpha = adaptive === null ? this.options.alpha : adaptive.current;
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
     const compiled = this.compiled;
-    const stats = this.stats;
     const migrationId = world.spec.id;
     const devices = world.pairs.map((p) => p.src);
     const slo: Slo = { deadlineMs: world.spec.deadlineMs, alpha, budgetMs: world.spec.budgetMs };
     let dss: DeadlineSetState | null = null;
-    const count = (reason: string): void => void stats.reasons.set(reason, (stats.reasons.get(reason) ?? 0) + 1);
+    const count = (reason: string): void => this.count(reason);
 
     const enter: EnterStopCopy = async (ctx) => {
       world.exactSync();
@@ -103,7 +128,9 @@ export class GovernorPolicy implements Policy {
         switch (decision.action) {
           case 'abort':
             count(`abort:${decision.reason}`);
-            return { kind: 'abort', reason: decision.reason };
+            return Number.isFinite(decision.predictedBlackoutMs)
+              ? { kind: 'abort', reason: decision.reason, predictedBlackoutMs: decision.predictedBlackoutMs }
+              : { kind: 'abort', reason: decision.reason };
           case 'throttle':
             if (decision.throttle !== null) w.limitDirtyRate(decision.throttle.maxDirtyBytesPerS);
             return CONTINUE;

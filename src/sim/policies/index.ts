@@ -9,3 +9,4 @@ export type { QemuCheck } from './qemu-rule.js';
 export { KubevirtPolicy } from './kubevirt.js';
 export type { KubevirtOptions } from './kubevirt.js';
 export { OraclePolicy } from './oracle.js';
+export type { OracleOptions } from './oracle.js';

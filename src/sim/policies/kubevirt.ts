@@ -20,7 +20,7 @@
  * A later revision of `live-migration-source.go` forces the switchover (2,000,000 ms) for every
  * VFIO VM at a stall; we model the revision the switchover-today.md snapshot describes.
  */
-import { KUBEVIRT, QEMU_DOWNTIME_LIMIT_DEFAULT_MS } from '../fleet/constants.js';
+import { KUBEVIRT, QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../fleet/constants.js';
 import type { MigrationWorld } from '../fleet/migration-world.js';
 import { qemuCompletionCheck } from './qemu-rule.js';
 import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from './types.js';
@@ -68,7 +68,7 @@ class KubevirtRun implements PolicyRun {
     private readonly allowWorkloadDisruption: boolean,
   ) {
     this.maxDowntimeMs = world.spec.deadlineMs;
-    this.limitMs = Math.min(this.maxDowntimeMs, QEMU_DOWNTIME_LIMIT_DEFAULT_MS);
+    this.limitMs = Math.min(this.maxDowntimeMs, QEMU_DEFAULT_DOWNTIME_LIMIT_MS);
   }
 
   async onPoll(world: MigrationWorld): Promise<PolicyAction> {

@@ -15,8 +15,8 @@ export type PolicyAction =
   | { readonly kind: 'continue' }
   /** Switch over now. `predictedBlackoutMs` is the policy's own estimate (QEMU: its expected downtime). */
   | { readonly kind: 'switch'; readonly predictedBlackoutMs: number; readonly enter?: EnterStopCopy }
-  /** Give up; the VM keeps running on the source. */
-  | { readonly kind: 'abort'; readonly reason: string };
+  /** Give up; the VM keeps running on the source. `predictedBlackoutMs`: the policy's bound at this last decision, if it made one. */
+  | { readonly kind: 'abort'; readonly reason: string; readonly predictedBlackoutMs?: number };
 
 /** The policy's state for one migration. */
 export interface PolicyRun {
@@ -30,6 +30,15 @@ export interface Policy {
   /** Whether QEMU's auto-converge (when the VM has it on) runs under this policy. */
   readonly qemuAutoConverge: boolean;
   start(world: MigrationWorld): PolicyRun | Promise<PolicyRun>;
+  /** How the migration `start` began ended (a policy that learns online closes its loop here). */
+  ended?(result: EndedMigration): void;
+}
+
+/** What a policy learns when one of its migrations ends. */
+export interface EndedMigration {
+  readonly completed: boolean;
+  /** Blackout within the deadline; `null` when the switchover never completed. */
+  readonly met: boolean | null;
 }
 
 export const CONTINUE: PolicyAction = Object.freeze({ kind: 'continue' });

@@ -42,7 +42,8 @@ function accessible(p: string, mode: number): boolean {
 const executable = (p: string): boolean => accessible(p, constants.X_OK);
 const readable = (p: string): boolean => accessible(p, constants.R_OK);
 
-function onPath(name: string): string | undefined {
+/** The first executable `name` on `PATH`, or `undefined`. */
+export function onPath(name: string): string | undefined {
   return (process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, name)).find(executable);
 }
 
@@ -108,20 +109,38 @@ echo "vfio-sla-guest: dirtier exited with status $?"
 /bin/busybox poweroff -f
 `;
 
+/** A file to put into a guest initramfs (`name` relative, without a leading `/`). */
+export interface GuestFile {
+  readonly name: string;
+  readonly data: Buffer;
+  readonly mode?: number;
+}
+
+/**
+ * A busybox initramfs: `/bin/busybox`, `/dev/console` (the kernel opens it for init's stdio before
+ * devtmpfs is mounted), empty `/proc`, `/sys`, `/dev`, the `init` script and `files`, with every
+ * parent directory of a file created before it. Reused by the VFIO lab (test/lab/).
+ */
+export function guestInitramfs(busybox: string, init: string, files: readonly GuestFile[] = []): Buffer {
+  const dirs = new Set<string>(['bin', 'dev', 'proc', 'sys']);
+  for (const f of files) {
+    const parts = f.name.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+  }
+  return newcArchive([
+    ...[...dirs].sort().map((name) => ({ type: 'dir', name }) as const),
+    { type: 'char', name: 'dev/console', major: 5, minor: 1 },
+    { type: 'file', name: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
+    ...files.map((f) => ({ type: 'file', name: f.name, data: f.data, mode: f.mode ?? 0o644 }) as const),
+    { type: 'file', name: 'init', data: Buffer.from(init), mode: 0o755 },
+  ]);
+}
+
 /** Compiles the dirtier and writes `initramfs.cpio` into `dir`; returns the initramfs path. */
 export async function buildInitramfs(dir: string, tools: GuestTools): Promise<string> {
   const dirtier = join(dir, 'dirtier');
   await run(tools.cc, ['-static', '-O2', '-Wall', '-o', dirtier, DIRTIER_SOURCE]);
-  const archive = newcArchive([
-    { type: 'dir', name: 'bin' },
-    { type: 'dir', name: 'dev' },
-    { type: 'char', name: 'dev/console', major: 5, minor: 1 },
-    { type: 'dir', name: 'proc' },
-    { type: 'dir', name: 'sys' },
-    { type: 'file', name: 'bin/busybox', data: readFileSync(tools.busybox), mode: 0o755 },
-    { type: 'file', name: 'dirtier', data: readFileSync(dirtier), mode: 0o755 },
-    { type: 'file', name: 'init', data: Buffer.from(INIT_SCRIPT), mode: 0o755 },
-  ]);
+  const archive = guestInitramfs(tools.busybox, INIT_SCRIPT, [{ name: 'dirtier', data: readFileSync(dirtier), mode: 0o755 }]);
   const path = join(dir, 'initramfs.cpio');
   writeFileSync(path, archive);
   return path;

@@ -4,7 +4,7 @@ import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import { drawFleet, linkNameOf } from '../../../src/sim/fleet/vm-spec.js';
 import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
 import { QemuPolicy } from '../../../src/sim/policies/qemu.js';
-import type { TelemetryRecord } from '../../../src/telemetry/records.js';
+import type { TelemetryRecord } from '../../../src/records/records.js';
 import { calibratedSimModel } from '../../governor/fixtures.js';
 import { vmSpec } from './helpers.js';
 

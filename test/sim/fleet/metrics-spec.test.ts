@@ -21,6 +21,7 @@ function result(vmId: string, over: Partial<MigrationResult>): MigrationResult {
     maxSlowdown: 0,
     polls: 100,
     ...over,
+    status: over.status ?? (over.completed === false ? 'aborted' : 'completed'),
   };
 }
 
@@ -50,7 +51,7 @@ describe('fleet metrics', () => {
 
   it('pairs total times on the migrations both policies completed', () => {
     const other = [result('a', { totalTimeMs: 5_000 }), result('b', { completed: false }), result('d', { totalTimeMs: 15_000 })];
-    expect(pairedTimeRatio(results, other)).toEqual({ ratio: 30_000 / 20_000, pairs: 2 });
+    expect(pairedTimeRatio(results, other)).toEqual({ ratio: 30_000 / 20_000, pairs: 2, sumAMs: 30_000, sumBMs: 20_000 });
   });
 });
 

@@ -1,0 +1,188 @@
+/**
+ * The QMP importer, live: `vfio-sla watch` hands every line its QMP client receives to a
+ * {@link WatchRecorder}, which keeps the lines of the one migration it follows as a form-1 wire
+ * log (design.md "QMP logs") and converts each line once, with the importer's own functions:
+ * `readQueryMigrate` types a poll, `readQmpEvent` an event, `ramRecordOf` makes a poll's `ram`
+ * record and `migrationToRecords` the records of the end. So the records
+ * `watch` stores are the records `vfio-sla import` makes from the log `watch --qmp-log` writes:
+ * `ram` records as the polls arrive, the `transfer` pair and the `outcome` at the end.
+ *
+ * Kept out of the migration (and of the log, so that an import of the log agrees):
+ * - replies from before the migration began: `{}`, and the final status of an earlier migration
+ *   still reported when `watch` attached;
+ * - a `completed` reply without statistics: QEMU 7.2 sets `completed` in `migration_completion()`
+ *   and fills `total-time`/`downtime` later, in `migration_calculate_complete()`, so a query in
+ *   between reads `completed` with `total-time: 0, downtime: 0` (the caller polls again);
+ * - everything after the migration ended.
+ */
+import type { OutcomeRecord, RecordSink, RecordSource, TelemetryRecord } from '../../records/records.js';
+import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
+import { QmpProtocolError } from '../../qemu/qmp-errors.js';
+import { readQmpEvent, readQueryMigrate } from '../../qemu/qmp-log.js';
+import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
+import { migrationToRecords, ramRecordOf } from '../../qemu/qmp-records.js';
+import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
+import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
+
+/** Where the recorder is in the migration it follows. */
+export type RecorderPhase = 'waiting' | 'recording' | 'ended';
+
+/** What one received line was to the recorder. */
+export type RecordedLine =
+  | { readonly kind: 'poll'; readonly poll: QmpPoll }
+  | { readonly kind: 'event'; readonly event: QmpEvent }
+  /** A `query-migrate-parameters` reply (its `downtime-limit`, when it has one). */
+  | { readonly kind: 'parameters'; readonly downtimeLimitMs: number | undefined }
+  /** A `query-migrate` reply left out of the migration; see the module comment. */
+  | { readonly kind: 'skipped-poll'; readonly why: 'no-migration' | 'earlier-migration' | 'no-statistics-yet' | 'after-end'; readonly status: string | undefined }
+  /** A line of no interest (sent lines, the greeting, replies to other commands, events before the start). */
+  | { readonly kind: 'other' };
+
+export interface WatchRecorderOptions {
+  readonly migrationId: string;
+  readonly sink: RecordSink;
+  /** Provenance of the records and `QmpMigration.file`: the log path, or the QMP endpoint. */
+  readonly source: string;
+  /** Receives every kept line (no terminator): the form-1 wire log. */
+  readonly writeLine?: (line: string) => void;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** See the module comment. */
+export class WatchRecorder {
+  private phaseValue: RecorderPhase = 'waiting';
+  private readonly polls: QmpPoll[] = [];
+  private readonly events: QmpEvent[] = [];
+  private limitMs: number | undefined;
+  private migrationLimitMs: number | undefined;
+  private lines = 0;
+  private ramRecords = 0;
+  private readonly recordSource: RecordSource;
+
+  constructor(private readonly options: WatchRecorderOptions) {
+    this.recordSource = { file: options.source };
+  }
+
+  get phase(): RecorderPhase {
+    return this.phaseValue;
+  }
+
+  /** `ram` records pushed so far. */
+  get ramRecordCount(): number {
+    return this.ramRecords;
+  }
+
+  /** The migration as recorded so far (the importer's view of the log). */
+  migration(): QmpMigration {
+    const m = { migrationId: this.options.migrationId, file: this.options.source, polls: [...this.polls], events: [...this.events] };
+    return this.migrationLimitMs === undefined ? m : { ...m, downtimeLimitMs: this.migrationLimitMs };
+  }
+
+  /**
+   * Handles one line of the client's `wire$` (in order). Throws {@link QmpProtocolError} for a
+   * `query-migrate` reply QEMU's schema does not allow (a non-numeric `ram.remaining`, ...).
+   */
+  onWire(w: QmpWireLine): RecordedLine {
+    const line = toQmpLogLine(w);
+    if (line === undefined) return { kind: 'other' };
+    if (w.kind === 'greeting') {
+      this.keep(line);
+      return { kind: 'other' };
+    }
+    if (w.kind === 'event') return this.onEvent(line);
+    if (w.kind !== 'return') return { kind: 'other' }; // an error reply: the caller sees the error
+    if (w.command === 'query-migrate-parameters') return this.onParameters(line);
+    return this.onPoll(line);
+  }
+
+  /**
+   * Pushes the records only the end of the migration gives — the `transfer` pair and the
+   * `outcome` of `migrationToRecords` — and returns them. `outcome`, when given, replaces the
+   * importer's (policy `qemu`): `watch --drive` records the governor's decision instead. A
+   * migration that did not complete gives none (its `ram` records are already pushed).
+   */
+  finish(outcome?: OutcomeRecord): TelemetryRecord[] {
+    const out: TelemetryRecord[] = [];
+    for (const r of migrationToRecords(this.migration())) {
+      if (r.kind === 'ram') continue;
+      out.push(r.kind === 'outcome' && outcome !== undefined ? outcome : r);
+    }
+    for (const r of out) this.options.sink.push(r, this.recordSource);
+    this.phaseValue = 'ended';
+    return out;
+  }
+
+  private keep(line: string): number {
+    this.options.writeLine?.(line);
+    return ++this.lines;
+  }
+
+  private onEvent(line: string): RecordedLine {
+    // The importer's reading (qmp-log.ts), so both read the same time from the same line; an
+    // event without a timestamp is one the importer would reject too.
+    const read = readQmpEvent(JSON.parse(line), this.lines + 1);
+    if ('error' in read) return { kind: 'other' };
+    const starts = read.event.event === 'MIGRATION' && read.event.data['status'] === 'setup';
+    if (this.phaseValue === 'waiting') {
+      if (!starts) return { kind: 'other' };
+      this.begin();
+    }
+    const event: QmpEvent = { ...read.event, line: this.keep(line) };
+    this.events.push(event);
+    return { kind: 'event', event };
+  }
+
+  private onParameters(line: string): RecordedLine {
+    const r = (JSON.parse(line) as Json)['return'];
+    const limit = isObject(r) && typeof r['downtime-limit'] === 'number' ? r['downtime-limit'] : undefined;
+    this.keep(line);
+    if (limit !== undefined) {
+      // As the importer: the latest limit applies to the migration until it ends.
+      this.limitMs = limit;
+      if (this.phaseValue === 'recording') this.migrationLimitMs = limit;
+    }
+    return { kind: 'parameters', downtimeLimitMs: limit };
+  }
+
+  private onPoll(line: string): RecordedLine {
+    // The log line, parsed once: its `"ts"` is the time the importer reads from it.
+    const v = JSON.parse(line) as Json;
+    const read = isObject(v['return']) && 'status' in v['return'] ? readQueryMigrate(v['return'], Number(v['ts']) * 1000, this.lines + 1) : { poll: undefined };
+    // A reply QEMU's schema would not allow is for the caller to report.
+    if ('error' in read) throw new QmpProtocolError(this.options.source, `query-migrate reply: ${read.error}`, line);
+    const typed = read.poll;
+    // `{}` or status `none`.
+    if (typed === undefined) return { kind: 'skipped-poll', why: 'no-migration', status: undefined };
+    const status = typed.status;
+    const final = MIGRATION_FINAL_STATUSES.has(status);
+    if (this.phaseValue === 'ended') return { kind: 'skipped-poll', why: 'after-end', status };
+    if (this.phaseValue === 'waiting') {
+      if (final) return { kind: 'skipped-poll', why: 'earlier-migration', status };
+      this.begin();
+    }
+    if (status === 'completed' && !((typed.totalTimeMs ?? 0) > 0)) return { kind: 'skipped-poll', why: 'no-statistics-yet', status };
+    const poll: QmpPoll = { ...typed, line: this.keep(line) };
+    this.polls.push(poll);
+    if (final) this.phaseValue = 'ended';
+    this.pushRam(poll);
+    return { kind: 'poll', poll };
+  }
+
+  private begin(): void {
+    this.phaseValue = 'recording';
+    this.migrationLimitMs = this.limitMs;
+  }
+
+  /** The poll's `ram` record, by the importer's conversion (dated at the poll's host time). */
+  private pushRam(poll: QmpPoll): void {
+    const r = ramRecordOf(this.options.migrationId, poll);
+    if (r === undefined) return;
+    this.options.sink.push(r, this.recordSource);
+    this.ramRecords++;
+  }
+}

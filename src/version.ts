@@ -1,4 +1,0 @@
-/** The package's version, read from its package.json (one folder up from src/ and from dist/). */
-import { readFileSync } from 'node:fs';
-
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

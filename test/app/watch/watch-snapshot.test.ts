@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { pollFigures, qmpSnapshot, SnapshotTracker } from '../../../src/app/watch/qmp-snapshot.js';
+import { migrationToRecords } from '../../../src/qemu/qmp-records.js';
+import type { QmpPoll, QmpRamStats } from '../../../src/qemu/qmp-types.js';
+
+function ram(over: Partial<QmpRamStats> = {}): QmpRamStats {
+  return { totalBytes: 1 << 27, transferredBytes: 5e7, remainingBytes: 16e6, dirtySyncCount: 1, dirtyPagesPerS: 0, pageSizeBytes: 4096, mbps: 1073.7, ...over };
+}
+
+function poll(totalTimeMs: number, r: Partial<QmpRamStats> | undefined, status = 'active'): QmpPoll {
+  const p: QmpPoll = { atMs: 1e12 + totalTimeMs, line: 1, status, totalTimeMs, setupTimeMs: 5 };
+  return r === undefined ? p : { ...p, ram: ram(r) };
+}
+
+describe('qmpSnapshot', () => {
+  it('maps a poll the way the importer maps it into a ram record', () => {
+    const p = poll(2500, { remainingBytes: 12_345_678, dirtyPagesPerS: 20_000, mbps: 800 });
+    const [rec] = migrationToRecords({ migrationId: 'm', file: 'f', events: [], polls: [p] });
+    const s = qmpSnapshot(p.ram!, p.totalTimeMs, 0);
+    expect(s).toEqual({ devices: [], ramRemainingBytes: 12_345_678, ramDirtyBytesPerS: 20_000 * 4096, precopyBandwidthBytesPerS: 1e8, elapsedMs: 2500 });
+    expect(rec).toMatchObject({ remainingBytes: s.ramRemainingBytes, dirtyBytesPerS: s.ramDirtyBytesPerS, bandwidthBytesPerS: s.precopyBandwidthBytesPerS });
+    expect(rec).toMatchObject({ atMs: p.atMs });
+    expect(pollFigures(p)).toMatchObject({ atMs: p.atMs, pass: 1, remainingBytes: 12_345_678, dirtyBytesPerS: 20_000 * 4096, bandwidthBytesPerS: 1e8 });
+  });
+});
+
+describe('SnapshotTracker', () => {
+  it('gives no snapshot outside active pre-copy or without statistics', () => {
+    const t = new SnapshotTracker(1e12);
+    expect(t.observe(poll(0, undefined, 'setup'))).toEqual({ ready: false, reason: 'NOT_PRECOPY' });
+    expect(t.observe(poll(10, undefined))).toEqual({ ready: false, reason: 'NO_STATISTICS' });
+    expect(t.observe(poll(5000, { dirtyPagesPerS: 100 }, 'device'))).toEqual({ ready: false, reason: 'NOT_PRECOPY' });
+  });
+
+  it('waits for a dirty rate while QEMU still reports 0 in its first period', () => {
+    const t = new SnapshotTracker(1e12);
+    for (const [ms, pass] of [[100, 1], [600, 2], [900, 5]] as const) {
+      expect(t.observe(poll(ms, { dirtySyncCount: pass }))).toEqual({ ready: false, reason: 'DIRTY_RATE_UNMEASURED' });
+    }
+    expect(t.dirtyRateMeasured).toBe(false);
+  });
+
+  it('is ready as soon as QEMU reports a non-zero dirty rate', () => {
+    const t = new SnapshotTracker(1e12);
+    expect(t.observe(poll(300, { dirtyPagesPerS: 0 })).ready).toBe(false);
+    const r = t.observe(poll(1200, { dirtyPagesPerS: 300, dirtySyncCount: 3 }));
+    expect(r).toMatchObject({ ready: true, snapshot: { ramDirtyBytesPerS: 300 * 4096, elapsedMs: 1200 } });
+  });
+
+  it('takes a 0 as measured two bitmap syncs after the first 1000 ms of iterations (an idle guest)', () => {
+    const t = new SnapshotTracker(1e12);
+    expect(t.observe(poll(1010, { dirtySyncCount: 4 })).ready).toBe(false); // 1005 ms past setup: period over, sync 4 may predate it
+    expect(t.observe(poll(1100, { dirtySyncCount: 5 })).ready).toBe(false); // sync 5 began after it, may still run
+    expect(t.observe(poll(1200, { dirtySyncCount: 6 }))).toMatchObject({ ready: true, snapshot: { ramDirtyBytesPerS: 0 } });
+  });
+
+  it('counts the first period from the end of setup', () => {
+    const t = new SnapshotTracker(1e12);
+    const late = (ms: number, pass: number): QmpPoll => ({ ...poll(ms, { dirtySyncCount: pass }), setupTimeMs: 500 });
+    expect(t.observe(late(1200, 3)).ready).toBe(false); // 700 ms of iterations
+    expect(t.observe(late(1400, 9)).ready).toBe(false); // 900 ms: many syncs, all maybe inside the first period
+    expect(t.observe(late(1600, 10)).ready).toBe(false); // 1100 ms: the period is over; sync 11 will publish
+    expect(t.observe(late(1700, 12)).ready).toBe(true);
+  });
+});

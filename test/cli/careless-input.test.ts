@@ -1,0 +1,143 @@
+/**
+ * Issue 18, Low items: each a careless or hostile input that used to crash, lie or pass raw
+ * bytes to a terminal, a spreadsheet or a Markdown renderer.
+ */
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { stringifyModel } from '../../src/estimators/model-json.js';
+import { captureIo } from '../cli/io.js';
+import { arc, outcome, tempDb } from '../store/fixtures.js';
+import { LAB_MODEL } from '../tuning/fixtures.js';
+
+let tmp: ReturnType<typeof tempDb>;
+beforeEach(() => {
+  tmp = tempDb('vfio-sla-low-');
+});
+afterEach(() => tmp.cleanup());
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = captureIo(tmp.dir);
+  const code = await runCli(argv, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+async function importRecords(records: readonly unknown[]): Promise<void> {
+  const file = join(tmp.dir, 'r.jsonl');
+  writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  expect((await cli('import', file, '--db', tmp.db)).code).toBe(0);
+}
+
+const TUNE = ['tune', '--ram', '8GiB', '--dirty-rate', '127MiB/s', '--bandwidth', '128MiB/s', '--deadline', '300ms', '--first-pass', '3.3GB', '--wws', '1.1GB'];
+
+describe('tune', () => {
+  it('--vcpus 200000 does not overflow the stack', async () => {
+    writeFileSync(join(tmp.dir, 'lab.json'), stringifyModel(LAB_MODEL));
+    const r = await cli(...TUNE, '--budget', '120s', '--model', 'lab.json', '--vcpus', '200000', '--json');
+    expect(r.err).not.toMatch(/call stack/i);
+    expect([0, 3]).toContain(r.code);
+  });
+
+  it.each(['--budget', '--deadline'])('%s 1e308s is refused as out of range (exit 2), not printed as Infinity', async (flag) => {
+    const args = [...TUNE, '--budget', '120s'];
+    args[args.indexOf(flag) + 1] = '1e308s';
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${flag}: '1e308s' is out of range`);
+  });
+});
+
+describe('fit and the error line', () => {
+  it("fit --exclude '' is a usage error, not a model fitted from nothing with exit 0", async () => {
+    await importRecords([arc()]);
+    const r = await cli('fit', '--db', tmp.db, '--out', 'm.json', '--exclude', '');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--exclude '' would leave out every migration");
+  });
+
+  it('says a Node error code once ("EISDIR: EISDIR:" before)', async () => {
+    await importRecords([arc()]);
+    mkdirSync(join(tmp.dir, 'priors-dir'));
+    const r = await cli('fit', '--db', tmp.db, '--out', 'm.json', '--priors', 'priors-dir');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('EISDIR');
+    expect(r.err).not.toContain('EISDIR: EISDIR');
+  });
+});
+
+describe('--db that is not a database file', () => {
+  it('a directory is named as one, not "disk I/O error"', async () => {
+    mkdirSync(join(tmp.dir, 'dir.db'));
+    const r = await cli('stats', '--db', 'dir.db');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${join(tmp.dir, 'dir.db')}: is a directory, not a database file`);
+  });
+
+  it('a link to /dev/null is refused and leaves no journal beside it', async () => {
+    symlinkSync('/dev/null', join(tmp.dir, 'null.db'));
+    const r = await cli('import', join(tmp.dir, 'nothing.jsonl'), '--db', 'null.db');
+    writeFileSync(join(tmp.dir, 'nothing.jsonl'), '\n');
+    const again = await cli('import', join(tmp.dir, 'nothing.jsonl'), '--db', 'null.db');
+    expect([r.code, again.code]).toEqual([2, 1]);
+    expect(again.err).toContain('is a character device, not a database file');
+    expect(readdirSync(tmp.dir).filter((f) => f.startsWith('null.db'))).toEqual(['null.db']);
+  });
+});
+
+describe('names from the store reach people as text', () => {
+  beforeEach(async () => {
+    await importRecords([outcome({ migrationId: '=HYPERLINK("http://x")' }), outcome({ migrationId: '<script>alert(1)</script>' })]);
+    // As a database written before validation refused control characters would hold it.
+    const db = new Database(tmp.db);
+    const ref = db.prepare("INSERT INTO migrations (migration_id) VALUES ('vm\u001b]0;owned\u0007\u001b[2J')").run().lastInsertRowid;
+    db.prepare("INSERT INTO outcomes VALUES (?, 'governor', 1, 300, 150, 400, 0)").run(ref);
+    db.close();
+  });
+
+  it('CSV cells starting with = + - @ are neutralised for spreadsheets', async () => {
+    const r = await cli('stats', '--db', tmp.db, '--only', 'migrations', '--format', 'csv');
+    expect(r.out).toContain(`"'=HYPERLINK(""http://x"")"`);
+    expect(r.out).not.toMatch(/(^|,)"?=HYPERLINK/m);
+  });
+
+  it('--format md escapes HTML', async () => {
+    const r = await cli('stats', '--db', tmp.db, '--only', 'migrations', '--format', 'md');
+    expect(r.out).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(r.out).not.toContain('<script>');
+  });
+
+  it('escape and OSC sequences are shown escaped, never sent to the terminal', async () => {
+    const r = await cli('stats', '--db', tmp.db, '--only', 'migrations');
+    expect(r.out).not.toContain('\u001b');
+    expect(r.out).toContain('vm\\u001b]0;owned\\u0007\\u001b[2J');
+  });
+});
+
+describe('export', () => {
+  it('hosts a/b and a_b write files of their own', async () => {
+    await importRecords([arc({ startedAtMs: Date.UTC(2026, 0, 1) })]);
+    expect((await cli('export', '--db', tmp.db, '--out', 'ex', '--host', 'a/b')).code).toBe(0);
+    expect((await cli('export', '--db', tmp.db, '--out', 'ex', '--host', 'a_b')).code).toBe(0);
+    expect(readdirSync(join(tmp.dir, 'ex', 'arcs', 'day=2026-01-01')).sort()).toEqual(['a_2fb_0.parquet', 'a_5fb_0.parquet']);
+    expect(existsSync(join(tmp.dir, 'ex'))).toBe(true);
+  });
+});
+
+describe('someone else\'s SQLite file as --db', () => {
+  it('is refused by name, and neither our tables nor WAL mode are added to it', async () => {
+    const foreign = join(tmp.dir, 'crm.db');
+    const db = new Database(foreign);
+    db.exec("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('ada')");
+    db.close();
+    writeFileSync(join(tmp.dir, 'r.jsonl'), `${JSON.stringify(arc())}\n`);
+    const r = await cli('import', join(tmp.dir, 'r.jsonl'), '--db', foreign);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${foreign}: is not a vfio-sla database (it has customers)`);
+    const after = new Database(foreign, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(['customers']);
+    expect(after.pragma('journal_mode', { simple: true })).toBe('delete');
+    after.close();
+  });
+});
