@@ -30,15 +30,22 @@
  *         vm_stop_force_state(RUN_STATE_FINISH_MIGRATE);  // the unabortable part starts here
  *     } else {
  *         // "wait": keep pre-copying and ask again next iteration; "throttle": raise
- *         // auto-converge/dirty-limit; "abort": cancel the migration; an error: never stop
- *         // blind — keep pre-copying (QEMU's 100 GiB VFIO_MIG_STOP_COPY_SIZE rule, in spirit).
+ *         // auto-converge/dirty-limit; "abort": cancel the migration; "defer": the server's
+ *         // model is not calibrated for these devices — switch over by your own rule
+ *         // (downtime-limit) and do not cancel; an error: never stop blind — keep
+ *         // pre-copying (QEMU's 100 GiB VFIO_MIG_STOP_COPY_SIZE rule, in spirit).
  *     }
  *
  * Build and run:
  *     cc -std=c99 -Wall -Wextra -O2 -o decide-client examples/decide-client.c
- *     ./decide-client /run/vfio-sla.sock 300 67108864 268435456 1073741824 10000 \
+ *     ./decide-client /run/vfio-sla.sock 500 67108864 268435456 1073741824 10000 \
  *         0000:3b:00.1 mlx5-cx7 PRE_COPY_P2P 7 104857600
- * It prints the action and exits 0 commit, 3 wait, 4 throttle, 5 abort, 1 error, 2 usage.
+ * It prints the action and exits 0 commit, 3 wait, 4 throttle, 5 abort, 6 defer, 1 error, 2 usage.
+ * With these numbers (64 MiB of RAM left, 1 GiB/s, a 100 MiB device state, deadline 500 ms) a
+ * server whose calibrated model predicts a median blackout near 280 ms and a 99 % bound near
+ * 410 ms answers commit (exit 0); with 300 as the deadline it answers abort (exit 5): even with
+ * no RAM left the bound would not fit. A server with only the priors answers defer (exit 6):
+ * their uncalibrated bound (~18 s) never fits, and an uncalibrated abort is not passed on.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -329,5 +336,7 @@ int main(int argc, char **argv)
         return 3;
     if (strcmp(action, "throttle") == 0)
         return 4;
+    if (strcmp(action, "defer") == 0)
+        return 6;
     return 5; /* abort, or an action this client does not know: never stop the vCPUs */
 }

@@ -45,6 +45,7 @@ export type {
 // The governor (contract): the pure decision before STOP_COPY, and the set-state wrapper that
 // decides, drives every device of a VM and records each arc.
 export { decide, FAILED_SIZE_QUERY_BYTES } from './governor/decide.js';
+export { abortWithoutCalibratedModel, tooFewCalibrationScores } from './governor/uncalibrated.js';
 export { DeadlineSetState } from './governor/deadline-set-state.js';
 export { realTimeClock } from './governor/clock.js';
 export { outcomeRecord, attemptRecord, GOVERNOR_POLICY } from './governor/outcome.js';
@@ -69,6 +70,7 @@ export type {
 
 // Models: fit from records or a store, compile once, predict; model files on disk; the drift test.
 export { fitModel } from './estimators/fit.js';
+export { FitInput, SIMULATED_MIGRATION_PREFIX } from './estimators/fit-input.js';
 export { compileModel } from './estimators/compile.js';
 export { predictBlackout } from './estimators/predict.js';
 export { driftTest, recalibrate } from './estimators/conformal.js';
@@ -78,6 +80,7 @@ export { EstimatorError } from './estimators/errors.js';
 export { MODEL_VERSION } from './estimators/types.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './app/model-file.js';
 export type { FitModelOptions } from './estimators/fit.js';
+export type { FitSelection } from './estimators/fit-input.js';
 export type { CompiledModel } from './estimators/compile.js';
 export type { DriftTest } from './estimators/conformal.js';
 export type { EstimatorErrorCode } from './estimators/errors.js';
@@ -137,3 +140,7 @@ export type { AnalysisFilter } from './store/analysis.js';
 export type { ReportOptions, ReportSummary } from './report/build-report.js';
 export type { ExportOptions, ExportSummary } from './report/export-parquet.js';
 export type { ReportErrorCode } from './report/errors.js';
+
+// The optional heavy dependencies (SQLite, DuckDB, Vega): a use that needs a missing one throws
+// this, naming the package and what needed it (`vfio-sla/core` needs none of them).
+export { MissingDependencyError } from './package/optional-dependency.js';

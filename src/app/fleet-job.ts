@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { FittedModel } from '../estimators/types.js';
+import { SIMULATED_MIGRATION_PREFIX } from '../estimators/fit-input.js';
 import type { AdaptiveAlphaStatus } from '../governor/adaptive-alpha.js';
 import type { ReportSummary } from '../report/build-report.js';
 import { openStore } from '../store/store.js';
@@ -36,6 +37,11 @@ export interface FleetJobOptions {
   readonly alpha: number;
   /** Wall-clock time stamped on the fitted model. */
   readonly fittedAt: string;
+  /**
+   * Unix time (ms) the simulated migrations are dated at: every migration's virtual time 0
+   * (default: now). Records carry Unix-epoch times, as a real host's do, so `--since 7d` finds them.
+   */
+  readonly startedAtMs?: number;
   /** The governor's online adaptive α (default: {@link GovernorPolicyOptions.adaptive}'s). */
   readonly governorAdaptive?: GovernorPolicyOptions['adaptive'];
   /** The fleet's distributions (default {@link DEFAULT_FLEET_MIX}). */
@@ -51,6 +57,10 @@ export interface FleetJobResult {
   readonly seed: number;
   readonly alpha: number;
   readonly dbPath: string;
+  /** Migrations of an earlier run with this seed that the run replaced. */
+  readonly replacedMigrations: number;
+  /** Unix time (ms) the simulated migrations are dated at. */
+  readonly startedAtMs: number;
   readonly training: TrainingSummary;
   /** Migration-id prefix of the held-out replays (`<prefix><policy>/<vm>`). */
   readonly heldOutPrefix: string;
@@ -86,11 +96,15 @@ export interface FleetJobResult {
 export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobResult> {
   const t0 = performance.now();
   const trainCount = options.trainingMigrations ?? options.migrations;
-  const prefix = `demo/s${options.seed}/train/`;
-  const heldOutPrefix = `demo/s${options.seed}/heldout/`;
+  const runPrefix = `${SIMULATED_MIGRATION_PREFIX}s${options.seed}/`;
+  const prefix = `${runPrefix}train/`;
+  const heldOutPrefix = `${runPrefix}heldout/`;
   const mix = options.mix ?? DEFAULT_FLEET_MIX;
+  const anchorMs = options.startedAtMs ?? Date.now();
   const store = openStore(options.dbPath);
   try {
+    // A re-run with this seed replaces the earlier one: dated now, its records would be a second copy.
+    const replaced = store.deleteMigrations(runPrefix);
     const pipeline = new RecordingPipeline(store, { dbPath: options.dbPath });
     let recordsRejected = 0;
     let firstRejection: string | null = null;
@@ -99,7 +113,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
       recordsRejected++;
       firstRejection ??= e.message;
     });
-    const training = await recordTrainingFleet(drawFleet(seedOf(`train/${options.seed}`), trainCount, mix), pipeline, prefix, (done, total) =>
+    const training = await recordTrainingFleet(drawFleet(seedOf(`train/${options.seed}`), trainCount, mix), pipeline, { prefix, anchorMs }, (done, total) =>
       options.onProgress?.('train', done, total),
     );
     await pipeline.flush();
@@ -122,7 +136,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
     for (const [i, spec] of heldOut.entries()) {
       for (const name of POLICY_NAMES) {
         const start = performance.now();
-        results[name].push(await runRecorded(spec, policies[name], pipeline, `${heldOutPrefix}${name}/${spec.id}`, tally));
+        results[name].push(await runRecorded(spec, policies[name], pipeline, { migrationId: `${heldOutPrefix}${name}/${spec.id}`, anchorMs }, tally));
         replayMs[name] += performance.now() - start;
       }
       options.onProgress?.('replay', i + 1, heldOut.length);
@@ -149,6 +163,8 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
       seed: options.seed,
       alpha: options.alpha,
       dbPath: options.dbPath,
+      replacedMigrations: replaced,
+      startedAtMs: anchorMs,
       training,
       heldOutPrefix,
       recordsRejected,

@@ -6,7 +6,7 @@
  */
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
+import { anchorMonotonic, migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
 import { RunIdentities, runCollisionReason } from '../qemu/run-identity.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
 import { RecordRejectedError } from '../telemetry/errors.js';
@@ -37,6 +37,11 @@ export interface FileImport {
   readonly rejected: number;
   /** Migrations found (QMP formats only). */
   readonly migrations?: number;
+  /**
+   * A poll array with only monotonic times (`t_monotonic`): its times were anchored so that the
+   * last poll falls at the file's modification time, this ISO-8601 time.
+   */
+  readonly timedByMtime?: string;
 }
 
 /** The result of {@link importFiles}; counts are of this import only. */
@@ -143,22 +148,26 @@ async function importRecordLines(
 }
 
 /**
- * Parses a QMP file (either form) and pushes its records; returns the number of migrations. A
- * migration whose id a different run already has (earlier in this import, or in the store) is
- * one reject naming both files: two runs never become one migration.
+ * Parses a QMP file (either form) and pushes its records; returns the number of migrations and,
+ * for monotonic times, the file modification time they were anchored at. A migration whose id a
+ * different run already has (earlier in this import, or in the store) is one reject naming both
+ * files: two runs never become one migration.
  */
 async function importQmp(
   file: string,
   pipeline: RecordingPipeline,
   runs: RunIdentities,
   storedRunConflict: ImportOptions['storedRunConflict'],
-): Promise<number> {
+): Promise<{ migrations: number; timedByMtime?: string }> {
   const text = await readFile(file, 'utf8');
   const { migrations, errors } = parseQmpLog(text, file);
   const lines = errors.length > 0 || migrations.length > 0 ? text.split('\n') : [];
   for (const e of errors) pipeline.reject(e.reason, lines[e.line - 1] ?? '', { file: e.file, line: e.line });
+  const mtimeMs = statSync(file).mtimeMs;
+  let monotonic = false;
   for (const m of migrations) {
-    const records = migrationToRecords(m);
+    monotonic ||= m.clock === 'monotonic';
+    const records = migrationToRecords(anchorMonotonic(m, mtimeMs));
     const claim = runs.claim(m.migrationId, file, records);
     const otherFile = typeof claim === 'object' ? claim.otherFile : claim === 'new' ? storedRunConflict?.(m.migrationId, records) : undefined;
     if (otherFile !== undefined) {
@@ -169,7 +178,7 @@ async function importQmp(
     const source = { file };
     for (const r of records) pipeline.push(r, source);
   }
-  return migrations.length;
+  return monotonic ? { migrations: migrations.length, timedByMtime: new Date(mtimeMs).toISOString() } : { migrations: migrations.length };
 }
 
 /**
@@ -203,16 +212,16 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
       }
       const format = detectFormat(sniff(file));
       const start = pipeline.stats;
-      let migrations: number | undefined;
+      let qmp: Awaited<ReturnType<typeof importQmp>> | undefined;
       if (format === 'records') {
         complete = await importRecordLines(file, pipeline, onBytes, options.signal);
       } else {
-        migrations = await importQmp(file, pipeline, runs, options.storedRunConflict);
+        qmp = await importQmp(file, pipeline, runs, options.storedRunConflict);
         onBytes(statSync(file).size);
       }
       const end = pipeline.stats;
       const counts = { file, format, accepted: end.accepted - start.accepted, rejected: end.rejected - start.rejected };
-      perFile.push(migrations === undefined ? counts : { ...counts, migrations });
+      perFile.push(qmp === undefined ? counts : { ...counts, ...qmp });
       if (!complete) break;
     }
     // The end of the input is the end of the import only once it is on disk.

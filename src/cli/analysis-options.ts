@@ -45,12 +45,14 @@ export function filterFromOptions(v: RawFilterOptions, nowMs: number): AnalysisF
   if (v.policy !== undefined) out.policy = v.policy;
   if (v['migration-prefix'] !== undefined) out.migrationPrefix = v['migration-prefix'];
   if (v.arc !== undefined) {
+    // FROM:TO needs no quotes in a shell, where an unquoted FROM>TO redirects to a file.
+    const arc = v.arc.includes('>') ? v.arc : v.arc.replace(':', '>');
     try {
-      arcStates(v.arc);
+      arcStates(arc);
     } catch {
-      throw new UsageError(`--arc must be FROM>TO state names (e.g. 'PRE_COPY_P2P>STOP_COPY'), got '${v.arc}'`);
+      throw new UsageError(`--arc must be FROM:TO or 'FROM>TO' state names (e.g. PRE_COPY_P2P:STOP_COPY), got '${v.arc}'`);
     }
-    out.arc = v.arc;
+    out.arc = arc;
   }
   if (v.since !== undefined) {
     try {

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean } from './did-you-mean.js';
 
 /**
  * One CLI sub-command. Each lives in `src/cli/commands/<name>.ts` and is listed in
@@ -33,6 +34,12 @@ export class UsageError extends Error {
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
 
+/** `parseArgs`' "Unknown option '--seeds'" with the nearest option name appended. */
+export function withSuggestion(message: string, optionNames: readonly string[]): string {
+  const unknown = /^Unknown option '--([^'=]+)'/.exec(message);
+  return unknown === null ? message : message.replace(/^(Unknown option '[^']+')/, `$1${didYouMean(unknown[1] as string, optionNames).replace(/'([^']+)'\?\)$/, "'--$1'?)")}`);
+}
+
 /**
  * `node:util` `parseArgs` in strict mode, the way every command parses its argv: unknown options,
  * missing values and (unless `allowPositionals`) stray arguments become a {@link UsageError}
@@ -47,7 +54,7 @@ export function parseCommandArgs<const O extends OptionSpecs>(
   try {
     parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(withSuggestion((e as Error).message, Object.keys(options)));
   }
   const stray = parsed.positionals[0];
   if (!allowPositionals && stray !== undefined) throw new UsageError(`unexpected argument '${stray}'`);

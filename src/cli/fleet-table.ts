@@ -64,6 +64,8 @@ export function formatJobReport(r: FleetJobResult): string {
     `Training: ${r.training.migrations} migrations under QEMU's rule, ${r.training.completed} completed, ` +
       `${r.training.recordsPushed} records into ${r.dbPath} (${r.training.prefix}*)` +
       (r.recordsRejected > 0 ? ` (${r.recordsRejected} REJECTED: ${r.firstRejection ?? ''})` : ''),
+    `Dated ${new Date(r.startedAtMs).toISOString()} (the run's wall time)` +
+      (r.replacedMigrations > 0 ? `; replaced the ${r.replacedMigrations} migrations of an earlier run with seed ${r.seed}` : ''),
     `Model: blackout link ${link === undefined ? '–' : `${gbps(link.medianBytesPerS)} GB/s`} pooled` +
       (named.length === 0 ? '' : ` (per link, GB/s: ${named.join(', ')})`) +
       `, fixed ${r.model.fixed.medianMs.toFixed(1)} ms, ` +

@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { OutputTargetError } from '../files/output-target.js';
 import { UsageError, type CliIo } from './command.js';
 import { COMMANDS } from './commands/index.js';
+import { VERSION } from '../package/version.js';
+import { didYouMean } from './did-you-mean.js';
 
-const VERSION = '0.1.0';
 
 /** The top-level help: what the tool is for and every command. */
 export function topHelp(): string {
@@ -19,7 +20,7 @@ export function topHelp(): string {
     'Commands:',
     ...(lines.length > 0 ? lines : ['  (none yet)']),
     '',
-    'Global options: --help, --version',
+    'Global options: -h/--help, -V/-v/--version',
   ].join('\n');
 }
 
@@ -30,13 +31,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(topHelp() + '\n');
     return 0;
   }
-  if (name === '--version' || name === '-V') {
+  if (name === '--version' || name === '-V' || name === '-v') {
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.stderr.write(`vfio-sla: unknown command '${name}'\n\n${topHelp()}\n`);
+    io.stderr.write(`vfio-sla: unknown command '${name}'${didYouMean(name, COMMANDS.map((c) => c.name))}\n\n${topHelp()}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

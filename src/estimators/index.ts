@@ -6,6 +6,8 @@ export * from './types.js';
 export { EstimatorError } from './errors.js';
 export type { EstimatorErrorCode } from './errors.js';
 export { fitModel } from './fit.js';
+export { FitInput, SIMULATED_MIGRATION_PREFIX } from './fit-input.js';
+export type { FitSelection } from './fit-input.js';
 export type { FitModelOptions } from './fit.js';
 export { compileModel } from './compile.js';
 export type { CompiledModel, CompiledArc, CompiledChain, CompiledDevice, CompiledLink } from './compile.js';

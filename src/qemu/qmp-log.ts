@@ -7,9 +7,10 @@
  *    to `query-migrate` carrying a host receive time in a top-level `"ts"` (epoch s, float);
  *    a reply to `query-migrate-parameters` (`{"return":{"downtime-limit":...}}`) sets the
  *    deadline; the greeting `{"QMP":...}`, `{"error":...}` and other replies are ignored;
- * 2. a JSON array of polls `[{"t_monotonic"|"ts", "query_migrate": {...}}, ...]`, as in
+ * 2. a JSON array of polls `[{"ts"|"t_monotonic", "query_migrate": {...}}, ...]`, as in
  *    `qemu-kvm-postgres-migration/raw/*\/mig-stats-run-*.json` (unordered arrays are sorted;
- *    `{}` polls, QEMU's answer before a migration exists, are skipped).
+ *    `{}` polls, QEMU's answer before a migration exists, are skipped). `ts` (epoch s) is used
+ *    when every poll has it; else `t_monotonic`, and the migration says `clock: 'monotonic'`.
  *
  * Field meanings are QEMU's `MigrationInfo` (`qapi/migration.json`); see
  * `shared/specs/switchover-today.md` §2.1. No I/O: text in, typed migrations out.
@@ -172,10 +173,11 @@ interface Builder {
   ended: boolean;
   downtimeLimitMs: number | undefined;
   vfio: VfioLog | undefined;
+  monotonic: boolean;
 }
 
 function newBuilder(limit: number | undefined): Builder {
-  return { polls: [], events: [], ended: false, downtimeLimitMs: limit, vfio: undefined };
+  return { polls: [], events: [], ended: false, downtimeLimitMs: limit, vfio: undefined, monotonic: false };
 }
 
 /** `Precopy_Convergent/mig-stats-run-1` for `.../raw/Precopy_Convergent/mig-stats-run-1.json`. */
@@ -194,8 +196,15 @@ function finish(builders: Builder[], file: string, errors: QmpLogError[]): QmpMi
     const polls = [...b.polls].sort((a, c) => a.atMs - c.atMs || a.line - c.line);
     const events = [...b.events].sort((a, c) => a.atMs - c.atMs || a.line - c.line);
     const migrationId = i === 0 ? base : `${base}#${i + 1}`;
-    const plain: QmpMigration = b.vfio === undefined ? { migrationId, file, polls, events } : { migrationId, file, polls, events, vfio: b.vfio };
-    const m: QmpMigration = b.downtimeLimitMs === undefined ? plain : { ...plain, downtimeLimitMs: b.downtimeLimitMs };
+    const m: QmpMigration = {
+      migrationId,
+      file,
+      polls,
+      events,
+      ...(b.downtimeLimitMs === undefined ? {} : { downtimeLimitMs: b.downtimeLimitMs }),
+      ...(b.vfio === undefined ? {} : { vfio: b.vfio }),
+      ...(b.monotonic ? { clock: 'monotonic' as const } : {}),
+    };
     const done = polls.find((p) => p.status === 'completed' && p.ram !== undefined && p.downtimeMs !== undefined);
     if (done === undefined) {
       const last = polls[polls.length - 1];
@@ -301,12 +310,21 @@ function parsePollArray(text: string, file: string, errors: QmpLogError[]): Buil
   }
   const elementLines = jsonArrayElementLines(text);
   const b = newBuilder(undefined);
+  // Unix time when every poll has it; else the monotonic clock throughout (never a mix of both).
+  b.monotonic = !arr.every((el: unknown) => isObject(el) && typeof el['ts'] === 'number');
+  const timeKey = b.monotonic ? 't_monotonic' : 'ts';
   arr.forEach((el: unknown, i) => {
     const line = elementLines[i] ?? 1;
     try {
       if (!isObject(el)) throw new BadField(`poll ${i} is not an object`);
-      const t = num(el, 't_monotonic', '') ?? num(el, 'ts', '');
-      if (t === undefined) throw new BadField(`poll ${i} has neither t_monotonic nor ts`);
+      const t = num(el, timeKey, '');
+      if (t === undefined) {
+        throw new BadField(
+          typeof el['ts'] === 'number'
+            ? `poll ${i} has a ts but no t_monotonic, and the array is timed by t_monotonic (not every poll has a ts)`
+            : `poll ${i} has neither t_monotonic nor ts`,
+        );
+      }
       const params = el['query_migrate_parameters'];
       if (isObject(params)) {
         const lim = parseDowntimeLimit(params);
@@ -321,6 +339,22 @@ function parsePollArray(text: string, file: string, errors: QmpLogError[]): Buil
     }
   });
   return [b];
+}
+
+/**
+ * `m` with its monotonic times moved to Unix time so that its last poll falls at
+ * `lastPollAtEpochMs` (for a poll array: the file's modification time, when its writer closed
+ * it after the last poll). `m` itself when its times are Unix time already.
+ */
+export function anchorMonotonic(m: QmpMigration, lastPollAtEpochMs: number): QmpMigration {
+  if (m.clock !== 'monotonic') return m;
+  const offsetMs = lastPollAtEpochMs - (m.polls[m.polls.length - 1]?.atMs ?? 0);
+  const { clock: _monotonic, ...rest } = m;
+  return {
+    ...rest,
+    polls: m.polls.map((p) => ({ ...p, atMs: p.atMs + offsetMs })),
+    events: m.events.map((e) => ({ ...e, atMs: e.atMs + offsetMs })),
+  };
 }
 
 /**

@@ -48,16 +48,16 @@ export function mbpsToBytesPerS(mbps: number): number {
 }
 
 /**
- * The `ram` record of one poll of migration `migrationId` whose first poll came at `t0Ms`: one
+ * The `ram` record of one poll of migration `migrationId`, dated at the poll's host time: one
  * per `active`/`device` poll with statistics, none otherwise. {@link migrationToRecords} and
  * `vfio-sla watch` (poll by poll, as they arrive) both convert with this.
  */
-export function ramRecordOf(migrationId: string, p: QmpPoll, t0Ms: number): RamRecord | undefined {
+export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefined {
   if (!PRECOPY_POLL_STATUSES.has(p.status) || p.ram === undefined) return undefined;
   const r: { -readonly [K in keyof RamRecord]: RamRecord[K] } = {
     kind: 'ram',
     migrationId,
-    atMs: p.atMs - t0Ms,
+    atMs: p.atMs,
     pass: p.ram.dirtySyncCount ?? 0,
     remainingBytes: p.ram.remainingBytes,
     dirtyBytesPerS: dirtyBytesPerS(p.ram),
@@ -77,21 +77,20 @@ export function ramRecordOf(migrationId: string, p: QmpPoll, t0Ms: number): RamR
  *   the two sum to QEMU's `transferred` and `total-time`;
  * - one `outcome` (policy `qemu`): actual = `downtime`, predicted = the last active poll's
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
- *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll
- *   (ms after the first poll).
+ *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll.
  * - the VFIO devices' `arc` records (`VFIO_MIGRATION` events of both QEMUs) and `size` records
  *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete.
- * A migration that never completed yields no `transfer` or `outcome`. `atMs` values are ms after
- * the migration's first poll.
+ * A migration that never completed yields no `transfer` or `outcome`. Times (`atMs`, `decidedAtMs`,
+ * `startedAtMs`) are the host times of the polls and events: Unix-epoch ms, as record times are —
+ * unless `m.clock` is `monotonic`; then anchor it first (`anchorMonotonic` in `qmp-log.ts`).
  */
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const out: TelemetryRecord[] = [];
-  const t0 = m.polls[0]?.atMs ?? 0;
   const migrationId = m.migrationId;
-  const vfio = vfioRecords(migrationId, m.events, m.vfio, t0);
+  const vfio = vfioRecords(migrationId, m.events, m.vfio, 0);
   out.push(...vfio.arcs, ...vfio.sizes);
   for (const p of m.polls) {
-    const r = ramRecordOf(migrationId, p, t0);
+    const r = ramRecordOf(migrationId, p);
     if (r !== undefined) out.push(r);
   }
   const done = completedPoll(m);
@@ -125,7 +124,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     migrationId,
     policy: 'qemu',
     deadlineMs,
-    decidedAtMs: (last?.atMs ?? done.atMs) - t0,
+    decidedAtMs: last?.atMs ?? done.atMs,
     predictedBlackoutMs: last?.expectedDowntimeMs ?? deadlineMs,
     actualBlackoutMs: downtimeMs,
     met: downtimeMs <= deadlineMs,

@@ -31,7 +31,10 @@ export interface QmpRamStats {
 
 /** One typed `query-migrate` reply. */
 export interface QmpPoll {
-  /** Host receive time, ms (epoch for wire logs, the file's monotonic clock for poll arrays). */
+  /**
+   * Host receive time, ms: Unix epoch (a wire log's `ts`, a poll array's `ts`), or the file's
+   * monotonic clock for a poll array with only `t_monotonic` ({@link QmpMigration.clock}).
+   */
   readonly atMs: number;
   /** 1-based line in the source file (for errors and provenance). */
   readonly line: number;
@@ -70,4 +73,9 @@ export interface QmpMigration {
   readonly downtimeLimitMs?: number;
   /** What `watch` annotated about the VFIO devices of both QEMUs (`vfio-records.ts`), when the log has it. */
   readonly vfio?: VfioLog;
+  /**
+   * `monotonic`: the times are a poll array's `t_monotonic` (seconds since some host boot), not
+   * Unix time; anchor them ({@link anchorMonotonic}) before making records. Absent: Unix epoch.
+   */
+  readonly clock?: 'monotonic';
 }

@@ -138,7 +138,7 @@ export interface VfioSideRecords {
 
 /**
  * `arc` and `size` records of one QEMU: `events` its `VFIO_MIGRATION` events, `side` its
- * devices and trace, `zeroAtMs` the migration's first poll (epoch ms).
+ * devices and trace, `zeroAtMs` the zero of the records' times (0: epoch ms, as records are).
  */
 export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[], side: VfioSideLog, zeroAtMs: number): VfioSideRecords {
   const byName = new Map(side.devices.map((d) => [d.name, d.deviceId]));

@@ -1,6 +1,9 @@
 /**
  * Telemetry records: the JSON-lines contract of `shared/specs/design.md` ("Telemetry records").
- * One object per line, `kind` first. Times are milliseconds (float), sizes bytes (integer).
+ * One object per line, `kind` first. Points in time (`startedAtMs`, `atMs`, `decidedAtMs`) are
+ * Unix-epoch milliseconds (float), durations milliseconds, sizes bytes (integer): the simulator
+ * dates its virtual time from the wall time of its run, the QMP importer takes QEMU's event
+ * timestamps and the replies' `ts`.
  * These shapes are relied on by stored data and by VMM integrations: keep them stable.
  */
 

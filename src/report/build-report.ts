@@ -17,7 +17,7 @@ import { blackoutBreakdown, linesByKey } from './breakdown.js';
 import { calibrationSpec } from './charts/calibration.js';
 import { convergenceSpec } from './charts/convergence.js';
 import { ecdfSpec } from './charts/ecdf.js';
-import { latencySizeSpec } from './charts/latency-size.js';
+import { latencySizeSpec, latencyStripSpec } from './charts/latency-size.js';
 import { renderSvg } from './charts/render.js';
 import { chooseConvergence } from './convergence.js';
 import { filterParts, timeText } from './describe.js';
@@ -96,6 +96,10 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
     charts.push(name);
     return chartFigure(name, await renderSvg(spec, name, warnings), caption);
   };
+  const latencyStrips = async (arcs: typeof analysis.arcs): Promise<string> => {
+    const spec = latencyStripSpec(arcs);
+    return spec === null ? '' : chart('latency-strips', spec, 'One strip per arc whose device state size was always the same.');
+  };
   const outcomes = analysis.outcomes;
   const worst = worstOutcomes(outcomes, options.worst ?? 10);
   const lines = linesByKey(analysis.arcs.stats);
@@ -136,6 +140,7 @@ export async function renderReport(store: Store, options: ReportOptions = {}): P
       analysis.arcs.stats.length === 0
         ? note('No arcs recorded.')
         : (await chart('latency-size', latencySizeSpec(analysis.arcs), 'Each panel: one arc of one device model. Points: arcs; line and bound: fitted to the completed arcs.')) +
+          (await latencyStrips(analysis.arcs)) +
           htmlTable(ARC_COLUMNS, analysis.arcs.stats) +
           note('Latency figures are over completed arcs; "failed" counts arcs that returned an error. Slopes in ms per MB (10^6 bytes).'),
   });

@@ -24,3 +24,14 @@ export function filterParts(f: AnalysisFilter): string[] {
     f.migrationPrefix === undefined ? '' : `migrations ${f.migrationPrefix}*`,
   ].filter((s) => s !== '');
 }
+
+/**
+ * What to say when `filter` matched nothing: the filter and the span of the store's records
+ * (`range` from `storeDateRange`), so a `--since` past the data, or data dated 1970, shows.
+ */
+export function nothingMatched(filter: AnalysisFilter, range: { readonly firstMs: number; readonly lastMs: number } | null): string {
+  const parts = filterParts(filter);
+  const what = parts.length === 0 ? 'the store holds no records' : `nothing matches ${parts.join(', ')}`;
+  if (range === null) return parts.length === 0 ? what : `${what}: the store holds no records`;
+  return `${what}; the store's records run from ${timeText(range.firstMs)} to ${timeText(range.lastMs)}`;
+}

@@ -3,6 +3,7 @@
  * Parquet. Parquet and JSON support are built into the bundled library: nothing is downloaded.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { importOptional } from '../package/optional-dependency.js';
 import { ReportError } from './errors.js';
 
 /** A SQL string literal: `it's` → `'it''s'`. */
@@ -19,7 +20,7 @@ export interface OpenDuckDb {
 /** Opens a fresh in-memory DuckDB that never downloads extensions. */
 export async function openDuckDb(): Promise<OpenDuckDb> {
   // Loaded on first use: importing the package must not load DuckDB's native library.
-  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const { DuckDBInstance } = await importOptional('@duckdb/node-api', 'Parquet export and import (DuckDB)', () => import('@duckdb/node-api'));
   const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   try {
     const connection = await instance.connect();

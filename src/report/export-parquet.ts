@@ -19,6 +19,7 @@ import { MigState, stateName } from '../fsm/index.js';
 import { assertDirTarget } from '../files/output-target.js';
 import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanRows, type ScanTable } from '../store/scan.js';
 import type { Store } from '../store/store.js';
+import { importOptional } from '../package/optional-dependency.js';
 import { MAX_TIME_MS } from '../telemetry/validate.js';
 import { sqlString, withDuckDb } from './duckdb.js';
 import { EXPORT_COLUMNS, EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, type ExportTable } from './export-schema.js';
@@ -175,7 +176,7 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
   mkdirSync(dir, { recursive: true });
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);
-  const api = await import('@duckdb/node-api');
+  const api = await importOptional('@duckdb/node-api', 'Parquet export (DuckDB)', () => import('@duckdb/node-api'));
   const outOfRange: number[] = [];
   const days = migrationDays(store, options.sinceMs, outOfRange);
   const names = referenceNames(store);

@@ -19,9 +19,9 @@ export function formatMs(v: number | null): string {
   return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
 }
 
-/** A share as a percentage with one decimal. */
+/** A share as a percentage with one decimal, written as everywhere else in vfio-sla: `1.0 %`. */
 export function formatShare(v: number): string {
-  return `${(v * 100).toFixed(1)}%`;
+  return `${(v * 100).toFixed(1)} %`;
 }
 
 /** Three significant digits, plain notation for everyday magnitudes. */

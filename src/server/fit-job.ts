@@ -6,6 +6,7 @@
 import { loadModel } from '../app/model-file.js';
 import { storeRecords } from '../store/store-records.js';
 import { fitModel } from '../estimators/fit.js';
+import { FitInput } from '../estimators/fit-input.js';
 import type { FittedModel } from '../estimators/types.js';
 import { openStore } from '../store/store.js';
 
@@ -26,9 +27,9 @@ export function runFitJob(job: FitJob): FittedModel {
   const priors = job.priorsPath === null ? undefined : loadModel(job.priorsPath);
   const store = openStore(job.dbPath, { readonly: true });
   try {
-    const keep = (id: string): boolean => !job.exclude.some((p) => id.startsWith(p));
-    const without = job.exclude.length > 0 ? ` without ${job.exclude.join(', ')}*` : '';
-    return fitModel(storeRecords(store, keep), priors, { name: job.name, fittedAt: job.fittedAt, provenance: `store ${job.dbPath}${without}; vfio-sla serve` });
+    const input = new FitInput({ exclude: job.exclude });
+    const records = storeRecords(store, (id) => input.keep(id));
+    return fitModel(records, priors, { name: job.name, fittedAt: job.fittedAt, provenance: `store ${job.dbPath}: ${input.describe()}; vfio-sla serve` });
   } finally {
     store.close();
   }

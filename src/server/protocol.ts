@@ -18,6 +18,12 @@ import { ServiceError } from './errors.js';
 /** A request id: any JSON scalar. */
 export type RequestId = string | number | boolean | null;
 
+/**
+ * The protocol's version, reported by `health`. Raised when a reply changes in a way a client
+ * must know: 2 added the `defer` action (`NO_CALIBRATED_MODEL`) to `decide`.
+ */
+export const PROTOCOL_VERSION = 2;
+
 /** Every method, in the order the docs list them. */
 export const METHODS = ['decide', 'record', 'fit', 'model', 'health'] as const;
 export type Method = (typeof METHODS)[number];

@@ -9,14 +9,16 @@ import { performance } from 'node:perf_hooks';
 import { decide } from '../governor/decide.js';
 import { GovernorError } from '../governor/errors.js';
 import type { Store } from '../store/store.js';
+import { VERSION } from '../package/version.js';
 import { PipelineError } from '../telemetry/errors.js';
 import type { PipelineStats, RecordingPipeline } from '../telemetry/pipeline.js';
 import { parseDecideParams } from './decide-params.js';
+import { served } from './defer.js';
 import { ServiceError } from './errors.js';
 import { defaultFitter, type Fitter } from './fitter.js';
 import { modelSummary, type LoadedModel } from './model-state.js';
 import type { Obj } from './params.js';
-import { errorLine, isBadRequest, parseRequest, resultLine, type RequestId } from './protocol.js';
+import { errorLine, isBadRequest, parseRequest, PROTOCOL_VERSION, resultLine, type RequestId } from './protocol.js';
 import { pushRecords, recordList, type RecordReply } from './record-params.js';
 import { parseFitParams, Refitter } from './refit.js';
 
@@ -54,6 +56,8 @@ export interface ServiceOptions {
   readonly defaultAlpha?: number;
   /** Wall clock, ms since the epoch (model time stamps). Default `Date.now`. */
   readonly now?: () => number;
+  /** Pass on an `abort` from an uncalibrated bound instead of deferring it (`defer.ts`). Default false. */
+  readonly abortWithoutModel?: boolean;
 }
 
 export class Service {
@@ -64,6 +68,7 @@ export class Service {
   private readonly refitter: Refitter | undefined;
   private readonly fitter: Fitter;
   private readonly defaultAlpha: number;
+  private readonly abortWithoutModel: boolean;
   private readonly startedMs = performance.now();
   /** `serve@<wall-clock start ms>`: the prefix of every record source this run stores. */
   private readonly sourcePrefix: string;
@@ -73,6 +78,7 @@ export class Service {
     this.recording = options.recording;
     this.fitter = options.fitter ?? defaultFitter();
     this.defaultAlpha = options.defaultAlpha ?? 0.01;
+    this.abortWithoutModel = options.abortWithoutModel ?? false;
     this.sourcePrefix = `serve@${Math.round((options.now ?? Date.now)())}`;
     const r = options.recording;
     this.refitter =
@@ -103,7 +109,7 @@ export class Service {
       switch (req.method) {
         case 'decide': {
           const p = parseDecideParams(req.params, this.defaultAlpha);
-          return resultLine(req.id, decide(p.snapshot, this.model.compiled, p.slo));
+          return resultLine(req.id, served(decide(p.snapshot, this.model.compiled, p.slo), this.abortWithoutModel));
         }
         case 'record':
           return this.record(req.id, req.params, ctx);
@@ -161,6 +167,9 @@ export class Service {
     return {
       // A store that refuses writes is not "ok": records queue, then spill, and may be lost.
       status: server?.draining === true ? 'draining' : stats?.faulted === true ? 'store-faulted' : 'ok',
+      server: { name: 'vfio-sla', version: VERSION },
+      protocol: PROTOCOL_VERSION,
+      defaultAlpha: this.defaultAlpha,
       pid: process.pid,
       uptimeMs: performance.now() - this.startedMs,
       socket: server?.socketPath ?? null,

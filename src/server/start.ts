@@ -36,6 +36,8 @@ export interface StartOptions extends ServerOptions {
   readonly priorsPath?: string | null;
   /** `slo.alpha` when a `decide` leaves it out. Default 0.01. */
   readonly defaultAlpha?: number;
+  /** Pass on an `abort` from an uncalibrated bound instead of answering `defer` (`defer.ts`). Default false. */
+  readonly abortWithoutModel?: boolean;
   /** Wall clock, ms since the epoch (record sources, model stamps). Default `Date.now`. */
   readonly now?: () => number;
   readonly pipeline?: Omit<PipelineOptions, 'dbPath'>;
@@ -70,6 +72,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.fitter === undefined ? {} : { fitter: options.fitter }),
     priorsPath: options.priorsPath === undefined ? DEFAULT_PRIORS_FILE : options.priorsPath,
     ...(options.defaultAlpha === undefined ? {} : { defaultAlpha: options.defaultAlpha }),
+    ...(options.abortWithoutModel === undefined ? {} : { abortWithoutModel: options.abortWithoutModel }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   let server: ServiceServer;

@@ -2,8 +2,9 @@
  * Forward schema migrations keyed on `PRAGMA user_version`: an older database is upgraded step
  * by step when opened for writing; a newer one is refused (this code cannot know its meaning).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
+import { sqlite } from './sqlite.js';
 import { SCHEMA_STEPS, type SchemaStep } from './schema.js';
 
 /** What {@link migrateSchema} did. */
@@ -62,7 +63,7 @@ export function migrateSchema(db: Database.Database, file: string, steps: readon
 export function upgradeForReading(file: string, busyTimeoutMs: number, steps: readonly SchemaStep[] = SCHEMA_STEPS): boolean {
   let db: Database.Database;
   try {
-    db = new Database(file, { fileMustExist: true, timeout: busyTimeoutMs });
+    db = new (sqlite())(file, { fileMustExist: true, timeout: busyTimeoutMs });
   } catch {
     return false;
   }

@@ -6,9 +6,11 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
+import { deleteMigrationsByPrefix } from './delete-migrations.js';
 import { StoreError } from './errors.js';
+import { sqlite } from './sqlite.js';
 import { fileKind } from '../files/output-target.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
 import { SCHEMA_VERSION } from './schema.js';
@@ -56,8 +58,9 @@ export class Store implements BatchStore {
     const readonly = options.readonly ?? false;
     if (path !== ':memory:') refuseNonFile(path);
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const Sqlite = sqlite(); // a missing better-sqlite3 is its own error, not a failed open
     try {
-      this.db = new Database(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
+      this.db = new Sqlite(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
     } catch (e) {
       throw new StoreError('E_STORE_OPEN', path, `cannot open database: ${(e as Error).message}`, { cause: e });
     }
@@ -101,6 +104,16 @@ export class Store implements BatchStore {
       this.writer.records.forget();
       throw e;
     }
+  }
+
+  /**
+   * Deletes the migrations whose id starts with `prefix` and all their records (see
+   * `delete-migrations.ts`); returns how many migrations went.
+   */
+  deleteMigrations(prefix: string): number {
+    const n = deleteMigrationsByPrefix(this.db, prefix);
+    this.writer?.records.forget(); // the ids it cached may be gone
+    return n;
   }
 
   /** Closes the connection (checkpointing the WAL when it is the last one). */

@@ -115,6 +115,25 @@ describe('the fleet job', () => {
     }
   });
 
+  it("dates its records at the run's wall time, and a re-run with the seed replaces the earlier run", async () => {
+    const startedAtMs = Date.UTC(2026, 11, 1, 9, 30);
+    const rerun = await runFleetJob({ ...small(tmp.db), startedAtMs });
+    expect(rerun.replacedMigrations).toBe(30 + 5 * 8);
+    expect(rerun.policies).toEqual(result.policies);
+    expect(formatJobReport(rerun)).toContain('Dated 2026-12-01T09:30:00.000Z (the run\'s wall time); replaced the 70 migrations of an earlier run with seed 3');
+    const store = openStore(tmp.db, { readonly: true });
+    try {
+      expect(listMigrations(store)).toHaveLength(70);
+      const starts = [...iterateArcs(store)].map((a) => a.startedAtMs);
+      expect(Math.min(...starts)).toBeGreaterThanOrEqual(startedAtMs);
+      expect(Math.max(...starts)).toBeLessThan(startedAtMs + 86_400_000);
+      const decided = outcomes(store).map((o) => o.decidedAtMs);
+      expect(Math.min(...decided)).toBeGreaterThan(startedAtMs);
+    } finally {
+      store.close();
+    }
+  });
+
   it('prints an aligned table with one row per policy', () => {
     const lines = policyTable(result.policies).split('\n');
     expect(lines).toHaveLength(7);

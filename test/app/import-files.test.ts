@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listMigrations, listRejects, recordCount, tableCounts } from '../../src/store/inventory.js';
@@ -121,6 +121,21 @@ describe('importing a QMP wire log (form 1)', () => {
     expect(listMigrations(store)).toEqual([
       expect.objectContaining({ migrationId: 'host-a/wire', transferredBytes: 2_000_000, totalTimeMs: 2040, downtimeMs: 40, deadlineMs: 250, met: true, policy: 'qemu' }),
     ]);
-    expect(ramProgress(store, 'host-a/wire')).toEqual([expect.objectContaining({ atMs: 0, remainingBytes: 500_000, expectedDowntimeMs: 180 })]);
+    expect(ramProgress(store, 'host-a/wire')).toEqual([expect.objectContaining({ atMs: 1_700_000_000_500, remainingBytes: 500_000, expectedDowntimeMs: 180 })]);
+  });
+});
+
+describe('importing a poll array with only monotonic times (form 2)', () => {
+  it("dates it by the file's modification time, as its last poll, and says so", async () => {
+    const file = join(tmp.dir, 'run', 'mig-stats-run-1.json');
+    const poll = (t: number, q: Record<string, unknown>): Record<string, unknown> => ({ t_monotonic: t, query_migrate: q });
+    const ramStats = { total: 1e9, transferred: 1e6, remaining: 5e5, 'downtime-bytes': 1e5, 'dirty-sync-count': 1, 'dirty-pages-rate': 1, 'page-size': 4096, mbps: 100 };
+    mkdirSync(join(tmp.dir, 'run'));
+    writeFileSync(file, JSON.stringify([poll(500, { status: 'active', 'total-time': 100, ram: ramStats }), poll(502.5, { status: 'completed', 'total-time': 2600, downtime: 10, ram: ramStats })]));
+    const mtimeMs = Date.UTC(2026, 6, 14, 12, 0, 0);
+    utimesSync(file, mtimeMs / 1000, mtimeMs / 1000);
+    const summary = await importFiles([file], pipeline);
+    expect(summary.files[0]).toMatchObject({ format: 'qmp-polls', timedByMtime: '2026-07-14T12:00:00.000Z' });
+    expect(ramProgress(store, 'run/mig-stats-run-1')).toEqual([expect.objectContaining({ atMs: mtimeMs - 2500 })]);
   });
 });

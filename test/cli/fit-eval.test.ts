@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -30,10 +31,39 @@ describe('vfio-sla fit', () => {
     expect(await runCli(['fit', '--db', tmp.db, '--out', 'models/lab.json', '--exclude', 'Postcopy', '--json'], io)).toBe(0);
     const model = loadModel(join(tmp.dir, 'models/lab.json'));
     expect(model.name).toBe('lab');
-    expect(model.provenance).toMatch(/without Postcopy\*; priors: priors$/);
+    expect(model.provenance).toMatch(/: 40 migrations \(40 real, 0 simulated\); left out: \d+ by --exclude Postcopy\*; priors: priors$/);
     expect(model.calibration).toMatchObject({ n: 40, method: 'cross-fit' });
     expect(JSON.parse(io.out())).toMatchObject({ name: 'lab', blackouts: 40, calibration: { n: 40, method: 'cross-fit' } });
     expect(model.arcs['mlx5-cx7']?.['PRE_COPY_P2P>STOP_COPY']?.n).toBe(40);
+  });
+
+  it("leaves the demo's simulated migrations out unless --include-simulated, and says what it fitted on", async () => {
+    fillStore(tmp.db, 40);
+    const db = new Database(tmp.db);
+    db.prepare("UPDATE migrations SET migration_id = 'demo/s1/train/' || migration_id WHERE id % 4 = 0").run();
+    const simulated = db.prepare("SELECT count(*) FROM migrations WHERE migration_id LIKE 'demo/%'").pluck().get() as number;
+    const total = db.prepare('SELECT count(*) FROM migrations').pluck().get() as number;
+    db.close();
+    expect(simulated).toBeGreaterThan(0);
+    const real = captureIo(tmp.dir);
+    expect(await runCli(['fit', '--db', tmp.db, '--out', 'real.json'], real)).toBe(0);
+    expect(real.out()).toContain(`fitted on ${total - simulated} migrations (${total - simulated} real, 0 simulated); left out: ${simulated} simulated (--include-simulated to use them)\n`);
+    const all = captureIo(tmp.dir);
+    expect(await runCli(['fit', '--db', tmp.db, '--out', 'all.json', '--include-simulated'], all)).toBe(0);
+    expect(all.out()).toContain(`fitted on ${total} migrations (${total - simulated} real, ${simulated} simulated)\n`);
+    expect(loadModel(join(tmp.dir, 'all.json')).provenance).toContain(`(${total - simulated} real, ${simulated} simulated)`);
+    expect(loadModel(join(tmp.dir, 'all.json')).fixed.n).toBeGreaterThan(loadModel(join(tmp.dir, 'real.json')).fixed.n);
+  });
+
+  it('refuses to fit a store of simulated migrations only without --include-simulated', async () => {
+    fillStore(tmp.db, 5);
+    const db = new Database(tmp.db);
+    db.prepare("UPDATE migrations SET migration_id = 'demo/s1/train/' || migration_id").run();
+    db.close();
+    const io = captureIo(tmp.dir);
+    expect(await runCli(['fit', '--db', tmp.db, '--out', 'none.json'], io)).toBe(2);
+    expect(io.err()).toContain('nothing to fit: ');
+    expect(io.err()).toMatch(/holds only simulated migrations \(0 migrations \(0 real, 0 simulated\); left out: \d+ simulated \(--include-simulated to use them\)\)/);
   });
 
   it('refuses a missing --out, a missing database and a bad --folds, naming them', async () => {

@@ -8,7 +8,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
  * Rank of each top-level folder of `src/` (the file `src/index.ts` is the top): an import may go
- * to the same rank or lower, never higher. The core (fsm, the record contract, device,
+ * to the same rank or lower, never higher. `package` (its version, its optional dependencies) is
+ * a fact like `facts`. The core (fsm, the record contract, device,
  * estimators, governor, tuning) imports no edge; the edges share one rank and must not form
  * cycles; the use-case wing composes them; the CLI sits on top and nothing imports it.
  */
@@ -16,6 +17,7 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   fsm: 0,
   records: 0,
   facts: 0,
+  package: 0,
   device: 1,
   estimators: 2,
   governor: 3,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { migrationToRecords, parseQmpLog, type QmpMigration } from '../../src/qemu/qmp-log.js';
+import { anchorMonotonic, migrationToRecords, parseQmpLog, type QmpMigration } from '../../src/qemu/qmp-log.js';
 import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../../src/records/records.js';
 import { datasetRunFiles, HAVE_DATASET, perRunSummary } from '../helpers/dataset.js';
 import { pollArrayToWireLog } from './wire-log-fixture.js';
@@ -48,13 +48,14 @@ describe('parseQmpLog, poll-array form', () => {
 
   it('emits ram, transfer and outcome records that add up to QEMU totals', () => {
     const m = parseQmpLog(JSON.stringify(smallArray()), 'a/b.json').migrations[0] as QmpMigration;
+    expect(m.clock).toBe('monotonic');
     const recs = migrationToRecords(m);
     const rams = byKind(recs, 'ram');
     expect(rams).toHaveLength(3);
     expect(rams[0]).toEqual<RamRecord>({
       kind: 'ram',
       migrationId: 'a/b',
-      atMs: 0,
+      atMs: 10_000,
       pass: 1,
       remainingBytes: 5000,
       dirtyBytesPerS: 40_960,
@@ -73,7 +74,7 @@ describe('parseQmpLog, poll-array form', () => {
         migrationId: 'a/b',
         policy: 'qemu',
         deadlineMs: 300,
-        decidedAtMs: expect.closeTo(200, 6) as number,
+        decidedAtMs: expect.closeTo(10_200, 6) as number,
         predictedBlackoutMs: 120,
         actualBlackoutMs: 20,
         met: true,
@@ -100,13 +101,33 @@ describe('parseQmpLog, poll-array form', () => {
 
   it('reports bad elements with their line and keeps the rest', () => {
     const arr = smallArray();
-    const text = ['[', ...arr.map((p) => JSON.stringify(p)).join(',\n').split('\n'), ',{"ts": 10.25, "query_migrate": {"status": "active", "ram": {"total": "big"}}}', ',{"query_migrate": {}}', ']'].join('\n');
+    const text = ['[', ...arr.map((p) => JSON.stringify(p)).join(',\n').split('\n'), ',{"t_monotonic": 10.25, "query_migrate": {"status": "active", "ram": {"total": "big"}}}', ',{"query_migrate": {}}', ',{"ts": 1784000000, "query_migrate": {}}', ']'].join('\n');
     const { migrations, errors } = parseQmpLog(text, 'x/y.json');
     expect(errors).toEqual([
       { file: 'x/y.json', line: 8, reason: 'ram.total is not a finite number' },
       { file: 'x/y.json', line: 9, reason: 'poll 7 has neither t_monotonic nor ts' },
+      { file: 'x/y.json', line: 10, reason: 'poll 8 has a ts but no t_monotonic, and the array is timed by t_monotonic (not every poll has a ts)' },
     ]);
     expect(migrations[0]?.polls).toHaveLength(5);
+  });
+
+  it('takes Unix time from "ts" when every poll has it, else t_monotonic throughout', () => {
+    const withTs = smallArray().map((p, i) => ({ ...(p as object), ts: 1_784_000_000 + i }));
+    const epoch = parseQmpLog(JSON.stringify(withTs), 'x/ts.json').migrations[0] as QmpMigration;
+    expect(epoch.clock).toBeUndefined();
+    expect(epoch.polls.map((p) => p.atMs)).toEqual([1_784_000_000_000, 1_784_000_001_000, 1_784_000_003_000, 1_784_000_004_000, 1_784_000_005_000]);
+    const mixed = withTs.map((p, i) => (i === 1 ? { ...p, ts: undefined } : p));
+    const mono = parseQmpLog(JSON.stringify(mixed), 'x/mixed.json').migrations[0] as QmpMigration;
+    expect(mono.clock).toBe('monotonic');
+    expect(mono.polls[0]?.atMs).toBe(10_000);
+  });
+
+  it('anchors monotonic times so that the last poll falls at the given Unix time', () => {
+    const m = parseQmpLog(JSON.stringify(smallArray()), 'x/a.json').migrations[0] as QmpMigration;
+    const anchored = anchorMonotonic(m, 1_784_000_000_000);
+    expect(anchored.clock).toBeUndefined();
+    expect(anchored.polls.map((p) => p.atMs)).toEqual(m.polls.map((p) => p.atMs - 99_000 + 1_784_000_000_000));
+    expect(anchorMonotonic(anchored, 5)).toBe(anchored);
   });
 
   it('reports text that is not JSON with the line of the syntax error', () => {
@@ -132,11 +153,11 @@ describe('parseQmpLog, wire-log form', () => {
     const arr = parseQmpLog(JSON.stringify(smallArray()), 'logs/host1/qmp.json').migrations[0] as QmpMigration;
     const strip = (rs: TelemetryRecord[]): unknown[] => rs.map((r) => (r.kind === 'outcome' ? { ...r, deadlineMs: 0, met: false } : r));
     const wr = migrationToRecords(w);
-    const ar = migrationToRecords(arr);
+    const ar = migrationToRecords(anchorMonotonic(arr, w.polls.at(-1)?.atMs ?? NaN));
     expect(strip(wr).length).toBe(strip(ar).length);
     wr.forEach((r, i) => {
       const a = ar[i] as TelemetryRecord;
-      if (r.kind === 'ram' && a.kind === 'ram') expect(r.atMs).toBeCloseTo(a.atMs, 3);
+      if (r.kind === 'ram' && a.kind === 'ram') expect(r.atMs).toBeCloseTo(a.atMs, 2);
     });
     const o = byKind(wr, 'outcome')[0];
     expect(o).toMatchObject({ deadlineMs: 15, actualBlackoutMs: 20, met: false });
@@ -210,17 +231,17 @@ describe.skipIf(!HAVE_DATASET)('parseQmpLog on the shared QEMU dataset', () => {
   it('gives the same records for a dataset run converted to a wire log', () => {
     const file = files.find((f) => f.endsWith('Precopy_Convergent/mig-stats-run-1.json')) as string;
     const text = readFileSync(file, 'utf8');
-    const fromArray = migrationToRecords(parseQmpLog(text, file).migrations[0] as QmpMigration);
     const wire = parseQmpLog(pollArrayToWireLog(JSON.parse(text) as never).join('\n'), file);
     expect(wire.errors).toEqual([]);
     const fromWire = migrationToRecords(wire.migrations[0] as QmpMigration);
+    const fromArray = migrationToRecords(anchorMonotonic(parseQmpLog(text, file).migrations[0] as QmpMigration, wire.migrations[0]?.polls.at(-1)?.atMs ?? NaN));
     expect(fromWire).toHaveLength(fromArray.length);
     fromWire.forEach((r, i) => {
       const a = fromArray[i] as TelemetryRecord;
       expect(r.kind).toBe(a.kind);
       if (r.kind === 'ram' && a.kind === 'ram') {
         expect({ ...r, atMs: 0 }).toEqual({ ...a, atMs: 0 });
-        expect(r.atMs).toBeCloseTo(a.atMs, 3);
+        expect(r.atMs).toBeCloseTo(a.atMs, 2);
       } else if (r.kind === 'outcome' && a.kind === 'outcome') {
         expect({ ...r, decidedAtMs: 0 }).toEqual({ ...a, decidedAtMs: 0 });
       } else {

@@ -52,6 +52,7 @@ describe('vfio-sla watch', () => {
     [['--qmp', 'x.sock', '--on-abort', 'cancel'], '--on-abort needs --drive'],
     [['--qmp', 'x.sock', '--guest-timeout', '0ms'], '--guest-timeout must be > 0'],
     [['--qmp', 'x.sock', '--drive', '--on-abort', 'pray'], '--on-abort must be cancel or release'],
+    [['--qmp', 'x.sock', '--abort-without-model'], '--abort-without-model needs --drive'],
     [['--qmp', 'x.sock', '--qmp-log', '/nonexistent/x.qmp'], "--qmp-log: cannot write '/nonexistent/x.qmp'"],
     [['--qmp', 'x.sock', '--dest-vfio-trace', '/tmp/d.log'], '--dest-vfio-trace needs --dest-qmp'],
   ])('refuses %j with exit status 2', async (args, message) => {
@@ -114,7 +115,7 @@ describe('vfio-sla watch', () => {
   });
 
   it('with --drive records the governor outcome of the commit it released', async () => {
-    const { code, io } = await watchCli({ remainingBytes: converging }, ['--drive', '--deadline', '1.2s', '--json', '--id', 'driven']);
+    const { code, io } = await watchCli({ remainingBytes: converging }, ['--drive', '--abort-without-model', '--deadline', '1.2s', '--json', '--id', 'driven']);
     expect(code).toBe(0);
     const commit = jsonLines(io).find((l) => l['type'] === 'decision' && (l['decision'] as { action: string }).action === 'commit');
     const [stored] = readStore((s) => outcomes(s, { migrationId: 'driven' }));
@@ -124,11 +125,18 @@ describe('vfio-sla watch', () => {
 
   it.each([
     ['the migration fails', { remainingBytes: (): number => 50e6, failAfterPolls: 3 }, [], 3, /migration .* failed in QEMU: Unable to write to socket: Broken pipe/],
-    ['--drive cancels it', { remainingBytes: (): number => 50e6 }, ['--drive', '--deadline', '100ms'], 4, /cancelled by vfio-sla watch --drive: governor abort DEADLINE_UNREACHABLE/],
+    ['--drive --abort-without-model cancels it', { remainingBytes: (): number => 50e6 }, ['--drive', '--abort-without-model', '--deadline', '100ms'], 4, /cancelled by vfio-sla watch --drive: governor abort DEADLINE_UNREACHABLE/],
   ] as const)('exits non-zero when %s', async (_what, fake, args, status, message) => {
     const { code, io } = await watchCli(fake, [...args]);
     expect(code).toBe(status);
     expect(io.err()).toMatch(message);
+  });
+
+  it('with --drive and only the priors observes, says why, and lets QEMU finish (exit 0)', async () => {
+    const { code, io } = await watchCli({ remainingBytes: (n) => (n < 15 ? 50e6 : 30e6) }, ['--drive', '--deadline', '100ms']);
+    expect(code).toBe(0);
+    expect(io.out()).toContain("--drive observes only: the model has no calibration (priors, or fitted from too few migrations); QEMU keeps its own switchover rule and nothing is cancelled (--abort-without-model to steer anyway)");
+    expect(io.out()).toMatch(/switchover by QEMU's own rule/);
   });
 
   it('leaves an existing --qmp-log untouched when the store cannot be opened', async () => {

@@ -122,7 +122,7 @@ describe.skipIf(skip)(title('vfio-sla watch on a real QEMU migration'), () => {
 
   it('with --drive holds the switchover until the governor commits, then QEMU switches', async () => {
     const p = await boot(BUSY_GUEST);
-    const { io, done } = await startWatch(p, ['--drive', '--deadline', '2s', '--alpha', '0.01', '--id', 'driven']);
+    const { io, done } = await startWatch(p, ['--drive', '--abort-without-model', '--deadline', '2s', '--alpha', '0.01', '--id', 'driven']);
     expect(await p.src.queryMigrateParameters()).toMatchObject({ 'downtime-limit': 1, 'throttle-trigger-threshold': 100 });
     await p.startMigration();
     const code = await done;
@@ -170,7 +170,7 @@ describe.skipIf(skip)(title('vfio-sla watch on a real QEMU migration'), () => {
 
   it('with --drive cancels a migration whose deadline the model says cannot be met, and exits 4', async () => {
     const p = await boot(BUSY_GUEST);
-    const { io, done } = await startWatch(p, ['--drive', '--deadline', '150ms', '--id', 'hopeless']);
+    const { io, done } = await startWatch(p, ['--drive', '--abort-without-model', '--deadline', '150ms', '--id', 'hopeless']);
     await p.startMigration();
     const code = await done;
     const out = lines(io);

@@ -86,10 +86,43 @@ describe.skipIf(skip)(skip ? 'the report in Chromium (skipped: no chromium on th
     }
   });
 
-  it('latency vs size: a panel per (device model, arc), each with its points, fitted line and bound', async () => {
-    const groups = sqlCount('SELECT count(*) FROM (SELECT DISTINCT model_ref, from_state, to_state FROM arcs)');
-    const withLine = sqlCount('SELECT count(*) FROM (SELECT DISTINCT model_ref, from_state, to_state FROM arcs WHERE ok = 1)');
-    const failed = sqlCount('SELECT count(*) FROM arcs WHERE ok = 0');
+  it('draws every chart at its own size, text at 10 px or more, nothing clipped or cut off', async () => {
+    const charts = await page.locator('figure[data-chart]').evaluateAll((figures) =>
+      figures.map((f) => {
+        const svg = f.querySelector('svg')!;
+        const box = svg.getBoundingClientRect();
+        const scale = box.width / Number(svg.getAttribute('width'));
+        const texts = [...svg.querySelectorAll('text')].filter((t) => (t.textContent ?? '').trim() !== '');
+        const outside = texts.filter((t) => {
+          const r = t.getBoundingClientRect();
+          return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+        });
+        return {
+          chart: f.getAttribute('data-chart'),
+          scale,
+          overflowPx: f.scrollWidth - f.clientWidth,
+          minFontPx: Math.min(...texts.map((t) => parseFloat(t.ownerDocument.defaultView?.getComputedStyle(t).fontSize ?? '0') * scale)),
+          // Vega truncates a label past its limit with an ellipsis: a name cut off.
+          truncated: texts.filter((t) => (t.textContent ?? '').endsWith('…')).map((t) => t.textContent),
+          outside: outside.map((t) => t.textContent),
+        };
+      }),
+    );
+    expect(charts.map((c) => c.chart)).toEqual(expect.arrayContaining(['latency-size', 'ecdf', 'calibration', 'convergence']));
+    for (const c of charts) {
+      expect(c, `${c.chart ?? ''} is scaled down`).toMatchObject({ scale: 1, overflowPx: 0, truncated: [], outside: [] });
+      expect(c.minFontPx, `${c.chart ?? ''} smallest text`).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  it('latency vs size: a panel per (device model, arc) whose size varies, each with its points, fitted line and bound', async () => {
+    const oneSize = sqlCount('SELECT count(*) FROM (SELECT 1 FROM arcs WHERE ok = 1 GROUP BY model_ref, from_state, to_state HAVING min(stop_copy_bytes) = max(stop_copy_bytes))');
+    const groups = sqlCount('SELECT count(*) FROM (SELECT DISTINCT model_ref, from_state, to_state FROM arcs)') - oneSize;
+    const withLine = sqlCount('SELECT count(*) FROM (SELECT DISTINCT model_ref, from_state, to_state FROM arcs WHERE ok = 1)') - oneSize;
+    const failed = sqlCount(
+      `SELECT count(*) FROM arcs a WHERE ok = 0 AND NOT EXISTS (SELECT 1 FROM arcs b WHERE b.ok = 1 AND b.model_ref = a.model_ref AND b.from_state = a.from_state
+         AND b.to_state = a.to_state GROUP BY b.model_ref HAVING min(b.stop_copy_bytes) = max(b.stop_copy_bytes))`,
+    );
     expect(failed).toBeGreaterThan(0);
     expect(await page.locator('figure[data-chart="latency-size"] svg g.role-title-text text').count()).toBe(groups + 1);
     // The fitted line and the bound: one path each per panel with completed arcs.
@@ -99,6 +132,16 @@ describe.skipIf(skip)(skip ? 'the report in Chromium (skipped: no chromium on th
     expect(points).toBeLessThanOrEqual(Math.min(2000, sqlCount('SELECT count(*) FROM arcs')));
     // Failed arcs in their own colour, every one of them (there are few).
     expect(await page.locator('figure[data-chart="latency-size"] svg g.child_layer_0_marks > path[fill="#e45756"]').count()).toBe(failed);
+  });
+
+  it('latency strips: the arcs whose size never varied, each with p50, p90 and p99 ticks', async () => {
+    const oneSize = sqlCount('SELECT count(*) FROM (SELECT 1 FROM arcs WHERE ok = 1 GROUP BY model_ref, from_state, to_state HAVING min(stop_copy_bytes) = max(stop_copy_bytes))');
+    if (oneSize === 0) {
+      expect(await page.locator('figure[data-chart="latency-strips"]').count()).toBe(0);
+      return;
+    }
+    expect(await marks('latency-strips', '.mark-rect')).toBe(3 * oneSize); // Vega draws ticks as rects
+    expect(await marks('latency-strips', '.mark-symbol')).toBeGreaterThanOrEqual(oneSize);
   });
 
   it('ECDF: one step line per policy, the deadline rule, and a legend naming each policy', async () => {

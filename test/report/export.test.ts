@@ -140,7 +140,7 @@ describe('vfio-sla export', () => {
     const load = (f: string): Record<string, unknown> => JSON.parse(readFileSync(join(tmp.dir, 'models', f), 'utf8')) as Record<string, unknown>;
     const { name: _a, fittedAt: _b, provenance: fromDbProvenance, ...fromDb } = load('from-db.json');
     const { name: _c, fittedAt: _d, provenance, ...fromParquet } = load('from-parquet.json');
-    expect(provenance).toMatch(/^parquet .*fleet; priors: priors$/);
+    expect(provenance).toMatch(/^parquet .*fleet: \d+ migrations \(\d+ real, 0 simulated\); priors: priors$/);
     expect(fromDbProvenance).toMatch(/^store /);
     expect(fromParquet).toEqual(fromDb);
     expect((fromParquet['calibration'] as { n: number }).n).toBe(sqliteCount('outcomes'));
@@ -175,6 +175,13 @@ describe('vfio-sla export', () => {
     expect(readdirSync(join(tmp.dir, 'recent', 'arcs')).sort()[0]).toBe('day=2025-03-06');
     expect(summary.tables.arcs.days).toBe(DAYS - 5);
     expect(summary.migrations).toBe(MIGRATIONS - 5 * (86_400_000 / LAB_SPACING_MS));
+  });
+
+  it("says the store's date range when --since leaves nothing to export", async () => {
+    const r = await cli(['export', '--db', tmp.db, '--out', 'none', '--host', 'lab-a', '--since', '2099-01-01']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^exported 0 migrations/);
+    expect(r.err).toMatch(/^vfio-sla export: nothing matches since 2099-01-01T00:00:00\.000Z; the store's records run from 2025-03-01T[0-9:.]+Z to 2025-\d\d-\d\dT[0-9:.]+Z\n$/);
   });
 
   it('shows progress on a terminal and prints what it wrote', async () => {

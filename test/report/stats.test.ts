@@ -124,6 +124,7 @@ describe('vfio-sla stats', () => {
     const arc = await statsJson(['--arc', 'PRE_COPY_P2P>STOP_COPY']);
     expect(arc.arcs.map((a) => a.arc)).toEqual(arc.arcs.map(() => 'PRE_COPY_P2P>STOP_COPY'));
     expect(arc.arcs.map((a) => a.deviceModel)).toEqual(['mlx5-cx7', 'qat-vf']);
+    expect(await statsJson(['--arc', 'PRE_COPY_P2P:STOP_COPY'])).toEqual(arc); // no quotes needed in a shell
 
     const sinceMs = LAB_DAY0_MS + 40 * LAB_SPACING_MS;
     const since = await statsJson(['--since', new Date(sinceMs).toISOString()]);
@@ -132,6 +133,14 @@ describe('vfio-sla stats', () => {
     expect(byKey(since.arcs).map((a) => [a.deviceModel, a.arc, a.n])).toEqual(byKey(want).map((w) => [w.deviceModel, w.arc, w.n]));
     expect(since.migrations.rows.every((m) => (m['decidedAtMs'] as number) >= sinceMs)).toBe(true);
     expect(since.migrations.total).toBeLessThan((await statsJson()).migrations.total);
+
+    const future = await stats(['--since', '2099-01-01']);
+    expect(future.code).toBe(0);
+    expect(future.out).toContain('0 arcs');
+    expect(future.err).toMatch(
+      new RegExp(`^vfio-sla stats: nothing matches since 2099-01-01T00:00:00\\.000Z; the store's records run from ${new Date(LAB_DAY0_MS).toISOString().slice(0, 10)}T[0-9:.]+Z to 2025-\\d\\d-\\d\\dT[0-9:.]+Z\n$`),
+    );
+    expect((await stats(['--since', '2025-03-02'])).err).toBe('');
 
     const policy = await statsJson(['--policy', 'qemu', '--limit', '0']);
     expect(policy.policies.map((p) => p['policy'])).toEqual(['qemu']);
@@ -174,7 +183,7 @@ describe('vfio-sla stats', () => {
   it.each([
     [['--format', 'xml'], "--format must be one of table, json, csv, md, got 'xml'"],
     [['--format', 'csv'], '--format csv writes one table: add --only arcs'],
-    [['--arc', 'RUNNING-STOP'], "--arc must be FROM>TO state names (e.g. 'PRE_COPY_P2P>STOP_COPY'), got 'RUNNING-STOP'"],
+    [['--arc', 'RUNNING-STOP'], "--arc must be FROM:TO or 'FROM>TO' state names (e.g. PRE_COPY_P2P:STOP_COPY), got 'RUNNING-STOP'"],
     [['--since', 'last tuesday'], "--since: not a time: 'last tuesday'"],
     [['--limit', '2.5'], "--limit must be a non-negative integer, got '2.5'"],
     [['--only', 'devices'], "--only must be one of arcs, attempts, policies, migrations, got 'devices'"],

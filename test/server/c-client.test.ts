@@ -3,9 +3,12 @@
  * VMM side of the protocol in plain C.
  */
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
+import { loadedModel } from '../../src/server/model-state.js';
 import type { RunningService } from '../../src/server/start.js';
 import { skipWithout } from '../helpers/ci.js';
 import { startTestService, tempDir, type TempDir } from './helpers.js';
@@ -39,7 +42,7 @@ interface Outcome {
 
 /** Runs the client (asynchronously: the server answers on this process's event loop). */
 async function client(args: { deadlineMs: number; deviceId?: string; state?: string; stopCopyBytes?: number; socket?: string }): Promise<Outcome> {
-  const argv = [
+  return runClient([
     args.socket ?? tmp.socket,
     String(args.deadlineMs),
     String(64 * MiB), // RAM remaining
@@ -51,9 +54,12 @@ async function client(args: { deadlineMs: number; deviceId?: string; state?: str
     args.state ?? 'PRE_COPY_P2P',
     '7',
     String(args.stopCopyBytes ?? 100 * MiB),
-  ];
+  ]);
+}
+
+async function runClient(argv: readonly string[]): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(binary, argv);
+    const { stdout, stderr } = await run(binary, [...argv]);
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -79,6 +85,28 @@ describe.skipIf(skip)(skip ? 'examples/decide-client.c (skipped: no C compiler o
 
   it('does not stop the vCPUs when the deadline cannot be met (abort, exit 5)', async () => {
     expect(await client({ deadlineMs: 50 })).toEqual({ code: 5, stdout: 'abort\n', stderr: '' });
+  });
+
+  it('commits on the example of its header comment, against a calibrated model (exit 0)', async () => {
+    const example = /\.\/decide-client \/run\/vfio-sla\.sock ([^\n]*) \\\n \*\s+([^\n]*)\n/.exec(readFileSync(SOURCE, 'utf8'));
+    const argv = `${example?.[1] ?? ''} ${example?.[2] ?? ''}`.trim().split(/\s+/);
+    expect(argv).toHaveLength(10);
+    expect(await runClient([tmp.socket, ...argv])).toEqual({ code: 0, stdout: 'commit\n', stderr: '' });
+    expect(await runClient([tmp.socket, '300', ...argv.slice(1)])).toEqual({ code: 5, stdout: 'abort\n', stderr: '' });
+  });
+
+  it('defers to the VMM (exit 6) when the server has only the priors, and aborts only with --abort-without-model', async () => {
+    const priors = loadedModel(loadModel(DEFAULT_PRIORS_FILE), 'priors', DEFAULT_PRIORS_FILE, '2026-01-01T00:00:00.000Z');
+    for (const [abortWithoutModel, expected] of [[false, { code: 6, stdout: 'defer\n', stderr: '' }], [true, { code: 5, stdout: 'abort\n', stderr: '' }]] as const) {
+      const other = tempDir('vsla-c2-');
+      const srv = await startTestService(other, { model: priors, dbPath: null, abortWithoutModel });
+      try {
+        expect(await client({ deadlineMs: 500, socket: other.socket })).toEqual(expected);
+      } finally {
+        await srv.close();
+        other.cleanup();
+      }
+    }
   });
 
   it('waits when the size query failed (-1 → null, exit 3)', async () => {

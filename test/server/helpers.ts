@@ -124,13 +124,13 @@ export async function waitUntil(check: () => boolean | Promise<boolean>): Promis
 }
 
 /** A decide request for the sim model: one mlx5 device in PRE_COPY_P2P. */
-export function decideRequest(id: unknown, over: { deadlineMs?: number; ramRemainingBytes?: number } = {}): Record<string, unknown> {
+export function decideRequest(id: unknown, over: { deadlineMs?: number; ramRemainingBytes?: number; state?: string } = {}): Record<string, unknown> {
   return {
     id,
     method: 'decide',
     params: {
       snapshot: {
-        devices: [{ id: '0000:3b:00.1', model: 'mlx5-cx7', state: 'PRE_COPY_P2P', flags: 7, stopCopyBytes: 100 * 1024 * 1024, initialBytes: 0, dirtyBytes: 1024 * 1024 }],
+        devices: [{ id: '0000:3b:00.1', model: 'mlx5-cx7', state: over.state ?? 'PRE_COPY_P2P', flags: 7, stopCopyBytes: 100 * 1024 * 1024, initialBytes: 0, dirtyBytes: 1024 * 1024 }],
         ramRemainingBytes: over.ramRemainingBytes ?? 64 * 1024 * 1024,
         ramDirtyBytesPerS: 256 * 1024 * 1024,
         precopyBandwidthBytesPerS: 1024 * 1024 * 1024,

@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decide } from '../../src/governor/decide.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
 import { parseDecideParams } from '../../src/server/decide-params.js';
+import { loadedModel } from '../../src/server/model-state.js';
+import { PROTOCOL_VERSION } from '../../src/server/protocol.js';
 import type { RunningService } from '../../src/server/start.js';
 import { listRejects, tableCounts } from '../../src/store/inventory.js';
 import { arc, ram } from '../store/fixtures.js';
@@ -42,6 +47,26 @@ describe('decide', () => {
     const actions = new Set<unknown>();
     for (const d of [5000, 50]) actions.add((expectedDecision(decideRequest(0, { deadlineMs: d })) as { action: string }).action);
     expect(actions).toEqual(new Set(['commit', 'abort']));
+  });
+
+  it('defers an abort from an uncalibrated bound to the VMM, with the reason and the governor answer', async () => {
+    await start({ model: loadedModel(loadModel(DEFAULT_PRIORS_FILE), 'priors', DEFAULT_PRIORS_FILE, '2026-01-01T00:00:00.000Z') });
+    const req = decideRequest(1, { deadlineMs: 500 });
+    const governor = expectedDecision(req) as Record<string, unknown>;
+    expect(governor).toMatchObject({ action: 'abort', reason: 'DEADLINE_UNREACHABLE', calibrated: false });
+    expect(await client.request(req)).toEqual({
+      id: 1,
+      result: { ...governor, action: 'defer', reason: 'NO_CALIBRATED_MODEL', governor: { action: 'abort', reason: 'DEADLINE_UNREACHABLE' } },
+    });
+  });
+
+  it('passes the abort on with abortWithoutModel, and never defers a device in ERROR', async () => {
+    await start({ model: loadedModel(loadModel(DEFAULT_PRIORS_FILE), 'priors', null, '2026-01-01T00:00:00.000Z') });
+    expect(await client.request(decideRequest(1, { deadlineMs: 500, state: 'ERROR' }))).toMatchObject({ result: { action: 'abort', reason: 'DEVICE_ERROR' } });
+    client.close();
+    await running?.close();
+    await start({ model: loadedModel(loadModel(DEFAULT_PRIORS_FILE), 'priors', null, '2026-01-01T00:00:00.000Z'), abortWithoutModel: true });
+    expect(await client.request(decideRequest(2, { deadlineMs: 500 }))).toMatchObject({ result: { action: 'abort', reason: 'DEADLINE_UNREACHABLE' } });
   });
 
   it('names a bad field and keeps the connection usable', async () => {
@@ -112,13 +137,16 @@ describe('fit and model', () => {
 });
 
 describe('health', () => {
-  it('reports pid, socket, store, queued records and the model', async () => {
+  it('reports the server and protocol version, pid, socket, store, queued records and the model', async () => {
     await start();
     const h = await client.request({ id: 'h', method: 'health' });
+    const version = (JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
     expect(h).toMatchObject({
       id: 'h',
       result: {
         status: 'ok',
+        server: { name: 'vfio-sla', version },
+        protocol: PROTOCOL_VERSION,
         pid: process.pid,
         socket: tmp.socket,
         connections: 1,

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import type { PipelineItem } from '../../src/telemetry/batch-store.js';
 import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/records/records.js';
@@ -113,4 +114,24 @@ export function withStore<T>(db: string, f: (store: Store) => T): T {
   } finally {
     store.close();
   }
+}
+
+/** A fresh store in its own temp dir for every test of the calling file; `store()` is the current one. */
+export function storePerTest(): { store(): Store } {
+  let tmp: ReturnType<typeof tempDb> | undefined;
+  let store: Store | undefined;
+  beforeEach(() => {
+    tmp = tempDb();
+    store = Store.open(tmp.db);
+  });
+  afterEach(() => {
+    store?.close();
+    tmp?.cleanup();
+  });
+  return {
+    store: () => {
+      if (store === undefined) throw new Error('storePerTest: no store outside a test');
+      return store;
+    },
+  };
 }

@@ -67,6 +67,7 @@ describe('an import killed with SIGKILL', () => {
   beforeAll(() => {
     compile(join(tmp.dir, 'dist'), tmp.dir);
     symlinkSync(join(REPO, 'node_modules'), join(tmp.dir, 'node_modules'), 'dir');
+    symlinkSync(join(REPO, 'package.json'), join(tmp.dir, 'package.json')); // the CLI reads its version there
     writeFileSync(join(tmp.dir, 'child.mjs'), CHILD);
     const lines: string[] = [];
     for (let i = 1; i <= LINES; i++) lines.push(JSON.stringify(arc({ migrationId: `m${i % 7}`, startedAtMs: i, latencyMs: (i % 97) / 3 })));

@@ -110,11 +110,11 @@ export class SnapshotTracker {
   }
 }
 
-/** A poll's RAM figures as its `ram` record has them (`atMs` after `firstPollAtMs`); null where QEMU gave none. */
-export function pollFigures(poll: QmpPoll, firstPollAtMs: number): PollFigures {
+/** A poll's RAM figures as its `ram` record has them; null where QEMU gave none. */
+export function pollFigures(poll: QmpPoll): PollFigures {
   const ram = poll.ram;
   return {
-    atMs: poll.atMs - firstPollAtMs,
+    atMs: poll.atMs,
     status: poll.status,
     pass: ram?.dirtySyncCount ?? null,
     remainingBytes: ram?.remainingBytes ?? null,

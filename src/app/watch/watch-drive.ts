@@ -4,13 +4,16 @@
  * `wait` stops throttling, and an `abort` that persists for {@link ABORT_CONFIRM_POLLS} polls is
  * answered with `migrate_cancel` — what KubeVirt does when the budget is spent and Cloud
  * Hypervisor's default `timeout_strategy` (switchover-today.md §4.3, §4.4) — or, with
- * `onAbort: 'release'`, by handing the switchover back to QEMU's own rule.
+ * `onAbort: 'release'`, by handing the switchover back to QEMU's own rule. An abort that rests on
+ * a bound not calibrated for this VM (`governor/uncalibrated.ts`) is always handed back, unless
+ * the operator asked for `abortWithoutModel`.
  *
  * Whether QEMU took the release before it stopped the guest is read in wire order: the release's
  * `limit` entry is emitted, and `releasedAtWire` set, when QEMU's reply to it is read — before
  * any event that follows it on the socket.
  */
 import type { Decision, Slo } from '../../governor/types.js';
+import { abortWithoutCalibratedModel } from '../../governor/uncalibrated.js';
 import { DowntimeLever, releaseDowntimeLimitMs } from './drive.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
@@ -35,6 +38,7 @@ export class WatchDriver {
     private readonly qmp: QmpClient,
     private readonly slo: Slo,
     private readonly onAbort: 'cancel' | 'release',
+    private readonly abortWithoutModel: boolean,
     private readonly st: WatchState,
     private readonly emit: (entry: EntryBody) => void,
     readonly lever: DowntimeLever,
@@ -53,6 +57,7 @@ export class WatchDriver {
     o: {
       readonly slo: Slo;
       readonly onAbort: 'cancel' | 'release';
+      readonly abortWithoutModel: boolean;
       readonly st: WatchState;
       readonly emit: (entry: EntryBody) => void;
       /** What the VFIO devices add to QEMU's pending bytes (`watch-vfio.ts`); 0 when unknown. */
@@ -61,7 +66,7 @@ export class WatchDriver {
   ): Promise<WatchDriver> {
     const throttle = await ThrottleLever.arm(qmp, migrationRunning);
     o.emit({ type: 'limit', action: 'hold', change: await lever.hold() });
-    return new WatchDriver(qmp, o.slo, o.onAbort, o.st, o.emit, lever, throttle, o.devicePendingBytes ?? (() => 0));
+    return new WatchDriver(qmp, o.slo, o.onAbort, o.abortWithoutModel, o.st, o.emit, lever, throttle, o.devicePendingBytes ?? (() => 0));
   }
 
   /** Whether acting on `d` changes something now (said in the decision entry, before acting). */
@@ -94,7 +99,12 @@ export class WatchDriver {
         if (d.throttle !== null) await this.step(this.throttle.apply(d.throttle, poll.cpuThrottlePercent ?? 0));
         return;
       case 'abort':
-        if (this.abortStreak >= ABORT_CONFIRM_POLLS) await this.giveUp(`governor abort ${d.reason} on ${ABORT_CONFIRM_POLLS} consecutive polls`);
+        if (this.abortStreak < ABORT_CONFIRM_POLLS) return;
+        if (abortWithoutCalibratedModel(d) && !this.abortWithoutModel) {
+          await this.giveUp(`governor abort ${d.reason} from an uncalibrated bound (no --abort-without-model)`, 'release');
+        } else {
+          await this.giveUp(`governor abort ${d.reason} on ${ABORT_CONFIRM_POLLS} consecutive polls`, this.onAbort);
+        }
         return;
     }
   }
@@ -120,10 +130,10 @@ export class WatchDriver {
     if (w.kind === 'return' || w.kind === 'error') this.pendingRelease = undefined;
   }
 
-  private async giveUp(why: string): Promise<void> {
+  private async giveUp(why: string, how: 'cancel' | 'release'): Promise<void> {
     this.st.driving = false;
     await this.step(this.throttle.relax());
-    if (this.onAbort === 'cancel') {
+    if (how === 'cancel') {
       this.st.cancelledByWatch = true;
       this.st.cancelReason = why;
       await this.qmp.migrateCancel();

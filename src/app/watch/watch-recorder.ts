@@ -79,11 +79,6 @@ export class WatchRecorder {
     return this.ramRecords;
   }
 
-  /** Host time of the migration's first poll: the zero of the records' `atMs`. */
-  get firstPollAtMs(): number | undefined {
-    return this.polls[0]?.atMs;
-  }
-
   /** The migration as recorded so far (the importer's view of the log). */
   migration(): QmpMigration {
     const plain = { migrationId: this.options.migrationId, file: this.options.source, polls: [...this.polls], events: [...this.events] };
@@ -196,9 +191,9 @@ export class WatchRecorder {
     this.migrationLimitMs = this.limitMs;
   }
 
-  /** The poll's `ram` record, by the importer's conversion, `atMs` counting from the first poll. */
+  /** The poll's `ram` record, by the importer's conversion (dated at the poll's host time). */
   private pushRam(poll: QmpPoll): void {
-    const r = ramRecordOf(this.options.migrationId, poll, (this.polls[0] ?? poll).atMs);
+    const r = ramRecordOf(this.options.migrationId, poll);
     if (r === undefined) return;
     this.options.sink.push(r, this.recordSource);
     this.ramRecords++;

@@ -13,6 +13,7 @@ import { pairwise, Subject, type Observable, type Subscription } from 'rxjs';
 import type { CompiledModel } from '../../estimators/compile.js';
 import { predictBlackout } from '../../estimators/predict.js';
 import { decide } from '../../governor/decide.js';
+import { tooFewCalibrationScores } from '../../governor/uncalibrated.js';
 import { QEMU_BUFFER_DELAY_MS } from '../../facts/qemu.js';
 import type { Slo } from '../../governor/types.js';
 import type { RecordSink } from '../../records/records.js';
@@ -55,6 +56,12 @@ export interface WatchOptions {
   readonly drive: boolean;
   /** What `drive` does with a confirmed `abort`: `cancel` (default) or `release` to QEMU's rule. */
   readonly onAbort?: 'cancel' | 'release';
+  /**
+   * Drive even when the model's bound is not calibrated for this VM (then an `abort` may cancel
+   * the migration). Default false: without a calibrated model `drive` observes only and QEMU
+   * keeps its own switchover rule (`governor/uncalibrated.ts`).
+   */
+  readonly abortWithoutModel?: boolean;
   /** Default {@link WATCH_POLL_INTERVAL_MS}. */
   readonly pollIntervalMs?: number;
   /** Stops the watch (SIGINT): steering is undone, what was recorded stays. */
@@ -178,10 +185,15 @@ export class MigrationWatch {
       this.st.eventsEnabledByUs = true;
     }
     this.lever = await DowntimeLever.attach(qmp); // its query-migrate-parameters reply is logged: the deadline QEMU had
-    if (this.o.drive) {
-      const o = { slo: this.o.slo, onAbort: this.o.onAbort ?? 'cancel', st: this.st, emit: (e: EntryBody) => this.emit(e), devicePendingBytes: () => this.vfio.pendingBytes() } as const;
+    const alpha = this.o.slo.alpha;
+    const floor = predictBlackout(this.o.model, { devices: [], ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, alpha);
+    const abortWithoutModel = this.o.abortWithoutModel ?? false;
+    const observeOnly = this.o.drive && !floor.calibrated && !abortWithoutModel;
+    if (this.o.drive && !observeOnly) {
+      const o = { slo: this.o.slo, onAbort: this.o.onAbort ?? 'cancel', abortWithoutModel, st: this.st, emit: (e: EntryBody) => this.emit(e), devicePendingBytes: () => this.vfio.pendingBytes() } as const;
       this.driver = await WatchDriver.take(qmp, this.lever, running, o);
     }
+    this.st.driving = this.driver !== undefined;
     // Before the attach entry: a migration started right after attaching has its devices and trace from its first arc.
     await this.vfio.attach();
     this.emit({
@@ -189,18 +201,22 @@ export class MigrationWatch {
       endpoint: qmp.endpoint,
       qemuVersion: qmp.qemuVersion,
       migrationId: this.o.migrationId,
-      drive: this.o.drive,
+      drive: this.driver !== undefined,
       downtimeLimitMs: this.lever.originalLimitMs,
       events,
       throttle: this.driver?.throttle.mechanism ?? null,
       runningStatus: running ? (info.status ?? null) : null,
     });
     if (events === 'off') this.note("migration events off (the 'events' capability cannot change during a migration): following by polling only");
-    const floor = predictBlackout(this.o.model, { devices: [], ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, this.o.slo.alpha);
+    if (observeOnly) {
+      const why = tooFewCalibrationScores(this.o.model.scores.length, alpha) ?? 'the model is not calibrated for this link';
+      this.note(`--drive observes only: ${why}; QEMU keeps its own switchover rule and nothing is cancelled (--abort-without-model to steer anyway)`);
+    }
     if (floor.boundMs > this.o.slo.deadlineMs) {
+      const consequence = this.driver === undefined ? 'every decision will be abort, as advice only' : `every decision will be abort, and --drive will ${this.o.onAbort === 'release' ? 'hand the switchover back to QEMU' : 'cancel the migration'}`;
       this.note(
-        `with this model the ${+((1 - this.o.slo.alpha) * 100).toFixed(3)} % blackout bound is ${floor.boundMs.toFixed(0)} ms even with no RAM ` +
-          `left, over the ${this.o.slo.deadlineMs} ms deadline: every decision will be abort (fit a model from your own migrations, or relax --deadline/--alpha)`,
+        `with this model the ${+((1 - alpha) * 100).toFixed(3)} % blackout bound is ${floor.boundMs.toFixed(0)} ms even with no RAM ` +
+          `left, over the ${this.o.slo.deadlineMs} ms deadline: ${consequence} (fit a model from your own migrations, or relax --deadline/--alpha)`,
       );
     }
   }
@@ -269,7 +285,7 @@ export class MigrationWatch {
     this.st.status = poll.status;
     if (poll.status === 'device') this.markSwitchover();
     this.tracker ??= new SnapshotTracker(poll.atMs);
-    const figures = pollFigures(poll, this.recorder.firstPollAtMs ?? poll.atMs);
+    const figures = pollFigures(poll);
     await this.followLimit(poll);
     if (this.st.committed !== null) {
       this.emit({ type: 'poll', ...figures, reason: 'COMMITTED' });

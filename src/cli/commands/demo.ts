@@ -6,7 +6,6 @@
 import { resolve } from 'node:path';
 import { runFleetJob, type FleetJobResult } from '../../app/fleet-job.js';
 import { formatJobReport } from '../fleet-table.js';
-import { defaultDbPath } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -16,6 +15,8 @@ const DEFAULT_ALPHA = 0.01;
 const MAX_MIGRATIONS = 100_000;
 
 const DEFAULT_REPORT = 'out/demo-report.html';
+/** The main job's own database: simulated migrations never mix with imported real ones. */
+const DEFAULT_DB = 'data/demo.db';
 
 const HELP = `Usage: vfio-sla demo [--migrations <n>] [--training <n>] [--seed <s>] [--db <path>] [--alpha <a>]
                      [--report <file.html> | --no-report] [--json]
@@ -45,8 +46,11 @@ Options:
   --training <n>     training migrations (default: as many as --migrations); the governor needs
                      about 100 completed ones for a calibrated bound at alpha = 0.01
   --seed <s>         fleet seed, an integer (default ${DEFAULT_SEED}); same seed, same numbers
-  --db <path>        database file (default: data/vfio-sla.db under the current directory);
-                     training migrations are stored as demo/s<seed>/train/vm-NNNN
+  --db <path>        database file (default: ${DEFAULT_DB} under the current directory, apart from
+                     the real telemetry in data/vfio-sla.db); training migrations are stored as
+                     demo/s<seed>/train/vm-NNNN, and a re-run with the same seed replaces them.
+                     Records are dated at the run's wall time. 'vfio-sla fit' leaves demo/
+                     migrations out unless --include-simulated
   --alpha <a>        the governor's allowed miss rate per attempted migration, in (0, 1)
                      (default ${DEFAULT_ALPHA})
   --report <file>    where to write the HTML report (default: ${DEFAULT_REPORT} under the current
@@ -103,7 +107,7 @@ function parse(argv: readonly string[], io: CliIo): DemoArgs {
     migrations,
     training: integerOption('training', v.training, migrations, 1, MAX_MIGRATIONS),
     seed: integerOption('seed', v.seed, DEFAULT_SEED, -(2 ** 31), 2 ** 31 - 1),
-    db: v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
+    db: resolve(io.cwd, v.db ?? DEFAULT_DB),
     alpha,
     report: v['no-report'] ? undefined : resolve(io.cwd, v.report ?? DEFAULT_REPORT),
     json: v.json,

@@ -7,7 +7,9 @@ import { resolve } from 'node:path';
 import { existingDb, parseOptions } from '../analysis-options.js';
 import { EXPORT_TABLES } from '../../report/export-schema.js';
 import { parseTimeSpec } from '../../report/since.js';
+import { storeDateRange } from '../../store/date-range.js';
 import { openStore } from '../../store/store.js';
+import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -85,6 +87,9 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
     });
     progress.finish();
+    if (summary.migrations === 0) {
+      io.stderr.write(`vfio-sla export: ${nothingMatched(args.sinceMs === undefined ? {} : { sinceMs: args.sinceMs }, storeDateRange(store))}\n`);
+    }
     if (summary.outOfRange.length > 0) {
       io.stderr.write(
         `vfio-sla export: left out ${summary.outOfRange.length} migration(s) whose times are past the year 9999 (bad stored records): ` +

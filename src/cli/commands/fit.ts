@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fitModel } from '../../estimators/fit.js';
+import { FitInput } from '../../estimators/fit-input.js';
 import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
@@ -15,7 +16,8 @@ import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.
 import { collectStore } from '../../store/store-records.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
-                    [--name <name>] [--exclude <id-prefix>]... [--folds <k>] [--json]
+                    [--name <name>] [--exclude <id-prefix>]... [--include-simulated] [--folds <k>]
+                    [--json]
 
 Fits the blackout model from the telemetry in the store and writes it as JSON:
   - per (device model, arc): latency = fixed + slope x size (Theil-Sen, robust to stalls),
@@ -24,6 +26,8 @@ Fits the blackout model from the telemetry in the store and writes it as JSON:
     throttled pre-copy rate), and the RAM the final dirty sync adds;
   - a conformal calibration of the bound from migrations with outcomes, each scored by a
     model not fitted on it (K-fold cross-fit; split conformal from 500 migrations on).
+Simulated migrations (the demo's, ids under demo/) are left out unless --include-simulated:
+a model for real hosts is fitted on real migrations only. The output says what went in.
 
 Options:
   --out <file>          where to write the model (e.g. models/host1.json); required
@@ -35,6 +39,7 @@ Options:
   --name <name>         the model's name (default: the --out file name without .json)
   --exclude <prefix>    leave out migrations whose id starts with <prefix> (repeatable), e.g.
                         post-copy or paused-VM runs whose "downtime" is not a pre-copy blackout
+  --include-simulated   fit on the demo's simulated migrations too (ids under demo/)
   --folds <k>           folds of the cross-fit calibration (default 10)
   --json                print a summary of the model as JSON
   -h, --help            this help
@@ -54,6 +59,7 @@ interface FitArgs {
   readonly priors: string | undefined;
   readonly name: string;
   readonly exclude: readonly string[];
+  readonly includeSimulated: boolean;
   readonly folds: number;
   readonly json: boolean;
 }
@@ -67,6 +73,7 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
       'no-priors': { type: 'boolean', default: false },
       name: { type: 'string' },
       exclude: { type: 'string', multiple: true, default: [] },
+      'include-simulated': { type: 'boolean', default: false },
       folds: { type: 'string' },
       json: { type: 'boolean', default: false },
     });
@@ -91,6 +98,7 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
     priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     name: v.name ?? basename(out).replace(/\.json$/, ''),
     exclude: v.exclude,
+    includeSimulated: v['include-simulated'],
     folds,
     json: v.json,
   };
@@ -118,11 +126,12 @@ export function modelSummary(model: FittedModel, out: string): Record<string, un
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
   const priors = args.priors === undefined ? undefined : loadModel(args.priors);
-  const keep = (id: string): boolean => !args.exclude.some((p) => id.startsWith(p));
+  const input = new FitInput(args);
+  const keep = (id: string): boolean => input.keep(id);
   const fitOptions = (source: string) => ({
     name: args.name,
     fittedAt: new Date().toISOString(),
-    provenance: `${source}${args.exclude.length > 0 ? ` without ${args.exclude.join(', ')}*` : ''}`,
+    provenance: `${source}: ${input.describe()}`,
     folds: args.folds,
   });
   let model: FittedModel;
@@ -140,8 +149,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       store.close();
     }
   }
+  if (input.real + input.simulated === 0 && input.simulatedLeftOut > 0) {
+    throw new UsageError(`nothing to fit: ${args.parquet ?? args.db} holds only simulated migrations (${input.describe()})`);
+  }
   saveModel(args.out, model);
-  const s = modelSummary(model, args.out);
+  const s: Record<string, unknown> = { ...modelSummary(model, args.out), fittedOn: { real: input.real, simulated: input.simulated, simulatedLeftOut: input.simulatedLeftOut, excluded: input.excluded } };
   if (args.json) {
     io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
   } else {
@@ -149,7 +161,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     io.stdout.write(
       `wrote ${args.out}: ${String(s['arcsFitted'])} of ${String(s['arcs'])} arcs fitted from ${String(s['arcSamples'])} samples, ` +
         `${model.fixed.n} blackouts (link ${rate}, fixed ${model.fixed.medianMs.toFixed(1)} ms), ` +
-        `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n`,
+        `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n` +
+        `fitted on ${input.describe()}\n`,
     );
   }
   return 0;

@@ -106,6 +106,14 @@ function textSummary(s: ImportSummary, db: string, tagging: LinkTagging | undefi
       `${n(s.accepted)} records accepted (${n(s.inserted)} new, ${n(s.duplicates)} already stored), ${n(s.rejected)} rejected`,
   ];
   if (tagging !== undefined) lines.push(`tagged ${n(tagging.linkTagged)} transfers with link ${tagging.link}`);
+  const byMtime = s.files.filter((f) => f.timedByMtime !== undefined);
+  if (byMtime.length > 0) {
+    const example = byMtime[0];
+    lines.push(
+      `${byMtime.length} file${byMtime.length === 1 ? '' : 's'} had only monotonic times (t_monotonic): dated by the file's modification time ` +
+        `as its last poll (${example?.file ?? ''}: ${example?.timedByMtime ?? ''}${byMtime.length > 1 ? ', ...' : ''}); add a "ts" (Unix seconds) to each poll for exact dates`,
+    );
+  }
   if (s.errors.length > 0) {
     lines.push(s.rejected > s.errors.length ? `first ${s.errors.length} errors:` : 'errors:');
     for (const e of s.errors) lines.push(`  ${e.file}${e.line === undefined ? '' : `:${e.line}`}: ${e.reason}`);

@@ -5,11 +5,13 @@
 import { resolve } from 'node:path';
 import type { ReportOptions } from '../../report/build-report.js';
 import { countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
+import { storeDateRange } from '../../store/date-range.js';
 import { openStore } from '../../store/store.js';
+import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
-const HELP = `Usage: vfio-sla report --out <file.html> [--db <path>] [--device-model <M>] [--arc <FROM>TO>]
+const HELP = `Usage: vfio-sla report --out <file.html> [--db <path>] [--device-model <M>] [--arc <FROM:TO>]
                        [--since <T>] [--policy <P>] [--migration-prefix <id>] [--migration <id>]... [--worst <n>]
                        [--title <text>] [--json]
 
@@ -27,7 +29,7 @@ Options:
   --out <file>           the HTML file to write (e.g. out/report.html); required
   --db <path>            database file (default: data/vfio-sla.db under the current directory)
   --device-model <M>     only arcs of this device model, and migrations that ran one
-  --arc <FROM>TO>        only this arc, e.g. 'PRE_COPY_P2P>STOP_COPY' (quote the >)
+  --arc <FROM:TO>        only this arc, e.g. PRE_COPY_P2P:STOP_COPY (or 'PRE_COPY_P2P>STOP_COPY', quoted)
   --since <T>            only arcs started / outcomes decided at or after T: ISO date or
                          date-time (UTC unless it names a zone), epoch ms, or e.g. 36h, 7d
   --policy <P>           only outcomes of this policy
@@ -89,6 +91,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     });
     progress.finish();
     for (const w of summary.warnings) io.stderr.write(`vfio-sla report: ${w}\n`);
+    if (summary.arcs === 0 && summary.outcomes === 0) io.stderr.write(`vfio-sla report: ${nothingMatched(args.options.filter ?? {}, storeDateRange(store))}\n`);
     if (args.json) {
       io.stdout.write(`${JSON.stringify({ out: args.out, db: args.db, ...summary }, null, 2)}\n`);
     } else {

@@ -15,13 +15,21 @@ import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 
 const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
                       [--priors <file>] [--group <name|gid>] [--alpha <a>] [--max-connections <n>]
+                      [--abort-without-model]
 
 Answers JSON-lines requests on a unix socket, one object per line:
   {"id": 1, "method": "decide", "params": {"snapshot": {...}, "slo": {"deadlineMs": 300}}}
-methods: decide (commit/wait/throttle/abort, with the numbers), record (telemetry into the
+methods: decide (commit/wait/throttle/abort/defer, with the numbers), record (telemetry into the
 store), fit (refit from the store in a worker thread, swap the model), model (what is loaded),
 health. Bad requests get {"id", "error": {"code", "message", "field"}} and the connection stays
 usable. The socket is created with mode 0600 (0660 with --group).
+
+An abort that rests on a bound the model has not calibrated for the request's devices (the
+priors; a fit from fewer than 99 migrations at alpha 0.01; a device model the calibration never
+saw) is answered "action": "defer", "reason": "NO_CALIBRATED_MODEL": use your own switchover
+rule (QEMU's downtime-limit), do not cancel; "governor" holds the abort and its reason.
+--abort-without-model passes such aborts on instead. A device in ERROR or a spent budget is an
+abort either way.
 
 The model: the --model file; else a fit of the database if it holds telemetry; else the
 package's priors (public figures only; health says "source": "priors").
@@ -37,6 +45,7 @@ Options:
   --group <name|gid>      give the socket to this group, mode 0660
   --alpha <a>             miss probability when a decide's slo has no alpha (default 0.01)
   --max-connections <n>   more get E_TOO_MANY_CONNECTIONS (default ${DEFAULT_MAX_CONNECTIONS})
+  --abort-without-model   answer abort, not defer, when the bound is not calibrated
   -h, --help              this help
 
 Exit status: 0 stopped by SIGTERM/SIGINT with everything committed; 1 could not start, or
@@ -54,6 +63,7 @@ interface ServeArgs {
   readonly gid: number | undefined;
   readonly alpha: number;
   readonly maxConnections: number;
+  readonly abortWithoutModel: boolean;
 }
 
 function parse(argv: readonly string[], io: CliIo): ServeArgs {
@@ -66,6 +76,7 @@ function parse(argv: readonly string[], io: CliIo): ServeArgs {
       group: { type: 'string' },
       alpha: { type: 'string' },
       'max-connections': { type: 'string' },
+      'abort-without-model': { type: 'boolean', default: false },
     });
   const v = parsed.values;
   if (v.socket === undefined) throw new UsageError('--socket <path> is required');
@@ -88,6 +99,7 @@ function parse(argv: readonly string[], io: CliIo): ServeArgs {
     gid: v.group === undefined ? undefined : resolveGroup(v.group),
     alpha,
     maxConnections,
+    abortWithoutModel: v['abort-without-model'],
   };
 }
 
@@ -143,6 +155,7 @@ async function serveUntil(args: ServeArgs, io: CliIo, stop: Promise<string>): Pr
     dbPath: args.db,
     priorsPath: args.priors,
     defaultAlpha: args.alpha,
+    abortWithoutModel: args.abortWithoutModel,
     log: say,
   });
   const mode = running.server.socket.mode.toString(8).padStart(4, '0');

@@ -4,15 +4,16 @@
  */
 import { analyseStore, type StoreAnalysis } from '../../report/analyse.js';
 import { choiceOption, countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
-import { filterParts } from '../../report/describe.js';
+import { filterParts, nothingMatched } from '../../report/describe.js';
 import { worstOutcomes } from '../../report/outcome-stats.js';
 import { ARC_COLUMNS, ATTEMPT_COLUMNS, OUTCOME_COLUMNS, POLICY_COLUMNS } from '../../report/stats-tables.js';
 import { renderTable, type TextFormat } from '../../report/table-format.js';
+import { storeDateRange } from '../../store/date-range.js';
 import { openStore } from '../../store/store.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
-const HELP = `Usage: vfio-sla stats [--db <path>] [--device-model <M>] [--arc <FROM>TO>] [--since <T>]
+const HELP = `Usage: vfio-sla stats [--db <path>] [--device-model <M>] [--arc <FROM:TO>] [--since <T>]
                       [--policy <P>] [--migration-prefix <id>] [--format table|json|csv|md] [--only arcs|attempts|policies|migrations]
                       [--limit <n>]
 
@@ -29,7 +30,8 @@ Which arc blew the downtime, on which device model, since when:
 Options:
   --db <path>            database file (default: data/vfio-sla.db under the current directory)
   --device-model <M>     only arcs of this device model, and migrations that ran one
-  --arc <FROM>TO>        only this arc (state names), e.g. 'PRE_COPY_P2P>STOP_COPY' (quote the >)
+  --arc <FROM:TO>        only this arc (state names), e.g. PRE_COPY_P2P:STOP_COPY (or
+                         'PRE_COPY_P2P>STOP_COPY', quoted: an unquoted > redirects)
   --since <T>            only arcs started / outcomes decided at or after T: an ISO date or
                          date-time (UTC unless it names a zone), epoch ms, or a duration back
                          from now such as 36h or 7d
@@ -49,7 +51,7 @@ Exit status: 0 printed; 1 the database could not be read; 2 usage error (a --db 
 
 Examples:
   vfio-sla stats --device-model mlx5-cx7 --since 7d
-  vfio-sla stats --arc 'PRE_COPY_P2P>STOP_COPY' --format md
+  vfio-sla stats --arc PRE_COPY_P2P:STOP_COPY --format md
   vfio-sla stats --only migrations --limit 0 --format csv > migrations.csv`;
 
 const FORMATS = ['table', 'json', 'csv', 'md'] as const;
@@ -137,12 +139,15 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const store = openStore(args.db, { readonly: true });
   const progress = createProgress(io.stderr, io.env, { label: 'stats: arcs', total: 0 });
   let analysis: StoreAnalysis;
+  let empty: string | undefined;
   try {
     analysis = analyseStore(store, args.filter, progress.active ? { onProgress: (done, total) => progress.update(done, total) } : {});
+    if (analysis.arcs.scanned === 0 && analysis.outcomes.length === 0) empty = nothingMatched(args.filter, storeDateRange(store));
   } finally {
     progress.finish();
     store.close();
   }
+  if (empty !== undefined) io.stderr.write(`vfio-sla stats: ${empty}\n`);
   if (args.format === 'json') io.stdout.write(jsonReport(args, analysis));
   else if (args.format === 'csv') {
     const only = args.only ?? 'arcs';

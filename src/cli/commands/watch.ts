@@ -6,7 +6,6 @@
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { QmpClient } from '../../qemu/qmp-client.js';
 import { migrationIdFromPath } from '../../qemu/qmp-log.js';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
@@ -20,12 +19,13 @@ import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { assertFileTarget } from '../../files/output-target.js';
 import { migrationExists } from '../../store/run-identity.js';
-import { UsageError, type CliIo, type Command } from '../command.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>] [--guest-timeout <duration>]
-                     [--drive [--on-abort cancel|release]] [--db <path>] [--model <file>]
+                     [--drive [--on-abort cancel|release] [--abort-without-model]]
+                     [--db <path>] [--model <file>]
                      [--priors <file>] [--id <migration-id>] [--qmp-log <file>] [--json]
                      [--dest-qmp <socket>] [--vfio-trace <file>[=<read-path>]]
                      [--dest-vfio-trace <file>[=<read-path>]]
@@ -53,7 +53,8 @@ Debian) and off at the end, and reads the stop-copy and pre-copy sizes per devic
 from it (size records; the decisions count them). Without it a device's data counts as 0 bytes.
 --dest-qmp also follows the destination QEMU's VFIO devices, so their arcs are recorded too.
 
-With --drive, watch steers:
+With --drive, and a model whose bound is calibrated for this VM (fitted from enough of your own
+migrations: at --alpha 0.01 at least 99), watch steers:
   - the switchover: QEMU's downtime-limit is held at 1 ms (8.2+: also avail-switchover-
     bandwidth at 1000 B/s) until the governor commits, then raised so that QEMU's own rule
     (pending < bandwidth x downtime-limit) fires at its next check. On QEMU < 8.2 the hold lets
@@ -68,6 +69,9 @@ With --drive, watch steers:
   - abort decisions that persist for 1 s: migrate_cancel (--on-abort cancel, the default: the
     guest keeps running on the source; QEMU's incoming side then exits), or hand the
     switchover back to QEMU's own rule (--on-abort release).
+Without such a model (the priors, a small fit) --drive only observes, says so in its first
+lines, and QEMU keeps its own switchover rule: nothing is cancelled on an uncalibrated bound.
+--abort-without-model steers anyway, and then an abort may cancel the migration.
 When it ends, watch puts back the downtime-limit and throttle settings it changed (the
 auto-converge capability only once no migration runs).
 
@@ -81,6 +85,8 @@ Options:
                         which of the two binds (default: none)
   --drive               steer the switchover and throttle (otherwise decisions are advice)
   --on-abort <what>     with --drive: cancel (default) or release
+  --abort-without-model with --drive: steer (and cancel on abort) even when the model's bound is
+                        not calibrated for this VM
   --db <path>           database (default: data/vfio-sla.db under the current directory)
   --model <file>        model to decide with; default: a fit of --db when it holds telemetry,
                         else the priors (the first lines say which)
@@ -115,6 +121,7 @@ interface WatchArgs {
   readonly guestTimeoutMs: number | undefined;
   readonly drive: boolean;
   readonly onAbort: 'cancel' | 'release';
+  readonly abortWithoutModel: boolean;
   readonly db: string;
   readonly model: string | undefined;
   readonly priors: string;
@@ -160,34 +167,25 @@ function compactUtc(ms: number): string {
 }
 
 function parse(argv: readonly string[], io: CliIo): WatchArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        qmp: { type: 'string' },
-        deadline: { type: 'string' },
-        alpha: { type: 'string' },
-        budget: { type: 'string' },
-        'guest-timeout': { type: 'string' },
-        drive: { type: 'boolean', default: false },
-        'on-abort': { type: 'string' },
-        db: { type: 'string' },
-        model: { type: 'string' },
-        priors: { type: 'string' },
-        id: { type: 'string' },
-        'qmp-log': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'dest-qmp': { type: 'string' },
-        'vfio-trace': { type: 'string' },
-        'dest-vfio-trace': { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    qmp: { type: 'string' },
+    deadline: { type: 'string' },
+    alpha: { type: 'string' },
+    budget: { type: 'string' },
+    'guest-timeout': { type: 'string' },
+    drive: { type: 'boolean', default: false },
+    'on-abort': { type: 'string' },
+    'abort-without-model': { type: 'boolean', default: false },
+    db: { type: 'string' },
+    model: { type: 'string' },
+    priors: { type: 'string' },
+    id: { type: 'string' },
+    'qmp-log': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'dest-qmp': { type: 'string' },
+    'vfio-trace': { type: 'string' },
+    'dest-vfio-trace': { type: 'string' },
+  });
   const v = parsed.values;
   if (v.qmp === undefined) throw new UsageError('--qmp <socket> is required');
   const deadlineMs = parseDuration(v.deadline ?? '300ms', '--deadline');
@@ -200,6 +198,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   const onAbort = v['on-abort'] ?? 'cancel';
   if (onAbort !== 'cancel' && onAbort !== 'release') throw new UsageError(`--on-abort must be cancel or release, got '${onAbort}'`);
   if (v['on-abort'] !== undefined && !v.drive) throw new UsageError('--on-abort needs --drive');
+  if (v['abort-without-model'] && !v.drive) throw new UsageError('--abort-without-model needs --drive');
   const endpoint = endpointOf(v.qmp, io.cwd);
   if (v['dest-vfio-trace'] !== undefined && v['dest-qmp'] === undefined) throw new UsageError('--dest-vfio-trace needs --dest-qmp');
   const qmpLog = v['qmp-log'] === undefined ? undefined : resolve(io.cwd, v['qmp-log']);
@@ -212,6 +211,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     guestTimeoutMs,
     drive: v.drive,
     onAbort,
+    abortWithoutModel: v['abort-without-model'],
     db: v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
     model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
@@ -296,6 +296,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       slo: { deadlineMs: args.deadlineMs, alpha: args.alpha, budgetMs: args.budgetMs, ...(args.guestTimeoutMs === undefined ? {} : { guestTimeoutMs: args.guestTimeoutMs }) },
       drive: args.drive,
       onAbort: args.onAbort,
+      abortWithoutModel: args.abortWithoutModel,
       signal: stop.signal,
       ...(dest === undefined ? {} : { destination: dest }),
       ...(args.vfioTrace === undefined ? {} : { vfioTrace: args.vfioTrace }),

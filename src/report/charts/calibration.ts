@@ -6,6 +6,10 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { OutcomeRecord } from '../../records/records.js';
 import { summarisePolicies } from '../outcome-stats.js';
 import { formatShare } from '../stats-tables.js';
+import { subtitleLines } from './render.js';
+
+/** Width and height of the plot, px. */
+const CALIBRATION_SIZE_PX = 520;
 
 /** Points plotted at most (default 1,500): every blackout above its bound first, then an even sample. */
 export const CALIBRATION_MAX_POINTS = 1500;
@@ -55,13 +59,16 @@ export function calibrationSpec(outcomes: readonly OutcomeRecord[], maxPoints = 
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Calibration: predicted bound vs actual blackout',
-      subtitle: [
-        `Above the y = x line the blackout exceeded its bound. Share above: ${shares.join('; ')}.${wide ? ` Both axes ${logType === 'log' ? 'logarithmic' : 'symmetric-log'}.` : ''}`,
-        `${rows.length.toLocaleString('en-US')} of ${outcomes.length.toLocaleString('en-US')} outcomes plotted (all above the bound first, then an even sample).`,
-      ],
+      subtitle: subtitleLines(
+        [
+          `Above the y = x line the blackout exceeded its bound. Share above: ${shares.join('; ')}.${wide ? ` Both axes ${logType === 'log' ? 'logarithmic' : 'symmetric-log'}.` : ''}`,
+          `${rows.length.toLocaleString('en-US')} of ${outcomes.length.toLocaleString('en-US')} outcomes plotted (all above the bound first, then an even sample).`,
+        ],
+        CALIBRATION_SIZE_PX,
+      ),
     },
-    width: 460,
-    height: 460,
+    width: CALIBRATION_SIZE_PX,
+    height: CALIBRATION_SIZE_PX,
     layer: [
       {
         data: { values: [{ ms: domain[0] }, { ms: domain[1] }] },

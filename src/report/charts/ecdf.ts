@@ -7,6 +7,10 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { OutcomeRecord } from '../../records/records.js';
 import { byPolicy, ecdf, summarisePolicies } from '../outcome-stats.js';
 import { formatMs, formatShare } from '../stats-tables.js';
+import { subtitleLines } from './render.js';
+
+/** Plot width, px. */
+const ECDF_WIDTH_PX = 620;
 
 /** Steps per policy at most (default 500). */
 export const ECDF_MAX_POINTS = 500;
@@ -38,24 +42,37 @@ export function ecdfSpec(outcomes: readonly OutcomeRecord[], maxPoints = ECDF_MA
     for (const p of ecdf(values, maxPoints)) rows.push({ policy: label, value: p.value, share: p.share });
   }
   const deadline = scale.kind === 'ms' ? scale.deadlineMs : 1;
-  const xTitle = scale.kind === 'ms' ? 'actual blackout (ms)' : 'actual blackout / its deadline (1 = deadline)';
+  // A long tail (one 9 s blackout among 300 ms ones) would take most of a linear axis: log
+  // keeps the deadline region readable and still draws the tail, counted in the subtitle.
+  const values = rows.map((r) => r.value).sort((a, b) => a - b);
+  const medianValue = values[Math.floor(values.length / 2)] ?? 0;
+  const maxValue = values[values.length - 1] ?? 0;
+  const logX = medianValue > 0 && maxValue > 10 * medianValue;
+  const beyond = outcomes.filter((o) => (scale.kind === 'ms' ? o.actualBlackoutMs : o.actualBlackoutMs / o.deadlineMs) > 3 * deadline).length;
+  const unit = scale.kind === 'ms' ? ' ms' : '× its deadline';
+  const xTitle = `${scale.kind === 'ms' ? 'actual blackout (ms)' : 'actual blackout / its deadline (1 = deadline)'}${logX ? ', log scale' : ''}`;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Blackout per policy against the deadline (empirical CDF)',
-      subtitle:
-        scale.kind === 'ms'
-          ? `Share of migrations whose blackout was at most x; every migration had a ${formatMs(deadline)} ms deadline (dashed). Right of it: missed.`
-          : 'Share of migrations whose blackout was at most x times their own deadline (dashed at 1). Right of it: missed.',
+      subtitle: subtitleLines(
+        [
+          scale.kind === 'ms'
+            ? `Share of migrations whose blackout was at most x; every migration had a ${formatMs(deadline)} ms deadline (dashed). Right of it: missed.`
+            : 'Share of migrations whose blackout was at most x times their own deadline (dashed at 1). Right of it: missed.',
+          `${beyond.toLocaleString('en-US')} of ${outcomes.length.toLocaleString('en-US')} blackouts were over 3× the deadline; the longest ${formatMs(maxValue)}${unit}.${logX ? ' The x axis is logarithmic so that the tail does not squeeze the rest.' : ''}`,
+        ],
+        ECDF_WIDTH_PX,
+      ),
     },
-    width: 620,
+    width: ECDF_WIDTH_PX,
     height: 300,
     layer: [
       {
         data: { values: rows },
         mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 },
         encoding: {
-          x: { field: 'value', type: 'quantitative', title: xTitle, scale: { zero: false } },
+          x: { field: 'value', type: 'quantitative', title: xTitle, scale: logX ? { type: 'log' } : { zero: false } },
           y: { field: 'share', type: 'quantitative', title: 'share of migrations (cumulative)', axis: { format: '.0%' }, scale: { domain: [0, 1] } },
           color: { field: 'policy', type: 'nominal', title: 'policy', legend: { labelLimit: 420 } },
         },

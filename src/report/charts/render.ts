@@ -5,6 +5,7 @@
  */
 import type { View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
+import { importOptional } from '../../package/optional-dependency.js';
 import { ReportError } from '../errors.js';
 
 /** Look shared by every chart: readable sizes, titles left-aligned with a grey subtitle. */
@@ -17,6 +18,30 @@ export const CHART_CONFIG = {
   header: { labelFontSize: 11, titleFontSize: 12 },
   view: { stroke: '#ccc' },
 } as const satisfies NonNullable<TopLevelSpec['config']>;
+
+/** Average width of a subtitle character at `CHART_CONFIG.title.subtitleFontSize` (12 px Helvetica), px: generous. */
+const SUBTITLE_CHAR_PX = 6.6;
+
+/**
+ * Subtitle lines no wider than `widthPx`: Vega does not wrap titles, and one long line widens
+ * the whole SVG, which the page then scales down — every label with it (a 460 px chart with a
+ * 1,700 px subtitle was drawn at 60 %, its 11 px labels at 7 px).
+ */
+export function subtitleLines(text: string | readonly string[], widthPx: number): string[] {
+  const maxChars = Math.max(20, Math.floor(widthPx / SUBTITLE_CHAR_PX));
+  const out: string[] = [];
+  for (const paragraph of typeof text === 'string' ? [text] : text) {
+    let line = '';
+    for (const word of paragraph.split(/\s+/).filter((w) => w !== '')) {
+      if (line !== '' && line.length + 1 + word.length > maxChars) {
+        out.push(line);
+        line = word;
+      } else line = line === '' ? word : `${line} ${word}`;
+    }
+    if (line !== '') out.push(line);
+  }
+  return out;
+}
 
 /**
  * Makes the `id`s inside one SVG unique in a page holding several (Vega numbers its clip paths
@@ -37,7 +62,10 @@ export function scopeSvgIds(svg: string, prefix: string): string {
  */
 export async function renderSvg(spec: TopLevelSpec, id: string, warnings: string[] = []): Promise<string> {
   // Loaded on first use: importing the package must not pull in Vega.
-  const [{ parse, View, logger, Warn }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
+  const [{ parse, View, logger, Warn }, { compile }] = await Promise.all([
+    importOptional('vega', 'the HTML report (charts)', () => import('vega')),
+    importOptional('vega-lite', 'the HTML report (charts)', () => import('vega-lite')),
+  ]);
   const log = logger(Warn, undefined, (_method, _level, args) => void warnings.push(`${id}: ${args.map(String).join(' ')}`));
   let view: View | undefined;
   try {

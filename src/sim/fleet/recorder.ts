@@ -39,8 +39,11 @@ const RECORD_EVERY_MS = 1000;
  */
 const SIZE_EVERY_MS = 10_000;
 
-/** A simulated device's arc as the `arc` telemetry record a host would log (QMP `VFIO_MIGRATION` events). */
-export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: number): ArcRecord {
+/**
+ * A simulated device's arc as the `arc` telemetry record a host would log (QMP `VFIO_MIGRATION`
+ * events); `anchorMs` is the Unix time of virtual time 0 (record times are Unix-epoch ms).
+ */
+export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: number, anchorMs = 0): ArcRecord {
   return {
     kind: 'arc',
     migrationId,
@@ -48,7 +51,7 @@ export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: nu
     deviceModel: e.deviceModel,
     from: stateName(e.from),
     to: stateName(e.to),
-    startedAtMs: e.startedAtMs,
+    startedAtMs: anchorMs + e.startedAtMs,
     latencyMs: e.latencyMs,
     stopCopyBytes: e.stopCopyBytes,
     ok: e.ok,
@@ -69,18 +72,21 @@ export class TelemetryRecorder implements MigrationRecorder {
   /**
    * @param link The link the migration's transfers cross (`VmSpec.link`), recorded on each of
    *   them as a VMM that knows its migration NIC would; omitted: transfers name no link.
+   * @param anchorMs Unix time (ms) of the migration's virtual time 0: records carry Unix-epoch
+   *   times, as a real host's do (default 0: virtual time as it is, for tests).
    */
   constructor(
     private readonly sink: RecordSink,
     private readonly migrationId: string,
     private readonly deadlineMs: number,
     link?: string,
+    private readonly anchorMs = 0,
   ) {
     this.linkField = link === undefined ? {} : { link };
   }
 
   onArc(e: SimArcEvent): void {
-    this.push(arcRecordOf(e, this.migrationId, this.deadlineMs));
+    this.push(arcRecordOf(e, this.migrationId, this.deadlineMs, this.anchorMs));
   }
 
   onSync(world: MigrationWorld): void {
@@ -97,7 +103,7 @@ export class TelemetryRecorder implements MigrationRecorder {
         kind: 'size',
         migrationId: this.migrationId,
         deviceId: p.src.id,
-        atMs: world.nowMs,
+        atMs: this.anchorMs + world.nowMs,
         stopCopyBytes: size,
         ...(p.inPrecopy ? { initialBytes: p.pendingInitialBytes, dirtyBytes: p.pendingDirtyBytes } : {}),
       });
@@ -129,7 +135,7 @@ export class TelemetryRecorder implements MigrationRecorder {
       migrationId: id,
       policy,
       deadlineMs: this.deadlineMs,
-      decidedAtMs: done.stopAtMs,
+      decidedAtMs: this.anchorMs + done.stopAtMs,
       predictedBlackoutMs: Number.isFinite(predictedBlackoutMs) ? Math.max(0, predictedBlackoutMs) : 0,
       actualBlackoutMs: done.blackoutMs,
       met: done.blackoutMs <= this.deadlineMs,
@@ -156,7 +162,7 @@ export class TelemetryRecorder implements MigrationRecorder {
     this.push({
       kind: 'ram',
       migrationId: this.migrationId,
-      atMs: world.nowMs,
+      atMs: this.anchorMs + world.nowMs,
       pass: world.ram.pass,
       remainingBytes: Math.round(world.ram.remainingBytes),
       dirtyBytesPerS: world.ram.measuredDirtyBytesPerS,

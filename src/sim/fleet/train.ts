@@ -23,16 +23,16 @@ export interface RecordingTally {
 
 /**
  * Migrates `spec` under `policy` (QEMU's rule gets its own instance, so its exact-path size reads
- * are recorded too) and records it as `migrationId`.
+ * are recorded too) and records it as `at.migrationId`, dated from `at.anchorMs` (Unix ms).
  */
 export async function runRecorded(
   spec: VmSpec,
   policy: Policy,
   pipeline: RecordingPipeline,
-  migrationId: string,
+  at: { readonly migrationId: string; readonly anchorMs: number },
   tally: RecordingTally,
 ): Promise<MigrationResult> {
-  const recorder = new TelemetryRecorder(pipeline, migrationId, spec.deadlineMs, spec.link);
+  const recorder = new TelemetryRecorder(pipeline, at.migrationId, spec.deadlineMs, spec.link, at.anchorMs);
   const run = policy instanceof QemuPolicy ? new QemuPolicy({ name: policy.name, observer: recorder }) : policy;
   const result = await runMigration(spec, run, { recorder });
   tally.pushed += recorder.count;
@@ -51,19 +51,19 @@ export interface TrainingSummary {
 
 /**
  * Runs the training fleet under QEMU's rule — what a host records before this library is in
- * charge — into `pipeline` as `${prefix}${vm.id}`.
+ * charge — into `pipeline` as `${prefix}${vm.id}`, dated from `anchorMs` (Unix ms).
  */
 export async function recordTrainingFleet(
   fleet: readonly VmSpec[],
   pipeline: RecordingPipeline,
-  prefix: string,
+  { prefix, anchorMs }: { readonly prefix: string; readonly anchorMs: number },
   onProgress?: (done: number, total: number) => void,
 ): Promise<TrainingSummary> {
   const tally: RecordingTally = { pushed: 0 };
   const qemu = new QemuPolicy();
   let completed = 0;
   for (const [i, spec] of fleet.entries()) {
-    if ((await runRecorded(spec, qemu, pipeline, `${prefix}${spec.id}`, tally)).completed) completed++;
+    if ((await runRecorded(spec, qemu, pipeline, { migrationId: `${prefix}${spec.id}`, anchorMs }, tally)).completed) completed++;
     onProgress?.(i + 1, fleet.length);
   }
   return { migrations: fleet.length, completed, recordsPushed: tally.pushed, prefix };

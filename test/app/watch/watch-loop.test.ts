@@ -13,6 +13,8 @@ import type { TelemetryRecord } from '../../../src/records/records.js';
 import { FakeQemu, type FakeMigrationOptions } from '../../qemu/watch-fake-qemu.js';
 
 const MODEL = compileModel(loadModel(DEFAULT_PRIORS_FILE));
+/** The priors with 200 calibration scores of 0 (bound = median): enough for a 99 % conformal bound. */
+const CALIBRATED = compileModel({ ...loadModel(DEFAULT_PRIORS_FILE), calibration: { logRatioScores: new Array<number>(200).fill(0), n: 200, links: ['default'] } });
 const fakes: FakeQemu[] = [];
 afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));
@@ -51,6 +53,8 @@ async function watch(fake: FakeMigrationOptions, o: RunOptions = {}): Promise<Ru
     drive: o.drive ?? false,
     pollIntervalMs: 5,
     ...(o.onAbort === undefined ? {} : { onAbort: o.onAbort }),
+    ...(o.abortWithoutModel === undefined ? {} : { abortWithoutModel: o.abortWithoutModel }),
+    ...(o.model === undefined ? {} : { model: o.model }),
     ...(o.signal === undefined ? {} : { signal: o.signal }),
   });
   w.timeline$.subscribe((e) => {
@@ -98,9 +102,30 @@ describe('MigrationWatch, following only', () => {
   });
 });
 
+describe('MigrationWatch --drive without a calibrated model', () => {
+  it("observes only: no hold, nothing cancelled, QEMU's own rule switches over, and it says so", async () => {
+    // 15 polls over QEMU's threshold (40 MB at 300 ms): driven, the 10 aborts would cancel it.
+    const { result, entries, fq } = await watch({ remainingBytes: (n) => (n < 15 ? 50e6 : 30e6) }, { drive: true, deadlineMs: 100 });
+    expect(entries.find((e) => e.type === 'attach')).toMatchObject({ drive: false });
+    const note = entries.find((e) => e.type === 'note' && e.message.startsWith('--drive observes only'));
+    expect(note).toMatchObject({ message: expect.stringContaining('the model has no calibration') });
+    expect(decisions(entries).filter((d) => d.decision.action === 'abort').length).toBeGreaterThan(ABORT_CONFIRM_POLLS);
+    expect(decisions(entries).every((d) => !d.acted)).toBe(true);
+    expect(fq.srv.received.some((c) => c.execute === 'migrate_cancel')).toBe(false);
+    expect(fq.parameterWrites).toEqual([]);
+    expect(result).toMatchObject({ end: 'completed', switchoverBy: 'qemu' });
+  });
+
+  it('steers without --abort-without-model once the model is calibrated', async () => {
+    const { result, fq } = await watch({ remainingBytes: converging(4e6) }, { drive: true, deadlineMs: 1200, model: CALIBRATED });
+    expect(fq.parameterWrites[1]).toEqual({ 'downtime-limit': HOLD_DOWNTIME_LIMIT_MS });
+    expect(result).toMatchObject({ end: 'completed', switchoverBy: 'governor' });
+  });
+});
+
 describe('MigrationWatch --drive', () => {
   it('holds the switchover until the governor commits, then releases it before QEMU stops the guest', async () => {
-    const { result, entries, records, fq } = await watch({ remainingBytes: converging(4e6) }, { drive: true, deadlineMs: 1200 });
+    const { result, entries, records, fq } = await watch({ remainingBytes: converging(4e6) }, { drive: true, abortWithoutModel: true, deadlineMs: 1200 });
     expect(fq.parameterWrites[1]).toEqual({ 'downtime-limit': HOLD_DOWNTIME_LIMIT_MS });
     const commit = indexOf(entries, (e) => e.type === 'decision' && e.decision.action === 'commit');
     const release = indexOf(entries, (e) => e.type === 'limit' && e.action === 'release');
@@ -125,7 +150,7 @@ describe('MigrationWatch --drive', () => {
   });
 
   it("sets and restores QEMU 8.2's avail-switchover-bandwidth with the hold", async () => {
-    const { fq } = await watch({ remainingBytes: converging(4e6), availSwitchoverBandwidth: true }, { drive: true, deadlineMs: 1200 });
+    const { fq } = await watch({ remainingBytes: converging(4e6), availSwitchoverBandwidth: true }, { drive: true, abortWithoutModel: true, deadlineMs: 1200 });
     const writes = fq.parameterWrites;
     expect(writes).toContainEqual({ 'downtime-limit': 1, 'avail-switchover-bandwidth': 1000 });
     expect(writes).toContainEqual(expect.objectContaining({ 'avail-switchover-bandwidth': 0, 'downtime-limit': expect.any(Number) }));
@@ -133,14 +158,14 @@ describe('MigrationWatch --drive', () => {
   });
 
   it("records QEMU's outcome and says so when QEMU switches over before a commit (the hold leaked)", async () => {
-    const { result, entries, records } = await watch({ remainingBytes: (n) => (n === 0 ? 100e6 : 50_000) }, { drive: true, deadlineMs: 1000 });
+    const { result, entries, records } = await watch({ remainingBytes: (n) => (n === 0 ? 100e6 : 50_000) }, { drive: true, abortWithoutModel: true, deadlineMs: 1000 });
     expect(result).toMatchObject({ end: 'completed', switchoverBy: 'qemu' });
     expect(entries.some((e) => e.type === 'note' && e.message.includes('hold leaked'))).toBe(true);
     expect(records.at(-1)).toMatchObject({ kind: 'outcome', policy: 'qemu' });
   });
 
   it(`cancels the migration after ${ABORT_CONFIRM_POLLS} consecutive abort decisions, and only then`, async () => {
-    const { result, entries, fq, records } = await watch({ remainingBytes: () => 50e6 }, { drive: true, deadlineMs: 100 });
+    const { result, entries, fq, records } = await watch({ remainingBytes: () => 50e6 }, { drive: true, abortWithoutModel: true, deadlineMs: 100 });
     const ds = decisions(entries);
     const cancel = indexOf(entries, (e) => e.type === 'cancel');
     expect(ds.slice(0, ABORT_CONFIRM_POLLS).map((d) => d.decision.reason)).toEqual(new Array(ABORT_CONFIRM_POLLS).fill('DEADLINE_UNREACHABLE'));
@@ -152,7 +177,7 @@ describe('MigrationWatch --drive', () => {
   });
 
   it("with onAbort 'release' hands the switchover back to QEMU's own downtime-limit", async () => {
-    const { result, fq, records } = await watch({ remainingBytes: () => 30e6 }, { drive: true, deadlineMs: 100, onAbort: 'release' });
+    const { result, fq, records } = await watch({ remainingBytes: () => 30e6 }, { drive: true, abortWithoutModel: true, deadlineMs: 100, onAbort: 'release' });
     expect(fq.srv.received.some((c) => c.execute === 'migrate_cancel')).toBe(false);
     expect(fq.parameterWrites).toContainEqual({ 'downtime-limit': 300 });
     expect(result).toMatchObject({ end: 'completed', switchoverBy: 'qemu' });
@@ -162,7 +187,7 @@ describe('MigrationWatch --drive', () => {
   it('aims auto-converge at the advised throttle under TCG, and puts everything back after', async () => {
     const { entries, fq, result } = await watch(
       { remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 6 },
-      { drive: true, deadlineMs: 1500 },
+      { drive: true, abortWithoutModel: true, deadlineMs: 1500 },
     );
     expect(entries.find((e) => e.type === 'attach')).toMatchObject({ throttle: 'auto-converge' });
     const advised = decisions(entries).find((d) => d.decision.action === 'throttle');
@@ -178,7 +203,7 @@ describe('MigrationWatch --drive', () => {
   it('compounds auto-converge on a guest QEMU already throttles: the target is absolute', async () => {
     const { entries, fq } = await watch(
       { remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 6, cpuThrottlePercentage: 50 },
-      { drive: true, deadlineMs: 1500 },
+      { drive: true, abortWithoutModel: true, deadlineMs: 1500 },
     );
     const f = decisions(entries).find((d) => d.decision.action === 'throttle')?.decision.throttle?.throttleFraction ?? NaN;
     expect(f).toBeGreaterThan(0);
@@ -189,7 +214,7 @@ describe('MigrationWatch --drive', () => {
   });
 
   it('caps every vCPU with set-vcpu-dirty-limit where KVM has a dirty ring', async () => {
-    const { fq, entries } = await watch({ remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 4, kvmDirtyRing: true }, { drive: true, deadlineMs: 1500 });
+    const { fq, entries } = await watch({ remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 4, kvmDirtyRing: true }, { drive: true, abortWithoutModel: true, deadlineMs: 1500 });
     const advice = decisions(entries).find((d) => d.decision.action === 'throttle')?.decision.throttle;
     const limits = fq.srv.received.filter((c) => c.execute === 'set-vcpu-dirty-limit');
     // Two vCPUs sharing the rate evenly, each held at up to quota + 25 MiB/s (QEMU's dead band).
@@ -200,7 +225,7 @@ describe('MigrationWatch --drive', () => {
   });
 
   it('says once that it cannot throttle when it attached to a running migration without auto-converge', async () => {
-    const { entries } = await watch({ remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 5 }, { drive: true, deadlineMs: 1500, startFirst: true });
+    const { entries } = await watch({ remainingBytes: () => 30e6, dirtyPagesPerS: 40_000, failAfterPolls: 5 }, { drive: true, abortWithoutModel: true, deadlineMs: 1500, startFirst: true });
     expect(entries.find((e) => e.type === 'attach')).toMatchObject({ events: 'off', throttle: 'none', runningStatus: 'setup' });
     expect(entries.filter((e) => e.type === 'throttle')).toEqual([expect.objectContaining({ step: expect.objectContaining({ mechanism: 'none' }) })]);
   });
@@ -228,7 +253,7 @@ describe('MigrationWatch ends', () => {
     const stop = new AbortController();
     const { result, fq } = await watch(
       { remainingBytes: () => 50e6 },
-      { drive: true, deadlineMs: 1200, signal: stop.signal, onEntry: (entries) => decisions(entries).length === 3 && stop.abort() },
+      { drive: true, abortWithoutModel: true, deadlineMs: 1200, signal: stop.signal, onEntry: (entries) => decisions(entries).length === 3 && stop.abort() },
     );
     expect(result).toMatchObject({ end: 'interrupted', status: 'active' });
     expect(fq.params['downtime-limit']).toBe(300);

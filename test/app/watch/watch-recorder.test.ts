@@ -88,14 +88,14 @@ describe('WatchRecorder', () => {
     expect(records.at(-1)).toMatchObject({ policy: 'qemu', deadlineMs: 300, actualBlackoutMs: 21, predictedBlackoutMs: 300 });
   });
 
-  it('pushes a ram record as each active poll arrives, timed from the first poll', () => {
+  it('pushes a ram record as each active poll arrives, at its Unix time', () => {
     const records: TelemetryRecord[] = [];
     const recorder = new WatchRecorder({ migrationId: 'm', source: 'qmp', sink: { push: (r) => records.push(r) } });
     const lines = smallRun();
     for (const w of lines.slice(0, 8)) recorder.onWire(w);
     expect(records).toEqual([
-      expect.objectContaining({ kind: 'ram', atMs: 100.25, pass: 1, remainingBytes: 90e6, dirtyBytesPerS: 5000 * 4096, bandwidthBytesPerS: (1073.7 * 1e6) / 8 }),
-      expect.objectContaining({ kind: 'ram', atMs: 200.5, remainingBytes: 40e6 }),
+      expect.objectContaining({ kind: 'ram', atMs: expect.closeTo(T0_MS + 100.25, 3) as number, pass: 1, remainingBytes: 90e6, dirtyBytesPerS: 5000 * 4096, bandwidthBytesPerS: (1073.7 * 1e6) / 8 }),
+      expect.objectContaining({ kind: 'ram', atMs: expect.closeTo(T0_MS + 200.5, 3) as number, remainingBytes: 40e6 }),
     ]);
     expect(recorder.phase).toBe('recording');
   });
