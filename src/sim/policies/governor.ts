@@ -16,7 +16,7 @@
 import { compileModel, type CompiledModel } from '../../estimators/predict.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { MigState } from '../../fsm/index.js';
-import { AdaptiveAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptive-alpha.js';
+import { AdaptiveAlpha, decisionAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptive-alpha.js';
 import { decide } from '../../governor/decide.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
@@ -36,7 +36,8 @@ export interface GovernorPolicyOptions {
   /**
    * Online adaptive α (`governor/adaptive-alpha.ts`): each migration is decided at α_t, learnt
    * from the misses of the ones before; misses per attempt ≤ α·T + (α_1 + γ)/γ over any T.
-   * Default on with γ = 0.01; `false`: every migration at the fixed `alpha`.
+   * Default on with γ = 0.01; `false`: every migration at the fixed `alpha`. A positive α_t below
+   * 1/(n+1) (n calibration scores) is decided at 1/(n+1), the largest score ({@link decisionAlpha}).
    */
   readonly adaptive?: Omit<AdaptiveAlphaOptions, 'alpha'> | false;
   /** Where `DeadlineSetState` records arcs, sizes and outcomes; default nowhere. */
@@ -82,7 +83,7 @@ export class GovernorPolicy implements Policy {
       this.count('abort:MISS_ALLOWANCE_SPENT');
       return { onPoll: () => ({ kind: 'abort', reason: 'MISS_ALLOWANCE_SPENT' }) };
     }
-    const alpha = adaptive === null ? this.options.alpha : adaptive.current;
+    const alpha = adaptive === null ? this.options.alpha : decisionAlpha(adaptive.current, model.calibration?.n ?? 0);
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
     const compiled = this.compiled;
