@@ -51,7 +51,7 @@ describe('fleet metrics', () => {
 
   it('pairs total times on the migrations both policies completed', () => {
     const other = [result('a', { totalTimeMs: 5_000 }), result('b', { completed: false }), result('d', { totalTimeMs: 15_000 })];
-    expect(pairedTimeRatio(results, other)).toEqual({ ratio: 30_000 / 20_000, pairs: 2 });
+    expect(pairedTimeRatio(results, other)).toMatchObject({ ratio: 30_000 / 20_000, pairs: 2 });
   });
 });
 
