@@ -28,6 +28,24 @@
  */
 import { GovernorError } from './errors.js';
 
+/**
+ * The level a decision is made at when α_t > 0 and the bound is conformal on `n` scores:
+ * max(α_t, 1/(n+1)), i.e. the largest score instead of no conformal bound at all.
+ *
+ * Why: after a miss α_t falls to ~α − γ(1 − α) (0.0001 at α = γ = 0.01), below 1/(n+1) ≈ 0.0045
+ * for n ≈ 220; the conformal rank then exceeds n and the predictor falls back to its union bound,
+ * which almost never fits — the governor stopped committing for ~100 attempts after one miss
+ * (fleet seeds 3 and 10). The long-run guarantee of {@link AdaptiveAlpha} needs only that an
+ * attempt at α_t ≤ 0 does not commit; what bound is used while α_t > 0 does not enter it, so
+ * misses over T attempts stay ≤ α·T + (α_1 + γ)/γ. The per-decision conformal promise at such an
+ * attempt is P(actual ≤ bound) ≥ 1 − 1/(n+1) (exchangeable case), not 1 − α_t.
+ * α_t ≤ 0, or `n` = 0 (uncalibrated model), is returned unchanged.
+ */
+export function decisionAlpha(alphaT: number, n: number): number {
+  if (!(alphaT > 0) || !(n > 0)) return alphaT;
+  return Math.max(alphaT, 1 / (n + 1));
+}
+
 /** Options of {@link AdaptiveAlpha}. */
 export interface AdaptiveAlphaOptions {
   /** The long-run miss rate promised, per attempted migration, in (0, 1). */

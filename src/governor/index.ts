@@ -15,7 +15,7 @@ export type {
 export { realTimeClock, type NowSource } from './clock.js';
 export { attemptRecord, outcomeRecord, GOVERNOR_POLICY } from './outcome.js';
 export { CalibrationWatcher } from './calibration.js';
-export { AdaptiveAlpha, DEFAULT_ACI_GAMMA, DEFAULT_ACI_MAX_ALPHA } from './adaptive-alpha.js';
+export { AdaptiveAlpha, DEFAULT_ACI_GAMMA, DEFAULT_ACI_MAX_ALPHA, decisionAlpha } from './adaptive-alpha.js';
 export type { AdaptiveAlphaOptions, AdaptiveAlphaStatus } from './adaptive-alpha.js';
 export type { CalibrationStatus, CalibrationWatcherOptions, ObservedOutcome } from './calibration.js';
 export { GovernorError, type GovernorErrorCode } from './errors.js';

@@ -203,7 +203,7 @@ describe('vfio-sla demo', () => {
   it('has a --help that says what the numbers mean', async () => {
     const io = captureIo('/tmp');
     expect(await runCli(['demo', '--help'], io)).toBe(0);
-    expect(io.out()).toContain('useful share (completed within the deadline / attempted), miss rate');
-    expect(io.out()).toContain('(missed deadlines / attempted)');
+    expect(io.out()).toContain('useful share (completed within the deadline / attempted)');
+    expect(io.out()).toContain('miss rate (missed deadlines / migrations attempted)');
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AdaptiveAlpha } from '../../src/governor/adaptive-alpha.js';
+import { conformalRank } from '../../src/estimators/conformal.js';
+import { AdaptiveAlpha, decisionAlpha } from '../../src/governor/adaptive-alpha.js';
 import { GovernorError } from '../../src/governor/errors.js';
 
 describe('AdaptiveAlpha', () => {
@@ -49,5 +50,18 @@ describe('AdaptiveAlpha', () => {
     expect(() => new AdaptiveAlpha({ alpha: 0 })).toThrow(GovernorError);
     expect(() => new AdaptiveAlpha({ alpha: 0.01, gamma: 1 })).toThrow(expect.objectContaining({ code: 'E_BAD_SLO' }));
     expect(() => new AdaptiveAlpha({ alpha: 0.01, maxAlpha: 1.5 })).toThrow(expect.objectContaining({ code: 'E_BAD_SLO' }));
+  });
+
+  it('decides a positive α_t too small for a conformal rank at the largest score, and leaves α_t ≤ 0 alone', () => {
+    // One miss at α = γ = 0.01 leaves α_t = 0.0001: rank ⌈(n+1)(1 − α_t)⌉ > n, no conformal bound.
+    const a = new AdaptiveAlpha({ alpha: 0.01, gamma: 0.01 });
+    a.observe(true);
+    expect(conformalRank(220, a.current)).toBeGreaterThan(220);
+    expect(conformalRank(220, decisionAlpha(a.current, 220))).toBe(220);
+    for (const n of [99, 150, 220, 299, 1000]) expect(conformalRank(n, decisionAlpha(1e-6, n))).toBe(n);
+    expect(decisionAlpha(0.05, 220)).toBe(0.05);
+    expect(decisionAlpha(0, 220)).toBe(0);
+    expect(decisionAlpha(-0.005, 220)).toBe(-0.005);
+    expect(decisionAlpha(0.0001, 0)).toBe(0.0001);
   });
 });

@@ -33,10 +33,10 @@ of RAM, idle to non-converging workloads, 10-100 Gb/s links, and compares switch
        kubevirt  KubeVirt VEP 248 stall detection and implied-downtime budget over QEMU's rule
        oracle    knows the true blackout at every poll; switches at the earliest that fits
        oracle-throttle  the same, and caps the guest's dirty rate at every poll that does not fit
-and prints, per policy: useful share (completed within the deadline / attempted), miss rate
-(missed deadlines / attempted), blackout p50/p99 and mean total migration time over completed
-migrations, the aborted and throttled shares. The governor decides each migration at an
-adaptive alpha learnt from the misses of those before it (misses <= alpha x attempts + 2).
+and prints, per policy: useful share (completed within the deadline / attempted),
+miss rate (missed deadlines / migrations attempted), blackout p50/p99 and mean total migration
+time over completed migrations, the aborted and throttled shares. The governor decides each migration at an
+adaptive alpha learnt from the misses of those before it (misses <= alpha x attempts + 3).
 The held-out runs are recorded too (demo/s<seed>/heldout/<policy>/vm-NNNN), each with how it
 ended; then the HTML report of the store is written (vfio-sla report), its attempts table
 showing the aborted share and the total time beside the miss rate.

@@ -16,6 +16,21 @@ const calm = (over: Parameters<typeof vmSpec>[1] = {}) => calmVm(7, { devices: [
 describe('the governor policy', () => {
   const model = calibratedSimModel();
 
+  it('starts adaptive α at 2α, so any 300 attempts at α = 1 % miss at most 2 % (α·T + 3)', () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    expect(policy.adaptive?.current).toBeCloseTo(0.02, 12);
+    // The adversary: every attempt that may commit misses.
+    let misses = 0;
+    for (let t = 0; t < 300; t++) {
+      const missed = policy.adaptive?.mayCommit === true;
+      if (missed) misses++;
+      policy.adaptive?.observe(missed);
+    }
+    expect(misses).toBeLessThanOrEqual(6);
+    expect(policy.adaptive?.status().missAllowance).toBeCloseTo(6, 9);
+    expect(new GovernorPolicy({ model, alpha: 0.01, adaptive: { initialAlpha: 0.01 } }).adaptive?.current).toBe(0.01);
+  });
+
   it('commits a calm VM within its deadline and records why', async () => {
     const policy = new GovernorPolicy({ model, alpha: 0.01 });
     const r = await runMigration(calm(), policy);
