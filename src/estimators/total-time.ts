@@ -64,6 +64,7 @@ export function precopyBoundWithinBudgetMs(precopyMs: number, sortedScores: Arra
 /** One pre-copy poll of a finished migration: what was projected then, and what happened. */
 export interface PrecopyTimePoint {
   readonly migrationId: string;
+  /** Poll time from the migration's first RAM poll, ms. */
   readonly atMs: number;
   /** AVG projection of the pre-copy time left to QEMU's switchover size, ms (Infinity: does not converge). */
   readonly projectedMs: number;
@@ -77,7 +78,7 @@ export interface PrecopyTimePoint {
  * `threshold_size`, switchover-today.md §1.1–1.2), so that is the target each poll is projected
  * to, with the outcome's `deadlineMs` as the downtime-limit. The end of the migration is the
  * pre-copy transfer's end plus the stop-copy transfer (the importer's `transfer` pair, both
- * timed from the migration start, as `ram.atMs` is). Polls before QEMU's first dirty-bitmap
+ * timed from the migration start, taken to be the first RAM poll). Polls before QEMU's first dirty-bitmap
  * sync are skipped: QEMU's dirty rate is 0 there for "not measured yet". Empty when the
  * migration lacks the outcome or the transfer pair.
  */
@@ -95,19 +96,23 @@ export function precopyTimePoints(migrationId: string, records: readonly Telemet
   }
   if (downtimeLimitMs === undefined || precopyMs === undefined || stopcopyMs === undefined) return [];
   const endMs = precopyMs + stopcopyMs;
+  // Record times are epoch ms; QEMU's durations count from the migration's start, taken to be
+  // its first RAM poll.
+  const t0 = rams.reduce((m, r) => Math.min(m, r.atMs), Infinity);
   const points: PrecopyTimePoint[] = [];
   // The sync that began a pass is taken to be at the first poll that reported the pass.
   let pass = -1;
   let syncAtMs = 0;
   for (const r of rams) {
+    const atMs = r.atMs - t0;
     if (r.pass !== pass) {
       pass = r.pass;
-      syncAtMs = r.atMs;
+      syncAtMs = atMs;
     }
-    if (!(r.dirtyBytesPerS > 0) || !(r.atMs < precopyMs)) continue;
+    if (!(r.dirtyBytesPerS > 0) || !(atMs < precopyMs)) continue;
     const target = r.bandwidthBytesPerS * (downtimeLimitMs / 1000);
-    const state = { remainingBytes: r.remainingBytes, dirtyBytesPerS: r.dirtyBytesPerS, bandwidthBytesPerS: r.bandwidthBytesPerS, sinceSyncMs: r.atMs - syncAtMs };
-    points.push({ migrationId, atMs: r.atMs, projectedMs: switchoverInMs(state, target), actualMs: endMs - r.atMs });
+    const state = { remainingBytes: r.remainingBytes, dirtyBytesPerS: r.dirtyBytesPerS, bandwidthBytesPerS: r.bandwidthBytesPerS, sinceSyncMs: atMs - syncAtMs };
+    points.push({ migrationId, atMs, projectedMs: switchoverInMs(state, target), actualMs: endMs - atMs });
   }
   return points;
 }

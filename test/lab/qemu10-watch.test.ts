@@ -85,6 +85,9 @@ async function migrate(id: string, model: CompiledModel, o: { drive: boolean; de
       // A budget, so that a migration the governor never commits ends (cancelled) instead of hanging the suite.
       slo: { deadlineMs: o.deadlineMs, alpha: ALPHA, budgetMs: BUDGET_MS },
       drive: o.drive,
+      // The models here are fitted from a few lab migrations, fewer than calibration needs: steer
+      // anyway (--abort-without-model), or --drive would only observe.
+      abortWithoutModel: o.drive,
       pollIntervalMs: 100,
       vfioTrace: { qemuPath: '/dev/port-trace-src', readPath: g.sockets['trace-src'] },
       destinationVfioTrace: { qemuPath: '/dev/port-trace-dst', readPath: g.sockets['trace-dst'] },

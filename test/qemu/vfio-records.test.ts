@@ -86,14 +86,14 @@ describe('VFIO trace as size records', () => {
     expect(parseVfioTraceLine('qemu-system-x86_64: warning: something else', 1)).toBeUndefined();
   });
 
-  it('makes one size record per pending line once a stop-copy size is known, per device, relative to the first poll', () => {
+  it('makes one size record per pending line once a stop-copy size is known, per device, at the trace line’s epoch time', () => {
     const sizes = sizesOf(records(true));
     expect(sizes.map((s) => [s.deviceId, s.stopCopyBytes, s.initialBytes, s.dirtyBytes])).toEqual([
       ['vfio0', 16384, 4096, 0],
       ['vfio0', 16384, 0, 24],
       ['vfio0', 16384, 0, 24],
     ]);
-    expect(sizes[0]!.atMs).toBeCloseTo(40, 3); // trace at +90 ms, first poll at +50 ms
+    expect(sizes[0]!.atMs).toBeCloseTo(T0_S * 1000 + 90, 3); // record times are epoch ms: the trace line at T0 + 90 ms
   });
 
   it('reads vfio.transferred from query-migrate', () => {

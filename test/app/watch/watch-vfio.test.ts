@@ -61,6 +61,8 @@ async function watch(
     model: MODEL,
     slo: { deadlineMs: o.deadlineMs ?? 1500, alpha: 0.1, budgetMs: Infinity },
     drive: o.drive ?? false,
+    // MODEL is not calibrated for this VM: steer anyway, as an operator would with --abort-without-model.
+    abortWithoutModel: o.drive ?? false,
     pollIntervalMs: 5,
     ...(o.trace === true ? { vfioTrace: { qemuPath: join(dir, 'qemu.log') } } : {}),
     ...(o.dest === undefined ? {} : { destination: o.dest.qmp }),
