@@ -87,7 +87,7 @@ export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefi
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const out: TelemetryRecord[] = [];
   const migrationId = m.migrationId;
-  const vfio = vfioRecords(migrationId, m.events, m.vfio, 0);
+  const vfio = vfioRecords(migrationId, m.events, m.vfio);
   out.push(...vfio.arcs, ...vfio.sizes);
   for (const p of m.polls) {
     const r = ramRecordOf(migrationId, p);

@@ -112,8 +112,6 @@ export class VfioStateTracker {
 /** What the devices of one QEMU are, for the arc records. */
 export interface VfioArcContext {
   readonly migrationId: string;
-  /** Zero of `startedAtMs`, epoch ms (the migration's first poll). Earlier starts are clamped to 0. */
-  readonly zeroAtMs: number;
   /** Device model key by device id (`vfio-devices.ts`); `unknownModel` for devices not in it. */
   readonly models: ReadonlyMap<string, string>;
   readonly unknownModel: string;
@@ -161,7 +159,7 @@ export function vfioArcRecords(events: readonly Pick<QmpEvent, 'atMs' | 'event' 
       deviceModel: ctx.models.get(v.deviceId) ?? ctx.unknownModel,
       from: arc.from,
       to: arc.to,
-      startedAtMs: Math.max(0, startAtMs - ctx.zeroAtMs),
+      startedAtMs: startAtMs,
       latencyMs: v.atMs - startAtMs,
       stopCopyBytes: ctx.stopCopyBytesAt?.(v.deviceId, startAtMs) ?? 0,
       ok: true,

@@ -138,9 +138,9 @@ export interface VfioSideRecords {
 
 /**
  * `arc` and `size` records of one QEMU: `events` its `VFIO_MIGRATION` events, `side` its
- * devices and trace, `zeroAtMs` the zero of the records' times (0: epoch ms, as records are).
+ * devices and trace. Record times are the events' and trace lines' epoch ms.
  */
-export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[], side: VfioSideLog, zeroAtMs: number): VfioSideRecords {
+export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[], side: VfioSideLog): VfioSideRecords {
   const byName = new Map(side.devices.map((d) => [d.name, d.deviceId]));
   const names = new Set(side.trace.map((t) => parseVfioTraceLine(t.text, t.atMs)?.name).filter((n): n is string => n !== undefined));
   const ids = new Set(events.map((e) => (typeof e.data['device-id'] === 'string' ? e.data['device-id'] : undefined)).filter((n): n is string => n !== undefined));
@@ -151,13 +151,12 @@ export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[]
   for (const t of [...side.trace].sort((a, b) => a.atMs - b.atMs)) {
     const parsed = parseVfioTraceLine(t.text, t.atMs);
     if (parsed === undefined) continue;
-    const r = tracker.observe(parsed, migrationId, zeroAtMs);
+    const r = tracker.observe(parsed, migrationId);
     if (r !== undefined) sizes.push(r);
   }
   const models = new Map(side.devices.map((d) => [d.deviceId, d.model]));
   const { arcs, untimed } = vfioArcRecords(events, {
     migrationId,
-    zeroAtMs,
     models,
     unknownModel: UNIDENTIFIED_DEVICE_MODEL,
     stopCopyBytesAt: (id, atMs) => tracker.stopCopyBytesAt(id, atMs),
@@ -167,9 +166,9 @@ export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[]
 }
 
 /** Both sides' records of a migration (source events = the log's own events). */
-export function vfioRecords(migrationId: string, sourceEvents: readonly QmpEvent[], log: VfioLog | undefined, zeroAtMs: number): VfioSideRecords {
+export function vfioRecords(migrationId: string, sourceEvents: readonly QmpEvent[], log: VfioLog | undefined): VfioSideRecords {
   const l = log ?? emptyVfioLog();
-  const src = vfioSideRecords(migrationId, sourceEvents, l.source, zeroAtMs);
-  const dst = vfioSideRecords(migrationId, l.destination.events, l.destination, zeroAtMs);
+  const src = vfioSideRecords(migrationId, sourceEvents, l.source);
+  const dst = vfioSideRecords(migrationId, l.destination.events, l.destination);
   return { arcs: [...src.arcs, ...dst.arcs], sizes: [...src.sizes, ...dst.sizes], untimedArcs: src.untimedArcs + dst.untimedArcs };
 }

@@ -106,8 +106,8 @@ export class VfioTraceTracker {
 
   constructor(private readonly deviceIdOf: (name: string) => string = (n) => n) {}
 
-  /** Takes one parsed line; returns the `size` record it makes, if any (`atMs` relative to `zeroAtMs`). */
-  observe(t: VfioTraceLine, migrationId: string, zeroAtMs: number): SizeRecord | undefined {
+  /** Takes one parsed line; returns the `size` record it makes, if any (at the line's epoch time). */
+  observe(t: VfioTraceLine, migrationId: string): SizeRecord | undefined {
     const id = this.deviceIdOf(t.name);
     if (t.kind === 'set-state') {
       const list = this.starts.get(id) ?? [];
@@ -128,7 +128,7 @@ export class VfioTraceTracker {
       kind: 'size',
       migrationId,
       deviceId: id,
-      atMs: Math.max(0, t.atMs - zeroAtMs),
+      atMs: t.atMs,
       stopCopyBytes,
       initialBytes: t.initialBytes,
       dirtyBytes: t.dirtyBytes,

@@ -65,7 +65,6 @@ describe('VFIO_MIGRATION events as arcs', () => {
     const events = [vfioEvent('pre-copy', T0_S)].map((e, i) => ({ atMs: T0_S * 1000, line: i + 1, event: 'VFIO_MIGRATION', data: e['data'] as Record<string, unknown> }));
     const r = vfioArcRecords(events, {
       migrationId: 'm',
-      zeroAtMs: 0,
       models: new Map(),
       unknownModel: 'x',
       tracedStartAtMs: () => T0_S * 1000 + 5,

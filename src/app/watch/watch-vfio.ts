@@ -148,7 +148,7 @@ class VfioSideWatch {
       const parsed = parseVfioTraceLine(text, nowEpochMs);
       if (parsed === undefined) continue;
       this.annotate(vfioAnnotationLine(this.side, { trace: text, atMs: nowEpochMs }));
-      this.trace.observe(parsed, '', 0);
+      this.trace.observe(parsed, '');
     }
   }
 
