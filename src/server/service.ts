@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { decide } from '../governor/decide.js';
 import { GovernorError } from '../governor/errors.js';
 import type { Store } from '../store/store.js';
+import type { PeerShareInfo } from './peer-cred.js';
 import { VERSION } from '../package/version.js';
 import { PipelineError } from '../telemetry/errors.js';
 import type { PipelineStats, RecordingPipeline } from '../telemetry/pipeline.js';
@@ -41,6 +42,8 @@ export interface ServerInfo {
   /** Request bytes read and not yet served, over all connections. */
   readonly bufferedRequestBytes: number;
   readonly draining: boolean;
+  /** Whether each uid and process gets a share of the connection limit, or why not. */
+  readonly peerShares: PeerShareInfo;
 }
 
 export interface ServiceOptions {
@@ -176,6 +179,7 @@ export class Service {
       connections: server?.connections ?? 0,
       blockedConnections: server?.blockedConnections ?? 0,
       bufferedRequestBytes: server?.bufferedRequestBytes ?? 0,
+      peerShares: server?.peerShares ?? null,
       store: this.recording?.store.path ?? null,
       queuedRecords: stats?.pending ?? 0,
       records: stats === undefined ? null : { accepted: stats.accepted, rejected: stats.rejected, committed: stats.committed, faulted: stats.faulted },

@@ -24,6 +24,11 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
+/** The global limit alone: this process may take every slot (per-peer shares: peer-shares.test.ts). */
+function oneClientMayFill(max: number): { maxConnections: number; maxConnectionsPerUid: number; maxConnectionsPerPid: number } {
+  return { maxConnections: max, maxConnectionsPerUid: max, maxConnectionsPerPid: max };
+}
+
 async function client(): Promise<LineClient> {
   const c = await LineClient.connect(tmp.socket);
   clients.push(c);
@@ -92,7 +97,7 @@ describe('hostile and slow clients', () => {
   });
 
   it('closes connections beyond the maximum with E_TOO_MANY_CONNECTIONS and takes new ones when there is room', async () => {
-    running = await startTestService(tmp, { maxConnections: 2, minEvictableIdleMs: 3_600_000 });
+    running = await startTestService(tmp, { ...oneClientMayFill(2), minEvictableIdleMs: 3_600_000 });
     const a = await client();
     const b = await client();
     expect(await a.request({ id: 1, method: 'health' })).toMatchObject({ result: { connections: 2 } });
@@ -204,7 +209,7 @@ describe('a service no idle client can lock', () => {
   });
 
   it('when every slot is held by idle connections, a newcomer is served and the longest idle is closed', async () => {
-    running = await startTestService(tmp, { maxConnections: 4, minEvictableIdleMs: 0 });
+    running = await startTestService(tmp, { ...oneClientMayFill(4), minEvictableIdleMs: 0 });
     const holders = [];
     for (let i = 0; i < 4; i++) holders.push(await client());
     const vmm = await client();
@@ -214,7 +219,7 @@ describe('a service no idle client can lock', () => {
   });
 
   it('when every slot is busy, one reserved connection still answers health (and nothing else)', async () => {
-    running = await startTestService(tmp, { maxConnections: 2 });
+    running = await startTestService(tmp, { ...oneClientMayFill(2) });
     // Busy, not idle: each holds half a request line.
     for (let i = 0; i < 2; i++) (await client()).send('{"id":"half","method":"he');
     const probe = await client();

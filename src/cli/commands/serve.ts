@@ -44,7 +44,10 @@ Options:
   --priors <file>         priors for fits and for starting without data (default: models/priors.json)
   --group <name|gid>      give the socket to this group, mode 0660
   --alpha <a>             miss probability when a decide's slo has no alpha (default 0.01)
-  --max-connections <n>   more get E_TOO_MANY_CONNECTIONS (default ${DEFAULT_MAX_CONNECTIONS})
+  --max-connections <n>   more get E_TOO_MANY_CONNECTIONS (default ${DEFAULT_MAX_CONNECTIONS}); one uid may
+                          hold 3/4 of them, one process 1/2 (told apart by SO_PEERCRED through a
+                          small C module built with cc on first use; without one, health's
+                          peerShares says they are off and why)
   --abort-without-model   answer abort, not defer, when the bound is not calibrated
   -h, --help              this help
 
@@ -161,6 +164,8 @@ async function serveUntil(args: ServeArgs, io: CliIo, stop: Promise<string>): Pr
   const mode = running.server.socket.mode.toString(8).padStart(4, '0');
   const from = model.source === 'priors' ? 'priors only (no --model, no telemetry to fit)' : model.source === 'file' ? model.path : 'fitted from the database';
   say(`listening on ${args.socket} (mode ${mode}${args.gid === undefined ? '' : `, gid ${args.gid}`}); model '${model.fitted.name}': ${String(from)}; db ${args.db ?? 'none'}; pid ${process.pid}`);
+  const shares = running.server.peerShares;
+  if (!shares.enabled) say(`${shares.reason}; the ${args.maxConnections} connections are shared by all`);
   const signal = await stop;
   say(`${signal}: draining`);
   try {
