@@ -64,9 +64,29 @@ export function filterFromOptions(v: RawFilterOptions, nowMs: number): AnalysisF
   return out;
 }
 
+/** SQLite's name for a private in-memory database (https://sqlite.org/inmemorydb.html), never a file. */
+export const IN_MEMORY_DB = ':memory:';
+
+/** Why a command that only reads has no use for `--db :memory:`. */
+export const NOTHING_TO_READ = 'would be empty: there is nothing in it to read';
+
+/**
+ * `--db` resolved under `cwd` (default `data/vfio-sla.db`). `:memory:` means what it means to
+ * SQLite — an in-memory database that is gone when the command ends — not a file of that name
+ * in `cwd` (`./:memory:` still names one): returned as it is where `memory` is `'allowed'`,
+ * else refused (exit 2) with `memory` as the reason.
+ */
+export function dbOption(raw: string | undefined, cwd: string, memory: 'allowed' | (string & {})): string {
+  if (raw === IN_MEMORY_DB) {
+    if (memory === 'allowed') return IN_MEMORY_DB;
+    throw new UsageError(`--db ':memory:' is SQLite's in-memory database, which ${memory}; give a database file (./:memory: for a file of that name)`);
+  }
+  return raw === undefined ? defaultDbPath(cwd) : resolve(cwd, raw);
+}
+
 /** The database `--db` names (default `data/vfio-sla.db` under `cwd`), which must exist. */
 export function existingDb(raw: string | undefined, cwd: string): string {
-  const db = raw === undefined ? defaultDbPath(cwd) : resolve(cwd, raw);
+  const db = dbOption(raw, cwd, NOTHING_TO_READ);
   if (!existsSync(db)) throw new UsageError(`--db: no database at '${raw ?? db}' (import telemetry first: vfio-sla import)`);
   return db;
 }

@@ -86,6 +86,41 @@ describe('--db that is not a database file', () => {
   });
 });
 
+describe('--db :memory:', () => {
+  it('import checks and counts into an in-memory database, says nothing was kept, and creates no file', async () => {
+    writeFileSync(join(tmp.dir, 'r.jsonl'), `${JSON.stringify(arc())}\n${JSON.stringify(arc({ latencyMs: -1 }))}\n`);
+    const r = await cli('import', 'r.jsonl', '--db', ':memory:');
+    expect(r.code).toBe(1); // one line rejected
+    expect(r.out).toContain('into :memory:: 1 records accepted (1 new, 0 already stored), 1 rejected');
+    expect(r.out).toContain(':memory: is an in-memory database: the records were checked and counted, and nothing was kept');
+    expect(readdirSync(tmp.dir).filter((f) => f.includes('memory'))).toEqual([]);
+  });
+
+  it.each([
+    ['stats', ['stats'], 'would be empty: there is nothing in it to read'],
+    ['report', ['report', '--out', 'r.html'], 'would be empty'],
+    ['export', ['export', '--out', 'x'], 'would be empty'],
+    ['fit', ['fit', '--out', 'm.json'], 'would be empty'],
+    ['tune', ['tune', '--migration', 'm1'], 'would be empty'],
+    ['serve', ['serve', '--socket', 's.sock'], 'would lose every record when the service stops'],
+    ['demo', ['demo'], 'would be gone when the demo ends'],
+    ['watch', ['watch', '--qmp', 'q.sock', '--deadline', '300ms'], "would lose the migration's records when watch ends"],
+    ['probe', ['probe', '--device', 'd1', '--destination', 'd2', '--model', 'mtty'], "would lose every cycle's records when probe ends"],
+  ])('%s refuses it with the reason (exit 2) and creates no file', async (_name, argv, why) => {
+    const r = await cli(...argv, '--db', ':memory:');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`--db ':memory:' is SQLite's in-memory database, which ${why}`);
+    expect(readdirSync(tmp.dir).filter((f) => f.includes('memory'))).toEqual([]);
+  });
+
+  it('./:memory: is still a file of that name', async () => {
+    await importRecords([arc()]);
+    writeFileSync(join(tmp.dir, 'r.jsonl'), `${JSON.stringify(arc())}\n`);
+    expect((await cli('import', 'r.jsonl', '--db', './:memory:')).code).toBe(0);
+    expect(existsSync(join(tmp.dir, ':memory:'))).toBe(true);
+  });
+});
+
 describe('names from the store reach people as text', () => {
   beforeEach(async () => {
     await importRecords([outcome({ migrationId: '=HYPERLINK("http://x")' }), outcome({ migrationId: '<script>alert(1)</script>' })]);

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { runFleetJob, type FleetJobResult } from '../../app/fleet-job.js';
 import { formatJobReport } from '../fleet-table.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption } from '../analysis-options.js';
 import { createProgress } from '../progress.js';
 
 const DEFAULT_MIGRATIONS = 300;
@@ -107,7 +108,7 @@ function parse(argv: readonly string[], io: CliIo): DemoArgs {
     migrations,
     training: integerOption('training', v.training, migrations, 1, MAX_MIGRATIONS),
     seed: integerOption('seed', v.seed, DEFAULT_SEED, -(2 ** 31), 2 ** 31 - 1),
-    db: resolve(io.cwd, v.db ?? DEFAULT_DB),
+    db: dbOption(v.db ?? DEFAULT_DB, io.cwd, 'would be gone when the demo ends, and its fit runs in a worker that cannot see it'),
     alpha,
     report: v['no-report'] ? undefined : resolve(io.cwd, v.report ?? DEFAULT_REPORT),
     json: v.json,

@@ -9,9 +9,10 @@ import { fitModel } from '../../estimators/fit.js';
 import { FitInput } from '../../estimators/fit-input.js';
 import { MigrationCollector } from '../../estimators/migrations.js';
 import type { FittedModel } from '../../estimators/types.js';
-import { defaultDbPath, openStore } from '../../store/store.js';
+import { openStore } from '../../store/store.js';
 import { assertFileTarget } from '../../files/output-target.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption, NOTHING_TO_READ } from '../analysis-options.js';
 import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.js';
 import { collectStore } from '../../store/store-records.js';
 
@@ -87,7 +88,7 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
   if (v.db !== undefined && v.parquet !== undefined) throw new UsageError('--db and --parquet exclude each other');
   const parquet = v.parquet === undefined ? undefined : resolve(io.cwd, v.parquet);
   if (parquet !== undefined && !(existsSync(parquet) && statSync(parquet).isDirectory())) throw new UsageError(`--parquet: no directory at '${v.parquet ?? ''}'`);
-  const db = v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db);
+  const db = dbOption(v.db, io.cwd, NOTHING_TO_READ);
   if (parquet === undefined && !existsSync(db)) throw new UsageError(`--db: no database at '${v.db ?? db}' (import telemetry first: vfio-sla import)`);
   const out = resolve(io.cwd, v.out);
   assertFileTarget(out, '--out'); // before fitting, not after

@@ -7,12 +7,13 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tagTransferLinks } from '../../store/link-tags.js';
 import { storedRunConflict } from '../../store/run-identity.js';
-import { openStore, defaultDbPath } from '../../store/store.js';
+import { openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { importFiles, type ImportSummary } from '../../app/import-files.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption, IN_MEMORY_DB } from '../analysis-options.js';
 import { createProgress } from '../progress.js';
 
 const HELP = `Usage: vfio-sla import <files...> [--db <path>] [--link <name>] [--json] [--max-errors <n>] [--retry-for <s>]
@@ -86,7 +87,7 @@ function parse(argv: readonly string[], io: CliIo): ImportArgs {
   return {
     files,
     link,
-    db: values.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, values.db),
+    db: dbOption(values.db, io.cwd, 'allowed'), // :memory: checks and counts, keeping nothing (textSummary says so)
     json: values.json,
     maxErrors: positiveNumber('max-errors', values['max-errors'], 10, true),
     retryForMs: positiveNumber('retry-for', values['retry-for'], 60, false) * 1000,
@@ -119,6 +120,7 @@ function textSummary(s: ImportSummary, db: string, tagging: LinkTagging | undefi
     for (const e of s.errors) lines.push(`  ${e.file}${e.line === undefined ? '' : `:${e.line}`}: ${e.reason}`);
   }
   if (!s.complete) lines.push('import stopped before the end: the database stayed unavailable (see errors above)');
+  if (db === IN_MEMORY_DB) lines.push(`${IN_MEMORY_DB} is an in-memory database: the records were checked and counted, and nothing was kept`);
   return lines.join('\n');
 }
 

@@ -5,12 +5,12 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultDbPath } from '../../store/store.js';
 import { ProbeError, probeSession, type HelperEndpoint } from '../../app/probe/probe-session.js';
 import type { ProbeReport } from '../../app/probe/probe.js';
 import { conformanceTable } from '../../app/probe/fsm-conformance.js';
 import { MigState, stateName } from '../../fsm/index.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption } from '../analysis-options.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
@@ -99,7 +99,7 @@ function parse(argv: readonly string[], io: CliIo): ProbeArgs {
   const cycles = v.cycles === undefined ? 50 : Number(v.cycles);
   if (!Number.isInteger(cycles) || cycles < 1) throw new UsageError(`--cycles must be a positive integer, got '${v.cycles ?? ''}'`);
   const deadlineMs = v.deadline === undefined ? 1000 : parseDuration(v.deadline, '--deadline');
-  const db = v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db);
+  const db = dbOption(v.db, io.cwd, "would lose every cycle's records when probe ends, and its refit runs in a worker that cannot see it");
   if (existsSync(db) && !statSync(db).isFile()) throw new UsageError(`--db: '${db}' exists and is not a regular file`);
   const helper: HelperEndpoint =
     v['helper-socket'] !== undefined ? { socket: resolve(io.cwd, v['helper-socket']) } : { command: v.helper ?? 'vfio-helper' };

@@ -9,8 +9,8 @@ import { MAX_SOCKET_PATH_BYTES, clearStaleSocket } from '../../server/socket-fil
 import { resolveGroup } from '../../server/group.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../server/server.js';
 import { initialModel, startService } from '../../server/start.js';
-import { defaultDbPath } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption } from '../analysis-options.js';
 import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 
 const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
@@ -96,7 +96,7 @@ function parse(argv: readonly string[], io: CliIo): ServeArgs {
   if (model !== undefined && !existsSync(model)) throw new UsageError(`--model: no file at '${v.model ?? ''}'`);
   return {
     socket,
-    db: v['no-db'] ? null : v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
+    db: v['no-db'] ? null : dbOption(v.db, io.cwd, 'would lose every record when the service stops, and fit runs in a worker that cannot see it; --no-db serves without a store'),
     model,
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     gid: v.group === undefined ? undefined : resolveGroup(v.group),

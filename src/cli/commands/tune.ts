@@ -13,6 +13,7 @@ import { fitWorkload } from '../../tuning/fit-workload.js';
 import { tune } from '../../tuning/tune.js';
 import type { PrecopyWorkload, Recommendation, ThrottleMechanism, TuneResult } from '../../tuning/types.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption, NOTHING_TO_READ } from '../analysis-options.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 import { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from '../units.js';
 
@@ -174,7 +175,7 @@ function parse(argv: readonly string[], io: CliIo): { input: Parameters<typeof t
   let recorded: Recorded | undefined;
   if (fromDb) {
     const given = str(v, 'db') ?? defaultDbPath(io.cwd);
-    recorded = fromStore(resolve(io.cwd, given), given, str(v, 'migration') as string, ram);
+    recorded = fromStore(dbOption(given, io.cwd, NOTHING_TO_READ), given, str(v, 'migration') as string, ram);
   } else {
     for (const flag of ['ram', 'dirty-rate', 'deadline', 'budget']) if (str(v, flag) === undefined) throw new UsageError(`--${flag} is required (or tune a recorded migration: --db, --migration)`);
   }

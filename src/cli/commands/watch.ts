@@ -14,12 +14,13 @@ import type { VfioTraceOptions } from '../../app/watch/watch-vfio.js';
 import { WatchTextFormat } from '../watch-format.js';
 import type { WatchEnd, WatchEntry } from '../../app/watch/watch-types.js';
 import { initialModel } from '../../server/start.js';
-import { defaultDbPath, openStore } from '../../store/store.js';
+import { openStore } from '../../store/store.js';
 import { StoreFaultError } from '../../telemetry/errors.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { assertFileTarget } from '../../files/output-target.js';
 import { migrationExists } from '../../store/run-identity.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { dbOption } from '../analysis-options.js';
 import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
@@ -212,7 +213,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     drive: v.drive,
     onAbort,
     abortWithoutModel: v['abort-without-model'],
-    db: v.db === undefined ? defaultDbPath(io.cwd) : resolve(io.cwd, v.db),
+    db: dbOption(v.db, io.cwd, "would lose the migration's records when watch ends"),
     model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
     priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
     id: v.id ?? (qmpLog === undefined ? `watch/${name}-${compactUtc(Date.now())}` : migrationIdFromPath(qmpLog)),
