@@ -13,6 +13,10 @@ let loaded: DatabaseConstructor | undefined;
 export function sqlite(): DatabaseConstructor {
   if (loaded !== undefined) return loaded;
   try {
+    // URI filenames, for `immutable` opens of databases on read-only media (read-only-open.ts):
+    // better-sqlite3 reads SQLITE_USE_URI once, when its addon loads (its src/addon.cpp,
+    // ConfigureURI). Our own paths are always absolute (Store.open resolves them), never `file:`.
+    process.env['SQLITE_USE_URI'] ??= '1';
     // better-sqlite3 is CommonJS: a synchronous require keeps Store.open synchronous.
     loaded = createRequire(import.meta.url)('better-sqlite3') as DatabaseConstructor;
   } catch (e) {

@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import type { BatchStore, BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
 import { deleteMigrationsByPrefix } from './delete-migrations.js';
 import { StoreError } from './errors.js';
+import { readableOrImmutable } from './read-only-open.js';
 import { sqlite } from './sqlite.js';
 import { fileKind } from '../files/output-target.js';
 import { checkSchema, migrateSchema, schemaVersion, upgradeForReading } from './migrate.js';
@@ -48,6 +49,11 @@ export interface StoreOptions {
 export class Store implements BatchStore {
   /** The connection, for queries this module does not offer and for tests (e.g. fault injection). */
   readonly db: Database.Database;
+  /**
+   * True when a read-only store had to be opened `immutable` (read-only media without a -shm
+   * file; read-only-open.ts): SQLite then assumes nobody changes the file while it is open.
+   */
+  readonly immutable: boolean;
   /** Prepared on the first write (a read-only store never prepares INSERTs). */
   private writer: { records: RecordWriter; txn: Database.Transaction<(items: readonly PipelineItem[]) => BatchWriteResult> } | undefined;
 
@@ -59,12 +65,15 @@ export class Store implements BatchStore {
     if (path !== ':memory:') refuseNonFile(path);
     if (!readonly && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const Sqlite = sqlite(); // a missing better-sqlite3 is its own error, not a failed open
+    const timeout = options.busyTimeoutMs ?? 200;
     try {
-      this.db = new Sqlite(path, { readonly, fileMustExist: readonly, timeout: options.busyTimeoutMs ?? 200 });
+      this.db = new Sqlite(path, { readonly, fileMustExist: readonly, timeout });
     } catch (e) {
       throw new StoreError('E_STORE_OPEN', path, `cannot open database: ${(e as Error).message}`, { cause: e });
     }
+    this.immutable = false;
     try {
+      if (readonly) ({ db: this.db, immutable: this.immutable } = readableOrImmutable(Sqlite, this.db, path, timeout));
       this.db.pragma(`cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
       if (readonly) {
         // Only an older vfio-sla database costs a writable connection (closing one checkpoints the WAL).
