@@ -4,9 +4,9 @@
  * file must stay in FIFO order with the memory queue. One line = one batch
  * (`{"lastSeq":n,"items":[...]}`), so a line read back is a batch ready to write.
  */
-import { closeSync, existsSync, openSync, readSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { assertFileTarget } from '../files/output-target.js';
+import { assertFileTarget, fileKind, OutputTargetError } from '../files/output-target.js';
 
 const READ_CHUNK_BYTES = 1 << 20;
 
@@ -27,7 +27,13 @@ export class SpillFile {
     existing = false,
   ) {
     if (existing) {
-      this.fd = openSync(path, 'a+');
+      // Not through a link planted at the name since it was listed (orphanSpillFiles), and only a file.
+      this.fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = fstatSync(this.fd);
+      if (!st.isFile()) {
+        closeSync(this.fd);
+        throw new OutputTargetError(path, fileKind(st), 'a regular file', 'spill file');
+      }
       this.unread = Number.POSITIVE_INFINITY; // unknown until read to the end
     }
   }
@@ -93,6 +99,14 @@ export function spillPathFor(dbPath: string, pid: number = process.pid): string 
   return `${dbPath}.spill-${pid}.jsonl`;
 }
 
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -116,7 +130,9 @@ export function orphanSpillFiles(dbPath: string): string[] {
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.jsonl')) continue;
     const pid = Number(name.slice(prefix.length, -'.jsonl'.length));
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid)) out.push(join(dir, name));
+    // Only regular files: a link or FIFO planted at such a name is not ours to read (a link could
+    // feed someone's file into the rejects table, a FIFO would block the replay) nor to remove.
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid) && isRegularFile(join(dir, name))) out.push(join(dir, name));
   }
   return out.sort();
 }

@@ -13,7 +13,7 @@ import { openStore } from '../../src/store/store.js';
 import { SpillFile } from '../../src/telemetry/spill.js';
 import { OutputTargetError } from '../../src/files/output-target.js';
 import { captureIo } from '../cli/io.js';
-import { tempDb } from '../store/fixtures.js';
+import { arc, tempDb } from '../store/fixtures.js';
 
 let tmp: ReturnType<typeof tempDb>;
 let server: Server;
@@ -94,4 +94,24 @@ describe('output targets that are not regular files', () => {
     expect(() => spill.append('{"lastSeq":1,"items":[]}')).toThrow(OutputTargetError);
     expect(readFileSync(join(tmp.dir, 'precious.txt'), 'utf8')).toBe('not yours\n');
   });
+
+  it("an orphan spill name planted as a link or a FIFO is neither replayed nor removed (import neither leaks the link's target nor hangs)", async () => {
+    const dir = join(tmp.dir, 'orphans');
+    mkdirSync(dir);
+    const db = join(dir, 't.db');
+    openStore(db).close();
+    writeFileSync(join(tmp.dir, 'secret.txt'), 'root:$6$secret-hash:19000:0:99999:7:::\n');
+    symlinkSync(join(tmp.dir, 'secret.txt'), `${db}.spill-999999.jsonl`);
+    execFileSync('mkfifo', [`${db}.spill-999998.jsonl`]);
+    writeFileSync(join(dir, 'r.jsonl'), `${JSON.stringify(arc())}\n`);
+    const io = captureIo(dir);
+    expect(await runCli(['import', 'r.jsonl', '--db', db], io)).toBe(0);
+    const store = openStore(db, { readonly: true });
+    try {
+      expect(store.db.prepare("SELECT COUNT(*) FROM rejects WHERE text LIKE '%secret%'").pluck().get()).toBe(0);
+    } finally {
+      store.close();
+    }
+    expect([lstatSync(`${db}.spill-999999.jsonl`).isSymbolicLink(), lstatSync(`${db}.spill-999998.jsonl`).isFIFO()]).toEqual([true, true]);
+  }, 20_000);
 });
