@@ -246,6 +246,23 @@ describe('health', () => {
     expect(health.result).toMatchObject({ status: 'store-faulted', records: { faulted: true } });
     store.db.pragma('max_page_count = 1073741823');
   });
+
+  it('stopped while neither the store nor the spill file takes records, it says how many were NOT kept (issue 18 item 7, serve side)', async () => {
+    const spillPath = join(tmp.dir, 'spill-here');
+    mkdirSync(spillPath); // a directory where the spill file should go
+    running = await startTestService(tmp, { flushTimeoutMs: 200, pipeline: { spillPath, batchSize: 1, retryInitialMs: 5, retryMaxMs: 10 } });
+    const store = running.store!;
+    store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
+    const c = await client();
+    const records = Array.from({ length: 200 }, (_, i) => arc({ startedAtMs: i + 1, deviceModel: `model-${i}` }));
+    expect(await c.request({ id: 1, method: 'record', params: { records } })).toMatchObject({ id: 1, result: { accepted: 200 } });
+    const closing = running.close();
+    running = undefined;
+    const err = (await closing.then(() => undefined, (e: unknown) => e)) as { code?: string; message: string; pendingItems: number } | undefined;
+    expect(err?.code).toBe('E_NOT_COMMITTED');
+    expect(err?.pendingItems).toBeGreaterThan(0);
+    expect(err?.message).toMatch(new RegExp(`^${err?.pendingItems ?? -1} records not committed; ${err?.pendingItems ?? -1} of them NOT kept`));
+  });
 });
 
 describe('socket paths', () => {
