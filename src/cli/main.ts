@@ -6,6 +6,7 @@ import { UsageError, type CliIo } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { VERSION } from '../package/version.js';
 import { didYouMean } from './did-you-mean.js';
+import { visible } from '../report/table-format.js';
 
 
 /** The top-level help: what the tool is for and every command. */
@@ -37,7 +38,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.stderr.write(`vfio-sla: unknown command '${name}'${didYouMean(name, COMMANDS.map((c) => c.name))}\n\n${topHelp()}\n`);
+    io.stderr.write(`vfio-sla: unknown command '${visible(name)}'${didYouMean(name, COMMANDS.map((c) => c.name))}\n\n${topHelp()}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -48,15 +49,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await command.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError || e instanceof OutputTargetError) {
-      io.stderr.write(`vfio-sla ${name}: ${e.message}\n(see: vfio-sla ${name} --help)\n`);
+      io.stderr.write(`vfio-sla ${name}: ${visibleLines(e.message)}\n(see: vfio-sla ${name} --help)\n`);
       return 2;
     }
     const err = e as Error & { code?: string };
     // Node's own messages already start with their code ("EISDIR: illegal operation..."): say it once.
     const code = err.code !== undefined && !err.message.startsWith(`${err.code}:`) ? `${err.code}: ` : '';
-    io.stderr.write(`vfio-sla ${name}: ${code}${err.message}\n`);
+    io.stderr.write(`vfio-sla ${name}: ${code}${visibleLines(err.message)}\n`);
     return 1;
   }
+}
+
+/**
+ * An error message as the terminal should show it: it quotes paths and names (from argv, file
+ * names in a shared folder, stored records), whose escape sequences must not reach the terminal.
+ */
+function visibleLines(message: string): string {
+  return message.split('\n').map(visible).join('\n');
 }
 
 function isMain(): boolean {

@@ -121,6 +121,29 @@ describe('--db :memory:', () => {
   });
 });
 
+describe('escape sequences in file names and arguments', () => {
+  const OSC = '\u001b]0;pwned\u0007\u001b[2J';
+
+  it('a file name in import\'s error lines is shown escaped, not sent to the terminal', async () => {
+    const file = join(tmp.dir, `f${OSC}.jsonl`);
+    writeFileSync(file, 'garbage\n');
+    const r = await cli('import', file, '--db', tmp.db);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('f\\u001b]0;pwned\\u0007\\u001b[2J.jsonl:1: bad JSON');
+    expect(r.out).not.toContain('\u001b');
+  });
+
+  it('an argument quoted back in an error is shown escaped', async () => {
+    const r = await cli('stats', '--db', `n${OSC}.db`);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("no database at 'n\\u001b]0;pwned\\u0007\\u001b[2J.db'");
+    expect(r.err).not.toContain('\u001b');
+    const unknown = await cli(`x${OSC}`);
+    expect(unknown.err).toContain("unknown command 'x\\u001b]0;pwned");
+    expect(unknown.err).not.toContain('\u001b');
+  });
+});
+
 describe('names from the store reach people as text', () => {
   beforeEach(async () => {
     await importRecords([outcome({ migrationId: '=HYPERLINK("http://x")' }), outcome({ migrationId: '<script>alert(1)</script>' })]);

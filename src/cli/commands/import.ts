@@ -14,6 +14,7 @@ import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { dbOption, IN_MEMORY_DB } from '../analysis-options.js';
+import { visible } from '../../report/table-format.js';
 import { createProgress } from '../progress.js';
 
 const HELP = `Usage: vfio-sla import <files...> [--db <path>] [--link <name>] [--json] [--max-errors <n>] [--retry-for <s>]
@@ -117,7 +118,8 @@ function textSummary(s: ImportSummary, db: string, tagging: LinkTagging | undefi
   }
   if (s.errors.length > 0) {
     lines.push(s.rejected > s.errors.length ? `first ${s.errors.length} errors:` : 'errors:');
-    for (const e of s.errors) lines.push(`  ${e.file}${e.line === undefined ? '' : `:${e.line}`}: ${e.reason}`);
+    // File names come from folders others may write: their escape sequences must not reach the terminal.
+    for (const e of s.errors) lines.push(`  ${visible(e.file)}${e.line === undefined ? '' : `:${e.line}`}: ${visible(e.reason)}`);
   }
   if (!s.complete) lines.push('import stopped before the end: the database stayed unavailable (see errors above)');
   if (db === IN_MEMORY_DB) lines.push(`${IN_MEMORY_DB} is an in-memory database: the records were checked and counted, and nothing was kept`);
