@@ -296,7 +296,9 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
 function parsePollArray(text: string, file: string, errors: QmpLogError[]): Builder[] {
   let arr: unknown;
   try {
-    arr = JSON.parse(text);
+    // A byte order mark some editors write before the text is not JSON (RFC 8259 §8.1: a parser
+    // may ignore it); the records and wire-log forms skip it too.
+    arr = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     const msg = (e as Error).message;
     const pos = /position (\d+)/.exec(msg);

@@ -103,3 +103,14 @@ describe('two QMP runs with one derived migration id', () => {
     expect(r.err).toContain(`${b}:1: migration id '${ID}' of ${b} is already the id of a different run from ${a}`);
   });
 });
+
+describe('a UTF-8 byte order mark', () => {
+  it('before a QMP poll array does not reject the file (as before a records file: issue 18, Low)', async () => {
+    const file = runFile('bom', 1, 5);
+    writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(pollArray(1, 5))]));
+    const r = await cli('import', file, '--db', tmp.db, '--json');
+    const summary = JSON.parse(r.out) as { accepted: number; rejected: number };
+    expect([r.code, summary.rejected]).toEqual([0, 0]);
+    expect(summary.accepted).toBeGreaterThan(5);
+  });
+});
