@@ -1,4 +1,5 @@
 /** Shared helpers of the service tests: a temp dir, a started service, a JSON-lines client. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -139,4 +140,47 @@ export function decideRequest(id: unknown, over: { deadlineMs?: number; ramRemai
       slo: { deadlineMs: over.deadlineMs ?? 2000, alpha: 0.01, budgetMs: 600_000 },
     },
   };
+}
+
+/**
+ * A client process (as `uid`, via setpriv, when given) that opens `n` connections one after
+ * another, sends `health` on each, and reports each first reply line; it keeps its connections
+ * open until its stdin closes. Resolves with the replies and a function that ends it.
+ */
+export function clientProcess(socket: string, n: number, uid?: number): Promise<{ pid: number; replies: Reply[]; end: () => Promise<void> }> {
+  const script = `
+    const net = require('node:net');
+    const held = [];
+    (async () => {
+      const replies = [];
+      for (let i = 0; i < ${n}; i++) {
+        replies.push(await new Promise((resolve, reject) => {
+          const s = net.connect(${JSON.stringify(socket)});
+          held.push(s);
+          let buf = '';
+          // A refused connection is closed at once: our request may meet EPIPE; its reply line is read all the same.
+          s.on('error', () => undefined);
+          s.on('close', () => resolve(buf.includes('\\n') ? JSON.parse(buf.slice(0, buf.indexOf('\\n'))) : { closed: true }));
+          s.on('data', (d) => { buf += d; const nl = buf.indexOf('\\n'); if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl))); });
+          s.write(JSON.stringify({ id: i, method: 'health' }) + '\\n');
+        }));
+      }
+      process.stdout.write(JSON.stringify({ pid: process.pid, replies }) + '\\n');
+    })().catch((e) => { console.error(e); process.exit(1); });
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.resume();`;
+  const argv = ['node', '-e', script];
+  const [cmd, ...args] = uid === undefined ? argv : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv];
+  const child = spawn(cmd as string, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes('\n')) return;
+      const r = JSON.parse(out) as { pid: number; replies: Reply[] };
+      resolve({ ...r, end: () => (child.stdin.end(), exited) });
+    });
+    child.once('exit', (code) => reject(new Error(`client process exited with ${code} before replying`)));
+  });
 }

@@ -1,14 +1,16 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync, linkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync, linkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { ServiceError } from '../../src/server/errors.js';
+import { loadPeerCredReader, type PeerCredReader } from '../../src/server/peer-cred.js';
 import { clearStaleSocket } from '../../src/server/socket-file.js';
 import type { RunningService } from '../../src/server/start.js';
 import { captureIo } from '../cli/io.js';
+import { skipWithout } from '../helpers/ci.js';
 import { arc } from '../store/fixtures.js';
-import { decideRequest, LineClient, startTestService, tempDir, waitUntil, type TempDir } from './helpers.js';
+import { clientProcess, decideRequest, LineClient, startTestService, tempDir, waitUntil, type TempDir } from './helpers.js';
 
 let tmp: TempDir;
 let running: RunningService | undefined;
@@ -297,5 +299,78 @@ describe('socket paths', () => {
     } finally {
       await new Promise<void>((r) => live.close(() => r()));
     }
+  });
+});
+
+/** `nobody`: the second uid of the per-peer test. */
+const NOBODY = 65534;
+
+function hasSetpriv(): boolean {
+  return ['/usr/bin/setpriv', '/bin/setpriv'].some((p) => existsSync(p));
+}
+
+/**
+ * Issue 18, Medium item 3 (the part left): one local user or one process must not take every
+ * connection slot. Peers are told apart by SO_PEERCRED (native/peer-cred.c, built on first use);
+ * the real test connects from this process, from a second process of the same uid and from a
+ * process running as `nobody`.
+ */
+describe('per-peer connection shares', () => {
+  const reader = loadPeerCredReader();
+  const why = reader.available ? '' : reader.reason;
+  const asRoot = process.getuid?.() === 0;
+  it.skipIf(skipWithout(reader.available && asRoot && hasSetpriv(), 'per-peer share test', `${why} (and it runs as root with setpriv, util-linux, to connect as nobody)`))(
+    'one process gets its share, one uid its share, and another user still gets the slots left',
+    async () => {
+      chmodSync(tmp.dir, 0o755); // nobody must reach the socket; the socket itself is 0660 group nogroup
+      running = await startTestService(tmp, { maxConnections: 8, gid: NOBODY, minEvictableIdleMs: 3_600_000 });
+      const own = [];
+      for (let i = 0; i < 4; i++) own.push(await (await client()).request({ id: i, method: 'health' }));
+      expect(own.map((r) => r.result?.['status'])).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(own[0]?.result?.['peerShares']).toMatchObject({ enabled: true, maxPerUid: 6, maxPerPid: 4, uids: 1 });
+      const fifth = await (await client()).next();
+      expect(fifth.error).toMatchObject({ code: 'E_TOO_MANY_CONNECTIONS', message: `pid ${process.pid} already holds 4 of this server's 8 connections, its share; close one or try again later` });
+
+      const sameUid = await clientProcess(tmp.socket, 3);
+      try {
+        expect(sameUid.replies.map((r) => r.result?.['status'] ?? r.error?.code)).toEqual(['ok', 'ok', 'E_TOO_MANY_CONNECTIONS']);
+        expect(sameUid.replies[2]?.error?.message).toContain("uid 0 already holds 6 of this server's 8 connections, its share");
+        const other = await clientProcess(tmp.socket, 3, NOBODY);
+        try {
+          expect(other.pid).not.toBe(sameUid.pid);
+          // Two slots were left for other users; the third connection is the reserved health slot.
+          expect(other.replies.map((r) => r.result?.['status'] ?? r.error?.code)).toEqual(['ok', 'ok', 'ok']);
+          expect(other.replies[2]?.result).toMatchObject({ connections: 8, peerShares: { uids: 2 } });
+          expect(running.server.connectionCount).toBe(8);
+        } finally {
+          await other.end();
+        }
+      } finally {
+        await sameUid.end();
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(skipWithout(reader.available, 'per-peer share test', why))(
+    "a process at its share gets in when one of its own connections has been idle long enough (and nobody else's is closed)",
+    async () => {
+      running = await startTestService(tmp, { maxConnections: 8, maxConnectionsPerPid: 2, minEvictableIdleMs: 0 });
+      const first = await client();
+      const second = await client();
+      expect(await second.request({ id: 1, method: 'health' })).toMatchObject({ result: { status: 'ok' } });
+      const third = await client();
+      expect(await third.request({ id: 2, method: 'health' })).toMatchObject({ result: { status: 'ok', connections: 2 } });
+      expect(await first.next()).toMatchObject({ id: null, error: { code: 'E_IDLE', message: expect.stringContaining('this pid holds its share of connections') } });
+    },
+  );
+
+  it('without peer credentials: the global limit only, and health says shares are off and why', async () => {
+    const off: PeerCredReader = { available: false, reason: 'per-peer connection shares are off: no C compiler' };
+    running = await startTestService(tmp, { maxConnections: 4, peerCredentials: off, minEvictableIdleMs: 3_600_000 });
+    const replies = [];
+    for (let i = 0; i < 4; i++) replies.push(await (await client()).request({ id: i, method: 'health' }));
+    expect(replies.map((r) => r.result?.['status'])).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(replies[3]?.result?.['peerShares']).toEqual({ enabled: false, reason: 'per-peer connection shares are off: no C compiler' });
   });
 });
