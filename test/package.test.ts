@@ -10,8 +10,10 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWithout } from './helpers/ci.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
@@ -37,7 +39,7 @@ beforeAll(async () => {
   // A clean checkout (no dist/) with a user's fitted model beside the priors.
   const checkout = join(tmp, 'checkout');
   mkdirSync(checkout);
-  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'src', 'models', 'examples']) {
+  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'src', 'models', 'examples', 'native']) {
     cpSync(join(ROOT, f), join(checkout, f), { recursive: true });
   }
   writeFileSync(join(checkout, 'models/host.json'), JSON.stringify({ provenance: '/home/someone/data/vfio-sla.db' }));
@@ -50,9 +52,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('npm pack', () => {
-  it('builds dist/ from a clean checkout and ships the LICENSE, the priors and both entries', () => {
+  it('builds dist/ from a clean checkout and ships the LICENSE, the priors, both entries and the peer-credential source serve builds', () => {
     expect(existsSync(tarball)).toBe(true);
-    expect(packed).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'models/priors.json', 'dist/index.js', 'dist/index.d.ts', 'dist/core.js', 'dist/core.d.ts', 'dist/cli/main.js']));
+    expect(packed).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'models/priors.json', 'dist/index.js', 'dist/index.d.ts', 'dist/core.js', 'dist/core.d.ts', 'dist/cli/main.js', 'native/peer-cred.c']));
+    expect(packed.filter((f) => f.startsWith('native/'))).toEqual(['native/peer-cred.c']); // not the VFIO helper
   });
 
   it("leaves out the user's fitted models, the sources and the tests", () => {
@@ -93,6 +96,12 @@ describe('installed from the tarball', () => {
     );
     expect(stats.code).toBe(1);
     expect(stats.stderr).toContain("E_MISSING_DEPENDENCY: vfio-sla's SQLite store needs better-sqlite3, an optional dependency of vfio-sla that is not installed");
+    // serve finds the peer-credential source beside dist/ and builds it (needs cc and Node's headers, as CI has).
+    const loader = pathToFileURL(join(dir, 'node_modules/vfio-sla/dist/server/peer-cred.js')).href;
+    const peer = await run('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(loader)});
+      const r = m.loadPeerCredReader({ cacheDir: ${JSON.stringify(join(dir, 'cache'))} }); console.log(r.available ? 'available' : r.reason);`], { cwd: dir });
+    const built = peer.stdout.trim();
+    if (!skipWithout(built === 'available', 'the packaged peer-credential build check', built)) expect(built).toBe('available');
     const version = await run('npx', ['--no-install', 'vfio-sla', '--version'], { cwd: dir });
     expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   }, PACK_MS);
