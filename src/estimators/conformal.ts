@@ -16,7 +16,9 @@
  * cost) and scores normalised by the model's own spread were compared on the fleet simulator
  * (seeds 1–5, held-out QEMU decisions): none let more switchovers fit at the same coverage, so the
  * score stays. Measured again against the issue 17 goal (the governor's useful share as % of the
- * oracle's, 300 held-out VMs, α = 1 %, development seeds 11–20, never 1–10), log ratio: 87, 91,
+ * oracle's, 300 held-out VMs, α = 1 %, development seeds 11–20, never 1–10; a replay of the
+ * governor and the oracle only, whose training ids give other cross-fit folds than
+ * `bench/fleet.ts`: seed 17 is 57 % here, 60 % there), log ratio: 87, 91,
  * 96, 92, 82, 80, 57, 85, 86, 83 (pooled misses 0.90 %). c = 100 ms: 80, 86, 87, 85, 79, 77, 79,
  * 74, 84, 75 (0.90 %) — a better worst seed, a worse mean: a big VM's transfer outlier keeps its
  * ratio at c = 100 (2009 over 785 ms: ×2.6 → ×2.4) and now adds (m + c)·(e^q − 1) to a small VM's
