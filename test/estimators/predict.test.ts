@@ -148,6 +148,16 @@ describe('predictBlackout: the bound', () => {
     expect(predictBlackout(c, q, 0.01).calibrated).toBe(false);
   });
 
+  it('with scaled scores is median + the ⌈(n+1)(1−α)⌉-th score × (transfer + VM-level + w × devices)', () => {
+    const scores = Array.from({ length: 19 }, (_, i) => i + 1); // 1 … 19
+    const c = compileModel(model({ logRatioScores: scores, n: 19, deviceModels: ['nic'], method: 'split', score: 'scaled', deviceScaleWeight: 0.1 }));
+    // transfer (20 MB + 10 MB device state) / 1 GB/s = 30 ms; VM-level 15; devices 60 + 80 + 13 = 153.
+    const p = predictBlackout(c, { devices: [nic('a', 10_000_000)], ramRemainingBytes: 20_000_000 }, 0.1);
+    expect(p.medianMs).toBeCloseTo(30 + 15 + 153, 9);
+    expect(p.scoreScaleMs).toBeCloseTo(30 + 15 + 15.3, 9);
+    expect(p.boundMs).toBeCloseTo(p.medianMs + 18 * p.scoreScaleMs, 9); // rank 18 → 18
+  });
+
   it('is not calibrated for a device model the calibration migrations never had', () => {
     const c = compileModel(model({ logRatioScores: Array(50).fill(0.1), n: 50, deviceModels: ['nic'] }));
     const plain = { id: 'p', model: 'plain', state: MigState.RUNNING, flags: MigFlags.STOP_COPY, stopCopyBytes: 0 };
