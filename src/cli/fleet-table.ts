@@ -41,14 +41,16 @@ export function policyTable(policies: readonly PolicySummary[]): string {
  * bound is one of the few largest, so a single rare blackout in training moves it (inherent to
  * conformal: no distribution-free bound is tighter from n scores).
  */
-function boundRank(sortedScores: readonly number[], alpha: number): string {
+/** `deviceWeight`: the calibration's scores are scaled ones with that weight (undefined: log ratios). */
+function boundRank(sortedScores: readonly number[], alpha: number, deviceWeight: number | undefined): string {
   const n = sortedScores.length;
   const rank = conformalRank(n, alpha);
   const q = sortedScores[rank - 1];
   if (q === undefined) return `, too few for α = ${alpha}`;
   const fromTop = n - rank + 1;
   const which = fromTop === 1 ? 'the largest' : fromTop === 2 ? 'the 2nd largest' : fromTop === 3 ? 'the 3rd largest' : `the ${fromTop}th largest`;
-  return `; the α = ${alpha} bound is ${which}: median × ${Math.exp(q).toFixed(2)}`;
+  const bound = deviceWeight !== undefined ? `median + ${q.toFixed(2)} × (transfer + VM-level cost + ${deviceWeight} × devices)` : `median × ${Math.exp(q).toFixed(2)}`;
+  return `; the α = ${alpha} bound is ${which}: ${bound}`;
 }
 
 /** The whole human-readable report of a job. */
@@ -69,7 +71,7 @@ export function formatJobReport(r: FleetJobResult): string {
     `Model: blackout link ${link === undefined ? '–' : `${gbps(link.medianBytesPerS)} GB/s`} pooled` +
       (named.length === 0 ? '' : ` (per link, GB/s: ${named.join(', ')})`) +
       `, fixed ${r.model.fixed.medianMs.toFixed(1)} ms, ` +
-      (cal === undefined ? 'not calibrated' : `${cal.n} calibration scores (${cal.method ?? '?'})${boundRank(cal.logRatioScores, r.alpha)}`),
+      (cal === undefined ? 'not calibrated' : `${cal.n} calibration scores (${cal.method ?? '?'})${boundRank(cal.logRatioScores, r.alpha, cal.score === 'scaled' ? cal.deviceScaleWeight : undefined)}`),
     `Held-out fleet: ${r.heldOut} migrations, the same VMs and noise under every policy, recorded as ${r.heldOutPrefix}<policy>/*; governor α = ${r.alpha}`,
     '',
     policyTable(r.policies),

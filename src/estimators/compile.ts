@@ -6,6 +6,7 @@
  */
 import { FsmError, isStateSupported, isValidFlagSet, MigState, pathArcs, planPath, stateName, type MigFlags } from '../fsm/index.js';
 import { NO_FIXED_COST } from './blackout-fit.js';
+import { DEFAULT_DEVICE_SCALE_WEIGHT } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { RESIDUAL_QUANTILE_LEVELS, type ArcLatencyModel, type FittedModel } from './types.js';
 
@@ -65,8 +66,12 @@ export interface CompiledModel {
   readonly fixedMissing: boolean;
   /** RAM carry in seconds (bytes = dirty bytes/s × carryS). */
   readonly carryS: number;
-  /** Sorted conformal scores ln(actual / median); empty when uncalibrated. */
+  /** Sorted conformal scores ({@link CalibrationModel.score}); empty when uncalibrated. */
   readonly scores: Float64Array;
+  /** The scores are scaled ones (`(actual − median) / scale`), not log ratios. */
+  readonly scaledScores: boolean;
+  /** Weight of the device parts in a prediction's `scoreScaleMs`. */
+  readonly deviceScaleWeight: number;
   /** Sorted scores ln(actual / projected) of the pre-copy time ({@link FittedModel.precopyTime}); empty when absent. */
   readonly precopyTimeScores: Float64Array;
   /** The model compiled. */
@@ -160,6 +165,8 @@ export function compileModel(model: FittedModel): CompiledModel {
     fixedMissing: model.fixed.provenance === NO_FIXED_COST,
     carryS: (model.ram?.carryMs ?? 0) / 1000,
     scores,
+    scaledScores: model.calibration?.score === 'scaled',
+    deviceScaleWeight: model.calibration?.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT,
     precopyTimeScores: Float64Array.from(model.precopyTime?.logRatioScores ?? []).sort(),
     source: model,
   };

@@ -17,10 +17,10 @@ import type { TelemetryRecord } from '../records/records.js';
 import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
 import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
-import { calibrationFromScores, logRatioScore } from './conformal.js';
+import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scaledScore, scoreScaleMs } from './conformal.js';
 import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
 import { predictBlackout, resolveLink } from './predict.js';
-import { DEFAULT_LINK, MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
+import { DEFAULT_LINK, MODEL_VERSION, type BlackoutPrediction, type CalibrationModel, type FittedModel } from './types.js';
 
 export interface FitModelOptions {
   readonly name?: string;
@@ -37,6 +37,13 @@ export interface FitModelOptions {
   /** Skip calibration (the folds of a cross-fit use this). */
   readonly calibrate?: boolean;
   readonly seed?: number;
+  /**
+   * The calibration score: `log-ratio` (default) or `scaled` (`conformal.ts`: residual ÷ a
+   * scale from the prediction's transfer, VM-level and device parts).
+   */
+  readonly score?: 'log-ratio' | 'scaled';
+  /** With `score: 'scaled'`: the device parts' weight in the scale (default `DEFAULT_DEVICE_SCALE_WEIGHT`). */
+  readonly deviceScaleWeight?: number;
 }
 
 /** FNV-1a: a stable, platform-independent hash of a migration id for fold assignment. */
@@ -92,16 +99,28 @@ interface ScoredSet {
  * Scores of the migrations `held` predicted by `model` (fitted without them), each with its own
  * link's rate when `model` has that link (`links.default` otherwise, and that is the link noted).
  */
-function score(model: FittedModel, held: readonly Collected[], into: ScoredSet): void {
+function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, deviceScaleWeight: number | undefined): void {
   const compiled = compileModel(model);
   for (const { facts } of held) {
     if (facts.outcome === undefined) continue;
     const p = predictBlackout(compiled, facts.query, 0.5);
     if (p.missing.length > 0) continue;
-    into.scores.push(logRatioScore(facts.outcome.actualBlackoutMs, p.medianMs));
+    const actualMs = facts.outcome.actualBlackoutMs;
+    into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scaleOf(p, deviceScaleWeight)));
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
   }
+}
+
+/** A prediction's score scale at `weight` (a fold model is compiled without calibration, so not at its own). */
+function scaleOf(p: BlackoutPrediction, weight: number): number {
+  let transferMs = 0;
+  let fixedMs = 0;
+  for (const part of p.parts) {
+    if (part.kind === 'transfer') transferMs += part.medianMs;
+    else if (part.kind === 'vcpu-stop') fixedMs += part.medianMs;
+  }
+  return scoreScaleMs(transferMs, fixedMs, p.medianMs, weight);
 }
 
 /**
@@ -122,13 +141,14 @@ export function fitModel(
   const n = withOutcome.length;
   if (opts.calibrate === false || n < 2) return fitPoint(all, everything, priors, opts);
   const scored: ScoredSet = { scores: [], deviceModels: [], links: [] };
+  const weight = opts.score === 'scaled' ? (opts.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT) : undefined;
   let model: FittedModel;
   let method: NonNullable<CalibrationModel['method']>;
   if (n >= (opts.splitAbove ?? 500)) {
     method = 'split';
     const cal = new Set(withOutcome.filter((c) => hashId(c.data.migrationId) % 5 === 0));
     model = fitPoint(all, (c) => !cal.has(c), priors, opts);
-    score(model, [...cal], scored);
+    score(model, [...cal], scored, weight);
   } else {
     method = 'cross-fit';
     const k = Math.max(2, Math.min(opts.folds ?? 10, n));
@@ -140,9 +160,10 @@ export function fitModel(
         foldModel,
         order.filter((c) => foldOf.get(c) === fold),
         scored,
+        weight,
       );
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links) };
+  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight) };
 }

@@ -127,12 +127,16 @@ function calibration(v: unknown, where: string): CalibrationModel {
   if (links !== undefined && (!Array.isArray(links) || links.some((x) => typeof x !== 'string'))) fail(`${where}.links`, 'expected an array of strings');
   const method = o['method'];
   if (method !== undefined && method !== 'cross-fit' && method !== 'split' && method !== 'online') fail(`${where}.method`, 'expected cross-fit|split|online');
+  const score = o['score'];
+  if (score !== undefined && score !== 'log-ratio' && score !== 'scaled') fail(`${where}.score`, 'expected log-ratio|scaled');
+  if (score === 'scaled' && o['deviceScaleWeight'] === undefined) fail(`${where}.deviceScaleWeight`, 'expected a number ≥ 0 with score: scaled');
   return {
     logRatioScores: sorted,
     n: sorted.length,
     ...(dm === undefined ? {} : { deviceModels: dm as string[] }),
     ...(links === undefined ? {} : { links: links as string[] }),
     ...(method === undefined ? {} : { method }),
+    ...(score === 'scaled' ? { score, deviceScaleWeight: num(o, 'deviceScaleWeight', where, 0) } : {}),
   };
 }
 

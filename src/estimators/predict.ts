@@ -32,7 +32,7 @@
  * lookup per device and one or two per link.
  */
 import type { CompiledChain, CompiledLink, CompiledModel } from './compile.js';
-import { conformalRank } from './conformal.js';
+import { conformalRank, scoreScaleMs } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
 import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
@@ -172,8 +172,10 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const scores = model.scores;
   const rank = conformalRank(scores.length, alpha);
   const calibrated = missing === undefined && inCalibration && rank <= scores.length;
-  const boundMs = calibrated ? Math.max(medianMs, medianMs * Math.exp(scores[rank - 1] as number)) : conservativeMs;
-  return { medianMs, boundMs, alpha, calibrated, parts, missing: missing ?? NONE };
+  const scaleMs = scoreScaleMs(xferMed, fixedMed, medianMs, model.deviceScaleWeight);
+  const q = scores[rank - 1] as number;
+  const boundMs = !calibrated ? conservativeMs : Math.max(medianMs, model.scaledScores ? medianMs + q * scaleMs : medianMs * Math.exp(q));
+  return { medianMs, boundMs, alpha, calibrated, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
 }
 
 /** The link a query is predicted with: its own when the model has it, else `default` (undefined when neither). */

@@ -85,7 +85,7 @@ export interface FixedCostModel {
  * rate exceed α and says recalibrate.
  */
 export interface CalibrationModel {
-  /** Sorted ascending. */
+  /** Sorted ascending: log ratios, or scaled residuals when {@link score} is `scaled` (the name predates them). */
   readonly logRatioScores: readonly number[];
   readonly n: number;
   /**
@@ -102,6 +102,14 @@ export interface CalibrationModel {
   readonly links?: readonly string[];
   /** How the scores were obtained: `cross-fit` (K-fold by migration), `split` or `online`. */
   readonly method?: 'cross-fit' | 'split' | 'online';
+  /**
+   * The score (absent: `log-ratio`): `ln(actual / median)`, bound `median × e^q`; or `scaled`:
+   * `(actual − median) / scale`, bound `median + q × scale`, the scale from the prediction's own
+   * parts (`scoreScaleMs` in `conformal.ts`, weighted by {@link deviceScaleWeight}).
+   */
+  readonly score?: 'log-ratio' | 'scaled';
+  /** With `score: 'scaled'`: the weight of the device parts in the scale. */
+  readonly deviceScaleWeight?: number;
 }
 
 /**
@@ -206,4 +214,6 @@ export interface BlackoutPrediction {
   readonly parts: readonly BlackoutPart[];
   /** Device models or arcs with no model and no prior: the prediction must not be trusted. */
   readonly missing: readonly string[];
+  /** The scale of a scaled conformal score for this query (`scoreScaleMs` at the model's weight), ms. */
+  readonly scoreScaleMs: number;
 }

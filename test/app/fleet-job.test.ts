@@ -141,6 +141,12 @@ describe('the fleet job', () => {
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
     expect(formatJobReport(result)).toContain('miss rate = missed deadlines / migrations attempted');
   });
+
+  it('fits scaled calibration scores and says how the bound is made of them', () => {
+    expect(result.model.calibration).toMatchObject({ score: 'scaled', deviceScaleWeight: 0.1 });
+    // 21 scores: too few for α = 0.01, enough for 0.1.
+    expect(formatJobReport({ ...result, alpha: 0.1 })).toMatch(/bound is the \w+ largest: median \+ -?\d+\.\d\d × \(transfer \+ VM-level cost \+ 0\.1 × devices\)/);
+  });
 });
 
 describe('vfio-sla demo', () => {

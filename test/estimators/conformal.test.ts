@@ -7,7 +7,10 @@ import {
   logRatioScore,
   minCalibrationSize,
   recalibrate,
+  scaledScore,
+  scoreScaleMs,
 } from '../../src/estimators/conformal.js';
+import fc from 'fast-check';
 import { buildPriors } from '../../src/estimators/priors.js';
 import { TestRng } from './simulate.js';
 
@@ -74,11 +77,55 @@ describe('driftTest', () => {
   });
 });
 
+describe('scaled scores', () => {
+  it('scale a VM by its transfer, its VM-level cost and a tenth of its devices', () => {
+    // 500 ms median: 300 transfer, 20 VM-level, 180 devices.
+    expect(scoreScaleMs(300, 20, 500, 0.1)).toBeCloseTo(300 + 20 + 18, 12);
+    // A device-less VM with nothing left to send: its VM-level cost alone.
+    expect(scoreScaleMs(0, 20, 20, 0.1)).toBe(20);
+    expect(scoreScaleMs(0, 0, 0, 0.1)).toBeGreaterThan(0);
+  });
+
+  it('are (actual − median) / scale, so actual ≤ median + q × scale exactly when the score ≤ q', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e5, noNaN: true }),
+        fc.double({ min: 0, max: 1e5, noNaN: true }),
+        fc.double({ min: 0.01, max: 1e4, noNaN: true }),
+        fc.double({ min: -5, max: 50, noNaN: true }),
+        (actualMs, medianMs, scaleMs, q) => {
+          const s = scaledScore(actualMs, medianMs, scaleMs);
+          const bound = medianMs + q * scaleMs;
+          // Away from the boundary (float rounding), the two tests agree.
+          if (Math.abs(actualMs - bound) > 1e-6 * Math.max(1, bound)) expect(actualMs <= bound).toBe(s <= q);
+        },
+      ),
+    );
+  });
+
+  it('let a stall on a small VM widen a big VM by the stall, not by its ratio', () => {
+    // +150 ms on a 25 ms device-less VM (scale 25): score 6; the log ratio is ln 7.
+    const s = scaledScore(175, 25, scoreScaleMs(0, 25, 25, 0.1));
+    expect(s).toBeCloseTo(6, 12);
+    // A VM with a 200 ms median (20 transfer, 25 VM-level, 155 devices) at that score: +6 × 60.5 ms.
+    const scale = scoreScaleMs(20, 25, 200, 0.1);
+    expect(200 + s * scale).toBeCloseTo(200 + 6 * 60.5, 9);
+    expect(200 + s * scale).toBeLessThan(200 * 7);
+  });
+});
+
 describe('recalibrate', () => {
   it('replaces the scores with those of recent migrations, keeping the point model', () => {
     const m = buildPriors();
     const r = recalibrate(m, [{ medianMs: 10, actualMs: 20 }, { medianMs: 10, actualMs: 5 }], ['mlx5-cx7']);
     expect(r.arcs).toBe(m.arcs);
     expect(r.calibration).toEqual({ logRatioScores: [Math.log(0.5), Math.log(2)], n: 2, deviceModels: ['mlx5-cx7'], method: 'online' });
+  });
+
+  it('keeps a scaled calibration scaled, and needs the scale of every pair for it', () => {
+    const m = { ...buildPriors(), calibration: { logRatioScores: [0], n: 1, score: 'scaled' as const, deviceScaleWeight: 0.1 } };
+    const r = recalibrate(m, [{ medianMs: 10, actualMs: 20, scaleMs: 5 }, { medianMs: 10, actualMs: 5, scaleMs: 5 }], ['mlx5-cx7']);
+    expect(r.calibration).toEqual({ logRatioScores: [-1, 2], n: 2, deviceModels: ['mlx5-cx7'], method: 'online', score: 'scaled', deviceScaleWeight: 0.1 });
+    expect(() => recalibrate(m, [{ medianMs: 10, actualMs: 20 }], ['mlx5-cx7'])).toThrow(/pairs\[0\]: the model's scores are scaled; scaleMs/);
   });
 });

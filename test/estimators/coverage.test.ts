@@ -67,3 +67,16 @@ describe('the conservative bound when calibration is too small', () => {
     expect(c).toBeGreaterThanOrEqual(1 - alpha);
   });
 });
+
+describe('conformal coverage on simulated data (split calibration, scaled scores)', () => {
+  const model = fitModel(simulateFleet(new TestRng(100), 1000, 'train').flat(), buildPriors(), { splitAbove: 500, score: 'scaled' });
+  const nCal = model.calibration?.n ?? 0;
+
+  it.each([0.01, 0.05, 0.1])('covers 1 − α of new migrations at α = %s, as log ratios do', (alpha) => {
+    expect(model.calibration?.score).toBe('scaled');
+    const { coverage: c, calibrated } = coverage(model, alpha, 200);
+    expect(calibrated).toBe(1);
+    expect(c).toBeGreaterThanOrEqual(1 - alpha - tolerance(alpha, nCal));
+    expect(c).toBeLessThanOrEqual(1 - alpha + tolerance(alpha, nCal));
+  });
+});

@@ -24,6 +24,17 @@ describe('model JSON', () => {
     expect(parseModelJson(stringifyModel(model))).toEqual(model);
   });
 
+  it('round-trips scaled calibration scores with their device weight, and names a missing weight', () => {
+    const model = fitModel(simulateFleet(new TestRng(1), 30, 'm').flat(), buildPriors(), { name: 'rt', score: 'scaled', deviceScaleWeight: 0.2 });
+    expect(model.calibration).toMatchObject({ score: 'scaled', deviceScaleWeight: 0.2 });
+    expect(parseModelJson(stringifyModel(model))).toEqual(model);
+    const json = JSON.parse(stringifyModel(model));
+    delete json.calibration.deviceScaleWeight;
+    expect(codeOf(() => parseFittedModel(json))).toMatch(/^E_BAD_MODEL: model\.calibration\.deviceScaleWeight: expected a number ≥ 0 with score: scaled/);
+    json.calibration.score = 'ratio';
+    expect(codeOf(() => parseFittedModel(json))).toMatch(/^E_BAD_MODEL: model\.calibration\.score: expected log-ratio\|scaled/);
+  });
+
   it('ships models/priors.json exactly as buildPriors() writes it', () => {
     expect(readFileSync(PRIORS_FILE, 'utf8')).toBe(stringifyModel(buildPriors()));
   });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../../src/estimators/compile.js';
+import { logRatioScore, scaledScore } from '../../src/estimators/conformal.js';
 import { predictBlackout, unionBoundCoverage } from '../../src/estimators/predict.js';
 import { buildPriors } from '../../src/estimators/priors.js';
 import { logNormalResidualQuantiles } from '../../src/estimators/shrink.js';
@@ -146,6 +147,36 @@ describe('predictBlackout: the bound', () => {
     expect(p.boundMs).toBeCloseTo(p.medianMs * Math.exp(0.18), 9);
     // α = 0.01 needs 99 scores: conservative instead.
     expect(predictBlackout(c, q, 0.01).calibrated).toBe(false);
+  });
+
+  it('with scaled scores is median + the ⌈(n+1)(1−α)⌉-th score × (transfer + VM-level + w × devices)', () => {
+    const scores = Array.from({ length: 19 }, (_, i) => i + 1); // 1 … 19
+    const c = compileModel(model({ logRatioScores: scores, n: 19, deviceModels: ['nic'], method: 'split', score: 'scaled', deviceScaleWeight: 0.1 }));
+    // transfer (20 MB + 10 MB device state) / 1 GB/s = 30 ms; VM-level 15; devices 60 + 80 + 13 = 153.
+    const p = predictBlackout(c, { devices: [nic('a', 10_000_000)], ramRemainingBytes: 20_000_000 }, 0.1);
+    expect(p.medianMs).toBeCloseTo(30 + 15 + 153, 9);
+    expect(p.scoreScaleMs).toBeCloseTo(30 + 15 + 15.3, 9);
+    expect(p.boundMs).toBeCloseTo(p.medianMs + 18 * p.scoreScaleMs, 9); // rank 18 → 18
+  });
+
+  it('with scaled scores, a stall on a small VM widens a device VM by the stall, not by its ratio', () => {
+    // 98 calibration migrations 5 % over their median, and one device-less VM (median 15 ms, its
+    // VM-level cost; scale 15) that stalled for 150 ms: at α = 0.01 the bound is that stall's score.
+    const pairs = [...Array.from({ length: 98 }, () => ({ actualMs: 105, medianMs: 100, scaleMs: 40 })), { actualMs: 165, medianMs: 15, scaleMs: 15 }];
+    const cal = (scores: number[], scaled: boolean): FittedModel['calibration'] => ({
+      logRatioScores: scores.sort((x, y) => x - y), n: scores.length, deviceModels: ['nic'], method: 'split',
+      ...(scaled ? { score: 'scaled' as const, deviceScaleWeight: 0.1 } : {}),
+    });
+    const ratio = compileModel(model(cal(pairs.map((p) => logRatioScore(p.actualMs, p.medianMs)), false)));
+    const scaled = compileModel(model(cal(pairs.map((p) => scaledScore(p.actualMs, p.medianMs, p.scaleMs)), true)));
+    // A nic VM with nothing left to send: 15 VM-level + 123 device parts.
+    const q = { devices: [nic('a', 0)], ramRemainingBytes: 0 };
+    const r = predictBlackout(ratio, q, 0.01);
+    const sc = predictBlackout(scaled, q, 0.01);
+    expect(r.boundMs).toBeCloseTo(138 * 11, 6); // × (165 / 15)
+    expect(sc.boundMs).toBeCloseTo(138 + 10 * (15 + 12.3), 6); // + 150 ms in units of 15 ms, at this VM's scale
+    expect(r.boundMs).toBeGreaterThan(1000);
+    expect(sc.boundMs).toBeLessThan(1000);
   });
 
   it('is not calibrated for a device model the calibration migrations never had', () => {

@@ -69,11 +69,16 @@ export async function recordTrainingFleet(
   return { migrations: fleet.length, completed, recordsPushed: tally.pushed, prefix };
 }
 
-/** Fits a model from the migrations under `prefix` in `store`, shrunk toward the shipped priors. */
+/**
+ * Fits a model from the migrations under `prefix` in `store`, shrunk toward the shipped priors,
+ * calibrated with scaled scores (`estimators/conformal.ts`: issue 17, the governor's useful share
+ * against the oracle's).
+ */
 export function fitFromStore(store: Store, prefix: string, fittedAt: string): FittedModel {
   return fitModel(collectStore(store, (id) => id.startsWith(prefix)), buildPriors(), {
     name: 'fleet-demo',
     fittedAt,
     provenance: `${store.path} (migrations ${prefix}*)`,
+    score: 'scaled',
   });
 }
