@@ -119,12 +119,10 @@ const lastDecision = (es: WatchEntry[]): DecisionEntry | undefined => es.filter(
 describe.skipIf(SKIP)(SKIP ? 'QEMU 10 VFIO lab (skipped: no lab tools on this host)' : 'watch on a real QEMU 10 migrating an mtty mdev', () => {
   const history: TelemetryRecord[] = [];
   let runs = 0;
-  // Without the transfer records: in these migrations the blackout moves a few KiB, so
-  // downtime-bytes / downtime (the per-link blackout rate the fit learns) measures fixed costs,
-  // not a link — a rate of a few KB/s that turns any RAM left into hours. The link keeps the
-  // prior's rate; fixed costs and the conformal calibration learn from the outcomes.
-  const model = (): CompiledModel =>
-    compileModel(fitModel(history.filter((r) => r.kind !== 'transfer'), buildPriors(), { name: 'qemu10-lab', fittedAt: new Date().toISOString() }));
+  // With the transfer records: the blackout moves a few KiB here, sizes that spread less than the
+  // downtime's noise, so the fit leaves the link at the prior's rate (link-fit's noise rule) and
+  // fixed costs and the conformal calibration learn from the outcomes.
+  const model = (): CompiledModel => compileModel(fitModel(history, buildPriors(), { name: 'qemu10-lab', fittedAt: new Date().toISOString() }));
   const run = async (o: { drive: boolean; deadlineMs: number }): Promise<Migration> => {
     const m = await migrate(`qemu10-lab/mig-${++runs}`, model(), o);
     history.push(...m.records);
