@@ -19,6 +19,8 @@ export interface MigrationData {
   readonly rams: RamRecord[];
   readonly sizes: SizeRecord[];
   readonly stopcopyTransfers: TransferRecord[];
+  /** QEMU's version on each side (`stack` records); undefined: not known. */
+  readonly qemuVersion: { source: string | undefined; destination: string | undefined };
   readonly arcDeviceId: string[];
   readonly arcModel: string[];
   /** MigState numbers. */
@@ -55,6 +57,7 @@ function emptyData(migrationId: string): MigrationData {
     rams: [],
     sizes: [],
     stopcopyTransfers: [],
+    qemuVersion: { source: undefined, destination: undefined },
     arcDeviceId: [],
     arcModel: [],
     arcFrom: [],
@@ -166,6 +169,9 @@ export class MigrationCollector {
         return;
       case 'attempt':
         // How an attempt ended says nothing about latencies: the fit reads outcomes only.
+        return;
+      case 'stack':
+        this.data(r.migrationId).qemuVersion[r.side] = r.qemuVersion;
         return;
     }
   }
