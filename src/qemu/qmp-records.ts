@@ -2,7 +2,7 @@
  * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
-import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
+import type { OutcomeRecord, RamRecord, StackRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
 import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { vfioRecords } from './vfio-records.js';
@@ -68,6 +68,19 @@ export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefi
 }
 
 /**
+ * The `stack` records of a migration: each QEMU's version from the log's `stack` annotations, the
+ * source's else from its greeting or `query-version` reply. None for a QEMU the log does not date.
+ */
+export function stackRecords(m: QmpMigration): StackRecord[] {
+  const out: StackRecord[] = [];
+  const source = m.vfio?.source.qemuVersion ?? m.qemuVersion;
+  const destination = m.vfio?.destination.qemuVersion;
+  if (source !== undefined) out.push({ kind: 'stack', migrationId: m.migrationId, side: 'source', qemuVersion: source });
+  if (destination !== undefined) out.push({ kind: 'stack', migrationId: m.migrationId, side: 'destination', qemuVersion: destination });
+  return out;
+}
+
+/**
  * Records for one migration:
  * - one `ram` record per `active`/`device` poll with statistics (`pass` = `dirty-sync-count`,
  *   dirty bytes/s = `dirty-pages-rate` × `page-size`, bandwidth = `mbps` × 10⁶ / 8);
@@ -79,13 +92,15 @@ export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefi
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
  *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll.
  * - the VFIO devices' `arc` records (`VFIO_MIGRATION` events of both QEMUs) and `size` records
- *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete.
+ *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete;
+ * - a `stack` record per QEMU whose version the log states ({@link stackRecords}) — also for a
+ *   migration that did not complete.
  * A migration that never completed yields no `transfer` or `outcome`. Times (`atMs`, `decidedAtMs`,
  * `startedAtMs`) are the host times of the polls and events: Unix-epoch ms, as record times are —
  * unless `m.clock` is `monotonic`; then anchor it first (`anchorMonotonic` in `qmp-log.ts`).
  */
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
-  const out: TelemetryRecord[] = [];
+  const out: TelemetryRecord[] = stackRecords(m);
   const migrationId = m.migrationId;
   const vfio = vfioRecords(migrationId, m.events, m.vfio);
   out.push(...vfio.arcs, ...vfio.sizes);
