@@ -36,6 +36,8 @@ export interface CompiledDevice {
   readonly load: CompiledChain;
   /** Destination `planPath(STOP, RUNNING, flags)` at index `flags`; null where the kernel rejects. */
   readonly restart: readonly (CompiledChain | null)[];
+  /** Source `STOP_COPY>STOP`: inside the blackout only before QEMU 8.2 (`stack.ts`, {@link BlackoutQuery.stopCopyToStopInBlackout}). */
+  readonly stopAfterCopy: CompiledChain;
   /** Whether the calibration migrations had this device model (exchangeability). */
   readonly inCalibration: boolean;
 }
@@ -123,7 +125,9 @@ function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLate
   }
   const loadArc = arcs.get('RESUMING>STOP');
   const load: CompiledChain = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
-  return { model, toStopCopy, load, restart, inCalibration };
+  const stopArc = arcs.get('STOP_COPY>STOP');
+  const stopAfterCopy: CompiledChain = stopArc === undefined ? { arcs: [], missing: [`${model}:STOP_COPY>STOP`] } : { arcs: [stopArc], missing: [] };
+  return { model, toStopCopy, load, restart, stopAfterCopy, inCalibration };
 }
 
 /** Precomputes everything {@link predictBlackout} needs; throws `E_BAD_MODEL` on inconsistent arrays. */

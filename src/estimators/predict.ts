@@ -4,6 +4,8 @@
  *
  *   blackout = fixed (vCPU stop, final sync, restart of the VM)
  *            + agg over devices of the source arcs into STOP_COPY (`planPath` under its flags)
+ *            + agg over devices of the source STOP_COPY → STOP, on QEMU before 8.2 only
+ *              (`query.stopCopyToStopInBlackout`; later QEMUs run it after the blackout, `stack.ts`)
  *            + (RAM remaining + dirty rate × carry + Σ stop-copy bytes) / blackout rate
  *            + agg over devices of the destination RESUMING>STOP load
  *            + agg over devices of the destination STOP → … → RUNNING restart
@@ -90,6 +92,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   if (!(alpha > 0 && alpha < 1)) throw new EstimatorError('E_BAD_ARGUMENT', `alpha must be in (0, 1), got ${String(alpha)}`);
   const devices = query.devices;
   const serial = query.serial === true;
+  const stopInBlackout = query.stopCopyToStopInBlackout === true;
   let missing: string[] | undefined;
   let inCalibration = true;
 
@@ -116,6 +119,10 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
       for (const m of c.load.missing) missing.push(m);
       for (const m of rst.missing) missing.push(m);
     }
+    if (stopInBlackout) {
+      k += c.stopAfterCopy.arcs.length;
+      for (const m of c.stopAfterCopy.missing) (missing ??= []).push(m);
+    }
   }
   const link = compiledLink(model, query.link);
   if (link === undefined) (missing ??= []).push(`link:${query.link ?? DEFAULT_LINK}`);
@@ -139,6 +146,8 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   let loadHigh = 0;
   let rstMed = 0;
   let rstHigh = 0;
+  let stopMed = 0;
+  let stopHigh = 0;
   let deviceBytes = 0;
   for (let d = 0; d < devices.length; d++) {
     const dev = devices[d]!;
@@ -151,6 +160,11 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     const bytes = dev.stopCopyBytes;
     srcMed = agg(srcMed, chain(parts, src, 'arc', dev.id, bytes, posMid, posHigh), serial);
     srcHigh = agg(srcHigh, lastHighSum, serial);
+    if (stopInBlackout) {
+      // Before QEMU 8.2 the source stops each device after reading it out, inside the blackout.
+      stopMed = agg(stopMed, chain(parts, c.stopAfterCopy, 'arc', dev.id, bytes, posMid, posHigh), serial);
+      stopHigh = agg(stopHigh, lastHighSum, serial);
+    }
     loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh), serial);
     loadHigh = agg(loadHigh, lastHighSum, serial);
     rstMed = agg(rstMed, chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh), serial);
@@ -167,8 +181,8 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     parts.push({ kind: 'transfer', medianMs: xferMed, highMs: xferHigh, fromPrior: link.fromPrior });
   }
 
-  const medianMs = fixedMed + srcMed + xferMed + loadMed + rstMed;
-  const conservativeMs = fixedHigh + srcHigh + xferHigh + loadHigh + rstHigh;
+  const medianMs = fixedMed + srcMed + stopMed + xferMed + loadMed + rstMed;
+  const conservativeMs = fixedHigh + srcHigh + stopHigh + xferHigh + loadHigh + rstHigh;
   const scores = model.scores;
   const rank = conformalRank(scores.length, alpha);
   const calibrated = missing === undefined && inCalibration && rank <= scores.length;

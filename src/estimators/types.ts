@@ -178,11 +178,16 @@ export interface BlackoutQuery {
   readonly link?: string | undefined;
   /** Devices stepped in parallel (default) or one after another. */
   readonly serial?: boolean | undefined;
+  /**
+   * The source's `STOP_COPY → STOP` runs inside the blackout (QEMU before 8.2, `stack.ts`): each
+   * device's arc is then a part of the prediction. Absent: current QEMU, after the blackout.
+   */
+  readonly stopCopyToStopInBlackout?: boolean | undefined;
 }
 
 /** One component of a predicted blackout, for breakdowns and reports. */
 export interface BlackoutPart {
-  /** `vcpu-stop`, `arc` (source device arc), `transfer`, `dest-load` (destination arcs), `restart`. */
+  /** `vcpu-stop`, `arc` (source device arc; `STOP_COPY>STOP` too on QEMU before 8.2), `transfer`, `dest-load` (destination arcs), `restart`. */
   readonly kind: 'vcpu-stop' | 'arc' | 'transfer' | 'dest-load' | 'restart';
   readonly deviceId?: string;
   readonly arc?: string;

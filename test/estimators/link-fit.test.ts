@@ -116,6 +116,10 @@ function labBlackouts(seed: number, n: number, link: string | undefined): Migrat
       link,
       decisionRam: undefined,
       blackoutArcsMs: 0,
+      arcInsideBlackout: [],
+      placement: { stopCopyToStop: 'outside', assumed: false },
+      qemuVersion: '10.0.2',
+      stack: 'qemu10/none',
       query: { devices: [], ramRemainingBytes: 0, ...(link === undefined ? {} : { link }) },
     };
   });
