@@ -67,6 +67,29 @@ export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefi
   return r;
 }
 
+/** The `deviceId` of the transfers QEMU's `vfio.transferred` gives: every VFIO device of the VM together. */
+export const VFIO_TRANSFER_DEVICE_ID = 'vfio';
+
+/**
+ * The VFIO devices' `transfer` pair from QEMU's `vfio.transferred` (5.2+, the sum over every VFIO
+ * device of the bytes its save handlers wrote, `vfio_mig_bytes_transferred()`,
+ * `hw/vfio/migration.c`): `precopy` = the count at the last `active` poll, `stopcopy` = what the
+ * completed poll adds to it — the device state moved in the blackout (an upper bound by what was
+ * sent between that poll and the stop, ≤ one 100 ms window), so that the blackout's bytes are
+ * RAM's `downtime-bytes` (RAM only: `ram_transferred_add()`, `migration/ram.c`) plus these. None
+ * when QEMU reports no `vfio` member (no VFIO device, or QEMU < 5.2).
+ */
+function vfioTransfers(m: QmpMigration, done: QmpPoll, downtimeMs: number, totalTimeMs: number): TransferRecord[] {
+  const total = done.vfioTransferredBytes;
+  if (total === undefined) return [];
+  const before = Math.min(total, lastActivePoll(m)?.vfioTransferredBytes ?? 0);
+  const t = { kind: 'transfer', migrationId: m.migrationId, deviceId: VFIO_TRANSFER_DEVICE_ID } as const;
+  return [
+    { ...t, phase: 'precopy', bytes: before, durationMs: totalTimeMs - downtimeMs },
+    { ...t, phase: 'stopcopy', bytes: total - before, durationMs: downtimeMs },
+  ];
+}
+
 /**
  * The `stack` records of a migration: each QEMU's version from the log's `stack` annotations, the
  * source's else from its greeting or `query-version` reply. None for a QEMU the log does not date.
@@ -88,6 +111,7 @@ export function stackRecords(m: QmpMigration): StackRecord[] {
  *   `downtime-bytes` over `downtime`, `precopy` = the rest of `transferred` over the rest of
  *   `total-time` (post-copy bytes, if any, fall in `precopy`: the contract has two phases), so
  *   the two sum to QEMU's `transferred` and `total-time`;
+ * - two for device `vfio` from `vfio.transferred`, when QEMU reports it ({@link vfioTransfers});
  * - one `outcome` (policy `qemu`): actual = `downtime`, predicted = the last active poll's
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
  *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll.
@@ -132,6 +156,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     };
     out.push(precopy, stopcopy);
   }
+  out.push(...vfioTransfers(m, done, downtimeMs, totalTimeMs));
   const deadlineMs = m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
   const last = lastActivePoll(m);
   const outcome: OutcomeRecord = {
