@@ -69,6 +69,8 @@ export interface CompiledModel {
   readonly carryS: number;
   /** Sorted conformal scores ln(actual / median); empty when uncalibrated. */
   readonly scores: Float64Array;
+  /** The same by stack key ({@link CalibrationModel.byStack}); empty when the calibration has none. */
+  readonly stackScores: ReadonlyMap<string, Float64Array>;
   /** Sorted scores ln(actual / projected) of the pre-copy time ({@link FittedModel.precopyTime}); empty when absent. */
   readonly precopyTimeScores: Float64Array;
   /** The model compiled. */
@@ -164,6 +166,7 @@ export function compileModel(model: FittedModel): CompiledModel {
     fixedMissing: model.fixed.provenance === NO_FIXED_COST,
     carryS: (model.ram?.carryMs ?? 0) / 1000,
     scores,
+    stackScores: new Map(Object.entries(model.calibration?.byStack ?? {}).map(([key, g]) => [key, Float64Array.from(g.logRatioScores).sort()])),
     precopyTimeScores: Float64Array.from(model.precopyTime?.logRatioScores ?? []).sort(),
     source: model,
   };

@@ -86,6 +86,8 @@ interface ScoredSet {
   readonly scores: number[];
   readonly deviceModels: string[];
   readonly links: string[];
+  /** The stack key of each score (`stack.ts`). */
+  readonly stacks: string[];
 }
 
 /**
@@ -99,6 +101,7 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet):
     const p = predictBlackout(compiled, facts.query, 0.5);
     if (p.missing.length > 0) continue;
     into.scores.push(logRatioScore(facts.outcome.actualBlackoutMs, p.medianMs));
+    into.stacks.push(facts.stack);
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
   }
@@ -121,7 +124,7 @@ export function fitModel(
   const withOutcome = all.filter((c) => c.facts.outcome !== undefined);
   const n = withOutcome.length;
   if (opts.calibrate === false || n < 2) return fitPoint(all, everything, priors, opts);
-  const scored: ScoredSet = { scores: [], deviceModels: [], links: [] };
+  const scored: ScoredSet = { scores: [], deviceModels: [], links: [], stacks: [] };
   let model: FittedModel;
   let method: NonNullable<CalibrationModel['method']>;
   if (n >= (opts.splitAbove ?? 500)) {
@@ -144,5 +147,5 @@ export function fitModel(
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links) };
+  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, scored.stacks) };
 }

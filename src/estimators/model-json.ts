@@ -16,6 +16,7 @@ import {
   type LinkModel,
   type PrecopyTimeModel,
   type RamCarryModel,
+  type StackCalibration,
 } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -127,13 +128,20 @@ function calibration(v: unknown, where: string): CalibrationModel {
   if (links !== undefined && (!Array.isArray(links) || links.some((x) => typeof x !== 'string'))) fail(`${where}.links`, 'expected an array of strings');
   const method = o['method'];
   if (method !== undefined && method !== 'cross-fit' && method !== 'split' && method !== 'online') fail(`${where}.method`, 'expected cross-fit|split|online');
+  const byStack = o['byStack'] === undefined ? undefined : record(o['byStack'], `${where}.byStack`, stackCalibration);
   return {
     logRatioScores: sorted,
     n: sorted.length,
     ...(dm === undefined ? {} : { deviceModels: dm as string[] }),
     ...(links === undefined ? {} : { links: links as string[] }),
     ...(method === undefined ? {} : { method }),
+    ...(byStack === undefined ? {} : { byStack }),
   };
+}
+
+function stackCalibration(v: unknown, where: string): StackCalibration {
+  const logRatioScores = scoresOf(obj(v, where), where).sort((a, b) => a - b);
+  return { n: logRatioScores.length, logRatioScores };
 }
 
 function record<T>(v: unknown, where: string, each: (x: unknown, w: string) => T): Record<string, T> {

@@ -16,7 +16,8 @@
  * loading all of it (switchover-today.md §1.4).
  *
  * The median is the sum of parts' medians. The bound is conformal when the model is calibrated
- * for this query (see {@link CalibrationModel}); otherwise every part is taken at its
+ * for this query (see {@link CalibrationModel}) — with the scores of the query's stack when the
+ * model has enough of them for α, else the pooled ones (`calibrationGroup` says which); otherwise every part is taken at its
  * 1 − α/k quantile (k parts) and summed, which holds with probability ≥ 1 − α by the union
  * bound if the parts' quantiles are right — conservative, and `calibrated: false`.
  *
@@ -43,6 +44,9 @@ export { compileModel } from './compile.js';
 export type { CompiledModel } from './compile.js';
 
 const NONE: readonly string[] = Object.freeze([]);
+
+/** {@link BlackoutPrediction.calibrationGroup} of a bound from the pooled scores. */
+export const POOLED = 'pooled';
 
 /** Highest residual quantile level a model stores (`RESIDUAL_QUANTILE_LEVELS`): the union bound's per-part floor. */
 export const UNION_BOUND_TOP_LEVEL = RESIDUAL_QUANTILE_LEVELS[RESIDUAL_QUANTILE_LEVELS.length - 1] as number;
@@ -183,11 +187,14 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
 
   const medianMs = fixedMed + srcMed + stopMed + xferMed + loadMed + rstMed;
   const conservativeMs = fixedHigh + srcHigh + stopHigh + xferHigh + loadHigh + rstHigh;
-  const scores = model.scores;
+  // The query's own stack when its group has a conformal rank at this α, else the pooled scores.
+  const own = query.stack === undefined ? undefined : model.stackScores.get(query.stack);
+  const useOwn = own !== undefined && conformalRank(own.length, alpha) <= own.length;
+  const scores = useOwn ? own : model.scores;
   const rank = conformalRank(scores.length, alpha);
   const calibrated = missing === undefined && inCalibration && rank <= scores.length;
   const boundMs = calibrated ? Math.max(medianMs, medianMs * Math.exp(scores[rank - 1] as number)) : conservativeMs;
-  return { medianMs, boundMs, alpha, calibrated, parts, missing: missing ?? NONE };
+  return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE };
 }
 
 /** The link a query is predicted with: its own when the model has it, else `default` (undefined when neither). */

@@ -14,7 +14,7 @@ const ram = (transferredBytes: number, remainingBytes: number, downtimeBytes?: n
 /** The QEMU 10 lab's shape (issue 16): `vfio.transferred` 0 → 24 in pre-copy (mtty's header) → 96 at completion. */
 function labMigration(vfio: readonly (number | undefined)[]): QmpMigration {
   const at = (i: number): number | undefined => vfio[i];
-  const poll = (i: number, p: Omit<QmpPoll, 'line' | 'atMs'>): QmpPoll => ({ atMs: 1_784_000_000_000 + i * 100, line: i + 1, ...p, ...(at(i) === undefined ? {} : { vfioTransferredBytes: at(i) }) });
+  const poll = (i: number, p: Omit<QmpPoll, 'line' | 'atMs'>): QmpPoll => ({ atMs: 1_784_000_000_000 + i * 100, line: i + 1, ...p, ...(at(i) === undefined ? {} : { vfioTransferredBytes: at(i) as number }) });
   return {
     migrationId: 'lab/mig-1',
     file: 'lab.qmp',

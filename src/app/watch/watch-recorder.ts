@@ -76,6 +76,11 @@ export class WatchRecorder {
     return this.phaseValue;
   }
 
+  /** The source QEMU's version, once its greeting or `query-version` said it. */
+  get sourceQemuVersion(): string | undefined {
+    return this.stackPushed.source;
+  }
+
   /** `ram` records pushed so far. */
   get ramRecordCount(): number {
     return this.ramRecords;

@@ -315,7 +315,10 @@ export class MigrationWatch {
       this.emit({ type: 'poll', ...figures, reason: snap.reason });
       return;
     }
-    const decision = decide({ ...snap.snapshot, devices: this.vfio.devices(this.o.model) }, this.o.model, this.o.slo);
+    // With the source's version: its stack's calibration and arc placement (`estimators/stack.ts`).
+    const qemuVersion = this.recorder.sourceQemuVersion;
+    const snapshot = { ...snap.snapshot, devices: this.vfio.devices(this.o.model), ...(qemuVersion === undefined ? {} : { qemuVersion }) };
+    const decision = decide(snapshot, this.o.model, this.o.slo);
     const driver = this.st.driving && this.st.switchoverBy === null ? this.driver : undefined;
     // The decision first, then what acting on it did (limit, throttle, cancel entries).
     this.emit({ type: 'decision', ...figures, decision, acted: driver?.plan(decision) ?? false });
