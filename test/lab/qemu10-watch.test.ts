@@ -17,7 +17,7 @@ import { buildPriors } from '../../src/estimators/priors.js';
 import { QmpClient } from '../../src/qemu/qmp-client.js';
 import { MigrationWatch } from '../../src/app/watch/watch.js';
 import type { DecisionEntry, WatchEntry, WatchResult } from '../../src/app/watch/watch-types.js';
-import type { ArcRecord, RamRecord, SizeRecord, TelemetryRecord } from '../../src/records/records.js';
+import type { ArcRecord, RamRecord, SizeRecord, StackRecord, TelemetryRecord } from '../../src/records/records.js';
 import { IN_CI } from './lab-fixture.js';
 import { prepareQemu10, type Qemu10 } from './qemu10-lab.js';
 import { MIGRATION_URI, startQemu10Guest, type Qemu10Guest } from './qemu10-guest.js';
@@ -150,6 +150,11 @@ describe.skipIf(SKIP)(SKIP ? 'QEMU 10 VFIO lab (skipped: no lab tools on this ho
     expect(sizes.length).toBeGreaterThan(0);
     expect(sizes.every((s) => s.deviceId === 'vfio0' && s.stopCopyBytes > 0)).toBe(true);
     expect(m.records.some((r): r is RamRecord => r.kind === 'ram')).toBe(true);
+    // Both QEMUs' query-version: the stack every record of the migration carries.
+    const stacks = m.records.filter((r): r is StackRecord => r.kind === 'stack');
+    console.info(`qemu10-lab: stack ${JSON.stringify(stacks)}`);
+    expect(stacks.map((r) => r.side).sort()).toEqual(['destination', 'source']);
+    expect(stacks.every((r) => r.qemuVersion.startsWith('10.0.'))).toBe(true);
   }, 300_000);
 
   it(`over ${SCORED} migrations the device-aware bound covers QEMU's measured downtime`, async () => {
