@@ -1,13 +1,12 @@
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StackRecord } from '../../src/records/records.js';
 import { listMigrations, recordCount } from '../../src/store/inventory.js';
-import { migrateSchema, schemaVersion } from '../../src/store/migrate.js';
+import { schemaVersion } from '../../src/store/migrate.js';
 import { SCHEMA_STEPS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import { collectStore } from '../../src/store/store-records.js';
 import { validateRecord } from '../../src/telemetry/validate.js';
-import { arc, outcome, pipelineItems as items, tempDb } from './fixtures.js';
+import { arc, databaseAtVersion, outcome, pipelineItems as items, tempDb } from './fixtures.js';
 
 let tmp: ReturnType<typeof tempDb>;
 beforeEach(() => {
@@ -54,12 +53,7 @@ describe('stack records', () => {
 
 describe('upgrading a version-3 database', () => {
   it('adds the version columns on open; what was stored reads as of an unknown stack', () => {
-    const db = new Database(tmp.db);
-    migrateSchema(db, tmp.db, SCHEMA_STEPS.slice(0, 3));
-    expect(schemaVersion(db)).toBe(3);
-    db.prepare(`INSERT INTO migrations (migration_id) VALUES ('m1')`).run();
-    db.prepare(`INSERT INTO outcomes VALUES (1, 'governor', 1000, 300, 150, 120, 1)`).run();
-    db.close();
+    databaseAtVersion(tmp.db, 3);
 
     const store = Store.open(tmp.db);
     expect(schemaVersion(store.db)).toBe(SCHEMA_VERSION);
