@@ -18,9 +18,9 @@
  * pooled line alone, exactly.
  */
 import type { TransferRecord } from '../records/records.js';
-import { fitLinkSlopes, type LinkSamples } from './link-fit.js';
+import { fitLinkSlopes, SLOPE_BELOW_NOISE, type LinkSamples } from './link-fit.js';
 import type { MigrationFacts } from './migrations.js';
-import { median, quantiles, theilSen } from './robust.js';
+import { median, quantiles, slopeIdentifiedAboveNoise, theilSen } from './robust.js';
 import { credibility, DEFAULT_PRIOR_PSEUDO_COUNT, mix, mixQuantiles } from './shrink.js';
 import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type FixedCostModel, type LinkModel, type RamCarryModel } from './types.js';
 
@@ -131,9 +131,16 @@ export function fitBlackout(
   const line = theilSen(x, y, s0 ?? 0, opts.seed);
   const dataSlope = Math.max(MIN_SLOPE_MS_PER_BYTE, line.slope);
   const dataSlopeHigh = Math.max(dataSlope, line.slopeHigh);
-  const slope = s0 === undefined ? dataSlope : !line.slopeIdentified ? s0 : Math.max(MIN_SLOPE_MS_PER_BYTE, mix(w, dataSlope, s0));
-  const slopeHigh = Math.max(slope, s0High === undefined ? dataSlopeHigh : !line.slopeIdentified ? s0High : mix(w, dataSlopeHigh, s0High));
-  const provenanceLink = priorLink === undefined ? `${n} blackouts` : `${n} blackouts shrunk toward the prior (worth ${k}): ${priorLink.provenance ?? 'prior'}`;
+  // Sizes spread within the noise (tiny blackouts): the prior's rate, not noise ÷ spread.
+  const identified = slopeIdentifiedAboveNoise(x, y, line, s0 ?? 0);
+  const slope = s0 === undefined ? dataSlope : !identified ? s0 : Math.max(MIN_SLOPE_MS_PER_BYTE, mix(w, dataSlope, s0));
+  const slopeHigh = Math.max(slope, s0High === undefined ? dataSlopeHigh : !identified ? s0High : mix(w, dataSlopeHigh, s0High));
+  const provenanceLink =
+    priorLink === undefined
+      ? `${n} blackouts${identified ? '' : `; ${SLOPE_BELOW_NOISE}, and no prior: the data's slope`}`
+      : identified
+        ? `${n} blackouts shrunk toward the prior (worth ${k}): ${priorLink.provenance ?? 'prior'}`
+        : `${n} blackouts; ${SLOPE_BELOW_NOISE}: the prior's rate (${priorLink.provenance ?? 'prior'})`;
   const link: LinkModel = {
     n,
     medianBytesPerS: 1000 / slope,
@@ -150,7 +157,9 @@ export function fitBlackout(
   const what = whole ? 'blackouts' : 'stop-copy transfers';
   const links: Record<string, LinkModel> = {};
   for (const [name, l] of linkSlopes) {
-    const shrink = `shrunk toward the pooled link with credibility ${l.weight.toFixed(3)} (k = ${l.pseudoCount.toPrecision(3)}${l.pseudoCountEstimated ? ', from the between-link spread' : ', the prior pseudo-count'})`;
+    const shrink = !l.identified
+      ? `${SLOPE_BELOW_NOISE}: the pooled rate`
+      : `shrunk toward the pooled link with credibility ${l.weight.toFixed(3)} (k = ${l.pseudoCount.toPrecision(3)}${l.pseudoCountEstimated ? ', from the between-link spread' : ', the prior pseudo-count'})`;
     links[name] = {
       n: l.n,
       medianBytesPerS: 1000 / l.slope,

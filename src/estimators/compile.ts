@@ -37,6 +37,8 @@ export interface CompiledDevice {
   readonly load: CompiledChain;
   /** Destination `planPath(STOP, RUNNING, flags)` at index `flags`; null where the kernel rejects. */
   readonly restart: readonly (CompiledChain | null)[];
+  /** Source `STOP_COPY>STOP`: inside the blackout only before QEMU 8.2 (`stack.ts`, {@link BlackoutQuery.stopCopyToStopInBlackout}). */
+  readonly stopAfterCopy: CompiledChain;
   /** Whether the calibration migrations had this device model (exchangeability). */
   readonly inCalibration: boolean;
 }
@@ -72,6 +74,8 @@ export interface CompiledModel {
   readonly scaledScores: boolean;
   /** Weight of the device parts in a prediction's `scoreScaleMs`. */
   readonly deviceScaleWeight: number;
+  /** The same by stack key ({@link CalibrationModel.byStack}); empty when the calibration has none. */
+  readonly stackScores: ReadonlyMap<string, Float64Array>;
   /** Sorted scores ln(actual / projected) of the pre-copy time ({@link FittedModel.precopyTime}); empty when absent. */
   readonly precopyTimeScores: Float64Array;
   /** The model compiled. */
@@ -128,7 +132,9 @@ function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLate
   }
   const loadArc = arcs.get('RESUMING>STOP');
   const load: CompiledChain = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
-  return { model, toStopCopy, load, restart, inCalibration };
+  const stopArc = arcs.get('STOP_COPY>STOP');
+  const stopAfterCopy: CompiledChain = stopArc === undefined ? { arcs: [], missing: [`${model}:STOP_COPY>STOP`] } : { arcs: [stopArc], missing: [] };
+  return { model, toStopCopy, load, restart, stopAfterCopy, inCalibration };
 }
 
 /** Precomputes everything {@link predictBlackout} needs; throws `E_BAD_MODEL` on inconsistent arrays. */
@@ -167,6 +173,7 @@ export function compileModel(model: FittedModel): CompiledModel {
     scores,
     scaledScores: model.calibration?.score === 'scaled',
     deviceScaleWeight: model.calibration?.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT,
+    stackScores: new Map(Object.entries(model.calibration?.byStack ?? {}).map(([key, g]) => [key, Float64Array.from(g.logRatioScores).sort()])),
     precopyTimeScores: Float64Array.from(model.precopyTime?.logRatioScores ?? []).sort(),
     source: model,
   };

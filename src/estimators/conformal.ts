@@ -50,7 +50,7 @@
  */
 import { gammaln } from 'simple-statistics';
 import { EstimatorError } from './errors.js';
-import type { CalibrationModel, FittedModel } from './types.js';
+import { MIN_STACK_CALIBRATION, type CalibrationModel, type FittedModel, type StackCalibration } from './types.js';
 
 /** Floor for times in log ratios, ms (1 µs): a 0 ms prediction or outcome stays finite. */
 export const MIN_SCORED_MS = 1e-3;
@@ -113,8 +113,10 @@ export function calibrationFromScores(
   deviceModels: readonly string[],
   links?: readonly string[],
   deviceScaleWeight?: number,
+  stacks?: readonly string[],
 ): CalibrationModel {
   const sorted = [...scores].sort((a, b) => a - b);
+  const byStack = stacks === undefined ? undefined : stackGroups(scores, stacks);
   return {
     logRatioScores: sorted,
     n: sorted.length,
@@ -122,7 +124,25 @@ export function calibrationFromScores(
     ...(links === undefined ? {} : { links: [...new Set(links)].sort() }),
     method,
     ...(deviceScaleWeight === undefined ? {} : { score: 'scaled' as const, deviceScaleWeight }),
+    ...(byStack === undefined ? {} : { byStack }),
   };
+}
+
+/** `scores[i]` grouped by `stacks[i]`, each group of at least {@link MIN_STACK_CALIBRATION}; undefined when none is. */
+function stackGroups(scores: readonly number[], stacks: readonly string[]): Record<string, StackCalibration> | undefined {
+  const groups = new Map<string, number[]>();
+  scores.forEach((s, i) => {
+    const key = stacks[i] as string;
+    const g = groups.get(key) ?? [];
+    g.push(s);
+    groups.set(key, g);
+  });
+  const out: Record<string, StackCalibration> = {};
+  for (const key of [...groups.keys()].sort()) {
+    const g = (groups.get(key) as number[]).sort((a, b) => a - b);
+    if (g.length >= MIN_STACK_CALIBRATION) out[key] = { n: g.length, logRatioScores: g };
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 /** P(X ≥ k) for X ~ Binomial(n, p), exact (log-space sum, no underflow for large n). */

@@ -93,6 +93,8 @@ interface ScoredSet {
   readonly scores: number[];
   readonly deviceModels: string[];
   readonly links: string[];
+  /** The stack key of each score (`stack.ts`). */
+  readonly stacks: string[];
 }
 
 /**
@@ -107,6 +109,7 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, 
     if (p.missing.length > 0) continue;
     const actualMs = facts.outcome.actualBlackoutMs;
     into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scaleOf(p, deviceScaleWeight)));
+    into.stacks.push(facts.stack);
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
   }
@@ -140,7 +143,7 @@ export function fitModel(
   const withOutcome = all.filter((c) => c.facts.outcome !== undefined);
   const n = withOutcome.length;
   if (opts.calibrate === false || n < 2) return fitPoint(all, everything, priors, opts);
-  const scored: ScoredSet = { scores: [], deviceModels: [], links: [] };
+  const scored: ScoredSet = { scores: [], deviceModels: [], links: [], stacks: [] };
   const weight = opts.score === 'scaled' ? (opts.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT) : undefined;
   let model: FittedModel;
   let method: NonNullable<CalibrationModel['method']>;
@@ -165,5 +168,5 @@ export function fitModel(
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight) };
+  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks) };
 }

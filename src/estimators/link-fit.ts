@@ -14,7 +14,7 @@
  * are pooled. With fewer than two groups of blackouts the between-link variance cannot be
  * estimated and `k` is the prior pseudo-count, as everywhere else in the estimators.
  */
-import { median, theilSenSlope } from './robust.js';
+import { median, slopeIdentifiedAboveNoise, theilSenSlope } from './robust.js';
 import { credibility, mix } from './shrink.js';
 
 /** Blackouts (bytes, ms) of one link. */
@@ -32,6 +32,8 @@ export interface SlopeEstimate {
 /** One link's slope after shrinkage. */
 export interface LinkSlope extends SlopeEstimate {
   readonly n: number;
+  /** False when the link's own blackouts do not identify a slope ({@link SLOPE_BELOW_NOISE}): it is the pooled one. */
+  readonly identified: boolean;
   /** Credibility of the link's own data, in [0, 1]: 0 = the pooled slope. */
   readonly weight: number;
   /** The pseudo-count `k` the weight came from (Infinity: the links do not differ). */
@@ -51,6 +53,10 @@ export interface LinkSlopeOptions {
 /** Blackouts of a link below this many do not estimate σ² (Sen's interval of 2 points has no width). */
 const MIN_SAMPLES_FOR_SPREAD = 3;
 
+/** Why a link has no slope of its own, for the fit's notes (`LinkModel.provenance`). */
+export const SLOPE_BELOW_NOISE =
+  'slope not identified: the blackout sizes spread less than the blackouts’ noise (Sen’s 95 % interval of the slope reaches 0)';
+
 /** One group's own slope, before shrinkage. */
 export interface GroupSlope {
   readonly n: number;
@@ -62,7 +68,9 @@ export interface GroupSlope {
 
 function groupSlope(s: LinkSamples, fallback: number, opts: LinkSlopeOptions): GroupSlope | undefined {
   const line = theilSenSlope(s.x, s.y, fallback, opts.seed);
-  if (!line.slopeIdentified) return undefined;
+  // Sizes that spread less than the blackouts' noise (a few KiB of RAM left, as in the QEMU lab)
+  // give a slope of noise ÷ spread: a "rate" of a few KB/s. Such a link has no rate of its own.
+  if (!slopeIdentifiedAboveNoise(s.x, s.y, line, fallback)) return undefined;
   const slope = Math.max(opts.minSlopeMsPerByte, line.slope);
   const halfWidth = (line.slopeHigh - line.slopeLow) / 2;
   return {
@@ -101,8 +109,8 @@ export function estimatePseudoCount(groups: readonly GroupSlope[]): number | und
 /**
  * Slopes of the named links of `named`, each shrunk toward `pooled`. `unnamed`: blackouts whose
  * link nobody named — not fitted as a link (they are the pooled `default`), but one more group
- * for the between-link variance. A link whose slope is not identified (all its blackouts the same
- * size) gets the pooled slope.
+ * for the between-link variance. A link whose slope is not identified (its blackouts' sizes spread
+ * less than their noise, or are all the same) gets the pooled slope.
  */
 export function fitLinkSlopes(
   named: ReadonlyMap<string, LinkSamples>,
@@ -125,7 +133,7 @@ export function fitLinkSlopes(
     const weight = g === undefined ? 0 : credibility(n, k);
     const slope = g === undefined ? pooled.slope : Math.max(opts.minSlopeMsPerByte, mix(weight, g.slope, pooled.slope));
     const slopeHigh = Math.max(slope, g === undefined ? pooled.slopeHigh : mix(weight, g.slopeHigh, pooled.slopeHigh));
-    out.set(link, { n, slope, slopeHigh, weight, pseudoCount: k, pseudoCountEstimated: estimated !== undefined });
+    out.set(link, { n, identified: g !== undefined, slope, slopeHigh, weight, pseudoCount: k, pseudoCountEstimated: estimated !== undefined });
   }
   return out;
 }

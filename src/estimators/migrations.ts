@@ -10,6 +10,7 @@
  */
 import { MigFlags, MigState, parseStateName } from '../fsm/index.js';
 import type { OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
+import { arcPlacement, stackKey, type ArcPlacement } from './stack.js';
 import type { BlackoutDevice, BlackoutQuery } from './types.js';
 
 /** One migration's records, arcs as columns (index i is one arc). */
@@ -19,6 +20,8 @@ export interface MigrationData {
   readonly rams: RamRecord[];
   readonly sizes: SizeRecord[];
   readonly stopcopyTransfers: TransferRecord[];
+  /** QEMU's version on each side (`stack` records); undefined: not known. */
+  readonly qemuVersion: { source: string | undefined; destination: string | undefined };
   readonly arcDeviceId: string[];
   readonly arcModel: string[];
   /** MigState numbers. */
@@ -44,6 +47,14 @@ export interface MigrationFacts {
   readonly decisionRam: RamRecord | undefined;
   /** Wall time covered by the recorded device arcs inside the blackout (union of intervals), ms. */
   readonly blackoutArcsMs: number;
+  /** Per arc (index of {@link MigrationData}'s columns): whether it ran inside the blackout. */
+  readonly arcInsideBlackout: readonly boolean[];
+  /** Where the source's STOP_COPY→STOP was placed, by its QEMU version (or assumed). */
+  readonly placement: ArcPlacement;
+  /** The source QEMU's version (`stack` record); undefined when not known. */
+  readonly qemuVersion: string | undefined;
+  /** Calibration group: QEMU major (and pending-size semantics) × device models ({@link stackKey}). */
+  readonly stack: string;
   /** What was known at the decision, as `predictBlackout` takes it. */
   readonly query: BlackoutQuery;
 }
@@ -55,6 +66,7 @@ function emptyData(migrationId: string): MigrationData {
     rams: [],
     sizes: [],
     stopcopyTransfers: [],
+    qemuVersion: { source: undefined, destination: undefined },
     arcDeviceId: [],
     arcModel: [],
     arcFrom: [],
@@ -167,6 +179,9 @@ export class MigrationCollector {
       case 'attempt':
         // How an attempt ended says nothing about latencies: the fit reads outcomes only.
         return;
+      case 'stack':
+        this.data(r.migrationId).qemuVersion[r.side] = r.qemuVersion;
+        return;
     }
   }
 
@@ -182,9 +197,14 @@ export function collectMigrations(records: Iterable<TelemetryRecord>): Map<strin
   return new MigrationCollector().addAll(records).migrations;
 }
 
-/** Arcs that run around, not inside, the blackout (QEMU defers STOP_COPY→STOP to cleanup; the destination opens RESUMING beforehand). */
-function outsideBlackout(from: number, to: number): boolean {
-  return (from === MigState.STOP_COPY && to === MigState.STOP) || (from === MigState.STOP && to === MigState.RESUMING);
+/**
+ * Arcs that run around, not inside, the blackout: the destination opens RESUMING beforehand
+ * (`vfio_load_setup()`), and since QEMU 8.2 the source's STOP_COPY→STOP runs in cleanup, after
+ * the destination resumed (`stack.ts`); before 8.2 that arc is inside.
+ */
+function outsideBlackout(from: number, to: number, placement: ArcPlacement): boolean {
+  if (from === MigState.STOP && to === MigState.RESUMING) return true;
+  return from === MigState.STOP_COPY && to === MigState.STOP && placement.stopCopyToStop === 'outside';
 }
 
 /** Wall time covered by arcs `idx` (union of their intervals); sorts `idx` by start. */
@@ -282,9 +302,15 @@ export function factsOf(d: MigrationData): MigrationFacts {
     if (t.deviceId === 'ram') ramBlackoutBytes = (ramBlackoutBytes ?? 0) + t.bytes;
   }
   const idx: number[] = [];
+  const qemuVersion = d.qemuVersion.source;
+  const placement = arcPlacement(qemuVersion);
+  const arcInsideBlackout = d.arcOk.map(() => false);
   if (outcome !== undefined) {
     for (let i = 0; i < d.arcOk.length; i++) {
-      if (d.arcOk[i] && (d.arcStartedAtMs[i] as number) >= decidedAtMs && !outsideBlackout(d.arcFrom[i] as number, d.arcTo[i] as number)) idx.push(i);
+      if (d.arcOk[i] && (d.arcStartedAtMs[i] as number) >= decidedAtMs && !outsideBlackout(d.arcFrom[i] as number, d.arcTo[i] as number, placement)) {
+        idx.push(i);
+        arcInsideBlackout[i] = true;
+      }
     }
   }
   const blackoutArcsMs = unionLengthMs(d, idx);
@@ -296,8 +322,10 @@ export function factsOf(d: MigrationData): MigrationFacts {
     ramDirtyBytesPerS: decisionRam?.dirtyBytesPerS ?? 0,
     serial,
     ...(link === undefined ? {} : { link }),
+    ...(placement.stopCopyToStop === 'inside' ? { stopCopyToStopInBlackout: true } : {}),
   };
-  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, link, decisionRam, blackoutArcsMs, query };
+  const stack = stackKey(qemuVersion, devices.map((x) => x.model));
+  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, link, decisionRam, blackoutArcsMs, arcInsideBlackout, placement, qemuVersion, stack, query };
 }
 
 /** Facts of one migration from its records (any order; all taken as this migration's). */

@@ -16,6 +16,7 @@ import {
   type LinkModel,
   type PrecopyTimeModel,
   type RamCarryModel,
+  type StackCalibration,
 } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -130,6 +131,7 @@ function calibration(v: unknown, where: string): CalibrationModel {
   const score = o['score'];
   if (score !== undefined && score !== 'log-ratio' && score !== 'scaled') fail(`${where}.score`, 'expected log-ratio|scaled');
   if (score === 'scaled' && o['deviceScaleWeight'] === undefined) fail(`${where}.deviceScaleWeight`, 'expected a number ≥ 0 with score: scaled');
+  const byStack = o['byStack'] === undefined ? undefined : record(o['byStack'], `${where}.byStack`, stackCalibration);
   return {
     logRatioScores: sorted,
     n: sorted.length,
@@ -137,7 +139,13 @@ function calibration(v: unknown, where: string): CalibrationModel {
     ...(links === undefined ? {} : { links: links as string[] }),
     ...(method === undefined ? {} : { method }),
     ...(score === 'scaled' ? { score, deviceScaleWeight: num(o, 'deviceScaleWeight', where, 0) } : {}),
+    ...(byStack === undefined ? {} : { byStack }),
   };
+}
+
+function stackCalibration(v: unknown, where: string): StackCalibration {
+  const logRatioScores = scoresOf(obj(v, where), where).sort((a, b) => a - b);
+  return { n: logRatioScores.length, logRatioScores };
 }
 
 function record<T>(v: unknown, where: string, each: (x: unknown, w: string) => T): Record<string, T> {

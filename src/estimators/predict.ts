@@ -4,6 +4,8 @@
  *
  *   blackout = fixed (vCPU stop, final sync, restart of the VM)
  *            + agg over devices of the source arcs into STOP_COPY (`planPath` under its flags)
+ *            + agg over devices of the source STOP_COPY → STOP, on QEMU before 8.2 only
+ *              (`query.stopCopyToStopInBlackout`; later QEMUs run it after the blackout, `stack.ts`)
  *            + (RAM remaining + dirty rate × carry + Σ stop-copy bytes) / blackout rate
  *            + agg over devices of the destination RESUMING>STOP load
  *            + agg over devices of the destination STOP → … → RUNNING restart
@@ -14,7 +16,8 @@
  * loading all of it (switchover-today.md §1.4).
  *
  * The median is the sum of parts' medians. The bound is conformal when the model is calibrated
- * for this query (see {@link CalibrationModel}); otherwise every part is taken at its
+ * for this query (see {@link CalibrationModel}) — with the scores of the query's stack when the
+ * model has enough of them for α, else the pooled ones (`calibrationGroup` says which); otherwise every part is taken at its
  * 1 − α/k quantile (k parts) and summed, which holds with probability ≥ 1 − α by the union
  * bound if the parts' quantiles are right — conservative, and `calibrated: false`.
  *
@@ -41,6 +44,9 @@ export { compileModel } from './compile.js';
 export type { CompiledModel } from './compile.js';
 
 const NONE: readonly string[] = Object.freeze([]);
+
+/** {@link BlackoutPrediction.calibrationGroup} of a bound from the pooled scores. */
+export const POOLED = 'pooled';
 
 /** Highest residual quantile level a model stores (`RESIDUAL_QUANTILE_LEVELS`): the union bound's per-part floor. */
 export const UNION_BOUND_TOP_LEVEL = RESIDUAL_QUANTILE_LEVELS[RESIDUAL_QUANTILE_LEVELS.length - 1] as number;
@@ -90,6 +96,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   if (!(alpha > 0 && alpha < 1)) throw new EstimatorError('E_BAD_ARGUMENT', `alpha must be in (0, 1), got ${String(alpha)}`);
   const devices = query.devices;
   const serial = query.serial === true;
+  const stopInBlackout = query.stopCopyToStopInBlackout === true;
   let missing: string[] | undefined;
   let inCalibration = true;
 
@@ -116,6 +123,10 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
       for (const m of c.load.missing) missing.push(m);
       for (const m of rst.missing) missing.push(m);
     }
+    if (stopInBlackout) {
+      k += c.stopAfterCopy.arcs.length;
+      for (const m of c.stopAfterCopy.missing) (missing ??= []).push(m);
+    }
   }
   const link = compiledLink(model, query.link);
   if (link === undefined) (missing ??= []).push(`link:${query.link ?? DEFAULT_LINK}`);
@@ -139,6 +150,8 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   let loadHigh = 0;
   let rstMed = 0;
   let rstHigh = 0;
+  let stopMed = 0;
+  let stopHigh = 0;
   let deviceBytes = 0;
   for (let d = 0; d < devices.length; d++) {
     const dev = devices[d]!;
@@ -151,6 +164,11 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     const bytes = dev.stopCopyBytes;
     srcMed = agg(srcMed, chain(parts, src, 'arc', dev.id, bytes, posMid, posHigh), serial);
     srcHigh = agg(srcHigh, lastHighSum, serial);
+    if (stopInBlackout) {
+      // Before QEMU 8.2 the source stops each device after reading it out, inside the blackout.
+      stopMed = agg(stopMed, chain(parts, c.stopAfterCopy, 'arc', dev.id, bytes, posMid, posHigh), serial);
+      stopHigh = agg(stopHigh, lastHighSum, serial);
+    }
     loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh), serial);
     loadHigh = agg(loadHigh, lastHighSum, serial);
     rstMed = agg(rstMed, chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh), serial);
@@ -167,15 +185,18 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     parts.push({ kind: 'transfer', medianMs: xferMed, highMs: xferHigh, fromPrior: link.fromPrior });
   }
 
-  const medianMs = fixedMed + srcMed + xferMed + loadMed + rstMed;
-  const conservativeMs = fixedHigh + srcHigh + xferHigh + loadHigh + rstHigh;
-  const scores = model.scores;
+  const medianMs = fixedMed + srcMed + stopMed + xferMed + loadMed + rstMed;
+  const conservativeMs = fixedHigh + srcHigh + stopHigh + xferHigh + loadHigh + rstHigh;
+  // The query's own stack when its group has a conformal rank at this α, else the pooled scores.
+  const own = query.stack === undefined ? undefined : model.stackScores.get(query.stack);
+  const useOwn = own !== undefined && conformalRank(own.length, alpha) <= own.length;
+  const scores = useOwn ? own : model.scores;
   const rank = conformalRank(scores.length, alpha);
   const calibrated = missing === undefined && inCalibration && rank <= scores.length;
   const scaleMs = scoreScaleMs(xferMed, fixedMed, medianMs, model.deviceScaleWeight);
   const q = scores[rank - 1] as number;
   const boundMs = !calibrated ? conservativeMs : Math.max(medianMs, model.scaledScores ? medianMs + q * scaleMs : medianMs * Math.exp(q));
-  return { medianMs, boundMs, alpha, calibrated, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
+  return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
 }
 
 /** The link a query is predicted with: its own when the model has it, else `default` (undefined when neither). */

@@ -8,7 +8,7 @@
  * samplers take a `Math.random`-like source but it ships none), Theil–Sen with Sen's interval,
  * and an accurate normal quantile (see {@link normalQuantile}).
  */
-import { median as ssMedian, quantile as ssQuantile, quantileSorted as ssQuantileSorted, quickselect } from 'simple-statistics';
+import { median as ssMedian, medianAbsoluteDeviation, quantile as ssQuantile, quantileSorted as ssQuantileSorted, quickselect } from 'simple-statistics';
 
 /** Deterministic 32-bit generator (mulberry32) for pair sampling; uniform in [0, 1). */
 export function seededUniform(seed: number): () => number {
@@ -101,12 +101,21 @@ export interface RobustSlope {
   readonly slopeHigh: number;
   /** False when x has fewer than two distinct values: the slope is then the fallback given. */
   readonly slopeIdentified: boolean;
+  /**
+   * True when Sen's two-sided ≈ 95 % interval (z = {@link SEN_Z_95}) lies above zero: larger x
+   * came with measurably larger y. False when x's spread moved y less than y's own noise (the
+   * pairwise slopes straddle zero), or when the slope is not identified at all.
+   */
+  readonly slopeAboveNoise: boolean;
 }
 
 /** A robust line `y ≈ intercept + slope × x`. */
 export interface RobustLine extends RobustSlope {
   readonly intercept: number;
 }
+
+/** z of Sen's two-sided 95 % interval, for {@link RobustSlope.slopeAboveNoise}. */
+export const SEN_Z_95 = 1.959963984540054;
 
 /** Pairs beyond which Theil–Sen samples pairs instead of enumerating them (O(n²) → O(maxPairs)). */
 export const THEIL_SEN_MAX_PAIRS = 40_000;
@@ -158,7 +167,7 @@ export function theilSenSlope(
     }
   }
   // No pair with distinct x: the data say nothing about the slope.
-  if (count === 0) return { n, slope: fallbackSlope, slopeLow: fallbackSlope, slopeHigh: fallbackSlope, slopeIdentified: false };
+  if (count === 0) return { n, slope: fallbackSlope, slopeLow: fallbackSlope, slopeHigh: fallbackSlope, slopeIdentified: false, slopeAboveNoise: false };
   // Order statistics by selection, not a sort: the median (type 7) and Sen's two ranks.
   const s = slopes.subarray(0, count);
   const ties = xTies(x, n);
@@ -171,13 +180,12 @@ export function theilSenSlope(
   const slope = midLo === mid ? a : (a + selectInPlace(s, midLo + 1, midLo + 1)) / 2;
   const lowRank = Math.max(0, Math.floor(mid - halfWidthRank));
   const highRank = Math.min(count - 1, Math.ceil(mid + halfWidthRank));
-  return {
-    n,
-    slope,
-    slopeLow: selectInPlace(s, lowRank, 0, midLo),
-    slopeHigh: selectInPlace(s, highRank, midLo),
-    slopeIdentified: true,
-  };
+  const slopeLow = selectInPlace(s, lowRank, 0, midLo);
+  const slopeHigh = selectInPlace(s, highRank, midLo);
+  // Below lowRank everything is ≤ slopeLow after the selection above: the 95 % rank lies there.
+  const lowRank95 = Math.max(0, Math.floor(mid - SEN_Z_95 * halfWidthRank));
+  const slopeLow95 = selectInPlace(s, Math.min(lowRank95, lowRank), 0, lowRank);
+  return { n, slope, slopeLow, slopeHigh, slopeIdentified: true, slopeAboveNoise: slopeLow95 > 0 };
 }
 
 /** Tie groups of `x[0..n)`: Σ t(t−1)(2t+5) (Sen's variance term) and Σ t(t−1)/2 (pairs with equal x). */
@@ -194,6 +202,23 @@ function xTies(x: ArrayLike<number>, n: number): { readonly varTerm: number; rea
     i = j;
   }
   return { varTerm, pairs };
+}
+
+/**
+ * Whether `line` (Theil–Sen of `x`, `y`) is a slope the data identify, not noise ÷ spread: its
+ * Sen 95 % interval lies above zero ({@link RobustSlope.slopeAboveNoise}), or — for a few points,
+ * whose interval is too wide to say — the size spread at the `referenceSlope` we already believe
+ * (a prior, the pooled fit) moves y by more than y's noise about the line: `referenceSlope ×
+ * (p90 − p10 of x) > MAD(y − slope·x)` (quantiles and MAD by simple-statistics). Sizes of a few
+ * KiB against a 50 ms downtime with ±10 ms of noise (the QEMU lab's blackouts) fail both: their
+ * "slope" is the noise.
+ */
+export function slopeIdentifiedAboveNoise(x: ArrayLike<number>, y: ArrayLike<number>, line: RobustSlope, referenceSlope: number): boolean {
+  if (!line.slopeIdentified) return false;
+  if (line.slopeAboveNoise) return true;
+  if (!(referenceSlope > 0) || line.n < 2) return false;
+  const [p10, p90] = quantiles(Array.from(x).slice(0, line.n), [0.1, 0.9]) as [number, number];
+  return referenceSlope * (p90 - p10) > medianAbsoluteDeviation(Array.from(offsets(x, y, line.slope)));
 }
 
 /** `y − slope·x` for every point. */

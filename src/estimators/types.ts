@@ -110,6 +110,26 @@ export interface CalibrationModel {
   readonly score?: 'log-ratio' | 'scaled';
   /** With `score: 'scaled'`: the weight of the device parts in the scale. */
   readonly deviceScaleWeight?: number;
+  /**
+   * The same scores by stack (`stack.ts` {@link stackKey}: QEMU major and pending-size semantics ×
+   * device models), for each stack with at least {@link MIN_STACK_CALIBRATION} of them. A query
+   * naming its stack is calibrated with its own group's scores when they are enough for its α
+   * (`minCalibrationSize(α)`: 9 at α = 0.1, 19 at 0.05, 99 at 0.01 — below that no conformal rank
+   * exists), else with the pooled ones, and the prediction says which (`calibrationGroup`).
+   * Exchangeability is the reason: a QEMU that counted pre-copy bytes twice switched over at other
+   * sizes than a fixed one, and a driver's blackout spread is its own. Absent: pooled only.
+   */
+  readonly byStack?: Readonly<Record<string, StackCalibration>>;
+}
+
+/** Fewest scores a stack keeps its own calibration group for (the smallest useful one: α = 0.1). */
+export const MIN_STACK_CALIBRATION = 9;
+
+/** One stack's calibration scores ({@link CalibrationModel.byStack}), of the same kind as the pooled ones (log ratios or scaled). */
+export interface StackCalibration {
+  readonly n: number;
+  /** Sorted ascending. */
+  readonly logRatioScores: readonly number[];
 }
 
 /**
@@ -186,11 +206,21 @@ export interface BlackoutQuery {
   readonly link?: string | undefined;
   /** Devices stepped in parallel (default) or one after another. */
   readonly serial?: boolean | undefined;
+  /**
+   * The migration's stack key (`stack.ts` {@link stackKey}): its calibration group when the
+   * model has one big enough for α. Absent: the pooled calibration.
+   */
+  readonly stack?: string | undefined;
+  /**
+   * The source's `STOP_COPY → STOP` runs inside the blackout (QEMU before 8.2, `stack.ts`): each
+   * device's arc is then a part of the prediction. Absent: current QEMU, after the blackout.
+   */
+  readonly stopCopyToStopInBlackout?: boolean | undefined;
 }
 
 /** One component of a predicted blackout, for breakdowns and reports. */
 export interface BlackoutPart {
-  /** `vcpu-stop`, `arc` (source device arc), `transfer`, `dest-load` (destination arcs), `restart`. */
+  /** `vcpu-stop`, `arc` (source device arc; `STOP_COPY>STOP` too on QEMU before 8.2), `transfer`, `dest-load` (destination arcs), `restart`. */
   readonly kind: 'vcpu-stop' | 'arc' | 'transfer' | 'dest-load' | 'restart';
   readonly deviceId?: string;
   readonly arc?: string;
@@ -211,6 +241,8 @@ export interface BlackoutPrediction {
   readonly boundMs: number;
   readonly alpha: number;
   readonly calibrated: boolean;
+  /** The calibration scores the bound used: the query's stack key, or `pooled` ({@link CalibrationModel.byStack}). */
+  readonly calibrationGroup: string;
   readonly parts: readonly BlackoutPart[];
   /** Device models or arcs with no model and no prior: the prediction must not be trusted. */
   readonly missing: readonly string[];

@@ -85,3 +85,32 @@ export const QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S = 128 * MiB;
  * violated" — QEMU's switchover rule then never fits.
  */
 export const QEMU_FAILED_SIZE_QUERY_BYTES = 100 * 1024 * MiB;
+
+/** A QEMU release, `major.minor.micro`. */
+export type QemuRelease = readonly [major: number, minor: number, micro: number];
+
+/**
+ * First QEMU whose source moves its VFIO devices `STOP_COPY → STOP` in `vfio_save_cleanup()`,
+ * after the migration completed — outside the blackout — instead of at the end of
+ * `vfio_save_complete_precopy()`, inside it: "Changing the device state from STOP_COPY to STOP
+ * can take time ... Currently, this is done in vfio_save_complete_precopy() and therefore it is
+ * counted in the migration downtime" (Avihai Horon, "[PATCH for-8.2 1/6] vfio/migration: Move
+ * from STOP_COPY to STOP in vfio_save_cleanup()", qemu-devel, 16 Jul 2023; `hw/vfio/migration.c`
+ * from 8.2.0 on; switchover-today.md §1.4, published-numbers.md for the ~6 % it saves).
+ */
+export const QEMU_STOP_COPY_TO_STOP_AFTER_BLACKOUT_SINCE: QemuRelease = [8, 2, 0];
+
+/**
+ * QEMU releases whose `vfio_state_pending_exact()` reports only the stop-copy size. Before,
+ * it added the pre-copy initial and dirty bytes on top of `stop_copy_length`, which already
+ * holds them: a device in PRE_COPY was counted twice in the pending size QEMU compares with its
+ * switchover threshold (commit 3b5948f808e3, Avihai Horon, "vfio/migration: Report only
+ * stop-copy size in vfio_state_pending_exact()", pull-vfio-20241024 into 9.2.0; backported to
+ * the 9.0.4 and 9.1.2 stable releases, Nov 2024). Each entry: the first fixed release of its
+ * `major.minor` line; a line not listed is fixed when newer than the last listed, else not.
+ */
+export const QEMU_PENDING_EXACT_FIXED_IN: readonly QemuRelease[] = [
+  [9, 0, 4],
+  [9, 1, 2],
+  [9, 2, 0],
+];

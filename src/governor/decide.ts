@@ -8,6 +8,7 @@
  * Pure and synchronous: no I/O, no clock, no randomness. On the commit path it allocates the
  * blackout query and the result only (the prediction's parts become the breakdown as they are).
  */
+import { stackOfSnapshot } from './snapshot-stack.js';
 import { MigState } from '../fsm/index.js';
 import { predictBlackout, type CompiledModel } from '../estimators/predict.js';
 import { convergenceRatio } from '../estimators/precopy.js';
@@ -126,7 +127,7 @@ function predictFor(
   serial: boolean,
   alpha: number,
 ): BlackoutPrediction {
-  return predictBlackout(model, { devices, ramRemainingBytes: s.ramRemainingBytes, ramDirtyBytesPerS: s.ramDirtyBytesPerS, link, serial }, alpha);
+  return predictBlackout(model, { devices, ramRemainingBytes: s.ramRemainingBytes, ramDirtyBytesPerS: s.ramDirtyBytesPerS, link, serial, ...stackOfSnapshot(s, devices) }, alpha);
 }
 
 function checkSlo(slo: Slo): void {
@@ -204,6 +205,7 @@ function build(
     bindingLimit: bindingLimitOf(slo),
     alpha: slo.alpha,
     calibrated: p === null ? false : p.calibrated,
+    calibrationGroup: p === null ? null : p.calibrationGroup,
     breakdown: p === null ? NO_PARTS : p.parts,
     missing: p === null ? NO_IDS : p.missing,
     reasonDeviceIds,

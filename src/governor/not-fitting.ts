@@ -4,6 +4,7 @@
  * neither? The pre-copy maths is `estimators/precopy.ts` (AVG model, Akoush et al. 2010); this
  * file only asks it the right questions.
  */
+import { stackOfSnapshot } from './snapshot-stack.js';
 import type { CompiledModel } from '../estimators/predict.js';
 import { projectPrecopy, type PrecopyState } from '../estimators/precopy.js';
 import type { BlackoutDevice } from '../estimators/types.js';
@@ -53,7 +54,7 @@ export function decideNotFitting(
   const current = snapshot.ramDirtyBytesPerS;
   let blackoutDevices: readonly BlackoutDevice[] = devices;
   const targetAt = (dirtyBytesPerS: number): number =>
-    largestFittingRamBytes(model, { devices: blackoutDevices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
+    largestFittingRamBytes(model, { devices: blackoutDevices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial, ...stackOfSnapshot(snapshot, devices) }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
   let target = targetAt(current);
   let devicePendingBytes = 0;
   if (target < 0) {

@@ -23,11 +23,15 @@ export interface RamSearchQuery {
   readonly ramDirtyBytesPerS: number;
   readonly link: string;
   readonly serial: boolean;
+  /** The snapshot's stack ({@link stackOfSnapshot}): its calibration group and arc placement. */
+  readonly stack?: string;
+  readonly stopCopyToStopInBlackout?: boolean;
 }
 
 /** The 1 − α bound with `ramRemainingBytes` of RAM left, ms. */
 export function boundAtRam(model: CompiledModel, q: RamSearchQuery, alpha: number, ramRemainingBytes: number): number {
-  return predictBlackout(model, { devices: q.devices, ramRemainingBytes, ramDirtyBytesPerS: q.ramDirtyBytesPerS, link: q.link, serial: q.serial }, alpha).boundMs;
+  const { devices, ramDirtyBytesPerS, link, serial, stack, stopCopyToStopInBlackout } = q;
+  return predictBlackout(model, { devices, ramRemainingBytes, ramDirtyBytesPerS, link, serial, stack, stopCopyToStopInBlackout }, alpha).boundMs;
 }
 
 /**

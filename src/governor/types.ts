@@ -66,6 +66,13 @@ export interface VmSnapshot {
    * upstream; a PRE_COPY re-init makes new initial bytes): `decide()` holds no memory of it.
    */
   readonly switchoverAck?: SwitchoverAck;
+  /**
+   * The source QEMU's version (`query-version`, `major.minor.micro`): the bound then uses the
+   * calibration of this stack when the model has enough of it (`Decision.calibrationGroup`), and
+   * before QEMU 8.2 counts the devices' STOP_COPY → STOP in the blackout (`estimators/stack.ts`).
+   * Absent: pooled calibration, current QEMU's placement.
+   */
+  readonly qemuVersion?: string;
 }
 
 /** What was promised for this migration. */
@@ -172,6 +179,8 @@ export interface Decision {
   readonly alpha: number;
   /** True when the bound is conformal-calibrated. */
   readonly calibrated: boolean;
+  /** The calibration scores the bound used: the snapshot's stack key, or `pooled` (`null`: no prediction). */
+  readonly calibrationGroup: string | null;
   /** Per-device, per-arc parts of the prediction (vCPU stop, source arcs, transfer, destination load, restart). */
   readonly breakdown: readonly BlackoutPart[];
   /** Device models/arcs the model lacks (non-empty only with `MODEL_MISSING`). */

@@ -12,6 +12,7 @@
  */
 import { QmpConnection, type QmpConnectionOptions } from './qmp-connection.js';
 import { QmpProtocolError, QmpUnsupportedError } from './qmp-errors.js';
+import { versionInfoString } from './qemu-version.js';
 import type {
   DirtyLimitInfo,
   MigrationCapabilities,
@@ -135,6 +136,17 @@ export class QmpClient extends QmpConnection {
   /** `cont`: resumes the vCPUs (on a destination, after `-S` or a paused incoming migration). */
   async cont(): Promise<void> {
     await this.execute('cont');
+  }
+
+  /**
+   * `query-version` (`qapi/control.json`): this QEMU's version as `major.minor.micro`. Asked
+   * rather than read from the greeting so that the reply is on the wire, in a `watch --qmp-log`.
+   */
+  async queryVersion(): Promise<string> {
+    const v = await this.execute('query-version');
+    const version = versionInfoString(v);
+    if (version === undefined) throw new QmpProtocolError(this.endpoint, 'query-version returned no qemu major/minor/micro', JSON.stringify(v));
+    return version;
   }
 
   /** `query-status`. */

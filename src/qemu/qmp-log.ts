@@ -17,6 +17,7 @@
  */
 import type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { jsonArrayElementLines } from './json-lines.js';
+import { lineQemuVersion } from './qemu-version.js';
 import { addVfioAnnotation, emptyVfioLog, isVfioAnnotation, VfioAnnotationError, type VfioLog } from './vfio-records.js';
 
 export type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
@@ -174,10 +175,11 @@ interface Builder {
   downtimeLimitMs: number | undefined;
   vfio: VfioLog | undefined;
   monotonic: boolean;
+  qemuVersion: string | undefined;
 }
 
-function newBuilder(limit: number | undefined): Builder {
-  return { polls: [], events: [], ended: false, downtimeLimitMs: limit, vfio: undefined, monotonic: false };
+function newBuilder(limit: number | undefined, qemuVersion?: string): Builder {
+  return { polls: [], events: [], ended: false, downtimeLimitMs: limit, vfio: undefined, monotonic: false, qemuVersion };
 }
 
 /** `Precopy_Convergent/mig-stats-run-1` for `.../raw/Precopy_Convergent/mig-stats-run-1.json`. */
@@ -203,6 +205,7 @@ function finish(builders: Builder[], file: string, errors: QmpLogError[]): QmpMi
       events,
       ...(b.downtimeLimitMs === undefined ? {} : { downtimeLimitMs: b.downtimeLimitMs }),
       ...(b.vfio === undefined ? {} : { vfio: b.vfio }),
+      ...(b.qemuVersion === undefined ? {} : { qemuVersion: b.qemuVersion }),
       ...(b.monotonic ? { clock: 'monotonic' as const } : {}),
     };
     const done = polls.find((p) => p.status === 'completed' && p.ram !== undefined && p.downtimeMs !== undefined);
@@ -225,8 +228,10 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
   const builders: Builder[] = [];
   let cur: Builder | undefined;
   let limit: number | undefined;
+  // One log is one QEMU's monitor: its greeting (or a query-version reply) dates every migration after it.
+  let version: string | undefined;
   const open = (): Builder => {
-    cur = newBuilder(limit);
+    cur = newBuilder(limit, version);
     builders.push(cur);
     return cur;
   };
@@ -244,6 +249,12 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
     }
     try {
       if (!isObject(v)) throw new BadField('line is not a JSON object');
+      const stated = lineQemuVersion(v);
+      if (stated !== undefined) {
+        version = stated;
+        if (cur !== undefined && !cur.ended) cur.qemuVersion = stated;
+        continue;
+      }
       if ('QMP' in v || 'error' in v) continue;
       if (isVfioAnnotation(v)) {
         const b = cur ?? open();

@@ -2,7 +2,7 @@
  * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
-import type { OutcomeRecord, RamRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
+import type { OutcomeRecord, RamRecord, StackRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
 import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { vfioRecords } from './vfio-records.js';
@@ -67,6 +67,42 @@ export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefi
   return r;
 }
 
+/** The `deviceId` of the transfers QEMU's `vfio.transferred` gives: every VFIO device of the VM together. */
+export const VFIO_TRANSFER_DEVICE_ID = 'vfio';
+
+/**
+ * The VFIO devices' `transfer` pair from QEMU's `vfio.transferred` (5.2+, the sum over every VFIO
+ * device of the bytes its save handlers wrote, `vfio_mig_bytes_transferred()`,
+ * `hw/vfio/migration.c`): `precopy` = the count at the last `active` poll, `stopcopy` = what the
+ * completed poll adds to it — the device state moved in the blackout (an upper bound by what was
+ * sent between that poll and the stop, ≤ one 100 ms window), so that the blackout's bytes are
+ * RAM's `downtime-bytes` (RAM only: `ram_transferred_add()`, `migration/ram.c`) plus these. None
+ * when QEMU reports no `vfio` member (no VFIO device, or QEMU < 5.2).
+ */
+function vfioTransfers(m: QmpMigration, done: QmpPoll, downtimeMs: number, totalTimeMs: number): TransferRecord[] {
+  const total = done.vfioTransferredBytes;
+  if (total === undefined) return [];
+  const before = Math.min(total, lastActivePoll(m)?.vfioTransferredBytes ?? 0);
+  const t = { kind: 'transfer', migrationId: m.migrationId, deviceId: VFIO_TRANSFER_DEVICE_ID } as const;
+  return [
+    { ...t, phase: 'precopy', bytes: before, durationMs: totalTimeMs - downtimeMs },
+    { ...t, phase: 'stopcopy', bytes: total - before, durationMs: downtimeMs },
+  ];
+}
+
+/**
+ * The `stack` records of a migration: each QEMU's version from the log's `stack` annotations, the
+ * source's else from its greeting or `query-version` reply. None for a QEMU the log does not date.
+ */
+export function stackRecords(m: QmpMigration): StackRecord[] {
+  const out: StackRecord[] = [];
+  const source = m.vfio?.source.qemuVersion ?? m.qemuVersion;
+  const destination = m.vfio?.destination.qemuVersion;
+  if (source !== undefined) out.push({ kind: 'stack', migrationId: m.migrationId, side: 'source', qemuVersion: source });
+  if (destination !== undefined) out.push({ kind: 'stack', migrationId: m.migrationId, side: 'destination', qemuVersion: destination });
+  return out;
+}
+
 /**
  * Records for one migration:
  * - one `ram` record per `active`/`device` poll with statistics (`pass` = `dirty-sync-count`,
@@ -75,17 +111,20 @@ export function ramRecordOf(migrationId: string, p: QmpPoll): RamRecord | undefi
  *   `downtime-bytes` over `downtime`, `precopy` = the rest of `transferred` over the rest of
  *   `total-time` (post-copy bytes, if any, fall in `precopy`: the contract has two phases), so
  *   the two sum to QEMU's `transferred` and `total-time`;
+ * - two for device `vfio` from `vfio.transferred`, when QEMU reports it ({@link vfioTransfers});
  * - one `outcome` (policy `qemu`): actual = `downtime`, predicted = the last active poll's
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
  *   = `downtime-limit` if the log carried it else 300 ms, decided at the last active poll.
  * - the VFIO devices' `arc` records (`VFIO_MIGRATION` events of both QEMUs) and `size` records
- *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete.
+ *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete;
+ * - a `stack` record per QEMU whose version the log states ({@link stackRecords}) — also for a
+ *   migration that did not complete.
  * A migration that never completed yields no `transfer` or `outcome`. Times (`atMs`, `decidedAtMs`,
  * `startedAtMs`) are the host times of the polls and events: Unix-epoch ms, as record times are —
  * unless `m.clock` is `monotonic`; then anchor it first (`anchorMonotonic` in `qmp-log.ts`).
  */
 export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
-  const out: TelemetryRecord[] = [];
+  const out: TelemetryRecord[] = stackRecords(m);
   const migrationId = m.migrationId;
   const vfio = vfioRecords(migrationId, m.events, m.vfio);
   out.push(...vfio.arcs, ...vfio.sizes);
@@ -117,6 +156,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     };
     out.push(precopy, stopcopy);
   }
+  out.push(...vfioTransfers(m, done, downtimeMs, totalTimeMs));
   const deadlineMs = m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
   const last = lastActivePoll(m);
   const outcome: OutcomeRecord = {

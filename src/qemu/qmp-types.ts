@@ -74,6 +74,11 @@ export interface QmpMigration {
   /** What `watch` annotated about the VFIO devices of both QEMUs (`vfio-records.ts`), when the log has it. */
   readonly vfio?: VfioLog;
   /**
+   * The source QEMU's version from the log's greeting or a `query-version` reply
+   * (`qemu-version.ts`), when it has one; a `stack` annotation in `vfio` says more and wins.
+   */
+  readonly qemuVersion?: string;
+  /**
    * `monotonic`: the times are a poll array's `t_monotonic` (seconds since some host boot), not
    * Unix time; anchor them ({@link anchorMonotonic}) before making records. Absent: Unix epoch.
    */

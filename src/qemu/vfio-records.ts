@@ -11,7 +11,9 @@
  * - `{"vfio-sla": "trace", "side", "text", "ts"}` — one line of QEMU's VFIO trace (`vfio-trace.ts`),
  *   `ts` the epoch seconds it was read at;
  * - `{"vfio-sla": "event", "side": "destination", "event": {…}}` — a `VFIO_MIGRATION` event of the
- *   destination QEMU, as it sent it.
+ *   destination QEMU, as it sent it;
+ * - `{"vfio-sla": "stack", "side", "qemu-version": "10.0.2"}` — one QEMU's `query-version`, the
+ *   provenance of the migration's records (`StackRecord`).
  * `side` is `source` or `destination`.
  */
 import type { ArcRecord, SizeRecord } from '../records/records.js';
@@ -29,13 +31,15 @@ export interface VfioSideLog {
   readonly trace: { readonly atMs: number; readonly text: string }[];
   /** Destination only: its `VFIO_MIGRATION` events (the source's are the log's own events). */
   readonly events: QmpEvent[];
+  /** This QEMU's version (a `stack` annotation); undefined when the log does not say. */
+  qemuVersion: string | undefined;
 }
 
 /** The VFIO annotations of one migration, by side. */
 export type VfioLog = Readonly<Record<VfioSide, VfioSideLog>>;
 
 export function emptyVfioLog(): VfioLog {
-  return { source: { devices: [], trace: [], events: [] }, destination: { devices: [], trace: [], events: [] } };
+  return { source: { devices: [], trace: [], events: [], qemuVersion: undefined }, destination: { devices: [], trace: [], events: [], qemuVersion: undefined } };
 }
 
 /** Model of a device whose PCI ids the log does not give. */
@@ -107,13 +111,23 @@ export function addVfioAnnotation(log: VfioLog, v: Json, line: number): void {
       into.events.push({ atMs, line, event: e['event'], data: isObject(e['data']) ? e['data'] : {} });
       return;
     }
+    case 'stack': {
+      const version = str(v, 'qemu-version');
+      if (!/^\d+\.\d+\.\d+$/.test(version)) throw new VfioAnnotationError('vfio-sla qemu-version is not major.minor.micro');
+      into.qemuVersion = version;
+      return;
+    }
     default:
       throw new VfioAnnotationError(`unknown vfio-sla annotation ${JSON.stringify(v['vfio-sla'])}`);
   }
 }
 
 /** The annotation line for `watch` to write (no terminator). */
-export function vfioAnnotationLine(side: VfioSide, body: { devices: readonly VfioDeviceInfo[] } | { trace: string; atMs: number } | { event: string }): string {
+export function vfioAnnotationLine(
+  side: VfioSide,
+  body: { devices: readonly VfioDeviceInfo[] } | { trace: string; atMs: number } | { event: string } | { qemuVersion: string },
+): string {
+  if ('qemuVersion' in body) return JSON.stringify({ 'vfio-sla': 'stack', side, 'qemu-version': body.qemuVersion });
   if ('devices' in body) {
     const devices = body.devices.map((d) => ({
       'device-id': d.deviceId,

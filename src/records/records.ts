@@ -104,9 +104,29 @@ export interface AttemptRecord {
   readonly predictedBlackoutMs?: number;
 }
 
-export type TelemetryRecord = ArcRecord | SizeRecord | TransferRecord | RamRecord | OutcomeRecord | AttemptRecord;
+/** Which VMM of a migration a `stack` record is about. */
+export type StackSide = 'source' | 'destination';
+
+/**
+ * The software stack one side of a migration ran: the provenance every other record of the
+ * migration (same `migrationId`) carries, since the meaning of its numbers depends on it — QEMU
+ * 9.1 moved the source's `STOP_COPY → STOP` after the destination resumes, and QEMU 9.2 stopped
+ * counting pre-copy bytes twice in the VFIO pending size (`estimators/stack.ts`). One per
+ * (migration, side); a migration without one ran an unknown stack. Additive: stores written before
+ * it read their migrations as of an unknown stack. The VFIO driver is the device model of each
+ * device's arcs (`mlx5-cx7` is `mlx5_vfio_pci`), so it is not repeated here.
+ */
+export interface StackRecord {
+  readonly kind: 'stack';
+  readonly migrationId: string;
+  readonly side: StackSide;
+  /** QEMU's `query-version` (or QMP greeting) as `major.minor.micro`, e.g. `10.0.2`. */
+  readonly qemuVersion: string;
+}
+
+export type TelemetryRecord = ArcRecord | SizeRecord | TransferRecord | RamRecord | OutcomeRecord | AttemptRecord | StackRecord;
 export type RecordKind = TelemetryRecord['kind'];
-export const RECORD_KINDS: readonly RecordKind[] = ['arc', 'size', 'transfer', 'ram', 'outcome', 'attempt'];
+export const RECORD_KINDS: readonly RecordKind[] = ['arc', 'size', 'transfer', 'ram', 'outcome', 'attempt', 'stack'];
 
 /** Where a record came from, for error messages and the rejects table: `file:line` or a name. */
 export interface RecordSource {

@@ -2,6 +2,7 @@
  * One analysis of a store, shared by `vfio-sla stats` and the HTML report: the arc scan
  * aggregated per (device model, arc), and the outcomes with their per-policy summaries.
  */
+import { listMigrations } from '../store/inventory.js';
 import type { Store } from '../store/store.js';
 import type { AttemptRecord, OutcomeRecord } from '../records/records.js';
 import { analyseArcs, type ArcAnalysis } from './arc-stats.js';
@@ -21,6 +22,26 @@ export interface StoreAnalysis {
   readonly attempts: readonly AttemptRecord[];
   /** Per policy: attempted, completed, met, missed, aborted by reason, total time. */
   readonly attemptSummaries: readonly PolicyAttemptSummary[];
+  /** The source QEMU versions of the migrations with outcomes (`stack` records; `null`: not known), most first. */
+  readonly qemuVersions: readonly QemuVersionCount[];
+}
+
+/** How many of the analysed migrations ran one source QEMU version. */
+export interface QemuVersionCount {
+  readonly qemuVersion: string | null;
+  readonly migrations: number;
+}
+
+/** {@link StoreAnalysis.qemuVersions} of the migrations `outcomes` name. */
+function qemuVersionCounts(store: Store, outcomes: readonly OutcomeRecord[]): QemuVersionCount[] {
+  const ids = new Set(outcomes.map((o) => o.migrationId));
+  const counts = new Map<string | null, number>();
+  for (const m of listMigrations(store)) {
+    if (!ids.has(m.migrationId)) continue;
+    const v = m.qemuVersion ?? null;
+    counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  return [...counts].map(([qemuVersion, migrations]) => ({ qemuVersion, migrations })).sort((a, b) => b.migrations - a.migrations || String(a.qemuVersion).localeCompare(String(b.qemuVersion)));
 }
 
 /** Options of {@link analyseStore}. */
@@ -42,5 +63,6 @@ export function analyseStore(store: Store, filter: AnalysisFilter = {}, options:
   });
   const outcomes = analysisOutcomes(store, filter);
   const attempts = analysisAttempts(store, filter);
-  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes), attempts, attemptSummaries: summariseAttempts(attempts, outcomes) };
+  const qemuVersions = qemuVersionCounts(store, outcomes);
+  return { filter, arcs, outcomes, policies: summarisePolicies(outcomes), attempts, attemptSummaries: summariseAttempts(attempts, outcomes), qemuVersions };
 }

@@ -21,6 +21,9 @@ export interface MigrationSummary {
   readonly predictedBlackoutMs?: number;
   readonly met?: boolean;
   readonly policy?: string;
+  /** QEMU's version on the source and the destination (`stack` records); absent: not known. */
+  readonly qemuVersion?: string;
+  readonly destinationQemuVersion?: string;
 }
 
 interface MigrationRow {
@@ -34,6 +37,8 @@ interface MigrationRow {
   predictedBlackoutMs: number | null;
   met: number | null;
   policy: string | null;
+  qemuVersion: string | null;
+  destinationQemuVersion: string | null;
 }
 
 /** Every migration, by id. */
@@ -42,7 +47,8 @@ export function listMigrations(store: Store): MigrationSummary[] {
     .prepare(
       `SELECT migration_id AS migrationId, scenario, source_file AS sourceFile, transferred_bytes AS transferredBytes,
               total_time_ms AS totalTimeMs, downtime_ms AS downtimeMs, deadline_ms AS deadlineMs,
-              predicted_blackout_ms AS predictedBlackoutMs, met, policy
+              predicted_blackout_ms AS predictedBlackoutMs, met, policy,
+              qemu_version AS qemuVersion, dest_qemu_version AS destinationQemuVersion
          FROM migrations ORDER BY migration_id`,
     )
     .all() as MigrationRow[];
@@ -59,6 +65,8 @@ export function listMigrations(store: Store): MigrationSummary[] {
     if (r.predictedBlackoutMs !== null) out.predictedBlackoutMs = r.predictedBlackoutMs;
     if (r.met !== null) out.met = r.met === 1;
     if (r.policy !== null) out.policy = r.policy;
+    if (r.qemuVersion !== null) out.qemuVersion = r.qemuVersion;
+    if (r.destinationQemuVersion !== null) out.destinationQemuVersion = r.destinationQemuVersion;
     return out;
   });
 }
@@ -122,8 +130,9 @@ export function tableCounts(store: Store): Record<StoreTable, number> {
   return out;
 }
 
-/** Telemetry records stored (all kinds, rejects excluded). */
+/** Telemetry records stored (all kinds, rejects excluded; a `stack` record is a migration's version column). */
 export function recordCount(store: Store): number {
   const c = tableCounts(store);
-  return c.arcs + c.sizes + c.transfers + c.ram_progress + c.outcomes + c.attempts;
+  const stacks = store.db.prepare(`SELECT count(qemu_version) + count(dest_qemu_version) FROM migrations`).pluck().get() as number;
+  return c.arcs + c.sizes + c.transfers + c.ram_progress + c.outcomes + c.attempts + stacks;
 }

@@ -9,7 +9,7 @@
 import type Database from 'better-sqlite3';
 import { parseStateName } from '../fsm/index.js';
 import type { BatchWriteResult, PipelineItem } from '../telemetry/batch-store.js';
-import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, TransferRecord } from '../records/records.js';
+import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, RecordSource, SizeRecord, StackRecord, TransferRecord } from '../records/records.js';
 
 /** Caches are cleared past this many migrations (bounded memory on a 10 M-record import). */
 const MAX_CACHED_MIGRATIONS = 50_000;
@@ -38,6 +38,8 @@ export class RecordWriter {
   private readonly insertRam: Database.Statement;
   private readonly insertOutcome: Database.Statement;
   private readonly insertAttempt: Database.Statement;
+  private readonly setSourceStack: Database.Statement;
+  private readonly setDestinationStack: Database.Statement;
   private readonly insertReject: Database.Statement;
   /** migration id → row id. */
   private readonly migrationRefs = new Map<string, number>();
@@ -61,6 +63,9 @@ export class RecordWriter {
     this.insertRam = db.prepare(`INSERT INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     this.insertOutcome = db.prepare(`INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     this.insertAttempt = db.prepare(`INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+    // A stack is an attribute of its migration: the first writer's version stays, as every stored field does.
+    this.setSourceStack = db.prepare(`UPDATE migrations SET qemu_version = ? WHERE id = ? AND qemu_version IS NULL`);
+    this.setDestinationStack = db.prepare(`UPDATE migrations SET dest_qemu_version = ? WHERE id = ? AND dest_qemu_version IS NULL`);
     this.insertReject = db.prepare(
       `INSERT OR IGNORE INTO rejects (source_file, source_line, reason, text, rejected_at_ms) VALUES (?, ?, ?, ?, ?)`,
     );
@@ -105,6 +110,9 @@ export class RecordWriter {
           break;
         case 'attempt':
           inserted += this.writeAttempt(ref, r);
+          break;
+        case 'stack':
+          inserted += this.writeStack(ref, r);
           break;
       }
     }
@@ -161,6 +169,10 @@ export class RecordWriter {
 
   private writeAttempt(ref: number, r: AttemptRecord): number {
     return this.insertAttempt.run(ref, r.policy, r.status, r.reason, r.deadlineMs, r.totalTimeMs, r.predictedBlackoutMs ?? null).changes;
+  }
+
+  private writeStack(ref: number, r: StackRecord): number {
+    return (r.side === 'source' ? this.setSourceStack : this.setDestinationStack).run(r.qemuVersion, ref).changes;
   }
 
   private migrationRef(migrationId: string, source: RecordSource | undefined): number {

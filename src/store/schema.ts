@@ -191,11 +191,24 @@ CREATE TABLE attempts (
 ) STRICT, WITHOUT ROWID;
 `;
 
+/**
+ * The stack each side of a migration ran (`StackRecord`): QEMU's version on the source and on the
+ * destination, as `major.minor.micro`. Columns of `migrations`, since every record of a migration
+ * shares its stack. NULL: not known — every migration stored before version 4, and those whose
+ * VMM did not say; a version-3 database upgrades in place and reads as before. The format check
+ * is `qemuVersion` of `telemetry/validate.ts`.
+ */
+const V4 = `
+ALTER TABLE migrations ADD COLUMN qemu_version TEXT CHECK (qemu_version IS NULL OR qemu_version GLOB '[0-9]*.[0-9]*.[0-9]*');
+ALTER TABLE migrations ADD COLUMN dest_qemu_version TEXT CHECK (dest_qemu_version IS NULL OR dest_qemu_version GLOB '[0-9]*.[0-9]*.[0-9]*');
+`;
+
 /** Every step, in order. `SCHEMA_STEPS[i].version === i + 1`. */
 export const SCHEMA_STEPS: readonly SchemaStep[] = [
   { version: 1, description: 'telemetry tables, totals triggers, arcs_named view', sql: V1 },
   { version: 2, description: 'transfers.link: the link a transfer crossed', sql: V2 },
   { version: 3, description: 'attempts: how every migration attempt ended (completed, aborted, cancelled, failed)', sql: V3 },
+  { version: 4, description: 'migrations.qemu_version, dest_qemu_version: the stack each side ran', sql: V4 },
 ];
 
 /** The version this code writes (`PRAGMA user_version`). */

@@ -87,6 +87,13 @@ export function collectStore(store: Store, keep: (migrationId: string) => boolea
     if (migrationId === undefined) continue;
     c.add({ kind: 'size', migrationId, deviceId: devices[num(r[1])] ?? String(r[1]), atMs: num(r[2]), stopCopyBytes: num(r[3]) });
   }
+  // Each side's stack (schema v4): NULL is an unknown stack, and no record.
+  for (const r of rows(store, 'SELECT id, qemu_version, dest_qemu_version FROM migrations WHERE qemu_version IS NOT NULL OR dest_qemu_version IS NOT NULL')) {
+    const migrationId = migrations[num(r[0])];
+    if (migrationId === undefined) continue;
+    if (r[1] !== null) c.add({ kind: 'stack', migrationId, side: 'source', qemuVersion: r[1] as string });
+    if (r[2] !== null) c.add({ kind: 'stack', migrationId, side: 'destination', qemuVersion: r[2] as string });
+  }
   // The last RAM poll at or before the (latest) decision; the last poll at all without an outcome.
   const decisionRam = `
     SELECT r.migration_ref, r.at_ms, r.pass, r.remaining_bytes, r.dirty_bytes_per_s, r.bandwidth_bytes_per_s, r.expected_downtime_ms

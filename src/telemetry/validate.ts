@@ -44,6 +44,9 @@ const phase: Check = (v) => (v === 'precopy' || v === 'stopcopy' ? null : '"prec
 const status: Check = (v) => (typeof v === 'string' && (ATTEMPT_STATUSES as readonly string[]).includes(v) ? null : '"completed", "aborted", "cancelled" or "failed"');
 /** Longest reason an attempt may carry: a decision reason or an error message, not a log. */
 export const MAX_REASON_LENGTH = 512;
+const side: Check = (v) => (v === 'source' || v === 'destination' ? null : '"source" or "destination"');
+/** A QEMU version as `major.minor.micro` (QMP `VersionTriple`, `qapi/control.json`). */
+const qemuVersion: Check = (v) => (typeof v === 'string' && /^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(v) ? null : 'a QEMU version "major.minor.micro"');
 const reason: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length <= MAX_REASON_LENGTH ? null : `a reason of 1–${MAX_REASON_LENGTH} characters`);
 
 /** Longest link name a transfer may carry (UTF-16 code units): a NIC name or class, not a document. */
@@ -122,6 +125,11 @@ export const RECORD_FIELDS: Readonly<Record<RecordKind, readonly Field[]>> = {
     ['deadlineMs', ms],
     ['totalTimeMs', ms],
     ['predictedBlackoutMs', ms, OPTIONAL],
+  ],
+  stack: [
+    ['migrationId', text],
+    ['side', side],
+    ['qemuVersion', qemuVersion],
   ],
 } satisfies FieldTables;
 

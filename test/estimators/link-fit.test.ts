@@ -7,6 +7,7 @@ import { allMigrationFacts, blackoutLink, migrationFacts } from '../../src/estim
 import { parseModelJson, stringifyModel } from '../../src/estimators/model-json.js';
 import { predictBlackout, resolveLink } from '../../src/estimators/predict.js';
 import { buildPriors } from '../../src/estimators/priors.js';
+import type { MigrationFacts } from '../../src/estimators/migrations.js';
 import type { TelemetryRecord, TransferRecord } from '../../src/records/records.js';
 import { DEFAULT_FLEET, simulateFleet, TestRng, type FleetTruth } from './simulate.js';
 
@@ -96,6 +97,60 @@ describe('fitBlackout per link', () => {
     expect(fast?.n).toBe(3);
     expect(fast?.medianBytesPerS).toBeGreaterThan(fit.link?.medianBytesPerS ?? Infinity);
     expect(fast?.provenance).toMatch(/credibility 0\.\d+/);
+  });
+});
+
+/**
+ * Blackouts like the QEMU 10 lab's (test/lab/qemu10-watch.test.ts): a firmware-only VM leaves a
+ * few KiB of RAM for the blackout, and QEMU's `downtime` (≈ 50–73 ms) is fixed cost and noise.
+ */
+function labBlackouts(seed: number, n: number, link: string | undefined): MigrationFacts[] {
+  const rng = new TestRng(seed);
+  return Array.from({ length: n }, (_, i): MigrationFacts => {
+    const bytes = Math.round(rng.uniform(2048, 12_288));
+    return {
+      migrationId: `lab-${seed}-${i}`,
+      outcome: { kind: 'outcome', migrationId: `lab-${seed}-${i}`, policy: 'governor', deadlineMs: 300, decidedAtMs: 0, predictedBlackoutMs: 60, actualBlackoutMs: rng.uniform(49, 73), met: true },
+      blackoutBytes: bytes,
+      ramBlackoutBytes: bytes,
+      link,
+      decisionRam: undefined,
+      blackoutArcsMs: 0,
+      arcInsideBlackout: [],
+      placement: { stopCopyToStop: 'outside', assumed: false },
+      qemuVersion: '10.0.2',
+      stack: 'qemu10/none',
+      query: { devices: [], ramRemainingBytes: 0, ...(link === undefined ? {} : { link }) },
+    };
+  });
+}
+
+describe('a blackout rate from sizes that spread less than the noise', () => {
+  const prior = buildPriors().links['default'];
+
+  it('gives a lab link no rate of its own: the pooled rate, said in the notes (seeds 1–10)', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const facts = [...labBlackouts(seed, 23, 'lab'), ...allMigrationFacts(onLink(simulateFleet(new TestRng(seed), 60, 'f', SLOW).flat(), '10G'))];
+      const fit = fitBlackout(facts, [], { link: prior });
+      const lab = fit.links['lab'];
+      // Before: noise ÷ a few KiB of spread, a "rate" of a few KB/s (a bound of hours for 64 MiB).
+      expect(lab?.medianBytesPerS, `seed ${seed}`).toBe(fit.link?.medianBytesPerS);
+      expect(lab?.provenance).toMatch(/slope not identified: the blackout sizes spread less than the blackouts’ noise.*the pooled rate/);
+      // The link with a real size spread keeps its own rate.
+      expect(Math.abs((fit.links['10G']?.medianBytesPerS ?? 0) / 1e9 - 1), `seed ${seed}`).toBeLessThan(0.15);
+    }
+  });
+
+  it('keeps the prior’s pooled rate when every blackout is a lab one (seeds 1–10)', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const fit = fitBlackout(labBlackouts(seed, 23, undefined), [], { link: prior });
+      expect(fit.link?.medianBytesPerS, `seed ${seed}`).toBe(prior?.medianBytesPerS);
+      expect(fit.link?.lowBytesPerS).toBe(prior?.lowBytesPerS);
+      expect(fit.link?.provenance).toMatch(/slope not identified.*the prior's rate/);
+      // The fixed cost is what the lab's downtimes are.
+      expect(fit.fixed.medianMs).toBeGreaterThan(45);
+      expect(fit.fixed.medianMs).toBeLessThan(75);
+    }
   });
 });
 

@@ -48,6 +48,9 @@ export interface FakeQmpOptions {
   readonly tcp?: boolean;
 }
 
+/** The QEMU version the fake greets with and answers `query-version` with. */
+export const FAKE_VERSION = { qemu: { micro: 0, minor: 2, major: 7 }, package: 'fake' } as const;
+
 export class FakeQmpServer {
   readonly received: ReceivedCommand[] = [];
   connections = 0;
@@ -146,7 +149,7 @@ export class FakeQmpServer {
     let buf = '';
     if (this.options.silent !== true) {
       const greeting = {
-        QMP: { version: { qemu: { micro: 0, minor: 2, major: 7 }, package: 'fake' }, capabilities: this.options.capabilities ?? ['oob'] },
+        QMP: { version: FAKE_VERSION, capabilities: this.options.capabilities ?? ['oob'] },
       };
       sock.write(`${JSON.stringify(greeting)}\r\n`);
     }
@@ -199,6 +202,11 @@ export class FakeQmpServer {
       return false;
     }
     const handler = this.handlers.get(cmd.execute);
+    if (handler === undefined && cmd.execute === 'query-version') {
+      // As QEMU: the greeting's VersionInfo (`qapi/control.json`).
+      send({ return: FAKE_VERSION });
+      return true;
+    }
     if (handler === undefined) {
       send({ error: { class: 'CommandNotFound', desc: `The command ${cmd.execute} has not been found` } });
       return true;

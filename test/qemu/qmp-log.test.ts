@@ -152,7 +152,9 @@ describe('parseQmpLog, wire-log form', () => {
     expect(w.events.map((e) => e.event)).toEqual(['MIGRATION', 'MIGRATION', 'MIGRATION_PASS', 'MIGRATION_PASS', 'STOP', 'MIGRATION', 'MIGRATION_PASS', 'MIGRATION']);
     const arr = parseQmpLog(JSON.stringify(smallArray()), 'logs/host1/qmp.json').migrations[0] as QmpMigration;
     const strip = (rs: TelemetryRecord[]): unknown[] => rs.map((r) => (r.kind === 'outcome' ? { ...r, deadlineMs: 0, met: false } : r));
-    const wr = migrationToRecords(w);
+    // The wire log's greeting says which QEMU ran it (a `stack` record); the poll array cannot.
+    expect(byKind(migrationToRecords(w), 'stack')).toEqual([{ kind: 'stack', migrationId: 'host1/qmp', side: 'source', qemuVersion: '9.0.0' }]);
+    const wr = migrationToRecords(w).filter((r) => r.kind !== 'stack');
     const ar = migrationToRecords(anchorMonotonic(arr, w.polls.at(-1)?.atMs ?? NaN));
     expect(strip(wr).length).toBe(strip(ar).length);
     wr.forEach((r, i) => {
@@ -233,7 +235,8 @@ describe.skipIf(!HAVE_DATASET)('parseQmpLog on the shared QEMU dataset', () => {
     const text = readFileSync(file, 'utf8');
     const wire = parseQmpLog(pollArrayToWireLog(JSON.parse(text) as never).join('\n'), file);
     expect(wire.errors).toEqual([]);
-    const fromWire = migrationToRecords(wire.migrations[0] as QmpMigration);
+    // Less the greeting's `stack` record: the poll array does not say which QEMU ran it.
+    const fromWire = migrationToRecords(wire.migrations[0] as QmpMigration).filter((r) => r.kind !== 'stack');
     const fromArray = migrationToRecords(anchorMonotonic(parseQmpLog(text, file).migrations[0] as QmpMigration, wire.migrations[0]?.polls.at(-1)?.atMs ?? NaN));
     expect(fromWire).toHaveLength(fromArray.length);
     fromWire.forEach((r, i) => {

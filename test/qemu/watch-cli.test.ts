@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { tableCounts } from '../../src/store/inventory.js';
+import { listMigrations, tableCounts } from '../../src/store/inventory.js';
 import { outcomes, ramProgress } from '../../src/store/queries.js';
 import type { Store } from '../../src/store/store.js';
 import { captureIo, type CapturedIo } from '../cli/io.js';
@@ -73,7 +73,9 @@ describe('vfio-sla watch', () => {
 
     const again = captureIo(dir);
     expect(await runCli(['import', 'vm1.qmp', '--db', 'w.db'], again)).toBe(0);
-    expect(again.out()).toContain('5 records accepted (0 new, 5 already stored), 0 rejected');
+    // 2 ram, 2 transfer, 1 outcome and the source QEMU's stack (its query-version at attach).
+    expect(again.out()).toContain('6 records accepted (0 new, 6 already stored), 0 rejected');
+    expect(readStore((s) => listMigrations(s))[0]).toMatchObject({ qemuVersion: '7.2.0' });
   });
 
   it('prints text by default and says where the model came from', async () => {
@@ -179,8 +181,9 @@ describe('vfio-sla watch and the store', () => {
     const { code, io } = await watchCli({ remainingBytes: converging }, ['--id', 'vm1\u0007bell']);
     expect(code).toBe(1);
     expect(io.out()).toMatch(/sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
-    expect(io.err()).toContain('vfio-sla watch: 5 of 5 records were rejected, not stored');
-    expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 5 });
+    // The five of the migration and its stack record.
+    expect(io.err()).toContain('vfio-sla watch: 6 of 6 records were rejected, not stored');
+    expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 6 });
   });
 });
 

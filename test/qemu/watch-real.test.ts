@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { MIGRATION_FINAL_STATUSES } from '../../src/qemu/qapi-migration.js';
 import { ThrottleLever } from '../../src/app/watch/watch-throttle.js';
-import { tableCounts } from '../../src/store/inventory.js';
+import { listMigrations, tableCounts } from '../../src/store/inventory.js';
 import { outcomes, ramProgress } from '../../src/store/queries.js';
 import type { Store } from '../../src/store/store.js';
 import { captureIo, type CapturedIo } from '../cli/io.js';
@@ -114,7 +114,10 @@ describe.skipIf(skip)(title('vfio-sla watch on a real QEMU migration'), () => {
 
     const imported = captureIo(dir);
     expect(await runCli(['import', 'src.qmp', '--db', 'w.db'], imported)).toBe(0);
-    const total = counts.ram_progress + counts.transfers + counts.outcomes;
+    // …and the source QEMU's stack, from its query-version at attach.
+    const version = readStore((s) => listMigrations(s))[0]?.qemuVersion;
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
+    const total = counts.ram_progress + counts.transfers + counts.outcomes + 1;
     expect(imported.out()).toContain(`${total} records accepted (0 new, ${total} already stored), 0 rejected`);
     // Nothing was steered: QEMU's parameters are as they were, the events capability as the harness set it.
     expect(await p.src.queryMigrateParameters()).toMatchObject({ 'downtime-limit': 300, 'throttle-trigger-threshold': 50 });

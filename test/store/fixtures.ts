@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
+import Database from 'better-sqlite3';
+import { migrateSchema, schemaVersion } from '../../src/store/migrate.js';
+import { SCHEMA_STEPS } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import type { PipelineItem } from '../../src/telemetry/batch-store.js';
 import type { ArcRecord, AttemptRecord, OutcomeRecord, RamRecord, SizeRecord, TelemetryRecord, TransferRecord } from '../../src/records/records.js';
@@ -134,4 +137,17 @@ export function storePerTest(): { store(): Store } {
       return store;
     },
   };
+}
+
+/**
+ * A database file at schema `version` (the first steps of `SCHEMA_STEPS`, as an older vfio-sla
+ * wrote it) holding migration `m1` and its outcome (`outcome()`): what an in-place upgrade must keep.
+ */
+export function databaseAtVersion(file: string, version: number): void {
+  const db = new Database(file);
+  migrateSchema(db, file, SCHEMA_STEPS.slice(0, version));
+  if (schemaVersion(db) !== version) throw new Error(`database at version ${schemaVersion(db)}, not ${version}`);
+  db.prepare(`INSERT INTO migrations (migration_id) VALUES ('m1')`).run();
+  db.prepare(`INSERT INTO outcomes VALUES (1, 'governor', 1000, 300, 150, 120, 1)`).run();
+  db.close();
 }

@@ -15,7 +15,7 @@
  *   between reads `completed` with `total-time: 0, downtime: 0` (the caller polls again);
  * - everything after the migration ended.
  */
-import type { OutcomeRecord, RecordSink, RecordSource, TelemetryRecord } from '../../records/records.js';
+import type { OutcomeRecord, RecordSink, RecordSource, StackRecord, TelemetryRecord } from '../../records/records.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import { QmpProtocolError } from '../../qemu/qmp-errors.js';
 import { readQmpEvent, readQueryMigrate } from '../../qemu/qmp-log.js';
@@ -23,7 +23,8 @@ import type { QmpWireLine } from '../../qemu/qmp-protocol.js';
 import { migrationToRecords, ramRecordOf } from '../../qemu/qmp-records.js';
 import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
 import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
-import { addVfioAnnotation, emptyVfioLog, type VfioLog } from '../../qemu/vfio-records.js';
+import { lineQemuVersion } from '../../qemu/qemu-version.js';
+import { addVfioAnnotation, emptyVfioLog, vfioAnnotationLine, type VfioLog, type VfioSide } from '../../qemu/vfio-records.js';
 
 /** Where the recorder is in the migration it follows. */
 export type RecorderPhase = 'waiting' | 'recording' | 'ended';
@@ -65,6 +66,7 @@ export class WatchRecorder {
   private ramRecords = 0;
   private readonly recordSource: RecordSource;
   private vfio: VfioLog | undefined;
+  private readonly stackPushed: Record<VfioSide, string | undefined> = { source: undefined, destination: undefined };
 
   constructor(private readonly options: WatchRecorderOptions) {
     this.recordSource = { file: options.source };
@@ -72,6 +74,11 @@ export class WatchRecorder {
 
   get phase(): RecorderPhase {
     return this.phaseValue;
+  }
+
+  /** The source QEMU's version, once its greeting or `query-version` said it. */
+  get sourceQemuVersion(): string | undefined {
+    return this.stackPushed.source;
   }
 
   /** `ram` records pushed so far. */
@@ -95,10 +102,15 @@ export class WatchRecorder {
     if (line === undefined) return { kind: 'other' };
     if (w.kind === 'greeting') {
       this.keep(line);
+      // As the importer: a greeting dates what follows with its QEMU's version.
+      const version = lineQemuVersion(JSON.parse(line) as Json);
+      if (version !== undefined) this.pushStack('source', version);
       return { kind: 'other' };
     }
     if (w.kind === 'event') return this.onEvent(line);
     if (w.kind !== 'return') return { kind: 'other' }; // an error reply: the caller sees the error
+    // The version goes into the log as a `stack` annotation ({@link stack}), for both QEMUs alike.
+    if (w.command === 'query-version') return { kind: 'other' };
     if (w.command === 'query-migrate-parameters') return this.onParameters(line);
     return this.onPoll(line);
   }
@@ -112,7 +124,8 @@ export class WatchRecorder {
   finish(outcome?: OutcomeRecord): TelemetryRecord[] {
     const out: TelemetryRecord[] = [];
     for (const r of migrationToRecords(this.migration())) {
-      if (r.kind === 'ram') continue;
+      // Pushed as they came: the polls' ram records, the stack at attach.
+      if (r.kind === 'ram' || r.kind === 'stack') continue;
       out.push(r.kind === 'outcome' && outcome !== undefined ? outcome : r);
     }
     for (const r of out) this.options.sink.push(r, this.recordSource);
@@ -128,6 +141,24 @@ export class WatchRecorder {
     const lineNo = this.keep(line);
     this.vfio ??= emptyVfioLog();
     addVfioAnnotation(this.vfio, JSON.parse(line) as Record<string, unknown>, lineNo);
+  }
+
+  /**
+   * Records one QEMU's version (`query-version` at attach): a `stack` annotation in the log, so
+   * that `import` of the log makes the same record, and the `stack` record itself, now — a
+   * migration that never completes still says which stack it ran on.
+   */
+  stack(side: VfioSide, qemuVersion: string): void {
+    this.annotate(vfioAnnotationLine(side, { qemuVersion }));
+    this.pushStack(side, qemuVersion);
+  }
+
+  /** One `stack` record per side and version: the greeting and `query-version` say the same. */
+  private pushStack(side: VfioSide, qemuVersion: string): void {
+    if (this.stackPushed[side] === qemuVersion) return;
+    this.stackPushed[side] = qemuVersion;
+    const record: StackRecord = { kind: 'stack', migrationId: this.options.migrationId, side, qemuVersion };
+    this.options.sink.push(record, this.recordSource);
   }
 
   private keep(line: string): number {

@@ -194,6 +194,7 @@ export class MigrationWatch {
       this.driver = await WatchDriver.take(qmp, this.lever, running, o);
     }
     this.st.driving = this.driver !== undefined;
+    await this.recordStack();
     // Before the attach entry: a migration started right after attaching has its devices and trace from its first arc.
     await this.vfio.attach();
     this.emit({
@@ -218,6 +219,23 @@ export class MigrationWatch {
         `with this model the ${+((1 - alpha) * 100).toFixed(3)} % blackout bound is ${floor.boundMs.toFixed(0)} ms even with no RAM ` +
           `left, over the ${this.o.slo.deadlineMs} ms deadline: ${consequence} (fit a model from your own migrations, or relax --deadline/--alpha)`,
       );
+    }
+  }
+
+  /**
+   * Each QEMU's `query-version`, the provenance of every record of the migration (`stack`
+   * records): which arcs run inside the blackout and what a VFIO pending size means depend on it
+   * (`estimators/stack.ts`). A QEMU that cannot say is noted, and its side stays unknown.
+   */
+  private async recordStack(): Promise<void> {
+    const sides = [['source', this.o.qmp], ['destination', this.o.destination]] as const;
+    for (const [side, client] of sides) {
+      if (client === undefined) continue;
+      try {
+        this.recorder.stack(side, await client.queryVersion());
+      } catch (e) {
+        this.note(`the ${side} QEMU's version is unknown (query-version: ${(e as Error).message}): its records carry no stack`);
+      }
     }
   }
 
@@ -297,7 +315,10 @@ export class MigrationWatch {
       this.emit({ type: 'poll', ...figures, reason: snap.reason });
       return;
     }
-    const decision = decide({ ...snap.snapshot, devices: this.vfio.devices(this.o.model) }, this.o.model, this.o.slo);
+    // With the source's version: its stack's calibration and arc placement (`estimators/stack.ts`).
+    const qemuVersion = this.recorder.sourceQemuVersion;
+    const snapshot = { ...snap.snapshot, devices: this.vfio.devices(this.o.model), ...(qemuVersion === undefined ? {} : { qemuVersion }) };
+    const decision = decide(snapshot, this.o.model, this.o.slo);
     const driver = this.st.driving && this.st.switchoverBy === null ? this.driver : undefined;
     // The decision first, then what acting on it did (limit, throttle, cancel entries).
     this.emit({ type: 'decision', ...figures, decision, acted: driver?.plan(decision) ?? false });

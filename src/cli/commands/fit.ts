@@ -26,7 +26,8 @@ Fits the blackout model from the telemetry in the store and writes it as JSON:
   - the blackout link rate and the VM's fixed cost, from past blackouts only (never the
     throttled pre-copy rate), and the RAM the final dirty sync adds;
   - a conformal calibration of the bound from migrations with outcomes, each scored by a
-    model not fitted on it (K-fold cross-fit; split conformal from 500 migrations on).
+    model not fitted on it (K-fold cross-fit; split conformal from 500 migrations on), pooled
+    and per stack (QEMU major x device models) for each stack with at least 9 migrations.
 Simulated migrations (the demo's, ids under demo/) are left out unless --include-simulated:
 a model for real hosts is fitted on real migrations only. The output says what went in.
 
@@ -120,8 +121,14 @@ export function modelSummary(model: FittedModel, out: string): Record<string, un
     linkMedianBytesPerS: link?.medianBytesPerS ?? null,
     fixedMedianMs: model.fixed.medianMs,
     ramCarryMs: model.ram?.carryMs ?? null,
-    calibration: model.calibration === undefined ? null : { n: model.calibration.n, method: model.calibration.method ?? null },
+    calibration: model.calibration === undefined ? null : { n: model.calibration.n, method: model.calibration.method ?? null, ...stackGroups(model) },
   };
+}
+
+/** The stacks calibrated on their own ({@link CalibrationModel.byStack}) and their scores, when any. */
+function stackGroups(model: FittedModel): { byStack?: Record<string, number> } {
+  const byStack = model.calibration?.byStack;
+  return byStack === undefined ? {} : { byStack: Object.fromEntries(Object.entries(byStack).map(([key, g]) => [key, g.n])) };
 }
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
@@ -165,6 +172,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
         `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n` +
         `fitted on ${input.describe()}\n`,
     );
+    const groups = stackGroups(model).byStack;
+    if (groups !== undefined) {
+      const list = Object.entries(groups).map(([key, n]) => `${key} ${n}`).join(', ');
+      io.stdout.write(`calibration by stack (a query of these stacks uses its own scores when they reach α's conformal rank, others the pooled ones): ${list}\n`);
+    }
   }
   return 0;
 }

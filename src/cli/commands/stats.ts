@@ -111,13 +111,19 @@ function textReport(args: StatsArgs, a: StoreAnalysis, format: Exclude<TextForma
     [
       'migrations',
       heading(`Migrations, worst first (actual - deadline): ${worst.length} of ${a.outcomes.length.toLocaleString('en-US')}`) +
-        (worst.length === 0 ? 'no outcomes\n' : renderTable(OUTCOME_COLUMNS, worst, format)),
+        (worst.length === 0 ? 'no outcomes\n' : renderTable(OUTCOME_COLUMNS, worst, format) + qemuLine(a)),
     ],
   ];
   return sections
     .filter(([name]) => args.only === undefined || args.only === name)
     .map(([, text]) => text)
     .join('\n');
+}
+
+/** Which QEMU the migrations ran (`stack` records): calibration and arc placement depend on it. */
+function qemuLine(a: StoreAnalysis): string {
+  if (a.qemuVersions.every((v) => v.qemuVersion === null)) return '';
+  return `source QEMU: ${a.qemuVersions.map((v) => `${v.qemuVersion ?? 'unknown'} x${v.migrations}`).join(', ')}\n`;
 }
 
 function jsonReport(args: StatsArgs, a: StoreAnalysis): string {
@@ -128,7 +134,12 @@ function jsonReport(args: StatsArgs, a: StoreAnalysis): string {
     arcs: a.arcs.stats,
     attempts: a.attemptSummaries,
     policies: a.policies,
-    migrations: { total: a.outcomes.length, shown: worst.length, rows: worst.map((o) => ({ ...o, overDeadlineMs: o.actualBlackoutMs - o.deadlineMs, withinBound: o.actualBlackoutMs <= o.predictedBlackoutMs })) },
+    migrations: {
+      total: a.outcomes.length,
+      shown: worst.length,
+      qemuVersions: a.qemuVersions,
+      rows: worst.map((o) => ({ ...o, overDeadlineMs: o.actualBlackoutMs - o.deadlineMs, withinBound: o.actualBlackoutMs <= o.predictedBlackoutMs })),
+    },
   };
   const picked = args.only === undefined ? all : { db: all.db, filter: all.filter, [args.only]: all[args.only] };
   return `${JSON.stringify(picked, null, 2)}\n`;

@@ -34,8 +34,9 @@ const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0
 Follows a live migration that someone else starts (libvirt, a script): polls query-migrate every
 100 ms, listens to MIGRATION, MIGRATION_PASS, VFIO_MIGRATION and STOP (turning on the 'events'
 capability when no migration runs yet), records everything into the store as 'vfio-sla import'
-would record the QMP log of it (ram records as they come; the transfer pair and the outcome at
-the end), and prints the governor's decision at every poll. It attaches before or during a
+would record the QMP log of it (each QEMU's query-version as a stack record at attach; ram
+records as they come; the transfer pair and the outcome at the end), and prints the governor's
+decision at every poll. It attaches before or during a
 migration and ends with it. QEMU serves one client per QMP socket: give watch its own
 (-qmp unix:/run/vm1-watch.sock,server=on,wait=off next to libvirt's monitor).
 

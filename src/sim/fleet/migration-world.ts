@@ -17,6 +17,7 @@ import { attemptCosts, transferMs, type AttemptCosts } from './attempt-costs.js'
 import { POLL_MS, PRECOPY_NOISE } from './constants.js';
 import { DevicePair } from './device-pair.js';
 import { GuestRam } from './guest-ram.js';
+import { arcPlacement } from '../../estimators/stack.js';
 import type { VmSpec } from './vm-spec.js';
 
 /** What `enter` is given to take the source devices into STOP_COPY. */
@@ -218,13 +219,16 @@ export class MigrationWorld {
     this.ram.dirtySinceSyncBytes = 0;
     const streams = deviceStreamBytes.reduce((s, b) => s + b, 0);
     const xferMs = transferMs(ramBlackoutBytes + streams, this.spec.blackoutBytesPerS, costs);
+    // Before QEMU 8.2 `vfio_save_complete_precopy()` stopped each device once read out: inside the blackout.
+    const stopInside = arcPlacement(this.spec.qemuVersion).stopCopyToStop === 'inside';
+    if (stopInside) await forEachPair(this.pairs, this.serial, (p) => p.src.setState(MigState.STOP));
     await this.clock.sleep(costs.syncMs + xferMs + costs.nonIterableMs);
     await forEachPair(this.pairs, this.serial, (p) => p.dst.setState(MigState.STOP));
     await forEachPair(this.pairs, this.serial, (p) => p.dst.setState(MigState.RUNNING));
     await this.clock.sleep(costs.destStartMs + costs.stallMs);
     const endAtMs = this.clock.nowMs;
-    // STOP_COPY → STOP runs after the blackout (QEMU `vfio_save_cleanup`, Horon 2023, ST §1.4).
-    await forEachPair(this.pairs, this.serial, (p) => p.src.setState(MigState.STOP));
+    // Since QEMU 8.2 STOP_COPY → STOP runs after the blackout (`vfio_save_cleanup`, Horon 2023, ST §1.4).
+    if (!stopInside) await forEachPair(this.pairs, this.serial, (p) => p.src.setState(MigState.STOP));
     return {
       kind: 'completed',
       attempt,

@@ -121,6 +121,8 @@ export class TelemetryRecorder implements MigrationRecorder {
 
   onCompleted(world: MigrationWorld, done: CompletedSwitchover, policy: string, predictedBlackoutMs: number): void {
     const id = this.migrationId;
+    const qemuVersion = world.spec.qemuVersion;
+    if (qemuVersion !== undefined) this.push({ kind: 'stack', migrationId: id, side: 'source', qemuVersion });
     const link = this.linkField;
     this.push({ kind: 'transfer', migrationId: id, deviceId: 'ram', phase: 'precopy', bytes: Math.round(world.ram.sentBytes), durationMs: done.stopAtMs, ...link });
     this.push({ kind: 'transfer', migrationId: id, deviceId: 'ram', phase: 'stopcopy', bytes: Math.round(done.ramBlackoutBytes), durationMs: done.transferMs, ...link });

@@ -61,6 +61,12 @@ export interface VmSpec {
   readonly availSwitchoverBytesPerS: number;
   /** QEMU `switchover-ack` on: no switchover before the destination loaded the initial bytes. */
   readonly switchoverAck: boolean;
+  /**
+   * The source QEMU's version, recorded as the migration's `stack`; before 8.2 the devices'
+   * `STOP_COPY → STOP` runs inside the blackout (`estimators/stack.ts`). Absent: a current QEMU
+   * that nobody named (no `stack` record).
+   */
+  readonly qemuVersion?: string;
 }
 
 /**

@@ -173,7 +173,9 @@ describe('MigrationWatch --drive', () => {
     expect(fq.srv.received.filter((c) => c.execute === 'migrate_cancel')).toHaveLength(1);
     expect(result).toMatchObject({ end: 'cancelled', cancelledByWatch: true, outcome: null });
     expect(result.message).toContain('cancelled by vfio-sla watch --drive: governor abort DEADLINE_UNREACHABLE');
-    expect(records.every((r) => r.kind === 'ram')).toBe(true);
+    // A cancelled migration: its polls, and the stack it ran on (asked at attach).
+    expect(records.every((r) => r.kind === 'ram' || r.kind === 'stack')).toBe(true);
+    expect(records.filter((r) => r.kind === 'stack')).toEqual([expect.objectContaining({ side: 'source', qemuVersion: '7.2.0' })]);
   });
 
   it("with onAbort 'release' hands the switchover back to QEMU's own downtime-limit", async () => {

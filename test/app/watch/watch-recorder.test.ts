@@ -84,7 +84,9 @@ describe('WatchRecorder', () => {
     expect(fromLog.errors).toEqual([]);
     expect(fromLog.migrations).toBe(1);
     expect(records).toEqual(fromLog.records);
-    expect(records.map((r) => r.kind)).toEqual(['ram', 'ram', 'ram', 'transfer', 'transfer', 'outcome']);
+    // The greeting's QEMU version first: the provenance of every record after it.
+    expect(records.map((r) => r.kind)).toEqual(['stack', 'ram', 'ram', 'ram', 'transfer', 'transfer', 'outcome']);
+    expect(records[0]).toEqual({ kind: 'stack', migrationId: 'logs/run', side: 'source', qemuVersion: '7.2.22' });
     expect(records.at(-1)).toMatchObject({ policy: 'qemu', deadlineMs: 300, actualBlackoutMs: 21, predictedBlackoutMs: 300 });
   });
 
@@ -94,6 +96,7 @@ describe('WatchRecorder', () => {
     const lines = smallRun();
     for (const w of lines.slice(0, 8)) recorder.onWire(w);
     expect(records).toEqual([
+      { kind: 'stack', migrationId: 'm', side: 'source', qemuVersion: '7.2.22' },
       expect.objectContaining({ kind: 'ram', atMs: expect.closeTo(T0_MS + 100.25, 3) as number, pass: 1, remainingBytes: 90e6, dirtyBytesPerS: 5000 * 4096, bandwidthBytesPerS: (1073.7 * 1e6) / 8 }),
       expect.objectContaining({ kind: 'ram', atMs: expect.closeTo(T0_MS + 200.5, 3) as number, remainingBytes: 40e6 }),
     ]);
@@ -140,7 +143,7 @@ describe('WatchRecorder', () => {
 
   it('records only the ram polls of a migration that never completed', () => {
     const { records, log } = record(smallRun().slice(0, 9));
-    expect(records.map((r) => r.kind)).toEqual(['ram', 'ram']);
+    expect(records.map((r) => r.kind)).toEqual(['stack', 'ram', 'ram']);
     expect(imported(log).records).toEqual(records);
   });
 
