@@ -23,11 +23,13 @@ export interface RamSearchQuery {
   readonly ramDirtyBytesPerS: number;
   readonly link: string;
   readonly serial: boolean;
+  /** As `BlackoutQuery.deviceStateMultifd`. */
+  readonly deviceStateMultifd?: boolean | undefined;
 }
 
 /** The 1 − α bound with `ramRemainingBytes` of RAM left, ms. */
 export function boundAtRam(model: CompiledModel, q: RamSearchQuery, alpha: number, ramRemainingBytes: number): number {
-  return predictBlackout(model, { devices: q.devices, ramRemainingBytes, ramDirtyBytesPerS: q.ramDirtyBytesPerS, link: q.link, serial: q.serial }, alpha).boundMs;
+  return predictBlackout(model, { devices: q.devices, ramRemainingBytes, ramDirtyBytesPerS: q.ramDirtyBytesPerS, link: q.link, serial: q.serial, deviceStateMultifd: q.deviceStateMultifd }, alpha).boundMs;
 }
 
 /**
