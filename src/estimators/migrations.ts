@@ -19,6 +19,8 @@ export interface MigrationData {
   readonly rams: RamRecord[];
   readonly sizes: SizeRecord[];
   readonly stopcopyTransfers: TransferRecord[];
+  /** The RAM pre-copy transfer (its duration ends pre-copy): what the pre-copy time is learned from. */
+  ramPrecopyTransfer: TransferRecord | undefined;
   readonly arcDeviceId: string[];
   readonly arcModel: string[];
   /** MigState numbers. */
@@ -55,6 +57,7 @@ function emptyData(migrationId: string): MigrationData {
     rams: [],
     sizes: [],
     stopcopyTransfers: [],
+    ramPrecopyTransfer: undefined,
     arcDeviceId: [],
     arcModel: [],
     arcFrom: [],
@@ -163,6 +166,7 @@ export class MigrationCollector {
         return;
       case 'transfer':
         if (r.phase === 'stopcopy') this.data(r.migrationId).stopcopyTransfers.push(r);
+        else if (r.deviceId === 'ram') this.data(r.migrationId).ramPrecopyTransfer = r;
         return;
       case 'attempt':
         // How an attempt ended says nothing about latencies: the fit reads outcomes only.

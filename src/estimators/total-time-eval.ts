@@ -39,7 +39,12 @@ export function categoryOf(migrationId: string): string {
 
 /** Cross-validates over folds of migrations (see {@link TotalTimeFolds}). */
 export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
-  const byMigration = cases.map((c) => precopyTimePoints(c.migrationId, c.records)).filter((p) => p.length > 0);
+  return crossValidatePrecopyPoints(cases.map((c) => precopyTimePoints(c.migrationId, c.records)), alpha, folds);
+}
+
+/** {@link crossValidateTotalTime} of scored polls already grouped by migration. */
+export function crossValidatePrecopyPoints(points: readonly (readonly PrecopyTimePoint[])[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
+  const byMigration = points.filter((p) => p.length > 0);
   const categories = [...new Set(byMigration.map((pts) => categoryOf(pts[0]!.migrationId)))];
   const foldOf = (i: number): number => (folds === 'category' ? categories.indexOf(categoryOf(byMigration[i]![0]!.migrationId)) : i % k);
   const k = folds === 'loo' ? byMigration.length : folds === 'category' ? categories.length : Math.min(folds, byMigration.length);

@@ -14,6 +14,7 @@ import { projectPrecopy, type PrecopyState } from './precopy.js';
 import { precopyPlateauBytes } from './precopy-plateau.js';
 import { median } from './robust.js';
 import type { RamRecord, TelemetryRecord } from '../records/records.js';
+import type { MigrationData } from './migrations.js';
 import type { PrecopyTimeModel } from './types.js';
 
 
@@ -159,6 +160,18 @@ export function projectedSwitchoverMs(s: SwitchoverClockState, targetBytes: numb
   const roundMs = (Math.max(0, s.remainingBytes) / s.bandwidthBytesPerS) * 1000;
   const p = projectPrecopy({ remainingBytes: shrink * lastStart, dirtyBytesPerS: shrink * s.bandwidthBytesPerS, bandwidthBytesPerS: s.bandwidthBytesPerS }, targetBytes);
   return p.reachesTarget ? roundMs + p.timeMs : Infinity;
+}
+
+/**
+ * {@link precopyTimePoints} of a collected migration (`migrations.ts`): its outcome, RAM transfers
+ * and RAM polls, a poll the store returned twice counted once.
+ */
+export function precopyTimePointsOf(d: MigrationData): PrecopyTimePoint[] {
+  if (d.outcome?.policy !== 'qemu' || d.ramPrecopyTransfer === undefined) return [];
+  const ramStopcopy = d.stopcopyTransfers.find((t) => t.deviceId === 'ram');
+  if (ramStopcopy === undefined) return [];
+  const rams = [...d.rams].sort((a, b) => a.atMs - b.atMs).filter((r, i, all) => i === 0 || r.atMs !== all[i - 1]!.atMs);
+  return precopyTimePoints(d.migrationId, [d.outcome, d.ramPrecopyTransfer, ramStopcopy, ...rams]);
 }
 
 /** ln(actual / projected) of a poll that projects to converge (floored like blackout scores). */
