@@ -207,8 +207,10 @@ function queryLinkName(query: Pick<BlackoutQuery, 'link' | 'multifdChannels'>): 
  */
 function compiledLink(model: CompiledModel, name: string | undefined): CompiledLink | undefined {
   if (name === undefined) return model.links.get(DEFAULT_LINK);
+  const own = model.links.get(name);
+  if (own !== undefined) return own;
   const base = baseLinkName(name);
-  return model.links.get(name) ?? (base === undefined ? undefined : model.links.get(base)) ?? model.links.get(DEFAULT_LINK);
+  return (base === undefined ? undefined : model.links.get(base)) ?? model.links.get(DEFAULT_LINK);
 }
 
 /**

@@ -92,17 +92,16 @@ export class TrueBlackout {
   blackoutMs(world: MigrationWorld): number {
     if (world.attempts > 0) throw new Error('TrueBlackout is exact for the first attempt only');
     const costs = this.costs;
-    // QEMU's way (`enterDirect`, the first attempt an oracle makes): devices one after another.
-    const serial = true;
+    // QEMU's way (`enterDirect`, the first attempt an oracle makes): source arcs and restart one
+    // device after another.
     const t0 = world.nowMs + costs.vcpuStopMs;
     let srcPhase = 0;
     const streamBytes: number[] = [];
     const resume: number[] = [];
     world.pairs.forEach((p, i) => {
       const f = this.factors[i]!;
-      const start = serial ? t0 + srcPhase : t0;
-      const chain = sourceChain(p, f.source, world.nowMs, start);
-      srcPhase = serial ? srcPhase + chain.ms : Math.max(srcPhase, chain.ms);
+      const chain = sourceChain(p, f.source, world.nowMs, t0 + srcPhase);
+      srcPhase += chain.ms;
       streamBytes.push(chain.streamBytes);
       resume.push(p.destWrittenBytes + chain.streamBytes);
     });
@@ -116,7 +115,7 @@ export class TrueBlackout {
       // After RESUMING>STOP the destination's state is what was written: restart arcs see that size.
       let restart = 0;
       for (const a of f.restart) restart += medianArcLatencyMs(a.model, bytes) * a.factor;
-      restartPhase = serial ? restartPhase + restart : Math.max(restartPhase, restart);
+      restartPhase += restart;
     });
     const data = dataPhaseMs(world, world.ram.blackoutBytes, streamBytes, loads, costs);
     return costs.vcpuStopMs + srcPhase + costs.syncMs + data + costs.nonIterableMs + restartPhase + costs.destStartMs + costs.stallMs;
