@@ -219,6 +219,26 @@ function flagsOf(states: number): MigFlags {
 }
 
 /**
+ * Whether the destination's loads (`RESUMING>STOP` in the blackout) of two or more devices
+ * overlapped: QEMU 10 loads device state that came over multifd in a thread per device
+ * (`vfio_load_bufs_thread()`, `hw/vfio/migration-multifd.c`) and device state from the main
+ * channel one device after another (`vfio_load_state()`), so overlapping loads tell multifd
+ * device state. Undefined with fewer than two loads recorded.
+ */
+function loadsOverlapped(d: MigrationData, idx: readonly number[]): boolean | undefined {
+  const spans: { start: number; end: number }[] = [];
+  for (const i of idx) {
+    if (d.arcFrom[i] !== MigState.RESUMING || d.arcTo[i] !== MigState.STOP) continue;
+    const start = d.arcStartedAtMs[i] as number;
+    spans.push({ start, end: start + (d.arcLatencyMs[i] as number) });
+  }
+  if (spans.length < 2) return undefined;
+  spans.sort((a, b) => a.start - b.start);
+  for (let i = 1; i < spans.length; i++) if ((spans[i] as { start: number }).start < (spans[i - 1] as { end: number }).end) return true;
+  return false;
+}
+
+/**
  * The devices of the query, rebuilt from the source arcs that led into STOP_COPY (`idx` sorted
  * by start): state = where the first blackout arc started, flags = implied by every state seen,
  * size = the last size poll at or before the decision, else MIG_DATA_SIZE at the first arc.
@@ -294,12 +314,14 @@ export function factsOf(d: MigrationData): MigrationFacts {
   const blackoutArcsMs = unionLengthMs(d, idx);
   const { devices, serial } = sourceDevices(d, idx, decidedAtMs);
   const link = blackoutLink(d.stopcopyTransfers);
+  const multifd = loadsOverlapped(d, idx);
   const query: BlackoutQuery = {
     devices,
     ramRemainingBytes: decisionRam?.remainingBytes ?? 0,
     ramDirtyBytesPerS: decisionRam?.dirtyBytesPerS ?? 0,
     serial,
     ...(link === undefined ? {} : { link }),
+    ...(multifd === undefined ? {} : { deviceStateMultifd: multifd }),
   };
   return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, link, decisionRam, blackoutArcsMs, query };
 }
