@@ -18,6 +18,7 @@
  * pooled line alone, exactly.
  */
 import type { TransferRecord } from '../records/records.js';
+import { baseLinkName, MIN_CHANNEL_GROUP_BLACKOUTS } from './channels.js';
 import { fitLinkSlopes, SLOPE_BELOW_NOISE, type LinkSamples } from './link-fit.js';
 import type { MigrationFacts } from './migrations.js';
 import { median, quantiles, slopeIdentifiedAboveNoise, theilSen } from './robust.js';
@@ -91,6 +92,23 @@ function blackoutPairs(facts: readonly MigrationFacts[], transfers: readonly Tra
   return { x, y, link, whole: false };
 }
 
+/**
+ * The link each pair is fitted under: its own name, except a (link, channel count) group
+ * (`100G@8ch`, `channels.ts`) with fewer than {@link MIN_CHANNEL_GROUP_BLACKOUTS} pairs, which is
+ * fitted with its link (`100G`); the pairs' `link` is rewritten in place so the fixed cost reads
+ * each pair against the slope it was fitted under. Returns the folded groups and their sizes.
+ */
+function foldSmallChannelGroups(p: BlackoutPairs): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const l of p.link) if (l !== undefined) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const folded = new Map<string, number>();
+  for (const [name, n] of counts) if (n < MIN_CHANNEL_GROUP_BLACKOUTS && baseLinkName(name) !== undefined) folded.set(name, n);
+  if (folded.size > 0) p.link.forEach((l, i) => {
+    if (l !== undefined && folded.has(l)) p.link[i] = baseLinkName(l);
+  });
+  return folded;
+}
+
 /** The pairs of each named link, and those of no link (undefined when every pair names one). */
 function byLink(p: BlackoutPairs): { named: Map<string, LinkSamples>; unnamed: LinkSamples | undefined } {
   const groups = new Map<string, { x: number[]; y: number[] }>();
@@ -148,6 +166,7 @@ export function fitBlackout(
     source: priorLink === undefined ? 'fitted' : 'shrunk',
     provenance: provenanceLink,
   };
+  const folded = foldSmallChannelGroups(pairs);
   const groups = byLink(pairs);
   const linkSlopes = fitLinkSlopes(groups.named, groups.unnamed, { slope, slopeHigh }, {
     minSlopeMsPerByte: MIN_SLOPE_MS_PER_BYTE,
@@ -160,12 +179,14 @@ export function fitBlackout(
     const shrink = !l.identified
       ? `${SLOPE_BELOW_NOISE}: the pooled rate`
       : `shrunk toward the pooled link with credibility ${l.weight.toFixed(3)} (k = ${l.pseudoCount.toPrecision(3)}${l.pseudoCountEstimated ? ', from the between-link spread' : ', the prior pseudo-count'})`;
+    const foldedHere = [...folded].filter(([g]) => baseLinkName(g) === name).map(([g, n]) => `${g} (${n})`);
+    const foldNote = foldedHere.length === 0 ? '' : `; includes channel groups too small for their own rate (< ${MIN_CHANNEL_GROUP_BLACKOUTS}): ${foldedHere.join(', ')}`;
     links[name] = {
       n: l.n,
       medianBytesPerS: 1000 / l.slope,
       lowBytesPerS: 1000 / l.slopeHigh,
       source: l.weight < 1 ? 'shrunk' : 'fitted',
-      provenance: `${l.n} ${what} on link ${name}, ${shrink}`,
+      provenance: `${l.n} ${what} on link ${name}, ${shrink}${foldNote}`,
     };
   }
   if (!whole) {

@@ -21,6 +21,8 @@ import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scal
 import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
 import { predictBlackout, resolveLink } from './predict.js';
 import { DEFAULT_LINK, MODEL_VERSION, type BlackoutPrediction, type CalibrationModel, type FittedModel } from './types.js';
+import { precopyTimeModel, precopyTimePointsOf } from './total-time.js';
+import { crossValidatePrecopyPoints } from './total-time-eval.js';
 
 export interface FitModelOptions {
   readonly name?: string;
@@ -142,7 +144,10 @@ export function fitModel(
   const everything = (): boolean => true;
   const withOutcome = all.filter((c) => c.facts.outcome !== undefined);
   const n = withOutcome.length;
-  if (opts.calibrate === false || n < 2) return fitPoint(all, everything, priors, opts);
+  if (opts.calibrate === false) return fitPoint(all, everything, priors, opts);
+  const precopyTime = fitPrecopyTime(all, opts.folds ?? 10);
+  const withPrecopy = (m: FittedModel): FittedModel => (precopyTime === undefined ? m : { ...m, precopyTime });
+  if (n < 2) return withPrecopy(fitPoint(all, everything, priors, opts));
   const scored: ScoredSet = { scores: [], deviceModels: [], links: [], stacks: [] };
   const weight = opts.score === 'scaled' ? (opts.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT) : undefined;
   let model: FittedModel;
@@ -168,5 +173,27 @@ export function fitModel(
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  return { ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks) };
+  return withPrecopy({ ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks) });
+}
+
+/** α the pre-copy time model's cross-validated figures are given at (as `eval`'s default). */
+const PRECOPY_CV_ALPHA = 0.1;
+
+/**
+ * The pre-copy time model (`total-time.ts`): ln(actual / projected) at every scored pre-copy poll
+ * of the migrations QEMU switched over by its own rule (the only ones whose target size is
+ * known: bandwidth × downtime-limit), with its figures cross-validated by migration in the
+ * provenance. Undefined when no migration has a scored poll.
+ */
+function fitPrecopyTime(all: readonly Collected[], folds: number): FittedModel['precopyTime'] {
+  const byMigration = all.map((c) => precopyTimePointsOf(c.data)).filter((p) => p.length > 0);
+  if (byMigration.length === 0) return undefined;
+  const points = byMigration.flat();
+  const k = Math.max(2, Math.min(folds, byMigration.length));
+  let cv = '';
+  if (byMigration.length >= 2) {
+    const r = crossValidatePrecopyPoints(byMigration, PRECOPY_CV_ALPHA, k);
+    cv = `; ${k}-fold cross-validated at α = ${PRECOPY_CV_ALPHA}: bound covers ${(100 * r.coverage).toFixed(1)} % of polls (${(100 * r.coveragePerMigration).toFixed(1)} % per migration) at a median ${r.medianBoundOverActual.toFixed(2)}× the actual, median |log2 error| ${r.medianAbsLog2Err.toFixed(2)} where converging, ${(100 * r.nonConvergingShare).toFixed(1)} % of polls not converging`;
+  }
+  return precopyTimeModel(points, `${points.length} pre-copy polls of ${byMigration.length} QEMU-switched migrations${cv}`);
 }

@@ -17,6 +17,7 @@ export type { ArcModels, ArcFitOptions, ArcBucket, ArcBuckets } from './arc-fit.
 export { fitBlackout, fitRamCarry, MAX_BLACKOUT_BYTES_PER_S } from './blackout-fit.js';
 export type { BlackoutFit, BlackoutPriors, BlackoutFitOptions } from './blackout-fit.js';
 export { fitLinkSlopes, estimatePseudoCount } from './link-fit.js';
+export { channelLinkName, baseLinkName, MIN_CHANNEL_GROUP_BLACKOUTS } from './channels.js';
 export type { LinkSamples, LinkSlope, LinkSlopeOptions, SlopeEstimate, GroupSlope } from './link-fit.js';
 export {
   conformalRank,

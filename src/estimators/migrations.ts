@@ -22,6 +22,8 @@ export interface MigrationData {
   readonly stopcopyTransfers: TransferRecord[];
   /** QEMU's version on each side (`stack` records); undefined: not known. */
   readonly qemuVersion: { source: string | undefined; destination: string | undefined };
+  /** The RAM pre-copy transfer (its duration ends pre-copy): what the pre-copy time is learned from. */
+  ramPrecopyTransfer: TransferRecord | undefined;
   readonly arcDeviceId: string[];
   readonly arcModel: string[];
   /** MigState numbers. */
@@ -67,6 +69,7 @@ function emptyData(migrationId: string): MigrationData {
     sizes: [],
     stopcopyTransfers: [],
     qemuVersion: { source: undefined, destination: undefined },
+    ramPrecopyTransfer: undefined,
     arcDeviceId: [],
     arcModel: [],
     arcFrom: [],
@@ -175,6 +178,7 @@ export class MigrationCollector {
         return;
       case 'transfer':
         if (r.phase === 'stopcopy') this.data(r.migrationId).stopcopyTransfers.push(r);
+        else if (r.deviceId === 'ram') this.data(r.migrationId).ramPrecopyTransfer = r;
         return;
       case 'attempt':
         // How an attempt ended says nothing about latencies: the fit reads outcomes only.
@@ -232,6 +236,26 @@ function flagsOf(states: number): MigFlags {
   if ((states & ((1 << MigState.RUNNING_P2P) | (1 << MigState.PRE_COPY_P2P))) !== 0) flags |= MigFlags.P2P;
   if ((states & ((1 << MigState.PRE_COPY) | (1 << MigState.PRE_COPY_P2P))) !== 0) flags |= MigFlags.PRE_COPY;
   return flags;
+}
+
+/**
+ * Whether the destination's loads (`RESUMING>STOP` in the blackout) of two or more devices
+ * overlapped: QEMU 10 loads device state that came over multifd in a thread per device
+ * (`vfio_load_bufs_thread()`, `hw/vfio/migration-multifd.c`) and device state from the main
+ * channel one device after another (`vfio_load_state()`), so overlapping loads tell multifd
+ * device state. Undefined with fewer than two loads recorded.
+ */
+function loadsOverlapped(d: MigrationData, idx: readonly number[]): boolean | undefined {
+  const spans: { start: number; end: number }[] = [];
+  for (const i of idx) {
+    if (d.arcFrom[i] !== MigState.RESUMING || d.arcTo[i] !== MigState.STOP) continue;
+    const start = d.arcStartedAtMs[i] as number;
+    spans.push({ start, end: start + (d.arcLatencyMs[i] as number) });
+  }
+  if (spans.length < 2) return undefined;
+  spans.sort((a, b) => a.start - b.start);
+  for (let i = 1; i < spans.length; i++) if ((spans[i] as { start: number }).start < (spans[i - 1] as { end: number }).end) return true;
+  return false;
 }
 
 /**
@@ -316,6 +340,7 @@ export function factsOf(d: MigrationData): MigrationFacts {
   const blackoutArcsMs = unionLengthMs(d, idx);
   const { devices, serial } = sourceDevices(d, idx, decidedAtMs);
   const link = blackoutLink(d.stopcopyTransfers);
+  const multifd = loadsOverlapped(d, idx);
   const query: BlackoutQuery = {
     devices,
     ramRemainingBytes: decisionRam?.remainingBytes ?? 0,
@@ -323,6 +348,7 @@ export function factsOf(d: MigrationData): MigrationFacts {
     serial,
     ...(link === undefined ? {} : { link }),
     ...(placement.stopCopyToStop === 'inside' ? { stopCopyToStopInBlackout: true } : {}),
+    ...(multifd === undefined ? {} : { deviceStateMultifd: multifd }),
   };
   const stack = stackKey(qemuVersion, devices.map((x) => x.model));
   return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, link, decisionRam, blackoutArcsMs, arcInsideBlackout, placement, qemuVersion, stack, query };

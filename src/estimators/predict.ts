@@ -15,6 +15,17 @@
  * `qemu_savevm_state_complete_precopy()` sends the data, and the destination starts the VM after
  * loading all of it (switchover-today.md §1.4).
  *
+ * Where the device state goes (`query.deviceStateMultifd`, QEMU ≥ 10.0):
+ * - over multifd (`hw/vfio/migration-multifd.c`: a `vfio_multifd_save_complete_precopy_thread()`
+ *   per device reads its STOP_COPY data onto the multifd channels beside RAM, a
+ *   `vfio_load_bufs_thread()` per device writes it into the destination device — mlx5 loads each
+ *   image inside that `write()`, `mlx5vf_resume_write()` → `mlx5vf_cmd_load_vhca_state()`): the
+ *   transfer and the loads overlap, so that phase is max(transfer, slowest load);
+ * - over the main channel (`vfio_save_complete_precopy()` then `vfio_load_state()` per device,
+ *   `hw/vfio/migration.c`): one device after another, transfer + Σ loads.
+ * The source arcs and the restart stay aggregated by `serial`: QEMU steps them in
+ * `vm_state_notify()` (`vfio_vmstate_change_prepare()`, `vfio_vmstate_change()`) either way.
+ *
  * The median is the sum of parts' medians. The bound is conformal when the model is calibrated
  * for this query (see {@link CalibrationModel}) — with the scores of the query's stack when the
  * model has enough of them for α, else the pooled ones (`calibrationGroup` says which); otherwise every part is taken at its
@@ -27,14 +38,16 @@
  * at their 0.999 quantile; only the transfer (log-normal) keeps growing. The union bound then
  * holds with probability ≥ {@link unionBoundCoverage}(α, k) = 1 − k·max(α/k, 0.001), not 1 − α.
  *
- * The transfer runs at the query's link's rate when the model knows that link, else at the
- * pooled `default` rate — and then, if calibration never scored a `default` prediction, the
+ * The transfer runs at the query's link's rate when the model knows that link — first the link
+ * at the query's channel count (`channelLinkName`, `channels.ts`), then the link itself — else at
+ * the pooled `default` rate — and then, if calibration never scored a `default` prediction, the
  * bound is the conservative one (see {@link CalibrationModel.links}).
  *
  * Hot path: no allocation beyond the result (its parts and, when needed, `missing`), one `Map`
  * lookup per device and one or two per link.
  */
 import type { CompiledChain, CompiledLink, CompiledModel } from './compile.js';
+import { baseLinkName, channelLinkName } from './channels.js';
 import { conformalRank, scoreScaleMs } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
@@ -97,6 +110,9 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const devices = query.devices;
   const serial = query.serial === true;
   const stopInBlackout = query.stopCopyToStopInBlackout === true;
+  const multifdState = query.deviceStateMultifd;
+  // Loads: in parallel over multifd, one after another on the main channel, else like the arcs.
+  const serialLoads = multifdState === undefined ? serial : !multifdState;
   let missing: string[] | undefined;
   let inCalibration = true;
 
@@ -128,7 +144,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
       for (const m of c.stopAfterCopy.missing) (missing ??= []).push(m);
     }
   }
-  const link = compiledLink(model, query.link);
+  const link = compiledLink(model, queryLinkName(query));
   if (link === undefined) (missing ??= []).push(`link:${query.link ?? DEFAULT_LINK}`);
   else if (!link.inCalibration) inCalibration = false;
   if (model.fixedMissing) (missing ??= []).push('fixed');
@@ -169,8 +185,8 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
       stopMed = agg(stopMed, chain(parts, c.stopAfterCopy, 'arc', dev.id, bytes, posMid, posHigh), serial);
       stopHigh = agg(stopHigh, lastHighSum, serial);
     }
-    loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh), serial);
-    loadHigh = agg(loadHigh, lastHighSum, serial);
+    loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh), serialLoads);
+    loadHigh = agg(loadHigh, lastHighSum, serialLoads);
     rstMed = agg(rstMed, chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh), serial);
     rstHigh = agg(rstHigh, lastHighSum, serial);
   }
@@ -185,8 +201,12 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     parts.push({ kind: 'transfer', medianMs: xferMed, highMs: xferHigh, fromPrior: link.fromPrior });
   }
 
-  const medianMs = fixedMed + srcMed + stopMed + xferMed + loadMed + rstMed;
-  const conservativeMs = fixedHigh + srcHigh + stopHigh + xferHigh + loadHigh + rstHigh;
+  // Over multifd the loads run while the data still arrives: the phase is the longer of the two.
+  const overlap = multifdState === true;
+  const dataMed = overlap ? Math.max(xferMed, loadMed) : xferMed + loadMed;
+  const dataHigh = overlap ? Math.max(xferHigh, loadHigh) : xferHigh + loadHigh;
+  const medianMs = fixedMed + srcMed + stopMed + dataMed + rstMed;
+  const conservativeMs = fixedHigh + srcHigh + stopHigh + dataHigh + rstHigh;
   // The query's own stack when its group has a conformal rank at this α, else the pooled scores.
   const own = query.stack === undefined ? undefined : model.stackScores.get(query.stack);
   const useOwn = own !== undefined && conformalRank(own.length, alpha) <= own.length;
@@ -199,17 +219,30 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
 }
 
-/** The link a query is predicted with: its own when the model has it, else `default` (undefined when neither). */
-function compiledLink(model: CompiledModel, name: string | undefined): CompiledLink | undefined {
-  return (name === undefined ? undefined : model.links.get(name)) ?? model.links.get(DEFAULT_LINK);
+/** The link name a query asks for: its link at its channel count (`channels.ts`). */
+function queryLinkName(query: Pick<BlackoutQuery, 'link' | 'multifdChannels'>): string | undefined {
+  return query.link === undefined ? undefined : channelLinkName(query.link, query.multifdChannels);
 }
 
 /**
- * The name of the link {@link predictBlackout} uses for a query naming `link`: `link` when the
- * model has it, else `default` (what a fleet not yet seen on a link is predicted with).
+ * The link a name is predicted with: its own when the model has it, else (for a channel-qualified
+ * name such as `100G@8ch`) its link's, else `default` (undefined when none).
  */
-export function resolveLink(model: CompiledModel, link: string | undefined): string {
-  return compiledLink(model, link)?.name ?? DEFAULT_LINK;
+function compiledLink(model: CompiledModel, name: string | undefined): CompiledLink | undefined {
+  if (name === undefined) return model.links.get(DEFAULT_LINK);
+  const own = model.links.get(name);
+  if (own !== undefined) return own;
+  const base = baseLinkName(name);
+  return (base === undefined ? undefined : model.links.get(base)) ?? model.links.get(DEFAULT_LINK);
+}
+
+/**
+ * The name of the link {@link predictBlackout} uses for a query naming `link` (over
+ * `multifdChannels` channels): `link@Nch` when the model has that group, else `link` when it has
+ * that, else `default` (what a fleet not yet seen on a link is predicted with).
+ */
+export function resolveLink(model: CompiledModel, link: string | undefined, multifdChannels?: number): string {
+  return compiledLink(model, link === undefined ? undefined : channelLinkName(link, multifdChannels))?.name ?? DEFAULT_LINK;
 }
 
 /** Σ highs of the last {@link chain} call (a module-level scratch: no tuple allocated per chain). */

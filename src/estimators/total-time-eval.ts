@@ -25,10 +25,29 @@ export interface TotalTimeEvalReport {
   readonly medianBoundOverActual: number;
 }
 
-/** Cross-validates over `k` folds of migrations (`loo` = one migration per fold). */
-export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number, folds: 'loo' | number = 'loo'): TotalTimeEvalReport {
-  const byMigration = cases.map((c) => precopyTimePoints(c.migrationId, c.records)).filter((p) => p.length > 0);
-  const k = folds === 'loo' ? byMigration.length : Math.min(folds, byMigration.length);
+/**
+ * How migrations are split into folds: `loo` one migration per fold, a number k folds by index,
+ * `category` one fold per category (the migration id's first path segment, e.g. a scenario or a
+ * host: every fold is predicted from the other categories only).
+ */
+export type TotalTimeFolds = 'loo' | number | 'category';
+
+/** The category of a migration id: its first path segment. */
+export function categoryOf(migrationId: string): string {
+  return migrationId.split('/')[0] ?? migrationId;
+}
+
+/** Cross-validates over folds of migrations (see {@link TotalTimeFolds}). */
+export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
+  return crossValidatePrecopyPoints(cases.map((c) => precopyTimePoints(c.migrationId, c.records)), alpha, folds);
+}
+
+/** {@link crossValidateTotalTime} of scored polls already grouped by migration. */
+export function crossValidatePrecopyPoints(points: readonly (readonly PrecopyTimePoint[])[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
+  const byMigration = points.filter((p) => p.length > 0);
+  const categories = [...new Set(byMigration.map((pts) => categoryOf(pts[0]!.migrationId)))];
+  const foldOf = (i: number): number => (folds === 'category' ? categories.indexOf(categoryOf(byMigration[i]![0]!.migrationId)) : i % k);
+  const k = folds === 'loo' ? byMigration.length : folds === 'category' ? categories.length : Math.min(folds, byMigration.length);
   let polls = 0;
   let covered = 0;
   let nonConverging = 0;
@@ -38,11 +57,11 @@ export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number
   for (let fold = 0; fold < k; fold++) {
     const train: PrecopyTimePoint[] = [];
     byMigration.forEach((pts, i) => {
-      if (i % k !== fold) for (const p of pts) train.push(p);
+      if (foldOf(i) !== fold) for (const p of pts) train.push(p);
     });
     const scores = precopyTimeModel(train).logRatioScores;
     byMigration.forEach((pts, i) => {
-      if (i % k !== fold) return;
+      if (foldOf(i) !== fold) return;
       let migCovered = 0;
       for (const p of pts) {
         const bound = precopyTimeBoundMs(p.projectedMs, scores, alpha) ?? Infinity;

@@ -11,7 +11,10 @@
  */
 import { conformalQuantile, MIN_SCORED_MS } from './conformal.js';
 import { projectPrecopy, type PrecopyState } from './precopy.js';
+import { precopyPlateauBytes } from './precopy-plateau.js';
+import { median } from './robust.js';
 import type { RamRecord, TelemetryRecord } from '../records/records.js';
+import type { MigrationData } from './migrations.js';
 import type { PrecopyTimeModel } from './types.js';
 
 
@@ -103,18 +106,72 @@ export function precopyTimePoints(migrationId: string, records: readonly Telemet
   // The sync that began a pass is taken to be at the first poll that reported the pass.
   let pass = -1;
   let syncAtMs = 0;
+  // Pending bytes at the start of each pass after the first (the first is the whole RAM).
+  const passStarts: number[] = [];
   for (const r of rams) {
     const atMs = r.atMs - t0;
     if (r.pass !== pass) {
+      if (pass !== -1) passStarts.push(r.remainingBytes);
       pass = r.pass;
       syncAtMs = atMs;
     }
     if (!(r.dirtyBytesPerS > 0) || !(atMs < precopyMs)) continue;
     const target = r.bandwidthBytesPerS * (downtimeLimitMs / 1000);
     const state = { remainingBytes: r.remainingBytes, dirtyBytesPerS: r.dirtyBytesPerS, bandwidthBytesPerS: r.bandwidthBytesPerS, sinceSyncMs: atMs - syncAtMs };
-    points.push({ migrationId, atMs, projectedMs: switchoverInMs(state, target), actualMs: endMs - atMs });
+    points.push({ migrationId, atMs, projectedMs: projectedSwitchoverMs(state, target, passStarts), actualMs: endMs - atMs });
   }
   return points;
+}
+
+/** Pass-to-pass ratios the observed shrink is the median of (choice: 3, one odd pass does not move it). */
+export const PASS_TREND_RATIOS = 3;
+
+/**
+ * The shrink per pass QEMU's own passes showed: the median ratio of consecutive pass starts over
+ * the last {@link PASS_TREND_RATIOS}; undefined with fewer passes.
+ */
+export function observedPassShrink(passStartBytes: readonly number[]): number | undefined {
+  const n = passStartBytes.length;
+  if (n < PASS_TREND_RATIOS + 1) return undefined;
+  const ratios: number[] = [];
+  for (let i = n - PASS_TREND_RATIOS; i < n; i++) ratios.push((passStartBytes[i] as number) / Math.max(1, passStartBytes[i - 1] as number));
+  return median(ratios);
+}
+
+/**
+ * Pre-copy time until QEMU's switchover size, ms (Infinity: not on its own). Three views, the
+ * most informed one the history allows:
+ * - the passes have levelled off above the target (`precopy-plateau.ts`: the writable working
+ *   set): Infinity;
+ * - after a few passes, the shrink per pass QEMU's passes showed ({@link observedPassShrink}),
+ *   not the dirty-rate ratio ρ of this poll: ρ = D / B assumes every page dirtied during a round
+ *   is new, which a workload rewriting a working set breaks (Clark et al. 2005) — the passes then
+ *   shrink more slowly than ρ says, or not at all; the current pass runs out, then each pass
+ *   starts at that shrink × the last one's start;
+ * - before that, the AVG projection from this poll's rates ({@link switchoverInMs}).
+ */
+export function projectedSwitchoverMs(s: SwitchoverClockState, targetBytes: number, passStartBytes: readonly number[]): number {
+  const plateau = precopyPlateauBytes(passStartBytes);
+  if (plateau !== undefined && plateau > targetBytes) return Infinity;
+  const shrink = observedPassShrink(passStartBytes);
+  const lastStart = passStartBytes[passStartBytes.length - 1];
+  if (shrink === undefined || lastStart === undefined) return switchoverInMs(s, targetBytes);
+  if (!(s.bandwidthBytesPerS > 0)) return Infinity;
+  const roundMs = (Math.max(0, s.remainingBytes) / s.bandwidthBytesPerS) * 1000;
+  const p = projectPrecopy({ remainingBytes: shrink * lastStart, dirtyBytesPerS: shrink * s.bandwidthBytesPerS, bandwidthBytesPerS: s.bandwidthBytesPerS }, targetBytes);
+  return p.reachesTarget ? roundMs + p.timeMs : Infinity;
+}
+
+/**
+ * {@link precopyTimePoints} of a collected migration (`migrations.ts`): its outcome, RAM transfers
+ * and RAM polls, a poll the store returned twice counted once.
+ */
+export function precopyTimePointsOf(d: MigrationData): PrecopyTimePoint[] {
+  if (d.outcome?.policy !== 'qemu' || d.ramPrecopyTransfer === undefined) return [];
+  const ramStopcopy = d.stopcopyTransfers.find((t) => t.deviceId === 'ram');
+  if (ramStopcopy === undefined) return [];
+  const rams = [...d.rams].sort((a, b) => a.atMs - b.atMs).filter((r, i, all) => i === 0 || r.atMs !== all[i - 1]!.atMs);
+  return precopyTimePoints(d.migrationId, [d.outcome, d.ramPrecopyTransfer, ramStopcopy, ...rams]);
 }
 
 /** ln(actual / projected) of a poll that projects to converge (floored like blackout scores). */

@@ -204,7 +204,7 @@ export interface BlackoutQuery {
   readonly ramDirtyBytesPerS?: number | undefined;
   /** Link name for {@link FittedModel.links}; `default` when absent. */
   readonly link?: string | undefined;
-  /** Devices stepped in parallel (default) or one after another. */
+  /** Devices stepped in parallel (default) or one after another: the source arcs and the restart. */
   readonly serial?: boolean | undefined;
   /**
    * The migration's stack key (`stack.ts` {@link stackKey}): its calibration group when the
@@ -216,6 +216,19 @@ export interface BlackoutQuery {
    * device's arc is then a part of the prediction. Absent: current QEMU, after the blackout.
    */
   readonly stopCopyToStopInBlackout?: boolean | undefined;
+  /**
+   * QEMU `multifd-channels` when the `multifd` capability is on: the link is looked up as
+   * `channelLinkName(link, channels)` first (`channels.ts`). Absent or 1: the plain link.
+   */
+  readonly multifdChannels?: number | undefined;
+  /**
+   * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): each device
+   * is saved and loaded by its own thread, in parallel with each other and with RAM, so the
+   * transfer and the loads overlap (the longer counts). `false`: the main channel, devices one
+   * after another, transfer then loads. Absent: as before QEMU 10 was modelled (loads aggregated
+   * like the arcs, by `serial`).
+   */
+  readonly deviceStateMultifd?: boolean | undefined;
 }
 
 /** One component of a predicted blackout, for breakdowns and reports. */

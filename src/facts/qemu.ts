@@ -76,6 +76,9 @@ export const QEMU_MAX_DOWNTIME_LIMIT_MS = 2_000_000;
  */
 export const QEMU_DEFAULT_DOWNTIME_LIMIT_MS = 300;
 
+/** `multifd-channels` default (`DEFAULT_MIGRATE_MULTIFD_CHANNELS`, `migration/options.c`; `qapi/migration.json`: "The default value is 2"). */
+export const QEMU_DEFAULT_MULTIFD_CHANNELS = 2;
+
 /** `max-bandwidth` default `MAX_THROTTLE` = 128 MiB/s (`migration/options.c`; ST §1.2), bytes/s. */
 export const QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S = 128 * MiB;
 

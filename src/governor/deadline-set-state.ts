@@ -114,6 +114,8 @@ export class DeadlineSetState {
       elapsedMs: request.elapsedMs ?? 0,
       link: this.options.link ?? 'default',
       serial: this.options.serial ?? false,
+      ...(this.options.multifdChannels === undefined ? {} : { multifdChannels: this.options.multifdChannels }),
+      ...(this.options.deviceStateMultifd === undefined ? {} : { deviceStateMultifd: this.options.deviceStateMultifd }),
       ...(request.switchoverAck === undefined ? {} : { switchoverAck: request.switchoverAck }),
     };
     const alpha = request.alpha ?? this.options.alpha ?? DEFAULT_ALPHA;

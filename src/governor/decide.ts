@@ -12,6 +12,7 @@ import { stackOfSnapshot } from './snapshot-stack.js';
 import { MigState } from '../fsm/index.js';
 import { predictBlackout, type CompiledModel } from '../estimators/predict.js';
 import { convergenceRatio } from '../estimators/precopy.js';
+import { channelLinkName } from '../estimators/channels.js';
 import type { BlackoutDevice, BlackoutPrediction } from '../estimators/types.js';
 import { QEMU_FAILED_SIZE_QUERY_BYTES } from '../facts/qemu.js';
 import { GovernorError } from './errors.js';
@@ -70,7 +71,8 @@ export function decide(snapshot: VmSnapshot, model: CompiledModel, slo: Slo): De
   }
   if (!(budgetLeftMs > 0)) return unpredicted('BUDGET_SPENT', slo, rho, budgetLeftMs, NO_IDS);
 
-  const link = snapshot.link ?? 'default';
+  // The link at the VMM's multifd channel count (`channels.ts`): fitted per (link, channels).
+  const link = channelLinkName(snapshot.link ?? 'default', snapshot.multifdChannels);
   const serial = snapshot.serial ?? false;
   if (!sizesKnown(devices)) {
     const prediction = predictFor(model, snapshot, devices.map(assumeFailedSize), link, serial, slo.alpha);
@@ -127,7 +129,7 @@ function predictFor(
   serial: boolean,
   alpha: number,
 ): BlackoutPrediction {
-  return predictBlackout(model, { devices, ramRemainingBytes: s.ramRemainingBytes, ramDirtyBytesPerS: s.ramDirtyBytesPerS, link, serial, ...stackOfSnapshot(s, devices) }, alpha);
+  return predictBlackout(model, { devices, ramRemainingBytes: s.ramRemainingBytes, ramDirtyBytesPerS: s.ramDirtyBytesPerS, link, serial, ...stackOfSnapshot(s, devices), deviceStateMultifd: s.deviceStateMultifd }, alpha);
 }
 
 function checkSlo(slo: Slo): void {

@@ -54,7 +54,7 @@ export function decideNotFitting(
   const current = snapshot.ramDirtyBytesPerS;
   let blackoutDevices: readonly BlackoutDevice[] = devices;
   const targetAt = (dirtyBytesPerS: number): number =>
-    largestFittingRamBytes(model, { devices: blackoutDevices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial, ...stackOfSnapshot(snapshot, devices) }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
+    largestFittingRamBytes(model, { devices: blackoutDevices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial, ...stackOfSnapshot(snapshot, devices), deviceStateMultifd: snapshot.deviceStateMultifd }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
   let target = targetAt(current);
   let devicePendingBytes = 0;
   if (target < 0) {

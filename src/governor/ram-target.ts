@@ -26,12 +26,14 @@ export interface RamSearchQuery {
   /** The snapshot's stack ({@link stackOfSnapshot}): its calibration group and arc placement. */
   readonly stack?: string;
   readonly stopCopyToStopInBlackout?: boolean;
+  /** As `BlackoutQuery.deviceStateMultifd`. */
+  readonly deviceStateMultifd?: boolean | undefined;
 }
 
 /** The 1 − α bound with `ramRemainingBytes` of RAM left, ms. */
 export function boundAtRam(model: CompiledModel, q: RamSearchQuery, alpha: number, ramRemainingBytes: number): number {
-  const { devices, ramDirtyBytesPerS, link, serial, stack, stopCopyToStopInBlackout } = q;
-  return predictBlackout(model, { devices, ramRemainingBytes, ramDirtyBytesPerS, link, serial, stack, stopCopyToStopInBlackout }, alpha).boundMs;
+  const { devices, ramDirtyBytesPerS, link, serial, stack, stopCopyToStopInBlackout, deviceStateMultifd } = q;
+  return predictBlackout(model, { devices, ramRemainingBytes, ramDirtyBytesPerS, link, serial, stack, stopCopyToStopInBlackout, deviceStateMultifd }, alpha).boundMs;
 }
 
 /**

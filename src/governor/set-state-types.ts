@@ -8,7 +8,7 @@ import type { RecordSink } from '../records/records.js';
 import type { CompiledModel } from '../estimators/predict.js';
 import type { FittedModel } from '../estimators/types.js';
 import type { NowSource } from './clock.js';
-import type { Decision, SwitchoverAck } from './types.js';
+import type { Decision, SwitchoverAck, VmSnapshot } from './types.js';
 
 /** How a `DeadlineSetState` is set up; one per migration. */
 export interface DeadlineSetStateOptions {
@@ -28,11 +28,16 @@ export interface DeadlineSetStateOptions {
   readonly alpha?: number;
   /**
    * Within each phase (all quiesced, then all stopped, …), step devices one after another instead
-   * of in parallel (the default, as QEMU's multifd device state). The phases are barriers either way.
+   * of in parallel (the default). The phases are barriers either way. (QEMU itself steps devices in
+   * turn, in `vm_state_notify()`, with or without multifd.)
    */
   readonly serial?: boolean;
   /** Link name for the blackout throughput model. Default `default`. */
   readonly link?: string;
+  /** QEMU `multifd-channels` in use, as {@link VmSnapshot.multifdChannels}. */
+  readonly multifdChannels?: number;
+  /** Device state over multifd, as {@link VmSnapshot.deviceStateMultifd}. */
+  readonly deviceStateMultifd?: boolean;
 }
 
 /** Guest RAM at the moment of a STOP_COPY request (QEMU `query-migrate` `ram.*`). */

@@ -61,6 +61,17 @@ export interface VmSnapshot {
   /** Devices are switched one after another (default: in parallel). */
   readonly serial?: boolean;
   /**
+   * QEMU `multifd-channels` (`query-migrate-parameters`) when the `multifd` capability is on: the
+   * blackout rate is the model's for `link` at that channel count, else for `link` (`channels.ts`).
+   */
+  readonly multifdChannels?: number;
+  /**
+   * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): the devices'
+   * loads overlap the transfer and each other. `false`: the main channel, transfer then loads one
+   * after another. Absent: as before (loads aggregated like the arcs).
+   */
+  readonly deviceStateMultifd?: boolean;
+  /**
    * Switchover-ack state as the VMM reports it; absent = `not-required` (QEMU before 8.1, or the
    * capability off). The ack may go back to `pending` (a per-device re-request is under review
    * upstream; a PRE_COPY re-init makes new initial bytes): `decide()` holds no memory of it.

@@ -1,7 +1,8 @@
 /**
  * What `vfio-sla fit` reads from the store, collected straight into the estimators'
  * {@link MigrationCollector}: every arc, stop-copy transfers, outcomes, size polls, and per
- * migration only the RAM poll at its decision (the one the fit uses).
+ * migration only the RAM poll at its decision (the one the blackout fit uses) — but every RAM poll
+ * and the RAM pre-copy transfer of a migration QEMU switched over (the pre-copy time fit's).
  *
  * Read with raw-mode statements on the tables of `store/schema.ts` v2 rather than the typed
  * queries of `store/queries.ts`: better-sqlite3's named-column rows cost ~3× raw ones, each row
@@ -66,6 +67,22 @@ export function collectStore(store: Store, keep: (migrationId: string) => boolea
       durationMs: num(r[3]),
       ...(link === null ? {} : { link }),
     });
+  }
+  // The RAM pre-copy transfer and every RAM poll of the migrations QEMU switched over itself:
+  // what the pre-copy time model learns from (`estimators/total-time.ts`).
+  for (const r of rows(store, "SELECT migration_ref, bytes, duration_ms, link FROM transfers WHERE +phase = 'precopy' AND device_id = 'ram'")) {
+    const migrationId = migrations[num(r[0])];
+    if (migrationId === undefined) continue;
+    const link = r[3] as string | null;
+    c.add({ kind: 'transfer', migrationId, deviceId: 'ram', phase: 'precopy', bytes: num(r[1]), durationMs: num(r[2]), ...(link === null ? {} : { link }) });
+  }
+  const qemuRams = `
+    SELECT migration_ref, at_ms, pass, remaining_bytes, dirty_bytes_per_s, bandwidth_bytes_per_s
+      FROM ram_progress WHERE migration_ref IN (SELECT migration_ref FROM outcomes WHERE policy = 'qemu')`;
+  for (const r of rows(store, qemuRams)) {
+    const migrationId = migrations[num(r[0])];
+    if (migrationId === undefined) continue;
+    c.add({ kind: 'ram', migrationId, atMs: num(r[1]), pass: num(r[2]), remainingBytes: num(r[3]), dirtyBytesPerS: num(r[4]), bandwidthBytesPerS: num(r[5]) });
   }
   const outcomes = 'SELECT migration_ref, policy, deadline_ms, decided_at_ms, predicted_blackout_ms, actual_blackout_ms, met FROM outcomes ORDER BY migration_ref, decided_at_ms';
   for (const r of rows(store, outcomes)) {

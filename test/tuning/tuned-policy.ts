@@ -46,7 +46,7 @@ export async function tuneFor(spec: VmSpec, model: CompiledModel, alpha: number,
   for (const p of world.pairs) {
     devices.push({
       id: p.src.id,
-      model: p.spec.profile,
+      model: p.src.profile.name,
       state: p.src.getState(),
       flags: p.src.flags,
       stopCopyBytes: await p.src.stopCopyBytes(),

@@ -74,6 +74,8 @@ export class DowntimeLever {
     readonly originalLimitMs: number,
     /** The operator's `avail-switchover-bandwidth`; undefined when this QEMU (< 8.2) has none. */
     readonly originalSwitchoverBandwidth: number | undefined,
+    /** `multifd-channels` of the same reply (used only with the `multifd` capability); undefined when absent. */
+    readonly multifdChannels: number | undefined = undefined,
   ) {
     this.currentMs = originalLimitMs;
   }
@@ -83,7 +85,13 @@ export class DowntimeLever {
     const p = await qmp.queryMigrateParameters();
     const limit = p['downtime-limit'];
     const avail = p['avail-switchover-bandwidth'];
-    return new DowntimeLever(qmp, typeof limit === 'number' ? limit : QEMU_DEFAULT_DOWNTIME_LIMIT_MS, typeof avail === 'number' ? avail : undefined);
+    const channels = p['multifd-channels'];
+    return new DowntimeLever(
+      qmp,
+      typeof limit === 'number' ? limit : QEMU_DEFAULT_DOWNTIME_LIMIT_MS,
+      typeof avail === 'number' ? avail : undefined,
+      typeof channels === 'number' ? channels : undefined,
+    );
   }
 
   /** The limit as last set, ms. */

@@ -14,7 +14,7 @@ import type { CompiledModel } from '../../estimators/compile.js';
 import { predictBlackout } from '../../estimators/predict.js';
 import { decide } from '../../governor/decide.js';
 import { tooFewCalibrationScores } from '../../governor/uncalibrated.js';
-import { QEMU_BUFFER_DELAY_MS } from '../../facts/qemu.js';
+import { QEMU_BUFFER_DELAY_MS, QEMU_DEFAULT_MULTIFD_CHANNELS } from '../../facts/qemu.js';
 import type { Slo } from '../../governor/types.js';
 import type { RecordSink } from '../../records/records.js';
 import { DowntimeLever } from './drive.js';
@@ -89,6 +89,8 @@ export class MigrationWatch {
   private wireError: Error | undefined;
   private tracker: SnapshotTracker | undefined;
   private lever: DowntimeLever | undefined;
+  /** Channel use of this migration, as `decide()` takes it (`multifdOf`). */
+  private channels: { multifdChannels?: number; deviceStateMultifd?: boolean } = {};
   private driver: WatchDriver | undefined;
   private lastPass: number | undefined;
   /** Without `drive`: read `downtime-limit` before the next poll (the switchover has begun). */
@@ -185,6 +187,7 @@ export class MigrationWatch {
       this.st.eventsEnabledByUs = true;
     }
     this.lever = await DowntimeLever.attach(qmp); // its query-migrate-parameters reply is logged: the deadline QEMU had
+    this.channels = multifdOf(caps.multifd === true, this.lever.multifdChannels, qmp.qemuVersion);
     const alpha = this.o.slo.alpha;
     const floor = predictBlackout(this.o.model, { devices: [], ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }, alpha);
     const abortWithoutModel = this.o.abortWithoutModel ?? false;
@@ -317,7 +320,7 @@ export class MigrationWatch {
     }
     // With the source's version: its stack's calibration and arc placement (`estimators/stack.ts`).
     const qemuVersion = this.recorder.sourceQemuVersion;
-    const snapshot = { ...snap.snapshot, devices: this.vfio.devices(this.o.model), ...(qemuVersion === undefined ? {} : { qemuVersion }) };
+    const snapshot = { ...snap.snapshot, ...this.channels, devices: this.vfio.devices(this.o.model), ...(qemuVersion === undefined ? {} : { qemuVersion }) };
     const decision = decide(snapshot, this.o.model, this.o.slo);
     const driver = this.st.driving && this.st.switchoverBy === null ? this.driver : undefined;
     // The decision first, then what acting on it did (limit, throttle, cancel entries).
@@ -370,4 +373,18 @@ export class MigrationWatch {
     if (v.event === 'SHUTDOWN') this.st.shutdown = typeof data['reason'] === 'string' ? data['reason'] : 'no reason given';
     if (v.event === 'VFIO_MIGRATION') this.vfio.source.onEvent(line, data, qemuAtMs);
   }
+}
+
+/**
+ * How the migration uses channels, as `decide()` takes it: with the `multifd` capability,
+ * `multifd-channels` (QEMU's default when the reply has none), and from
+ * QEMU 10.0 on device state over multifd too — vfio-pci's `x-migration-multifd-transfer`
+ * defaults to AUTO, on whenever multifd is (`vfio_multifd_transfer_supported()`,
+ * `hw/vfio/migration-multifd.c`; a device set to `off` is not seen here). Without multifd: the
+ * main channel, device state included.
+ */
+export function multifdOf(multifd: boolean, channels: number | undefined, qemuVersion: string): { multifdChannels?: number; deviceStateMultifd?: boolean } {
+  const major = Number.parseInt(qemuVersion, 10);
+  if (!multifd) return Number.isFinite(major) && major >= 10 ? { deviceStateMultifd: false } : {};
+  return { multifdChannels: channels ?? QEMU_DEFAULT_MULTIFD_CHANNELS, ...(Number.isFinite(major) && major >= 10 ? { deviceStateMultifd: true } : {}) };
 }

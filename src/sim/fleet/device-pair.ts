@@ -34,7 +34,7 @@ export class DevicePair {
 
   constructor(spec: DeviceSpec, clock: Clock) {
     this.spec = spec;
-    this.src = new SimDevice({ id: `src-${spec.id}`, profile: spec.profile, clock, rng: spec.seed, precopyInfoV2: spec.precopyInfoV2 ?? false });
+    this.src = new SimDevice({ id: `src-${spec.id}`, profile: spec.profile, clock, rng: spec.seed, precopyInfoV2: spec.precopyInfoV2 ?? false, ...(spec.stateBytes === undefined ? {} : { stateBytes: spec.stateBytes }) });
     this.dst = new SimDevice({
       id: `dst-${spec.id}`,
       profile: spec.profile,

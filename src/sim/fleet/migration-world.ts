@@ -3,11 +3,24 @@
  * (device pre-copy data, then RAM pages, on the throttled pre-copy link), and the switchover
  * whose blackout is the sum of what really happens on the simulated devices and link:
  *
- *   vCPU stop → source devices into STOP_COPY (`SimDevice` arcs, parallel or serial)
- *   → final sync + (RAM + device streams) / blackout rate + non-iterable state
- *   → destination `RESUMING>STOP` loads → destination restart arcs → VM start (+ rare stall)
+ *   vCPU stop → source devices into STOP_COPY (`SimDevice` arcs, one after another)
+ *   → final sync → RAM and device streams moved and loaded (below) → non-iterable state
+ *   → destination restart arcs, one after another → VM start (+ rare stall)
  *
  * (ST §1.4, §7; PN §9.1). Nothing here predicts: the blackout is measured on the clock.
+ *
+ * What QEMU 10 runs per device in parallel, and what not:
+ * - the arcs into STOP_COPY on the source and out of RESUMING on the destination are taken in
+ *   `vm_state_notify()`, one VM-state handler after another (`vfio_vmstate_change_prepare()`,
+ *   `vfio_vmstate_change()`, `hw/vfio/migration.c`): serial, with or without multifd;
+ * - device STOP_COPY data over the main channel (`vfio_save_complete_precopy()` per device on the
+ *   source, `vfio_load_state()` → `write()` on the destination): after RAM, one device after
+ *   another, each streamed at the main channel's rate while the destination loads it (the
+ *   `SimDevice`'s `RESUMING>STOP` arc stands for that load: mlx5 loads each image inside
+ *   `write()`, `mlx5vf_resume_write()` → `mlx5vf_cmd_load_vhca_state()`), the longer of the two;
+ * - over multifd (`x-migration-multifd-transfer`, `hw/vfio/migration-multifd.c`): a
+ *   `vfio_multifd_save_complete_precopy_thread()` and a `vfio_load_bufs_thread()` per device, all
+ *   in parallel with each other and with RAM on the same channels.
  */
 import { MigState } from '../../fsm/index.js';
 import type { SimArcEvent } from '../sim-device.js';
@@ -15,6 +28,7 @@ import { VirtualClock } from '../clock.js';
 import { Rng } from '../rng.js';
 import { attemptCosts, transferMs, type AttemptCosts } from './attempt-costs.js';
 import { POLL_MS, PRECOPY_NOISE } from './constants.js';
+import { channelsBytesPerS } from './vm-spec.js';
 import { DevicePair } from './device-pair.js';
 import { GuestRam } from './guest-ram.js';
 import { arcPlacement } from '../../estimators/stack.js';
@@ -23,7 +37,7 @@ import type { VmSpec } from './vm-spec.js';
 /** What `enter` is given to take the source devices into STOP_COPY. */
 export interface EnterContext {
   readonly devices: readonly DevicePair[];
-  /** Step devices one after another (no multifd) instead of in parallel. */
+  /** Step devices one after another instead of in parallel (QEMU: always, `vm_state_notify()`). */
   readonly serial: boolean;
   /** Pauses the vCPUs; must be awaited before the first device arc (its time is blackout). */
   readonly onCommit: () => Promise<void>;
@@ -38,10 +52,13 @@ export type EnterResult =
 /** Takes the source devices into STOP_COPY (QEMU's `vm_stop`, or a governor's `DeadlineSetState`). */
 export type EnterStopCopy = (ctx: EnterContext) => Promise<EnterResult>;
 
-/** QEMU's way: pause the vCPUs, then every device straight to STOP_COPY. */
+/**
+ * QEMU's way: pause the vCPUs, then every device straight to STOP_COPY, one after another
+ * (`vm_state_notify()` runs the devices' VM-state handlers in turn, whatever `ctx.serial` says).
+ */
 export const enterDirect: EnterStopCopy = async (ctx) => {
   await ctx.onCommit();
-  await forEachPair(ctx.devices, ctx.serial, (p) => p.src.setState(MigState.STOP_COPY));
+  await forEachPair(ctx.devices, true, (p) => p.src.setState(MigState.STOP_COPY));
   return { committed: true };
 };
 
@@ -140,9 +157,18 @@ export class MigrationWorld {
     return this.clock.nowMs;
   }
 
-  /** Devices switched one after another (no multifd device state). */
+  /**
+   * How a VMM that drives the devices itself (`DeadlineSetState`, the governor) steps them: in
+   * parallel on a host with multifd device state, else one after another. QEMU's own way
+   * ({@link enterDirect}) and the destination's restart are always one after another (module comment).
+   */
   get serial(): boolean {
-    return !this.spec.multifd;
+    return !this.spec.deviceStateMultifd;
+  }
+
+  /** The main channel's rate: one stream, capped whatever the NIC (`channelsBytesPerS` of 1). */
+  get mainChannelBytesPerS(): number {
+    return channelsBytesPerS(this.spec.blackoutBytesPerS, 1);
   }
 
   /** QEMU `can_switchover`: every PRE_COPY device's destination has ACKed (ST §1.1, §1.5). */
@@ -218,13 +244,14 @@ export class MigrationWorld {
     this.ram.remainingBytes = 0;
     this.ram.dirtySinceSyncBytes = 0;
     const streams = deviceStreamBytes.reduce((s, b) => s + b, 0);
-    const xferMs = transferMs(ramBlackoutBytes + streams, this.spec.blackoutBytesPerS, costs);
     // Before QEMU 8.2 `vfio_save_complete_precopy()` stopped each device once read out: inside the blackout.
     const stopInside = arcPlacement(this.spec.qemuVersion).stopCopyToStop === 'inside';
     if (stopInside) await forEachPair(this.pairs, this.serial, (p) => p.src.setState(MigState.STOP));
-    await this.clock.sleep(costs.syncMs + xferMs + costs.nonIterableMs);
-    await forEachPair(this.pairs, this.serial, (p) => p.dst.setState(MigState.STOP));
-    await forEachPair(this.pairs, this.serial, (p) => p.dst.setState(MigState.RUNNING));
+    await this.clock.sleep(costs.syncMs);
+    const xferMs = await this.moveAndLoad(ramBlackoutBytes, deviceStreamBytes, costs);
+    await this.clock.sleep(costs.nonIterableMs);
+    // The destination starts the VM: its devices' VM-state handlers, one after another.
+    await forEachPair(this.pairs, true, (p) => p.dst.setState(MigState.RUNNING));
     await this.clock.sleep(costs.destStartMs + costs.stallMs);
     const endAtMs = this.clock.nowMs;
     // Since QEMU 8.2 STOP_COPY → STOP runs after the blackout (`vfio_save_cleanup`, Horon 2023, ST §1.4).
@@ -241,6 +268,31 @@ export class MigrationWorld {
       costs,
       ...(entered.predictedBlackoutMs === undefined ? {} : { predictedBlackoutMs: entered.predictedBlackoutMs }),
     };
+  }
+
+  /**
+   * The stop-copy data: RAM and every device's stream moved, and each destination device's load
+   * (`RESUMING>STOP`), as QEMU 10 runs them (module comment). Returns the time the bytes alone
+   * took on the wire (the loads overlap it), ms.
+   */
+  private async moveAndLoad(ramBytes: number, streamBytes: readonly number[], costs: AttemptCosts): Promise<number> {
+    const rate = this.spec.blackoutBytesPerS;
+    const load = (p: DevicePair, i: number, bytesPerS: number): Promise<unknown> =>
+      Promise.all([this.clock.sleep(transferMs(streamBytes[i] ?? 0, bytesPerS, costs)), p.dst.setState(MigState.STOP)]);
+    if (this.spec.deviceStateMultifd) {
+      const all = ramBytes + streamBytes.reduce((s, b) => s + b, 0);
+      const wireMs = transferMs(all, rate, costs);
+      await Promise.all([this.clock.sleep(wireMs), ...this.pairs.map((p, i) => load(p, i, rate))]);
+      return wireMs;
+    }
+    const ramMs = transferMs(ramBytes, rate, costs);
+    await this.clock.sleep(ramMs);
+    let wireMs = ramMs;
+    for (const [i, p] of this.pairs.entries()) {
+      await load(p, i, this.mainChannelBytesPerS);
+      wireMs += transferMs(streamBytes[i] ?? 0, this.mainChannelBytesPerS, costs);
+    }
+    return wireMs;
   }
 
   /** Waits for anything still running on the clock (initial-data loads). */

@@ -7,6 +7,7 @@ import { collectStore } from '../../store/store-records.js';
 import { fitModel } from '../../estimators/fit.js';
 import { buildPriors } from '../../estimators/priors.js';
 import type { FittedModel } from '../../estimators/types.js';
+import { channelLinkName } from '../../estimators/channels.js';
 import type { Store } from '../../store/store.js';
 import type { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { QemuPolicy } from '../policies/qemu.js';
@@ -32,7 +33,7 @@ export async function runRecorded(
   at: { readonly migrationId: string; readonly anchorMs: number },
   tally: RecordingTally,
 ): Promise<MigrationResult> {
-  const recorder = new TelemetryRecorder(pipeline, at.migrationId, spec.deadlineMs, spec.link, at.anchorMs);
+  const recorder = new TelemetryRecorder(pipeline, at.migrationId, spec.deadlineMs, channelLinkName(spec.link, spec.multifdChannels), at.anchorMs);
   const run = policy instanceof QemuPolicy ? new QemuPolicy({ name: policy.name, observer: recorder }) : policy;
   const result = await runMigration(spec, run, { recorder });
   tally.pushed += recorder.count;

@@ -40,7 +40,7 @@ function factored(device: SimDevice, e: SimArcEvent, unallocatedBytes = 0): Fact
 /** Dry-runs clones of a pair's devices to read the factors of their first switchover arcs. */
 async function readFactors(pair: DevicePair): Promise<DeviceFactors> {
   const clock = new VirtualClock();
-  const src = new SimDevice({ id: 'clone-src', profile: pair.spec.profile, clock, rng: pair.spec.seed });
+  const src = new SimDevice({ id: 'clone-src', profile: pair.spec.profile, clock, rng: pair.spec.seed, ...(pair.spec.stateBytes === undefined ? {} : { stateBytes: pair.spec.stateBytes }) });
   const dst = new SimDevice({ id: 'clone-dst', profile: pair.spec.profile, clock, rng: pair.spec.destSeed, role: 'destination', stateBytes: src.stateBytes });
   const srcArcs: SimArcEvent[] = [];
   const dstArcs: SimArcEvent[] = [];
@@ -92,35 +92,52 @@ export class TrueBlackout {
   blackoutMs(world: MigrationWorld): number {
     if (world.attempts > 0) throw new Error('TrueBlackout is exact for the first attempt only');
     const costs = this.costs;
-    const serial = world.serial;
+    // QEMU's way (`enterDirect`, the first attempt an oracle makes): source arcs and restart one
+    // device after another.
     const t0 = world.nowMs + costs.vcpuStopMs;
     let srcPhase = 0;
-    let streams = 0;
+    const streamBytes: number[] = [];
     const resume: number[] = [];
     world.pairs.forEach((p, i) => {
       const f = this.factors[i]!;
-      const start = serial ? t0 + srcPhase : t0;
-      const chain = sourceChain(p, f.source, world.nowMs, start);
-      srcPhase = serial ? srcPhase + chain.ms : Math.max(srcPhase, chain.ms);
-      streams += chain.streamBytes;
+      const chain = sourceChain(p, f.source, world.nowMs, t0 + srcPhase);
+      srcPhase += chain.ms;
+      streamBytes.push(chain.streamBytes);
       resume.push(p.destWrittenBytes + chain.streamBytes);
     });
-    let loadPhase = 0;
+    const loads: number[] = [];
     let restartPhase = 0;
     world.pairs.forEach((p, i) => {
       const f = this.factors[i]!;
       const bytes = resume[i]!;
       const unallocated = Math.max(0, Math.min(bytes, p.dst.stateBytes) - p.destAllocatedBytes);
-      const load = medianArcLatencyMs(f.load.model, bytes, unallocated) * f.load.factor;
+      loads.push(medianArcLatencyMs(f.load.model, bytes, unallocated) * f.load.factor);
       // After RESUMING>STOP the destination's state is what was written: restart arcs see that size.
       let restart = 0;
       for (const a of f.restart) restart += medianArcLatencyMs(a.model, bytes) * a.factor;
-      loadPhase = serial ? loadPhase + load : Math.max(loadPhase, load);
-      restartPhase = serial ? restartPhase + restart : Math.max(restartPhase, restart);
+      restartPhase += restart;
     });
-    const xfer = transferMs(world.ram.blackoutBytes + streams, world.spec.blackoutBytesPerS, costs);
-    return costs.vcpuStopMs + srcPhase + costs.syncMs + xfer + costs.nonIterableMs + loadPhase + restartPhase + costs.destStartMs + costs.stallMs;
+    const data = dataPhaseMs(world, world.ram.blackoutBytes, streamBytes, loads, costs);
+    return costs.vcpuStopMs + srcPhase + costs.syncMs + data + costs.nonIterableMs + restartPhase + costs.destStartMs + costs.stallMs;
   }
+}
+
+/**
+ * The stop-copy data phase as `MigrationWorld.moveAndLoad()` runs it: over multifd the wire and
+ * every device's load at once (the longest); on the main channel RAM, then per device the longer
+ * of its stream and its load, one device after another.
+ */
+function dataPhaseMs(world: MigrationWorld, ramBytes: number, streamBytes: readonly number[], loads: readonly number[], costs: AttemptCosts): number {
+  const rate = world.spec.blackoutBytesPerS;
+  if (world.spec.deviceStateMultifd) {
+    const all = streamBytes.reduce((s, b) => s + b, ramBytes);
+    return loads.reduce((m, l, i) => Math.max(m, l, transferMs(streamBytes[i] ?? 0, rate, costs)), transferMs(all, rate, costs));
+  }
+  let ms = transferMs(ramBytes, rate, costs);
+  loads.forEach((l, i) => {
+    ms += Math.max(l, transferMs(streamBytes[i] ?? 0, world.mainChannelBytesPerS, costs));
+  });
+  return ms;
 }
 
 /**

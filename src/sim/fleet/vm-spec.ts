@@ -5,7 +5,7 @@
  * noise) is labelled by its seed, never shared with the policy's choices.
  */
 import { SimError } from '../errors.js';
-import type { SimProfileName } from '../profiles.js';
+import type { SimProfile, SimProfileName } from '../profiles.js';
 import { Rng } from '../rng.js';
 import { BLACKOUT_LINK, GB, GiB, KUBEVIRT, MiB, QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S } from './constants.js';
 
@@ -15,13 +15,16 @@ export type WorkloadRegime = 'idle' | 'light' | 'moderate' | 'heavy' | 'thrashin
 /** One pass-through device of a VM: source and destination share its profile and state size. */
 export interface DeviceSpec {
   readonly id: string;
-  readonly profile: SimProfileName;
+  /** A profile by name, or a profile object (a published set-up's devices). */
+  readonly profile: SimProfileName | SimProfile;
   /** Seed of the source device (its size, arc noise and size-query noise). */
   readonly seed: number;
   /** Seed of the destination device. */
   readonly destSeed: number;
   /** The VMM opted in to `MIG_PRECOPY_INFOv2`, so the device may report PRE_COPY re-inits. Default false. */
   readonly precopyInfoV2?: boolean;
+  /** The device's state size, bytes, instead of the profile's seeded draw (a published set-up). */
+  readonly stateBytes?: number;
 }
 
 /** Everything that makes a VM's migration what it is. */
@@ -48,8 +51,20 @@ export interface VmSpec {
   readonly precopyBytesPerS: number;
   /** Median blackout transfer rate (unthrottled), bytes/s. */
   readonly blackoutBytesPerS: number;
-  /** QEMU ≥ 10.0 multifd device state: devices switched in parallel, no single-stream cap. */
+  /** QEMU's `multifd` capability: RAM (and, see below, device state) over several channels, no single-stream cap. */
   readonly multifd: boolean;
+  /**
+   * QEMU `multifd-channels` (`query-migrate-parameters`; 1 when `multifd` is off): the blackout
+   * rate is min(line rate, channels × one channel's cap).
+   */
+  readonly multifdChannels: number;
+  /**
+   * QEMU ≥ 10.0 vfio-pci `x-migration-multifd-transfer` in effect: each device's STOP_COPY data is
+   * read by its own save thread and loaded by its own load thread, over the multifd channels and
+   * in parallel with RAM (`hw/vfio/migration-multifd.c`). Off: the main channel, one device after
+   * another (`vfio_save_complete_precopy()` / `vfio_load_state()`, `hw/vfio/migration.c`).
+   */
+  readonly deviceStateMultifd: boolean;
   readonly devices: readonly DeviceSpec[];
   /** Blackout deadline (the SLO, and the downtime limit given to QEMU/KubeVirt), ms. */
   readonly deadlineMs: number;
@@ -97,6 +112,8 @@ export interface FleetMix {
   readonly workloads: Readonly<Record<WorkloadRegime, number>>;
   readonly deadlinesMs: Readonly<Record<string, number>>;
   readonly multifdProb: number;
+  /** `multifd-channels` of a VM with multifd, drawn uniformly. */
+  readonly multifdChannels: readonly number[];
   readonly autoConvergeProb: number;
   readonly availSwitchoverProb: number;
 }
@@ -113,6 +130,9 @@ export const DEFAULT_FLEET_MIX: FleetMix = {
   deadlinesMs: { '50': 0.15, '300': 0.5, '1000': 0.35 },
   // choice: half the hosts run QEMU ≥ 10.0 with multifd device state (ST §1.7).
   multifdProb: 0.5,
+  // QEMU's `multifd-channels` default is 2 (`qapi/migration.json`); choice: operators who turn
+  // multifd on also raise it, to 4, 8 or 16 (Szmigiero's RFC ran 15).
+  multifdChannels: [2, 4, 8, 16],
   // choice: auto-converge is off by default in QEMU, KubeVirt and Nova (ST §3.3, §4.2–4.3); a quarter opt in.
   autoConvergeProb: 0.25,
   // choice: avail-switchover-bandwidth needs QEMU 8.2 / libvirt 11.1 (ST §1.2, §4.1); a quarter set it,
@@ -138,6 +158,14 @@ const WORKLOAD_RANGES: Readonly<Record<WorkloadRegime, { readonly dirty: readonl
  */
 export function linkNameOf(linkGbps: number, multifd: boolean): string {
   return `${linkGbps}G${multifd ? '-multifd' : ''}`;
+}
+
+/**
+ * What `channels` migration channels carry over a wire of `wireBytesPerS`: each channel is capped
+ * at {@link BLACKOUT_LINK}`.singleStreamCapBytesPerS`, together at most the wire.
+ */
+export function channelsBytesPerS(wireBytesPerS: number, channels: number): number {
+  return Math.min(wireBytesPerS, Math.max(1, channels) * BLACKOUT_LINK.singleStreamCapBytesPerS);
 }
 
 /** A label-derived seed: stable across runs and independent of draw order. */
@@ -172,8 +200,11 @@ export function drawVmSpec(fleetSeed: number, index: number, mix: FleetMix = DEF
   const multifd = rng.chance(mix.multifdProb);
   const efficiency = rng.uniform(BLACKOUT_LINK.efficiencyMin, BLACKOUT_LINK.efficiencyMax);
   const wire = lineBytesPerS * efficiency;
+  // Drawn from its own stream: the VM's other draws do not move with the channel choices.
+  const channelRng = Rng.from(`multifd/${seed}`);
+  const multifdChannels = multifd ? (mix.multifdChannels[channelRng.int(mix.multifdChannels.length)] ?? 2) : 1;
   // What the migration channel(s) carry at most: the blackout runs at this, pre-copy at its cap below it.
-  const blackoutBytesPerS = multifd ? wire : Math.min(wire, BLACKOUT_LINK.singleStreamCapBytesPerS);
+  const blackoutBytesPerS = channelsBytesPerS(wire, multifdChannels);
   const precopyBytesPerS = Math.min(maxBandwidth, blackoutBytesPerS);
   const deviceCount = rng.int(mix.maxDevices + 1);
   const devices: DeviceSpec[] = [];
@@ -202,6 +233,10 @@ export function drawVmSpec(fleetSeed: number, index: number, mix: FleetMix = DEF
     precopyBytesPerS,
     blackoutBytesPerS,
     multifd,
+    multifdChannels,
+    // QEMU 10's `x-migration-multifd-transfer` default AUTO: on whenever multifd is (and the
+    // switchover-start marker, on by default) — `vfio_multifd_transfer_supported()`.
+    deviceStateMultifd: multifd,
     devices,
     deadlineMs,
     budgetMs,

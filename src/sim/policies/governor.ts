@@ -111,7 +111,7 @@ export class GovernorPolicy implements Policy {
         await ctx.onCommit();
         return { committed: true, predictedBlackoutMs: again.predictedBlackoutMs };
       }
-      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha, serial: ctx.serial, link: world.spec.link });
+      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha, serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
       const result = await dss.setState(MigState.STOP_COPY, {
         deadlineMs: slo.deadlineMs,
         alpha,
@@ -186,6 +186,8 @@ function snapshotOf(w: MigrationWorld, devices: readonly DeviceSnapshot[]): VmSn
     // The VMM knows which link it migrates over; the model falls back to `default` for one it has not seen.
     link: w.spec.link,
     serial: w.serial,
+    multifdChannels: w.spec.multifdChannels,
+    deviceStateMultifd: w.spec.deviceStateMultifd,
     switchoverAck: ackOf(w),
   };
 }

@@ -1,25 +1,40 @@
 import { describe, expect, it } from 'vitest';
-import { BLACKOUT_LINK, GiB, MiB } from '../../../src/sim/fleet/constants.js';
+import { MigState } from '../../../src/fsm/index.js';
+import { GiB, MiB } from '../../../src/sim/fleet/constants.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import type { DeviceSpec, VmSpec } from '../../../src/sim/fleet/vm-spec.js';
-import { OraclePolicy } from '../../../src/sim/policies/oracle.js';
-import { calmVm } from './helpers.js';
+import type { SimArcEvent } from '../../../src/sim/sim-device.js';
+import type { SimArcModel } from '../../../src/sim/latency.js';
+import { MLX5_CX7, type SimProfile } from '../../../src/sim/profiles.js';
+import { calmVm, SwitchAtPoll } from './helpers.js';
 
 /**
  * Maciej Szmigiero's multifd device-state RFC (qemu-devel, 2024-04-16; published-numbers.md §7.2):
- * 4 ConnectX-7 VFs, ~400 MiB of device state, 15 GiB guest, 100 GbE, switchover-ack on:
- * downtime ~2100 ms on the main channel → ~1100 ms with device state over multifd (QEMU 10.0
- * `x-migration-multifd-transfer`). The simulator's version of that set-up, per seed.
+ * 4 ConnectX-7 VFs, ~400 MiB of device state, 15 GiB guest, 100 GbE, 15 multifd channels,
+ * switchover-ack on: downtime ~2100 ms with the device state on the main channel → ~1100 ms with
+ * it over multifd (QEMU 10.0 `x-migration-multifd-transfer`). RAM goes over the 15 channels in both.
+ * Our reading: ~100 MiB per VF moves in the downtime (a 350 MB state, final image 0.3 of it).
+ * An idle guest switched at 6 s, when its RAM has converged, as QEMU's rule would.
  */
-function published(seed: number, multifd: boolean): VmSpec {
-  const devices: DeviceSpec[] = [0, 1, 2, 3].map((d) => ({ id: `vf${d}`, profile: 'mlx5-cx7', seed: 1000 * seed + d, destSeed: 1000 * seed + 10 + d }));
-  const wire = 100e9 / 8 * 0.9;
+/** The mlx5 profile with its per-byte save and load costs × `factor`. */
+export function scaledMlx5(factor: number): SimProfile {
+  const arcs: Record<string, SimArcModel> = {};
+  for (const [key, arc] of Object.entries(MLX5_CX7.arcs)) arcs[key] = { ...arc, slopeMsPerByte: arc.slopeMsPerByte * factor };
+  return { ...MLX5_CX7, arcs };
+}
+
+function published(seed: number, deviceStateMultifd: boolean, profile: SimProfile = RFC_VF): VmSpec {
+  const devices: DeviceSpec[] = [0, 1, 2, 3].map((d) => ({ id: `vf${d}`, profile, seed: 1000 * seed + d, destSeed: 1000 * seed + 10 + d, stateBytes: 350e6 }));
   return calmVm(seed, {
     ramBytes: 15 * GiB,
+    workload: 'idle',
+    dirtyBytesPerS: 5 * MiB,
     linkGbps: 100,
-    multifd,
-    link: multifd ? '100G-multifd' : '100G',
-    blackoutBytesPerS: multifd ? wire : Math.min(wire, BLACKOUT_LINK.singleStreamCapBytesPerS),
+    multifd: true,
+    multifdChannels: 15,
+    deviceStateMultifd,
+    link: '100G-multifd',
+    blackoutBytesPerS: (100e9 / 8) * 0.9,
     precopyBytesPerS: 5e9,
     deadlineMs: 60_000,
     switchoverAck: true,
@@ -27,29 +42,62 @@ function published(seed: number, multifd: boolean): VmSpec {
   });
 }
 
-describe('multifd device state in the simulator, against the published 4× ConnectX-7 figure', () => {
-  // The multifd case lands near the published ~1.1 s; the main-channel case does not (the
-  // simulator serialises every device arc and load, ~2× the published ~2.1 s): measured, reported,
-  // not tuned away.
-  it('sends four mlx5 VFs over multifd in about the published downtime, and faster than over the main channel', async () => {
+/**
+ * The RFC's VFs: the mlx5 profile (fitted to Horon 2023's one 300 MB VF) saves and loads about
+ * 2.2× too fast for Szmigiero's set-up — with the profile as it is, the main channel gives
+ * ≈ 1240 ms and multifd ≈ 680 ms (the ratio, 0.54, already near the published 0.52). Both
+ * figures grow linearly with the per-byte factor (main ≈ 1241 + 718 (f − 1) ms); f = 2.2 is
+ * read off the main-channel figure alone, so the multifd figure is predicted, not fitted.
+ */
+const RFC_VF = scaledMlx5(2.2);
+
+const medianOf = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor((s.length - 1) / 2)]! + s[Math.ceil((s.length - 1) / 2)]!) / 2;
+};
+
+describe('multifd device state in the simulator, against the published 4× ConnectX-7 figures', () => {
+  it('keeps the published ratio with the default mlx5 profile: multifd about half the main channel', async () => {
     const ratios: number[] = [];
-    const multifdMs: number[] = [];
-    const rows: string[] = [];
     for (let seed = 1; seed <= 10; seed++) {
-      const main = await runMigration(published(seed, false), new OraclePolicy());
-      const multi = await runMigration(published(seed, true), new OraclePolicy());
-      expect(main.completed && multi.completed).toBe(true);
+      const main = await runMigration(published(seed, false, MLX5_CX7), new SwitchAtPoll(60));
+      const multi = await runMigration(published(seed, true, MLX5_CX7), new SwitchAtPoll(60));
       ratios.push(multi.blackoutMs! / main.blackoutMs!);
-      multifdMs.push(multi.blackoutMs!);
-      rows.push(`${main.blackoutMs!.toFixed(0)}→${multi.blackoutMs!.toFixed(0)}`);
     }
-    ratios.sort((a, b) => a - b);
-    const median = ratios[Math.floor(ratios.length / 2)]!;
-    console.log(`sim 4×mlx5 100 GbE downtime main channel → multifd (ms), seeds 1–10: ${rows.join(', ')}; median ratio ${median.toFixed(2)} (published ~1100/2100 = 0.52)`);
-    multifdMs.sort((a, b) => a - b);
-    const multifdMedian = multifdMs[Math.floor(multifdMs.length / 2)]!;
-    expect(multifdMedian).toBeGreaterThan(1100 / 2);
-    expect(multifdMedian).toBeLessThan(1100 * 2);
-    expect(ratios.every((r) => r < 1)).toBe(true);
+    expect(Math.abs(medianOf(ratios) / (1100 / 2100) - 1)).toBeLessThan(0.15);
+  });
+
+  it('gives about 2.1 s on the main channel and about 1.1 s over multifd (within 15 %, seeds 1–10)', async () => {
+    const mainMs: number[] = [];
+    const multifdMs: number[] = [];
+    for (let seed = 1; seed <= 10; seed++) {
+      const main = await runMigration(published(seed, false), new SwitchAtPoll(60));
+      const multi = await runMigration(published(seed, true), new SwitchAtPoll(60));
+      expect(main.completed && multi.completed).toBe(true);
+      mainMs.push(main.blackoutMs!);
+      multifdMs.push(multi.blackoutMs!);
+      expect(multi.blackoutMs!).toBeLessThan(main.blackoutMs!);
+    }
+    const main = medianOf(mainMs);
+    const multi = medianOf(multifdMs);
+    console.log(`sim 4×mlx5 100 GbE downtime, seeds 1–10, median: main channel ${main.toFixed(0)} ms (published ~2100), multifd ${multi.toFixed(0)} ms (published ~1100)`);
+    expect(Math.abs(main / 2100 - 1)).toBeLessThan(0.15);
+    expect(Math.abs(multi / 1100 - 1)).toBeLessThan(0.15);
+  });
+
+  it('loads the devices in parallel over multifd and one after another on the main channel; source arcs in turn either way', async () => {
+    const overlapping = (xs: readonly SimArcEvent[]): boolean =>
+      xs.some((a, i) => xs.some((b, j) => i !== j && a.startedAtMs < b.startedAtMs + b.latencyMs && b.startedAtMs < a.startedAtMs + a.latencyMs));
+    for (const multifd of [true, false]) {
+      const arcs: SimArcEvent[] = [];
+      const r = await runMigration(published(3, multifd), new SwitchAtPoll(60), { recorder: { onArc: (e: SimArcEvent) => arcs.push(e) } });
+      expect(r.completed).toBe(true);
+      const intoStopCopy = arcs.filter((a) => a.to === MigState.STOP_COPY && a.from === MigState.PRE_COPY_P2P);
+      const loads = arcs.filter((a) => a.from === MigState.RESUMING && a.to === MigState.STOP);
+      expect(intoStopCopy).toHaveLength(4);
+      expect(loads).toHaveLength(4);
+      expect(overlapping(intoStopCopy)).toBe(false);
+      expect(overlapping(loads)).toBe(multifd);
+    }
   });
 });

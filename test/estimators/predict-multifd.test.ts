@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { compileModel } from '../../src/estimators/compile.js';
+import { predictBlackout, resolveLink } from '../../src/estimators/predict.js';
+import { RESIDUAL_QUANTILE_LEVELS, type ArcLatencyModel, type BlackoutDevice, type FittedModel } from '../../src/estimators/types.js';
+import { MigFlags, MigState } from '../../src/fsm/index.js';
+
+const ZERO = RESIDUAL_QUANTILE_LEVELS.map(() => 0);
+const exact = (fixedMs: number, slopeMsPerByte = 0): ArcLatencyModel => ({ n: 100, fixedMs, slopeMsPerByte, residualQuantilesMs: ZERO, source: 'fitted' });
+const ALL = MigFlags.STOP_COPY | MigFlags.P2P | MigFlags.PRE_COPY;
+const rate = (bytesPerS: number): FittedModel['links'][string] => ({ n: 50, medianBytesPerS: bytesPerS, lowBytesPerS: bytesPerS, source: 'fitted' });
+
+/** Zero spread: medians are exact. Load 60 ms + 2 ms/MB; links: pooled 1 GB/s, 100G 2 GB/s, 100G at 8 channels 10 GB/s. */
+const model: FittedModel = {
+  version: 1,
+  name: 'exact',
+  fittedAt: '2026-01-01T00:00:00.000Z',
+  provenance: 'test',
+  arcs: {
+    nic: {
+      'PRE_COPY>PRE_COPY_P2P': exact(10),
+      'PRE_COPY_P2P>STOP_COPY': exact(40),
+      'RESUMING>STOP': exact(60, 2e-6),
+      'STOP>RUNNING_P2P': exact(8),
+      'RUNNING_P2P>RUNNING': exact(5),
+    },
+  },
+  links: { default: rate(1e9), '100G': rate(2e9), '100G@8ch': rate(10e9) },
+  fixed: { n: 10, medianMs: 15, residualQuantilesMs: ZERO, source: 'fitted' },
+  ram: { n: 10, carryMs: 0, source: 'fitted' },
+};
+const c = compileModel(model);
+const nic = (id: string, bytes: number): BlackoutDevice => ({ id, model: 'nic', state: MigState.PRE_COPY, flags: ALL, stopCopyBytes: bytes });
+const four = [nic('a', 100e6), nic('b', 100e6), nic('c', 100e6), nic('d', 100e6)];
+
+describe('predictBlackout with QEMU 10 multifd device state', () => {
+  it('overlaps the transfer with the loads, which run in parallel, over multifd', () => {
+    const p = predictBlackout(c, { devices: four, ramRemainingBytes: 0, link: '100G', multifdChannels: 8, deviceStateMultifd: true, serial: true }, 0.1);
+    // arcs in turn 4 × 50; transfer 400 MB at 10 GB/s = 40 ms under the slowest load 60 + 200 = 260; restart in turn 4 × 13.
+    expect(p.medianMs).toBeCloseTo(15 + 200 + 260 + 52, 9);
+  });
+
+  it('adds the transfer and every load one after another on the main channel', () => {
+    const p = predictBlackout(c, { devices: four, ramRemainingBytes: 0, link: '100G', deviceStateMultifd: false, serial: true }, 0.1);
+    // transfer 400 MB at 2 GB/s = 200 ms, then 4 loads of 260.
+    expect(p.medianMs).toBeCloseTo(15 + 200 + 200 + 4 * 260 + 52, 9);
+  });
+
+  it('uses the link at its channel count, else the link, else the pooled rate, and says which', () => {
+    expect(resolveLink(c, '100G', 8)).toBe('100G@8ch');
+    expect(resolveLink(c, '100G', 4)).toBe('100G');
+    expect(resolveLink(c, '100G', 1)).toBe('100G');
+    expect(resolveLink(c, '25G', 8)).toBe('default');
+    const at = (multifdChannels: number | undefined): number =>
+      predictBlackout(c, { devices: [], ramRemainingBytes: 1e9, link: '100G', multifdChannels }, 0.1).medianMs - 15;
+    expect(at(8)).toBeCloseTo(100, 9);
+    expect(at(4)).toBeCloseTo(500, 9);
+    expect(at(undefined)).toBeCloseTo(500, 9);
+  });
+});
