@@ -102,7 +102,7 @@ export class WatchTextFormat {
         return [`${at(entry.tMs)}  migrate_cancel: ${entry.reason}`];
       case 'end': {
         const r = entry.result;
-        return [`${r.message}; sent ${r.records.ram} ram, ${r.records.transfer} transfer, ${r.records.outcome} outcome record(s) to the store`];
+        return [`${r.message}; sent ${r.records.ram} ram, ${r.records.transfer} transfer, ${r.records.outcome} outcome, ${r.records.attempt} attempt record(s) to the store`];
       }
     }
   }

@@ -69,7 +69,7 @@ describe('vfio-sla watch', () => {
     expect(lines[1]).toMatchObject({ type: 'attach', migrationId: `${dir.split('/').at(-1)}/vm1`, drive: false });
     expect(lines.at(-1)).toMatchObject({ type: 'end', result: { end: 'completed', downtimeMs: 25 } });
     const counts = readStore((s) => tableCounts(s));
-    expect(counts).toMatchObject({ ram_progress: 2, transfers: 2, outcomes: 1, rejects: 0 });
+    expect(counts).toMatchObject({ ram_progress: 2, transfers: 2, outcomes: 1, attempts: 1, rejects: 0 });
 
     const again = captureIo(dir);
     expect(await runCli(['import', 'vm1.qmp', '--db', 'w.db'], again)).toBe(0);
@@ -86,7 +86,7 @@ describe('vfio-sla watch', () => {
     expect(out).toContain('watch: attached to unix:');
     expect(out).toContain('migration id vm1/try1');
     expect(out).toMatch(/event MIGRATION \{"status":"completed"\}/);
-    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
+    expect(out).toMatch(/migration vm1\/try1 completed: downtime 25 ms, met the 300 ms deadline .*switchover by QEMU's own rule; sent 2 ram, 2 transfer, 1 outcome, 1 attempt record\(s\) to the store\n$/);
     expect(io.err()).toBe('');
   });
 
@@ -180,10 +180,10 @@ describe('vfio-sla watch and the store', () => {
     // A migration id with a control character: every record is rejected by validation.
     const { code, io } = await watchCli({ remainingBytes: converging }, ['--id', 'vm1\u0007bell']);
     expect(code).toBe(1);
-    expect(io.out()).toMatch(/sent 2 ram, 2 transfer, 1 outcome record\(s\) to the store\n$/);
-    // The five of the migration and its stack record.
-    expect(io.err()).toContain('vfio-sla watch: 6 of 6 records were rejected, not stored');
-    expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 6 });
+    expect(io.out()).toMatch(/sent 2 ram, 2 transfer, 1 outcome, 1 attempt record\(s\) to the store\n$/);
+    // The five of the migration, its stack record and its attempt.
+    expect(io.err()).toContain('vfio-sla watch: 7 of 7 records were rejected, not stored');
+    expect(readStore((s) => tableCounts(s))).toMatchObject({ ram_progress: 0, rejects: 7 });
   });
 });
 

@@ -4,8 +4,8 @@
  * `outcome`, or the governor's outcome when `--drive` committed), and say what happened.
  */
 import type { Decision } from '../../governor/types.js';
-import { outcomeRecord } from '../../governor/outcome.js';
-import type { OutcomeRecord } from '../../records/records.js';
+import { attemptRecord, GOVERNOR_POLICY, outcomeRecord } from '../../governor/outcome.js';
+import type { AttemptRecord, AttemptStatus, OutcomeRecord } from '../../records/records.js';
 import type { DowntimeLever, LimitChange } from './drive.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
@@ -21,6 +21,8 @@ export interface WatchState {
   status: string | null;
   /** The committed decision and its poll time (ms after the first poll, the records' clock). */
   committed: { readonly decision: Decision; readonly atMs: number } | null;
+  /** The latest decision taken (committed or not): its reason and bound go into the attempt record. */
+  lastDecision: Decision | null;
   /** QEMU acknowledged the release of the hold (read in wire order). */
   releasedAtWire: boolean;
   switchoverBy: 'governor' | 'qemu' | null;
@@ -67,6 +69,8 @@ export interface FinishContext {
   readonly lever: DowntimeLever | undefined;
   readonly throttle: ThrottleLever | undefined;
   readonly migrationId: string;
+  /** The deadline the watch decided against (`--deadline`): the attempt record's. */
+  readonly deadlineMs: number;
   readonly note: (message: string) => void;
   readonly restored: (change: LimitChange) => void;
 }
@@ -82,6 +86,8 @@ export async function finishWatch(signal: WatchEndSignal, st: WatchState, ctx: F
   }
   const finals = ctx.recorder.finish(outcome);
   const stored = finals.find((r): r is OutcomeRecord => r.kind === 'outcome') ?? null;
+  const attempt = attemptOf(signal, st, ctx, done?.totalTimeMs, stored);
+  if (attempt !== undefined) ctx.recorder.attempt(attempt);
   return {
     end: signal.end,
     message: message(signal, st, ctx, downtimeMs, stored),
@@ -94,6 +100,7 @@ export async function finishWatch(signal: WatchEndSignal, st: WatchState, ctx: F
       ram: ctx.recorder.ramRecordCount,
       transfer: finals.filter((r) => r.kind === 'transfer').length,
       outcome: stored === null ? 0 : 1,
+      attempt: attempt === undefined ? 0 : 1,
     },
     cancelledByWatch: st.cancelledByWatch,
   };
@@ -125,6 +132,44 @@ async function undoSteering(st: WatchState, ctx: FinishContext): Promise<void> {
       st.eventsEnabledByUs = false;
     });
   }
+}
+
+/**
+ * The attempt record of a migration whose end QEMU told us (completed, failed, cancelled): policy
+ * `governor` when `--drive` was steering (it held the switchover, or cancelled), else `qemu`
+ * (QEMU's own rule decided; the watch only observed). A cancel by `--drive` is the governor's
+ * abort; a cancel by anyone else is `cancelled`. Total time: QEMU's `total-time` once completed,
+ * else the first poll to the last. No record when the watch stopped before the migration ended
+ * (QMP closed, interrupted, an error): the migration's end is unknown, and counting it as any
+ * status would be a guess. The deadline is the outcome's when there is one (QEMU's switchover
+ * is judged against the `downtime-limit` it switched with), else the decisions'.
+ */
+function attemptOf(signal: WatchEndSignal, st: WatchState, ctx: FinishContext, qemuTotalMs: number | undefined, outcome: OutcomeRecord | null): AttemptRecord | undefined {
+  const status: AttemptStatus | undefined =
+    signal.end === 'completed' || signal.end === 'no-statistics' ? 'completed'
+      : signal.end === 'failed' ? 'failed'
+        : signal.end === 'cancelled' ? (st.cancelledByWatch ? 'aborted' : 'cancelled')
+          : undefined;
+  if (status === undefined) return undefined;
+  const polls = ctx.recorder.migration().polls;
+  const first = polls[0];
+  const last = polls[polls.length - 1];
+  const spanMs = first === undefined || last === undefined ? 0 : Math.max(0, last.atMs - first.atMs);
+  const totalTimeMs = qemuTotalMs !== undefined && qemuTotalMs > 0 ? qemuTotalMs : spanMs;
+  const governed = st.switchoverBy === 'governor' || st.cancelledByWatch || (st.driving && st.switchoverBy === null);
+  const reason =
+    status === 'aborted' ? (st.cancelReason ?? st.lastDecision?.reason ?? 'governor abort')
+      : status === 'failed' ? signal.why
+        : status === 'cancelled' ? 'cancelled by another QMP client or QEMU'
+          : governed ? undefined
+            : "QEMU's own rule";
+  return attemptRecord(
+    ctx.migrationId,
+    st.lastDecision,
+    // The outcome's deadline when there is one (QEMU's `downtime-limit` for its own switchover).
+    { status, totalTimeMs, deadlineMs: outcome?.deadlineMs ?? st.lastDecision?.deadlineMs ?? ctx.deadlineMs, ...(reason === undefined ? {} : { reason }) },
+    governed ? GOVERNOR_POLICY : 'qemu',
+  );
 }
 
 function message(signal: WatchEndSignal, st: WatchState, ctx: FinishContext, downtimeMs: number | null, outcome: OutcomeRecord | null): string {

@@ -15,7 +15,7 @@
  *   between reads `completed` with `total-time: 0, downtime: 0` (the caller polls again);
  * - everything after the migration ended.
  */
-import type { OutcomeRecord, RecordSink, RecordSource, StackRecord, TelemetryRecord } from '../../records/records.js';
+import type { AttemptRecord, OutcomeRecord, RecordSink, RecordSource, StackRecord, TelemetryRecord } from '../../records/records.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import { QmpProtocolError } from '../../qemu/qmp-errors.js';
 import { readQmpEvent, readQueryMigrate } from '../../qemu/qmp-log.js';
@@ -131,6 +131,11 @@ export class WatchRecorder {
     for (const r of out) this.options.sink.push(r, this.recordSource);
     this.phaseValue = 'ended';
     return out;
+  }
+
+  /** Pushes the migration's `attempt` record (after {@link finish}: how it ended, whoever decided). */
+  attempt(record: AttemptRecord): void {
+    this.options.sink.push(record, this.recordSource);
   }
 
   /**

@@ -135,7 +135,7 @@ export interface WatchResult {
   /** The outcome record stored, if any. */
   readonly outcome: OutcomeRecord | null;
   /** Records handed to the pipeline, by kind. */
-  readonly records: { readonly ram: number; readonly transfer: number; readonly outcome: number };
+  readonly records: { readonly ram: number; readonly transfer: number; readonly outcome: number; readonly attempt: number };
   /** `--drive` cancelled the migration itself (governor `abort`). */
   readonly cancelledByWatch: boolean;
 }

@@ -112,6 +112,7 @@ export class MigrationWatch {
     this.st = {
       status: null,
       committed: null,
+      lastDecision: null,
       releasedAtWire: false,
       switchoverBy: null,
       cancelledByWatch: false,
@@ -158,6 +159,7 @@ export class MigrationWatch {
       lever: this.driver?.lever,
       throttle: this.driver?.throttle,
       migrationId: this.o.migrationId,
+      deadlineMs: this.o.slo.deadlineMs,
       note: (message) => this.emit({ type: 'note', message }),
       restored: (change) => this.emit({ type: 'limit', action: 'restore', change }),
     });
@@ -322,6 +324,7 @@ export class MigrationWatch {
     const qemuVersion = this.recorder.sourceQemuVersion;
     const snapshot = { ...snap.snapshot, ...this.channels, devices: this.vfio.devices(this.o.model), ...(qemuVersion === undefined ? {} : { qemuVersion }) };
     const decision = decide(snapshot, this.o.model, this.o.slo);
+    this.st.lastDecision = decision;
     const driver = this.st.driving && this.st.switchoverBy === null ? this.driver : undefined;
     // The decision first, then what acting on it did (limit, throttle, cancel entries).
     this.emit({ type: 'decision', ...figures, decision, acted: driver?.plan(decision) ?? false });

@@ -77,7 +77,10 @@ describe('MigrationWatch, following only', () => {
   it('records the migration as the importer would and changes nothing but the events capability', async () => {
     const { result, records, fq, entries } = await watch({ remainingBytes: converging(4e6) });
     expect(result).toMatchObject({ end: 'completed', downtimeMs: 25, switchoverBy: 'qemu', records: { transfer: 2, outcome: 1 } });
-    expect(records.at(-1)).toMatchObject({ kind: 'outcome', policy: 'qemu', deadlineMs: 300, actualBlackoutMs: 25 });
+    expect(records.at(-2)).toMatchObject({ kind: 'outcome', policy: 'qemu', deadlineMs: 300, actualBlackoutMs: 25 });
+    // Every migration that ended leaves its attempt: QEMU's rule decided, against its own limit.
+    expect(records.at(-1)).toMatchObject({ kind: 'attempt', policy: 'qemu', status: 'completed', reason: "QEMU's own rule", deadlineMs: 300 });
+    expect(result.records.attempt).toBe(1);
     expect(records.filter((r) => r.kind === 'ram')).toHaveLength(result.records.ram);
     // 100 MB and 60 MB are over QEMU's 40 MB threshold (300 ms at 128 MiB/s); at 30 MB it switches.
     expect(result.records.ram).toBe(2);
@@ -92,7 +95,8 @@ describe('MigrationWatch, following only', () => {
       { remainingBytes: (n) => (n < 5 ? 50e6 : 35e6) },
       { onEntry: (entries, fq) => entries.at(-1)?.type === 'decision' && decisions(entries).length === 2 && (fq.params['downtime-limit'] = 350) },
     );
-    expect(records.at(-1)).toMatchObject({ kind: 'outcome', policy: 'qemu', deadlineMs: 350 });
+    expect(records.at(-2)).toMatchObject({ kind: 'outcome', policy: 'qemu', deadlineMs: 350 });
+    expect(records.at(-1)).toMatchObject({ kind: 'attempt', policy: 'qemu', deadlineMs: 350 });
   });
 
   it('waits out completed replies without statistics and records the real downtime', async () => {
@@ -136,7 +140,11 @@ describe('MigrationWatch --drive', () => {
     expect(release).toBeLessThan(stop);
     const committed = entries[commit] as DecisionEntry;
     expect(result).toMatchObject({ end: 'completed', switchoverBy: 'governor' });
-    expect(records.at(-1)).toEqual({
+    expect(records.at(-1)).toMatchObject({
+      kind: 'attempt', policy: 'governor', status: 'completed', reason: committed.decision.reason, deadlineMs: 1200,
+      predictedBlackoutMs: committed.decision.predictedBlackoutMs,
+    });
+    expect(records.at(-2)).toEqual({
       kind: 'outcome',
       migrationId: 'fake/run',
       policy: 'governor',
@@ -161,7 +169,8 @@ describe('MigrationWatch --drive', () => {
     const { result, entries, records } = await watch({ remainingBytes: (n) => (n === 0 ? 100e6 : 50_000) }, { drive: true, abortWithoutModel: true, deadlineMs: 1000 });
     expect(result).toMatchObject({ end: 'completed', switchoverBy: 'qemu' });
     expect(entries.some((e) => e.type === 'note' && e.message.includes('hold leaked'))).toBe(true);
-    expect(records.at(-1)).toMatchObject({ kind: 'outcome', policy: 'qemu' });
+    expect(records.at(-2)).toMatchObject({ kind: 'outcome', policy: 'qemu' });
+    expect(records.at(-1)).toMatchObject({ kind: 'attempt', policy: 'qemu', status: 'completed' });
   });
 
   it(`cancels the migration after ${ABORT_CONFIRM_POLLS} consecutive abort decisions, and only then`, async () => {
@@ -173,8 +182,11 @@ describe('MigrationWatch --drive', () => {
     expect(fq.srv.received.filter((c) => c.execute === 'migrate_cancel')).toHaveLength(1);
     expect(result).toMatchObject({ end: 'cancelled', cancelledByWatch: true, outcome: null });
     expect(result.message).toContain('cancelled by vfio-sla watch --drive: governor abort DEADLINE_UNREACHABLE');
-    // A cancelled migration: its polls, and the stack it ran on (asked at attach).
-    expect(records.every((r) => r.kind === 'ram' || r.kind === 'stack')).toBe(true);
+    // A cancelled migration: its polls, the stack it ran on (asked at attach), and the abort.
+    expect(records.every((r) => r.kind === 'ram' || r.kind === 'stack' || r.kind === 'attempt')).toBe(true);
+    expect(records.filter((r) => r.kind === 'attempt')).toEqual([
+      expect.objectContaining({ policy: 'governor', status: 'aborted', reason: expect.stringContaining('DEADLINE_UNREACHABLE'), deadlineMs: 100 }),
+    ]);
     expect(records.filter((r) => r.kind === 'stack')).toEqual([expect.objectContaining({ side: 'source', qemuVersion: '7.2.0' })]);
   });
 
@@ -183,7 +195,8 @@ describe('MigrationWatch --drive', () => {
     expect(fq.srv.received.some((c) => c.execute === 'migrate_cancel')).toBe(false);
     expect(fq.parameterWrites).toContainEqual({ 'downtime-limit': 300 });
     expect(result).toMatchObject({ end: 'completed', switchoverBy: 'qemu' });
-    expect(records.at(-1)).toMatchObject({ kind: 'outcome', policy: 'qemu' });
+    expect(records.at(-2)).toMatchObject({ kind: 'outcome', policy: 'qemu' });
+    expect(records.at(-1)).toMatchObject({ kind: 'attempt', policy: 'qemu', status: 'completed' });
   });
 
   it('aims auto-converge at the advised throttle under TCG, and puts everything back after', async () => {
