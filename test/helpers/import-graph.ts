@@ -11,7 +11,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
  * to the same rank or lower, never higher. `package` (its version, its optional dependencies) is
  * a fact like `facts`. The core (fsm, the record contract, device,
  * estimators, governor, tuning) imports no edge; the edges share one rank and must not form
- * cycles; the use-case wing composes them; the CLI sits on top and nothing imports it.
+ * cycles; the service (server) composes a few of them; the use-case wing composes them and
+ * the service; the CLI sits on top and nothing imports it.
  */
 export const LAYER_RANK: Readonly<Record<string, number>> = {
   fsm: 0,
@@ -29,8 +30,8 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   vfio: 10,
   sim: 10,
   report: 10,
-  server: 25,
-  app: 20,
+  server: 20,
+  app: 25,
   cli: 30,
   '(index)': 40,
 };

@@ -10,7 +10,7 @@ import { crossValidateTotalTime, type TotalTimeEvalReport } from '../../estimato
 import type { FittedModel } from '../../estimators/types.js';
 import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../files/model-file.js';
 
 const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
                      [--priors <file> | --no-priors] [--runs] [--json]

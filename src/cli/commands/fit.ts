@@ -12,7 +12,7 @@ import type { FittedModel } from '../../estimators/types.js';
 import { defaultDbPath, openStore } from '../../store/store.js';
 import { assertFileTarget } from '../../files/output-target.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../files/model-file.js';
 import { collectStore } from '../../store/store-records.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]

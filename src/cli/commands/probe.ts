@@ -11,7 +11,7 @@ import type { ProbeReport } from '../../app/probe/probe.js';
 import { conformanceTable } from '../../app/probe/fsm-conformance.js';
 import { MigState, stateName } from '../../fsm/index.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../files/model-file.js';
 import { parseDuration } from '../units.js';
 
 /** Exit statuses, as the help text lists them. */

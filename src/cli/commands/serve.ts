@@ -11,7 +11,7 @@ import { DEFAULT_MAX_CONNECTIONS } from '../../server/server.js';
 import { initialModel, startService } from '../../server/start.js';
 import { defaultDbPath } from '../../store/store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
+import { DEFAULT_PRIORS_FILE } from '../../files/model-file.js';
 
 const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
                       [--priors <file>] [--group <name|gid>] [--alpha <a>] [--max-connections <n>]

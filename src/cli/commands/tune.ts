@@ -13,7 +13,7 @@ import { fitWorkload } from '../../tuning/fit-workload.js';
 import { tune } from '../../tuning/tune.js';
 import type { PrecopyWorkload, Recommendation, ThrottleMechanism, TuneResult } from '../../tuning/types.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../files/model-file.js';
 import { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from '../units.js';
 
 const HELP = `Usage: vfio-sla tune --ram <size> --dirty-rate <rate> [--bandwidth <rate>]

@@ -20,7 +20,7 @@ import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import { assertFileTarget } from '../../files/output-target.js';
 import { migrationExists } from '../../store/run-identity.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
+import { DEFAULT_PRIORS_FILE } from '../../files/model-file.js';
 import { parseDuration } from '../units.js';
 
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>] [--guest-timeout <duration>]
