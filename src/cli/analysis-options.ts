@@ -54,19 +54,29 @@ export function filterFromOptions(v: RawFilterOptions, nowMs: number): AnalysisF
     }
     out.arc = arc;
   }
-  if (v.since !== undefined) {
-    try {
-      out.sinceMs = parseTimeSpec(v.since, nowMs);
-    } catch (e) {
-      throw new UsageError(`--since: ${(e as Error).message}`);
-    }
-  }
+  const sinceMs = sinceOption(v.since, nowMs);
+  if (sinceMs !== undefined) out.sinceMs = sinceMs;
   return out;
+}
+
+/** The database `--db` names: `raw` resolved against `cwd`, or `data/vfio-sla.db` under `cwd`. */
+export function dbOption(raw: string | undefined, cwd: string): string {
+  return raw === undefined ? defaultDbPath(cwd) : resolve(cwd, raw);
+}
+
+/** `--since <T>` (see `report/since.ts`) as ms since the epoch, `undefined` when not given. */
+export function sinceOption(raw: string | undefined, nowMs: number): number | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseTimeSpec(raw, nowMs);
+  } catch (e) {
+    throw new UsageError(`--since: ${(e as Error).message}`);
+  }
 }
 
 /** The database `--db` names (default `data/vfio-sla.db` under `cwd`), which must exist. */
 export function existingDb(raw: string | undefined, cwd: string): string {
-  const db = raw === undefined ? defaultDbPath(cwd) : resolve(cwd, raw);
+  const db = dbOption(raw, cwd);
   if (!existsSync(db)) throw new UsageError(`--db: no database at '${raw ?? db}' (import telemetry first: vfio-sla import)`);
   return db;
 }
