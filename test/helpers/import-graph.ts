@@ -64,6 +64,43 @@ export function importEdges(srcDir: string): ImportEdge[] {
   return edges;
 }
 
+/** `import { a } from '…'`, `import a from '…'`, `export … from '…'` and `import('…')`: not `import type`. */
+const VALUE_IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^;'"]*?\bfrom\s*'(\.{1,2}\/[^']+)'|\bimport\s*\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+
+/** The value (not type-only) relative imports of `file` (relative to `src/`) whose text is `text`. */
+export function valueImportsOf(file: string, text: string): ImportEdge[] {
+  const out: ImportEdge[] = [];
+  for (const m of text.matchAll(VALUE_IMPORT_RE)) {
+    const spec = (m[1] ?? m[2])!.replace(/\.js$/, '.ts');
+    out.push({ fromFile: file, toFile: join(dirname(file), spec) });
+  }
+  return out;
+}
+
+/** The value imports of every file of `src/cli/commands/`. */
+export function commandValueImports(srcDir: string): ImportEdge[] {
+  return sourceFiles(join(srcDir, 'cli', 'commands')).flatMap((f) => valueImportsOf(relative(srcDir, f), readFileSync(f, 'utf8')));
+}
+
+/**
+ * Formatting modules a command may import besides `app/` and `cli/`: state names, the text of
+ * "nothing matched", table layouts and renderers, the export's table names. They compute
+ * nothing from a store, a model or a device.
+ */
+const FORMATTING_MODULES: ReadonlySet<string> = new Set([
+  'fsm/index.ts',
+  'report/describe.ts',
+  'report/export-schema.ts',
+  'report/outcome-stats.ts',
+  'report/stats-tables.ts',
+  'report/table-format.ts',
+]);
+
+/** Whether a command (`src/cli/commands/*`) may import `toFile` for its values: the CLI parses argv, calls a use case and formats. */
+export function commandMayImport(toFile: string): boolean {
+  return ['app', 'cli'].includes(layerOf(toFile)) || FORMATTING_MODULES.has(toFile);
+}
+
 /** The top-level folder of a path relative to `src/` (`(index)` for files at the root). */
 export function layerOf(file: string): string {
   const parts = file.split(sep);
