@@ -17,6 +17,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 export const LAYER_RANK: Readonly<Record<string, number>> = {
   fsm: 0,
   records: 0,
+  json: 0,
   facts: 0,
   package: 0,
   device: 1,
