@@ -4,6 +4,7 @@
  */
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { basename } from 'node:path';
+import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../../facts/qemu.js';
 import { assertFileTarget } from '../../files/output-target.js';
 import { QmpClient } from '../../qemu/qmp-client.js';
 import { migrationIdFromPath } from '../../qemu/qmp-log.js';
@@ -18,6 +19,9 @@ import { AppInputError } from '../errors.js';
 import { MigrationWatch } from './watch.js';
 import type { WatchEnd, WatchEntry } from './watch-types.js';
 import type { VfioTraceOptions } from './watch-vfio.js';
+
+/** The deadline a watch holds the blackout to unless told: QEMU's own default `downtime-limit`. */
+export const DEFAULT_WATCH_DEADLINE_MS = QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
 
 /** Options of {@link watchQemuMigration}. */
 export interface WatchQemuOptions {

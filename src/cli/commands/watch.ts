@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
-import { watchQemuMigration } from '../../app/watch/watch-qemu.js';
+import { DEFAULT_WATCH_DEADLINE_MS, watchQemuMigration } from '../../app/watch/watch-qemu.js';
 import type { VfioTraceOptions } from '../../app/watch/watch-vfio.js';
 import { WatchTextFormat } from '../watch-format.js';
 import type { WatchEnd, WatchEntry } from '../../app/watch/watch-types.js';
@@ -68,7 +68,8 @@ auto-converge capability only once no migration runs).
 
 Options:
   --qmp <socket>        QMP socket: a unix socket path, unix:<path> or tcp:<host>:<port> (required)
-  --deadline <time>     blackout deadline, e.g. 300ms, 1.5s (default 300ms)
+  --deadline <time>     blackout deadline, e.g. 300ms, 1.5s (default 300ms, QEMU's
+                        default downtime-limit)
   --alpha <a>           allowed miss probability of the bound, in (0, 1) (default 0.01)
   --budget <time>       total migration time after which the governor aborts (default: none)
   --guest-timeout <time>  a pause the guest tolerates (watchdog, storage or network timeout);
@@ -173,7 +174,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   });
   const v = parsed.values;
   if (v.qmp === undefined) throw new UsageError('--qmp <socket> is required');
-  const deadlineMs = parseDuration(v.deadline ?? '300ms', '--deadline');
+  const deadlineMs = v.deadline === undefined ? DEFAULT_WATCH_DEADLINE_MS : parseDuration(v.deadline, '--deadline');
   if (!(deadlineMs > 0)) throw new UsageError(`--deadline must be > 0, got '${v.deadline ?? ''}'`);
   const alpha = v.alpha === undefined ? 0.01 : Number(v.alpha);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), got '${v.alpha ?? ''}'`);
