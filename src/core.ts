@@ -14,7 +14,7 @@ export * from './fsm/index.js';
 export * from './device/index.js';
 export * from './governor/index.js';
 export { abortWithoutCalibratedModel, tooFewCalibrationScores } from './governor/uncalibrated.js';
-export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './app/model-file.js';
+export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './files/model-file.js';
 export { compileModel } from './estimators/compile.js';
 export type { CompiledModel } from './estimators/compile.js';
 export { predictBlackout } from './estimators/predict.js';

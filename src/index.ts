@@ -78,7 +78,7 @@ export { parseModelJson, stringifyModel } from './estimators/model-json.js';
 export { buildPriors } from './estimators/priors.js';
 export { EstimatorError } from './estimators/errors.js';
 export { MODEL_VERSION } from './estimators/types.js';
-export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './app/model-file.js';
+export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './files/model-file.js';
 export type { FitModelOptions } from './estimators/fit.js';
 export type { FitSelection } from './estimators/fit-input.js';
 export type { CompiledModel } from './estimators/compile.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { folderCycles, importEdges, LAYER_RANK, layerOf, upwardImports } from './helpers/import-graph.js';
+import { commandValueImports, commandMayImport, folderCycles, importEdges, LAYER_RANK, layerOf, upwardImports, valueImportsOf } from './helpers/import-graph.js';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 const edges = importEdges(SRC);
@@ -28,6 +28,21 @@ describe('the layering of src/', () => {
 
   it('lets nothing but the CLI import cli/', () => {
     expect(edges.filter((e) => layerOf(e.toFile) === 'cli' && !['cli', '(index)'].includes(layerOf(e.fromFile)))).toEqual([]);
+  });
+});
+
+describe('the CLI commands', () => {
+  it('parse argv and format only: every value they import is a use case (app/), the CLI\'s own, or a formatting module', () => {
+    const composing = commandValueImports(SRC).filter((e) => !commandMayImport(e.toFile));
+    expect(composing.map((e) => `${e.fromFile} -> ${e.toFile}`)).toEqual([]);
+  });
+
+  it('the rule sees a command that opens a store itself, and lets type-only imports through', () => {
+    const text = "import { openStore } from '../../store/store.js';\nimport type { FittedModel } from '../../estimators/types.js';\n" +
+      "const { writeReport } = await import('../../report/build-report.js');\nimport { fitModelFile } from '../../app/fit.js';";
+    const imports = valueImportsOf('cli/commands/x.ts', text);
+    expect(imports.map((e) => e.toFile)).toEqual(['store/store.ts', 'report/build-report.ts', 'app/fit.ts']);
+    expect(imports.filter((e) => !commandMayImport(e.toFile)).map((e) => e.toFile)).toEqual(['store/store.ts', 'report/build-report.ts']);
   });
 });
 

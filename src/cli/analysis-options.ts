@@ -54,13 +54,8 @@ export function filterFromOptions(v: RawFilterOptions, nowMs: number): AnalysisF
     }
     out.arc = arc;
   }
-  if (v.since !== undefined) {
-    try {
-      out.sinceMs = parseTimeSpec(v.since, nowMs);
-    } catch (e) {
-      throw new UsageError(`--since: ${(e as Error).message}`);
-    }
-  }
+  const sinceMs = sinceOption(v.since, nowMs);
+  if (sinceMs !== undefined) out.sinceMs = sinceMs;
   return out;
 }
 
@@ -82,6 +77,16 @@ export function dbOption(raw: string | undefined, cwd: string, memory: 'allowed'
     throw new UsageError(`--db ':memory:' is SQLite's in-memory database, which ${memory}; give a database file (./:memory: for a file of that name)`);
   }
   return raw === undefined ? defaultDbPath(cwd) : resolve(cwd, raw);
+}
+
+/** `--since <T>` (see `report/since.ts`) as ms since the epoch, `undefined` when not given. */
+export function sinceOption(raw: string | undefined, nowMs: number): number | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parseTimeSpec(raw, nowMs);
+  } catch (e) {
+    throw new UsageError(`--since: ${(e as Error).message}`);
+  }
 }
 
 /** The database `--db` names (default `data/vfio-sla.db` under `cwd`), which must exist. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AppInputError } from '../app/errors.js';
 import { OutputTargetError } from '../files/output-target.js';
 import { UsageError, type CliIo } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -48,7 +49,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await command.run(rest, io);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof OutputTargetError) {
+    if (e instanceof UsageError || e instanceof OutputTargetError || e instanceof AppInputError) {
       io.stderr.write(`vfio-sla ${name}: ${visibleLines(e.message)}\n(see: vfio-sla ${name} --help)\n`);
       return 2;
     }

@@ -1,6 +1,6 @@
 /**
  * `FittedModel` ⇄ versioned JSON (`models/*.json`). Pure: text or `unknown` in, a validated
- * model out; the file I/O lives at the edge (`app/model-file.ts`). A model of another
+ * model out; the file I/O lives at the edge (`files/model-file.ts`). A model of another
  * {@link MODEL_VERSION} is refused with `E_MODEL_VERSION`, a malformed one with `E_BAD_MODEL`
  * naming the field — a governor must never run on a half-read model.
  */

@@ -8,6 +8,7 @@ import { stateName, type MigState } from '../fsm/index.js';
 import type { ArcRecord, RecordSink } from '../records/records.js';
 import type { NowSource } from './clock.js';
 import type { ArcRun, DeviceFailure } from './set-state-types.js';
+import { hasStringCode } from '../json/guards.js';
 
 /** Where arcs are timed and recorded. */
 export interface ArcRecorder {
@@ -90,8 +91,4 @@ export function describeFailure(device: MigrationDevice, error: unknown): Device
   const code = hasStringCode(error) ? error.code : 'EUNKNOWN';
   const message = error instanceof Error ? error.message : String(error);
   return { code, message, stateAfter };
-}
-
-function hasStringCode(error: unknown): error is { code: string } {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string';
 }

@@ -4,11 +4,7 @@
  * `QMP.version` (`docs/interop/qmp-spec.rst`, "Server Greeting") — as `major.minor.micro`.
  */
 
-type Json = Readonly<Record<string, unknown>>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isJsonObject as isObject, type JsonObject as Json } from '../json/guards.js';
 
 const part = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < 10_000;
 

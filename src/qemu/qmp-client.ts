@@ -21,8 +21,7 @@ import type {
   MigrationParameters,
   StatusInfo,
 } from './qapi-migration.js';
-
-type Json = Readonly<Record<string, unknown>>;
+import { isJsonObject, type JsonObject } from '../json/guards.js';
 
 /** A QMP connection with typed migration commands; see the file comment. */
 export class QmpClient extends QmpConnection {
@@ -53,7 +52,7 @@ export class QmpClient extends QmpConnection {
     if (this.commandSet === undefined) {
       const fetched = this.execute('query-commands').then((v) => {
         const names = expectArray('query-commands', v, this.endpoint)
-          .map((c) => (isObject(c) ? c['name'] : undefined))
+          .map((c) => (isJsonObject(c) ? c['name'] : undefined))
           .filter((n): n is string => typeof n === 'string');
         return new Set(names) as ReadonlySet<string>;
       });
@@ -92,7 +91,7 @@ export class QmpClient extends QmpConnection {
     const list = expectArray('query-migrate-capabilities', await this.execute('query-migrate-capabilities'), this.endpoint);
     const caps: Partial<Record<MigrationCapability, boolean>> = {};
     for (const c of list) {
-      if (isObject(c) && typeof c['capability'] === 'string' && typeof c['state'] === 'boolean') {
+      if (isJsonObject(c) && typeof c['capability'] === 'string' && typeof c['state'] === 'boolean') {
         caps[c['capability'] as MigrationCapability] = c['state'];
       }
     }
@@ -186,7 +185,7 @@ export class QmpClient extends QmpConnection {
   async queryVcpuDirtyLimit(): Promise<DirtyLimitInfo[]> {
     await this.requireCommand('query-vcpu-dirty-limit');
     const list = expectArray('query-vcpu-dirty-limit', await this.execute('query-vcpu-dirty-limit'), this.endpoint);
-    return list.filter(isObject) as unknown as DirtyLimitInfo[];
+    return list.filter(isJsonObject) as unknown as DirtyLimitInfo[];
   }
 
   private async requireCommand(name: string): Promise<void> {
@@ -194,12 +193,8 @@ export class QmpClient extends QmpConnection {
   }
 }
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function expectObject(command: string, v: unknown, endpoint: string): Json {
-  if (!isObject(v)) throw new QmpProtocolError(endpoint, `${command} returned ${JSON.stringify(v)}, not an object`);
+function expectObject(command: string, v: unknown, endpoint: string): JsonObject {
+  if (!isJsonObject(v)) throw new QmpProtocolError(endpoint, `${command} returned ${JSON.stringify(v)}, not an object`);
   return v;
 }
 

@@ -19,6 +19,7 @@ import type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.j
 import { jsonArrayElementLines } from './json-lines.js';
 import { lineQemuVersion } from './qemu-version.js';
 import { addVfioAnnotation, emptyVfioLog, isVfioAnnotation, VfioAnnotationError, type VfioLog } from './vfio-records.js';
+import { isJsonObject, type JsonObject } from '../json/guards.js';
 
 export type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 export { migrationToRecords } from './qmp-records.js';
@@ -42,30 +43,24 @@ export const NEVER_COMPLETED = 'never completed';
 /** Statuses after which QEMU starts a new migration rather than continuing this one. */
 const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Thrown inside this module only, turned into a {@link QmpLogError} with its line. */
 class BadField extends Error {}
 
-function num(o: Json, key: string, where: string): number | undefined {
+function num(o: JsonObject, key: string, where: string): number | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new BadField(`${where}${key} is not a finite number`);
   return v;
 }
 
-function reqNum(o: Json, key: string, where: string): number {
+function reqNum(o: JsonObject, key: string, where: string): number {
   const v = num(o, key, where);
   if (v === undefined) throw new BadField(`${where}${key} is missing`);
   return v;
 }
 
 function parseRam(v: unknown): QmpRamStats {
-  if (!isObject(v)) throw new BadField('ram is not an object');
+  if (!isJsonObject(v)) throw new BadField('ram is not an object');
   const w = 'ram.';
   const opt = (key: string): number | undefined => num(v, key, w);
   const ram: { -readonly [K in keyof QmpRamStats]: QmpRamStats[K] } = {
@@ -94,7 +89,7 @@ function parseRam(v: unknown): QmpRamStats {
  * status `none`), which is not an error.
  */
 function parsePoll(q: unknown, atMs: number, line: number): QmpPoll | undefined {
-  if (!isObject(q)) throw new BadField('query-migrate value is not an object');
+  if (!isJsonObject(q)) throw new BadField('query-migrate value is not an object');
   const status = q['status'];
   if (status === undefined) {
     if (Object.keys(q).length === 0) return undefined;
@@ -116,7 +111,7 @@ function parsePoll(q: unknown, atMs: number, line: number): QmpPoll | undefined 
   }
   if (q['ram'] !== undefined) poll.ram = parseRam(q['ram']);
   const vfio = q['vfio'];
-  if (isObject(vfio)) {
+  if (isJsonObject(vfio)) {
     const x = num(vfio, 'transferred', 'vfio.');
     if (x !== undefined) poll.vfioTransferredBytes = x;
   }
@@ -143,17 +138,17 @@ export function readQueryMigrate(value: unknown, atMs: number, line: number): Qu
  * A QMP event line's event, with QEMU's `timestamp` as epoch ms — the importer's reading of an
  * event, shared with `vfio-sla watch`. Throws a `BadField` (reported per line) without a timestamp.
  */
-function eventOf(v: Json, event: string, line: number): QmpEvent {
+function eventOf(v: JsonObject, event: string, line: number): QmpEvent {
   const ts = v['timestamp'];
-  if (!isObject(ts)) throw new BadField('event has no timestamp object');
+  if (!isJsonObject(ts)) throw new BadField('event has no timestamp object');
   const atMs = reqNum(ts, 'seconds', 'timestamp.') * 1000 + reqNum(ts, 'microseconds', 'timestamp.') / 1000;
-  return { atMs, line, event, data: isObject(v['data']) ? v['data'] : {} };
+  return { atMs, line, event, data: isJsonObject(v['data']) ? v['data'] : {} };
 }
 
 /** {@link eventOf} for one event line's JSON, or why it is not one. */
 export function readQmpEvent(value: unknown, line: number): { readonly event: QmpEvent } | { readonly error: string } {
   try {
-    if (!isObject(value) || typeof value['event'] !== 'string') throw new BadField('not an event');
+    if (!isJsonObject(value) || typeof value['event'] !== 'string') throw new BadField('not an event');
     return { event: eventOf(value, value['event'], line) };
   } catch (e) {
     if (e instanceof BadField) return { error: e.message };
@@ -162,7 +157,7 @@ export function readQmpEvent(value: unknown, line: number): { readonly event: Qm
 }
 
 /** `downtime-limit` of a `query-migrate-parameters` reply, if the value is one. */
-function parseDowntimeLimit(r: Json): number | undefined {
+function parseDowntimeLimit(r: JsonObject): number | undefined {
   if (!('downtime-limit' in r)) return undefined;
   return reqNum(r, 'downtime-limit', '');
 }
@@ -248,7 +243,7 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
       continue;
     }
     try {
-      if (!isObject(v)) throw new BadField('line is not a JSON object');
+      if (!isJsonObject(v)) throw new BadField('line is not a JSON object');
       const stated = lineQemuVersion(v);
       if (stated !== undefined) {
         version = stated;
@@ -276,7 +271,7 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
       }
       if ('return' in v) {
         const r = v['return'];
-        if (!isObject(r)) continue; // replies to other commands (lists, strings)
+        if (!isJsonObject(r)) continue; // replies to other commands (lists, strings)
         const newLimit = parseDowntimeLimit(r);
         if (newLimit !== undefined) {
           limit = newLimit;
@@ -324,12 +319,12 @@ function parsePollArray(text: string, file: string, errors: QmpLogError[]): Buil
   const elementLines = jsonArrayElementLines(text);
   const b = newBuilder(undefined);
   // Unix time when every poll has it; else the monotonic clock throughout (never a mix of both).
-  b.monotonic = !arr.every((el: unknown) => isObject(el) && typeof el['ts'] === 'number');
+  b.monotonic = !arr.every((el: unknown) => isJsonObject(el) && typeof el['ts'] === 'number');
   const timeKey = b.monotonic ? 't_monotonic' : 'ts';
   arr.forEach((el: unknown, i) => {
     const line = elementLines[i] ?? 1;
     try {
-      if (!isObject(el)) throw new BadField(`poll ${i} is not an object`);
+      if (!isJsonObject(el)) throw new BadField(`poll ${i} is not an object`);
       const t = num(el, timeKey, '');
       if (t === undefined) {
         throw new BadField(
@@ -339,7 +334,7 @@ function parsePollArray(text: string, file: string, errors: QmpLogError[]): Buil
         );
       }
       const params = el['query_migrate_parameters'];
-      if (isObject(params)) {
+      if (isJsonObject(params)) {
         const lim = parseDowntimeLimit(params);
         if (lim !== undefined) b.downtimeLimitMs = lim;
       }

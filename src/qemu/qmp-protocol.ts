@@ -4,6 +4,7 @@
  * `{"QMP": {"version", "capabilities"}}`, a success `{"return": ..., "id"?}`, an error
  * `{"error": {"class", "desc"}, "id"?}`, or an event `{"event", "data"?, "timestamp"}`.
  */
+import { isJsonObject, type JsonObject } from '../json/guards.js';
 
 /** `version.qemu` of the greeting (qapi/control.json `VersionTriple`). */
 export interface QemuVersionTriple {
@@ -69,23 +70,17 @@ export interface QmpWireLine {
   readonly command?: string;
 }
 
-type Json = Readonly<Record<string, unknown>>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
 function parseGreeting(body: unknown): QmpGreeting | undefined {
-  if (!isObject(body)) return undefined;
+  if (!isJsonObject(body)) return undefined;
   const version = body['version'];
   const caps = body['capabilities'];
-  if (!isObject(version) || !Array.isArray(caps)) return undefined;
+  if (!isJsonObject(version) || !Array.isArray(caps)) return undefined;
   const qemu = version['qemu'];
-  if (!isObject(qemu)) return undefined;
+  if (!isJsonObject(qemu)) return undefined;
   const { major, minor, micro } = qemu;
   if (!isFiniteNumber(major) || !isFiniteNumber(minor) || !isFiniteNumber(micro)) return undefined;
   const pkg = version['package'];
@@ -103,7 +98,7 @@ export function parseQmpMessage(line: string): QmpMessage {
   } catch (e) {
     return { type: 'invalid', why: `not JSON (${(e as Error).message})` };
   }
-  if (!isObject(v)) return { type: 'invalid', why: 'not a JSON object' };
+  if (!isJsonObject(v)) return { type: 'invalid', why: 'not a JSON object' };
   if ('QMP' in v) {
     const greeting = parseGreeting(v['QMP']);
     return greeting === undefined ? { type: 'invalid', why: 'malformed greeting' } : { type: 'greeting', greeting };
@@ -111,7 +106,7 @@ export function parseQmpMessage(line: string): QmpMessage {
   if ('return' in v) return { type: 'return', id: v['id'], value: v['return'] };
   if ('error' in v) {
     const err = v['error'];
-    if (!isObject(err)) return { type: 'invalid', why: 'error member is not an object' };
+    if (!isJsonObject(err)) return { type: 'invalid', why: 'error member is not an object' };
     const errorClass = typeof err['class'] === 'string' ? err['class'] : 'GenericError';
     const desc = typeof err['desc'] === 'string' ? err['desc'] : '';
     return { type: 'error', id: v['id'], errorClass, desc };
@@ -119,14 +114,14 @@ export function parseQmpMessage(line: string): QmpMessage {
   const event = v['event'];
   if (typeof event === 'string') {
     const ts = v['timestamp'];
-    if (!isObject(ts) || !isFiniteNumber(ts['seconds']) || !isFiniteNumber(ts['microseconds'])) {
+    if (!isJsonObject(ts) || !isFiniteNumber(ts['seconds']) || !isFiniteNumber(ts['microseconds'])) {
       return { type: 'invalid', why: `event ${event} has no valid timestamp` };
     }
     const data = v['data'];
     return {
       type: 'event',
       event,
-      data: isObject(data) ? data : {},
+      data: isJsonObject(data) ? data : {},
       timestamp: { seconds: ts['seconds'], microseconds: ts['microseconds'] },
     };
   }

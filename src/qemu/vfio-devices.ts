@@ -16,6 +16,7 @@
 import type { CompiledModel } from '../estimators/compile.js';
 import type { MigFlags, MigState } from '../fsm/index.js';
 import type { QmpClient } from './qmp-client.js';
+import { isJsonObject, type JsonObject } from '../json/guards.js';
 
 /** A VFIO device of one QEMU. */
 export interface VfioDeviceInfo {
@@ -85,25 +86,19 @@ function covers(model: CompiledModel, deviceModel: string, state: MigState, flag
   return d.toStopCopy[flags * 8 + state]?.missing.length === 0 && d.restart[flags]?.missing.length === 0 && d.load.missing.length === 0;
 }
 
-type Json = Readonly<Record<string, unknown>>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Every PCI function `query-pci` reports, bridges' buses included. */
-function pciFunctions(buses: unknown): Json[] {
-  const out: Json[] = [];
+function pciFunctions(buses: unknown): JsonObject[] {
+  const out: JsonObject[] = [];
   const walk = (list: unknown): void => {
     if (!Array.isArray(list)) return;
     for (const d of list) {
-      if (!isObject(d)) continue;
+      if (!isJsonObject(d)) continue;
       out.push(d);
       const bridge = d['pci_bridge'];
-      if (isObject(bridge)) walk(bridge['devices']);
+      if (isJsonObject(bridge)) walk(bridge['devices']);
     }
   };
-  if (Array.isArray(buses)) for (const b of buses) if (isObject(b)) walk(b['devices']);
+  if (Array.isArray(buses)) for (const b of buses) if (isJsonObject(b)) walk(b['devices']);
   return out;
 }
 
@@ -123,7 +118,7 @@ export async function discoverVfioDevices(qmp: QmpClient): Promise<VfioDeviceInf
   for (const f of pciFunctions(await qmp.execute('query-pci'))) {
     const qdevId = f['qdev_id'];
     const id = f['id'];
-    if (typeof qdevId !== 'string' || qdevId.length === 0 || !isObject(id)) continue;
+    if (typeof qdevId !== 'string' || qdevId.length === 0 || !isJsonObject(id)) continue;
     const vendorId = id['vendor'];
     const pciDeviceId = id['device'];
     if (typeof vendorId !== 'number' || typeof pciDeviceId !== 'number') continue;

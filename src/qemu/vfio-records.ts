@@ -21,6 +21,7 @@ import type { QmpEvent } from './qmp-types.js';
 import type { VfioDeviceInfo } from './vfio-devices.js';
 import { vfioArcRecords } from './vfio-events.js';
 import { parseVfioTraceLine, VfioTraceTracker } from './vfio-trace.js';
+import { isJsonObject, type JsonObject } from '../json/guards.js';
 
 /** Which QEMU of the migration a VFIO line is about. */
 export type VfioSide = 'source' | 'destination';
@@ -45,29 +46,23 @@ export function emptyVfioLog(): VfioLog {
 /** Model of a device whose PCI ids the log does not give. */
 export const UNIDENTIFIED_DEVICE_MODEL = 'vfio-pci';
 
-type Json = Readonly<Record<string, unknown>>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** A malformed annotation; the reader reports it with its line. */
 export class VfioAnnotationError extends Error {}
 
-function str(o: Json, key: string): string {
+function str(o: JsonObject, key: string): string {
   const v = o[key];
   if (typeof v !== 'string') throw new VfioAnnotationError(`vfio-sla ${key} is not a string`);
   return v;
 }
 
-function int(o: Json, key: string): number {
+function int(o: JsonObject, key: string): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new VfioAnnotationError(`vfio-sla ${key} is not a non-negative integer`);
   return v;
 }
 
 /** Whether a parsed log line is an annotation of this module. */
-export function isVfioAnnotation(v: Json): boolean {
+export function isVfioAnnotation(v: JsonObject): boolean {
   return typeof v['vfio-sla'] === 'string';
 }
 
@@ -75,7 +70,7 @@ export function isVfioAnnotation(v: Json): boolean {
  * Adds one annotation line (already JSON-parsed) to `log`. Throws {@link VfioAnnotationError}
  * for a shape this module does not write.
  */
-export function addVfioAnnotation(log: VfioLog, v: Json, line: number): void {
+export function addVfioAnnotation(log: VfioLog, v: JsonObject, line: number): void {
   const side = v['side'];
   if (side !== 'source' && side !== 'destination') throw new VfioAnnotationError('vfio-sla side is neither "source" nor "destination"');
   const into = log[side];
@@ -84,7 +79,7 @@ export function addVfioAnnotation(log: VfioLog, v: Json, line: number): void {
       const list = v['devices'];
       if (!Array.isArray(list)) throw new VfioAnnotationError('vfio-sla devices is not an array');
       for (const d of list) {
-        if (!isObject(d)) throw new VfioAnnotationError('vfio-sla device is not an object');
+        if (!isJsonObject(d)) throw new VfioAnnotationError('vfio-sla device is not an object');
         into.devices.push({
           deviceId: str(d, 'device-id'),
           qomPath: str(d, 'qom-path'),
@@ -104,11 +99,11 @@ export function addVfioAnnotation(log: VfioLog, v: Json, line: number): void {
     }
     case 'event': {
       const e = v['event'];
-      if (!isObject(e) || typeof e['event'] !== 'string' || !isObject(e['timestamp'])) throw new VfioAnnotationError('vfio-sla event is not a QMP event');
+      if (!isJsonObject(e) || typeof e['event'] !== 'string' || !isJsonObject(e['timestamp'])) throw new VfioAnnotationError('vfio-sla event is not a QMP event');
       const ts = e['timestamp'];
       const atMs = Number(ts['seconds']) * 1000 + Number(ts['microseconds']) / 1000;
       if (!Number.isFinite(atMs)) throw new VfioAnnotationError('vfio-sla event timestamp is not numeric');
-      into.events.push({ atMs, line, event: e['event'], data: isObject(e['data']) ? e['data'] : {} });
+      into.events.push({ atMs, line, event: e['event'], data: isJsonObject(e['data']) ? e['data'] : {} });
       return;
     }
     case 'stack': {

@@ -14,6 +14,8 @@ export function sqlString(s: string): string {
 /** An open in-memory DuckDB; `close()` releases the connection and the database. */
 export interface OpenDuckDb {
   readonly connection: DuckDBConnection;
+  /** Another connection to the same database (closed by `close()`): for work in parallel. */
+  connect(): Promise<DuckDBConnection>;
   close(): void;
 }
 
@@ -24,9 +26,16 @@ export async function openDuckDb(): Promise<OpenDuckDb> {
   const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
   try {
     const connection = await instance.connect();
+    const more: DuckDBConnection[] = [];
     return {
       connection,
+      connect: async () => {
+        const c = await instance.connect();
+        more.push(c);
+        return c;
+      },
       close: () => {
+        for (const c of more) c.closeSync();
         connection.closeSync();
         instance.closeSync();
       },
@@ -42,12 +51,12 @@ export function duckDbError(what: string, e: unknown): ReportError {
   return e instanceof ReportError ? e : new ReportError('E_DUCKDB', `${what}: ${(e as Error).message}`, { cause: e });
 }
 
-/** Runs `fn` with a connection to a fresh in-memory DuckDB and closes both after. */
-export async function withDuckDb<T>(what: string, fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+/** Runs `fn` with a connection to a fresh in-memory DuckDB (and the database, for more) and closes all after. */
+export async function withDuckDb<T>(what: string, fn: (connection: DuckDBConnection, db: OpenDuckDb) => Promise<T>): Promise<T> {
   let duck: OpenDuckDb | undefined;
   try {
     duck = await openDuckDb();
-    return await fn(duck.connection);
+    return await fn(duck.connection, duck);
   } catch (e) {
     throw duckDbError(what, e);
   } finally {

@@ -13,11 +13,11 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBType } from '@duckdb/node-api';
 import { MigState, stateName } from '../fsm/index.js';
 import { assertDirTarget } from '../files/output-target.js';
-import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanRows, type ScanTable } from '../store/scan.js';
+import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanColumnBatches, type ScanTable } from '../store/scan.js';
 import type { Store } from '../store/store.js';
 import { importOptional } from '../package/optional-dependency.js';
 import { MAX_TIME_MS } from '../telemetry/validate.js';
@@ -88,45 +88,58 @@ const JOINS: Record<ExportTable, string> = {
 /** The duckdb-node types and chunk class, loaded with DuckDB (importing this module must not load it). */
 type DuckDbApi = typeof import('@duckdb/node-api');
 
+/** Column batches: one array per column, all of one length (as `store/scan.ts` reads them). */
+type ColumnBatches = Iterable<readonly unknown[][]>;
+
 /**
- * Appends `rows` to `app` in data chunks of the vector size (2048): one native call per column
- * and chunk, where one appender call per value cost 14.9 s for a million arcs.
+ * Appends column batches to `app` in data chunks of at most the vector size (2048): one native
+ * call per column and chunk, where one appender call per value cost 14.9 s for a million arcs.
+ * Full chunks reuse one chunk (DuckDB copies a chunk's rows on append; a new chunk costs a copy
+ * of its vectors into JS): its strings of more than 12 bytes stay in the chunk's string heap
+ * until the table is staged (shorter ones are inlined, DuckDB's `string_t`).
  */
-function appendChunks(api: DuckDbApi, app: DuckDBAppender, types: readonly DuckDBType[], rows: Iterable<readonly unknown[]>, onRow?: () => void): void {
-  const size = CHUNK_ROWS;
-  const columns = types.map(() => new Array<unknown>(size));
-  let n = 0;
-  const flush = (): void => {
-    if (n === 0) return;
-    const chunk = api.DuckDBDataChunk.create(types, n);
-    for (let c = 0; c < types.length; c++) {
-      const values = columns[c] as unknown[];
-      chunk.setColumnValues(c, (n === size ? values : values.slice(0, n)) as Parameters<typeof chunk.setColumnValues>[1]);
+function appendColumns(api: DuckDbApi, app: DuckDBAppender, types: readonly DuckDBType[], batches: ColumnBatches, onRows?: (n: number) => void): void {
+  type ChunkValues = Parameters<InstanceType<DuckDbApi['DuckDBDataChunk']>['setColumnValues']>[1];
+  const full = api.DuckDBDataChunk.create(types, CHUNK_ROWS);
+  for (const columns of batches) {
+    const n = columns[0]?.length ?? 0;
+    for (let at = 0; at < n; at += CHUNK_ROWS) {
+      const size = Math.min(CHUNK_ROWS, n - at);
+      const chunk = size === CHUNK_ROWS ? full : api.DuckDBDataChunk.create(types, size);
+      for (let c = 0; c < types.length; c++) {
+        const values = columns[c] ?? [];
+        chunk.setColumnValues(c, (size === n ? values : values.slice(at, at + size)) as ChunkValues);
+      }
+      app.appendDataChunk(chunk);
     }
-    app.appendDataChunk(chunk);
-    n = 0;
-  };
-  for (const row of rows) {
-    for (let c = 0; c < types.length; c++) (columns[c] as unknown[])[n] = row[c] ?? null;
-    onRow?.();
-    if (++n === size) flush();
+    onRows?.(n);
   }
-  flush();
 }
 
-/** Creates `name` with `columns` (`[name, isText]`) and fills it from `rows` in chunks. */
+/** Creates `name` with `columns` (`[name, isText]`) and fills it from `batches` in chunks. */
 async function stage(
   api: DuckDbApi,
   duck: DuckDBConnection,
   name: string,
   columns: ReadonlyArray<readonly [string, boolean]>,
-  rows: Iterable<readonly unknown[]>,
-  onRow?: () => void,
+  batches: ColumnBatches,
+  onRows?: (n: number) => void,
 ): Promise<void> {
   await duck.run(`CREATE TABLE ${name} (${columns.map(([c, text]) => `${c} ${text ? 'VARCHAR' : 'DOUBLE'}`).join(', ')})`);
   const app = await duck.createAppender(name);
-  appendChunks(api, app, columns.map(([, text]) => (text ? api.VARCHAR : api.DOUBLE)), rows, onRow);
+  appendColumns(api, app, columns.map(([, text]) => (text ? api.VARCHAR : api.DOUBLE)), batches, onRows);
   app.closeSync();
+}
+
+/** Pairs as one column batch. */
+function pairColumns<A, B>(pairs: Iterable<readonly [A, B]>): [readonly unknown[][]] {
+  const first: A[] = [];
+  const second: B[] = [];
+  for (const [a, b] of pairs) {
+    first.push(a);
+    second.push(b);
+  }
+  return [[first, second]];
 }
 
 function* indexed(names: readonly string[]): Generator<readonly [number, string]> {
@@ -185,36 +198,63 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
   const total = options.onProgress === undefined ? 0 : EXPORT_TABLES.reduce((n, t) => n + rowCount(store, SOURCE[t]), 0);
   const tables = {} as Record<ExportTable, { rows: number; days: number }>;
   let done = 0;
-  const onRow = (): void => {
-    if (++done % PROGRESS_EVERY === 0) options.onProgress?.(done, total);
+  const onRows = (n: number): void => {
+    if (Math.floor((done + n) / PROGRESS_EVERY) > Math.floor(done / PROGRESS_EVERY)) options.onProgress?.(done + n, total);
+    done += n;
   };
-  await withDuckDb(`export to ${dir}`, async (duck) => {
+  /** Writes `table`'s files from its staged rows `raw` (`staged` of them), then drops them. */
+  const copyTable = async (duck: DuckDBConnection, table: ExportTable, raw: string, staged: number): Promise<void> => {
+    let rows = 0;
+    let dayCount = 0;
+    if (staged > 0) {
+      // No staging copy of the export rows: COPY reads the join as it writes. RETURN_FILES
+      // gives the rows and files written: no second scan to count them.
+      const from = `FROM ${raw} r JOIN migration_days md ON md.id = r.migration_ref LEFT JOIN names_migrations m ON m.id = r.migration_ref ${JOINS[table]}`;
+      const written = (
+        await duck.runAndReadAll(
+          `COPY (SELECT ${selectList(table, host)} ${from}) TO ${sqlString(join(dir, table))} (FORMAT PARQUET, PARTITION_BY (day), OVERWRITE_OR_IGNORE, ` +
+            `FILENAME_PATTERN ${sqlString(`${prefix}_{i}`)}, RETURN_FILES true, ` +
+            `KV_METADATA {vfio_sla_export: ${sqlString(String(EXPORT_FORMAT_VERSION))}, vfio_sla_table: ${sqlString(table)}})`,
+        )
+      ).getRowsJS()[0];
+      rows = Number(written?.[0] ?? 0);
+      // One folder `day=…` per day.
+      dayCount = new Set(((written?.[1] ?? []) as string[]).map((file) => dirname(file))).size;
+    }
+    await duck.run(`DROP TABLE ${raw}`);
+    tables[table] = { rows, days: dayCount };
+  };
+  await withDuckDb(`export to ${dir}`, async (duck, db) => {
     const ref: ReadonlyArray<readonly [string, boolean]> = [
       ['id', false],
       ['name', true],
     ];
-    await stage(api, duck, 'names_migrations', ref, indexed(names.migrations));
-    await stage(api, duck, 'names_devices', ref, indexed(names.devices));
-    await stage(api, duck, 'names_models', ref, indexed(names.models));
-    await stage(api, duck, 'names_states', ref, states);
-    await stage(api, duck, 'migration_days', [['id', false], ['day', false]], days.entries());
-    for (const table of EXPORT_TABLES) {
-      const source = SOURCE[table];
-      const raw = `raw_${table}`;
-      await stage(api, duck, raw, SCAN_COLUMNS[source].map((c) => [c, SCAN_TEXT_COLUMNS.has(c)] as const), scanRows(store, source), onRow);
-      // No staging copy of the export rows: COPY reads the join as it writes.
-      const from = `FROM ${raw} r JOIN migration_days md ON md.id = r.migration_ref LEFT JOIN names_migrations m ON m.id = r.migration_ref ${JOINS[table]}`;
-      const counted = (await duck.runAndReadAll(`SELECT count(*), count(DISTINCT md.day) FROM ${raw} r JOIN migration_days md ON md.id = r.migration_ref`)).getRows()[0];
-      const rows = Number(counted?.[0] ?? 0);
-      const dayCount = Number(counted?.[1] ?? 0);
-      if (rows > 0) {
-        await duck.run(
-          `COPY (SELECT ${selectList(table, host)} ${from}) TO ${sqlString(join(dir, table))} (FORMAT PARQUET, PARTITION_BY (day), OVERWRITE_OR_IGNORE, ` +
-            `FILENAME_PATTERN ${sqlString(`${prefix}_{i}`)}, KV_METADATA {vfio_sla_export: ${sqlString(String(EXPORT_FORMAT_VERSION))}, vfio_sla_table: ${sqlString(table)}})`,
-        );
+    await stage(api, duck, 'names_migrations', ref, pairColumns(indexed(names.migrations)));
+    await stage(api, duck, 'names_devices', ref, pairColumns(indexed(names.devices)));
+    await stage(api, duck, 'names_models', ref, pairColumns(indexed(names.models)));
+    await stage(api, duck, 'names_states', ref, pairColumns(states));
+    await stage(api, duck, 'migration_days', [['id', false], ['day', false]], pairColumns(days.entries()));
+    // Table n+1 is read and staged here while a second connection writes table n's files:
+    // the reading is JavaScript on this thread, COPY runs on DuckDB's threads.
+    const copier = await db.connect();
+    let copying: Promise<void> = Promise.resolve();
+    try {
+      for (const table of EXPORT_TABLES) {
+        const source = SOURCE[table];
+        const raw = `raw_${table}`;
+        let staged = 0;
+        await stage(api, duck, raw, SCAN_COLUMNS[source].map((c) => [c, SCAN_TEXT_COLUMNS.has(c)] as const), scanColumnBatches(store, source), (n) => {
+          staged += n;
+          onRows(n);
+        });
+        await copying;
+        copying = copyTable(copier, table, raw, staged);
+        // Handled here, thrown by the next await: a failed COPY must not be an unhandled rejection while the next table stages.
+        copying.catch(() => undefined);
       }
-      await duck.run(`DROP TABLE ${raw}`);
-      tables[table] = { rows, days: dayCount };
+      await copying;
+    } finally {
+      await copying.catch(() => undefined);
     }
   });
   options.onProgress?.(total, total);

@@ -3,7 +3,7 @@
  * it can run in a worker thread (`fit-worker.ts`) while the service keeps answering. Opens its
  * own read-only connection: SQLite's WAL lets it read while the service's pipeline writes.
  */
-import { loadModel } from '../app/model-file.js';
+import { loadModel } from '../files/model-file.js';
 import { storeRecords } from '../store/store-records.js';
 import { fitModel } from '../estimators/fit.js';
 import { FitInput } from '../estimators/fit-input.js';

@@ -10,7 +10,7 @@
  * ```
  */
 import { existsSync } from 'node:fs';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../files/model-file.js';
 import { recordCount } from '../store/inventory.js';
 import { openStore, type Store } from '../store/store.js';
 import { RecordingPipeline, type PipelineOptions } from '../telemetry/pipeline.js';

@@ -1,9 +1,9 @@
 /**
  * Raw-row scans of the store's tables: the reader the Parquet export, the fit
  * (`store-records.ts`) and the analysis (`analysis.ts`) share for what they read in bulk —
- * reference names by id, and every row of a table as an array in a fixed column order.
+ * reference names by id, and every row of a table as column arrays in a fixed column order.
  *
- * Raw rows (better-sqlite3 `.raw(true)`), no join, no ORDER BY: named-column rows cost ~3× raw
+ * Raw values (better-sqlite3 `.raw(true)`/`.pluck()`), no join: named-column rows cost ~3× raw
  * ones, and a join per row is what the small reference tables resolve afterwards.
  */
 import type { Store } from './store.js';
@@ -23,12 +23,39 @@ export const SCAN_COLUMNS = {
 /** Columns of {@link SCAN_COLUMNS} that hold text (the rest are numbers or NULL). */
 export const SCAN_TEXT_COLUMNS: ReadonlySet<string> = new Set(['errno', 'device_id', 'phase', 'link', 'policy']);
 
-/** A scanned row: the values of {@link SCAN_COLUMNS}`[table]`, in order. */
-export type ScanRow = readonly unknown[];
+/** Each table's primary key: {@link scanColumnBatches} reads in its order, the storage order. */
+const SCAN_KEY: Record<ScanTable, string> = {
+  arcs: 'migration_ref, device_ref, from_state, to_state, started_at_ms',
+  sizes: 'migration_ref, device_ref, at_ms',
+  transfers: 'migration_ref, device_id, phase, bytes, duration_ms',
+  ram_progress: 'migration_ref, at_ms',
+  outcomes: 'migration_ref, policy, decided_at_ms',
+};
 
-/** Every row of `table`, in storage (primary-key) order. */
-export function scanRows(store: Store, table: ScanTable): IterableIterator<ScanRow> {
-  return store.db.prepare(`SELECT ${SCAN_COLUMNS[table].join(', ')} FROM ${table}`).raw(true).iterate() as IterableIterator<ScanRow>;
+/** Migrations per batch of {@link scanColumnBatches}: ~28 arcs each, a few thousand rows. */
+const BATCH_MIGRATIONS = 256;
+
+/**
+ * Every row of `table` as column batches: each batch holds one array per column of
+ * {@link SCAN_COLUMNS}`[table]` (same length, row i across them), rows of a range of
+ * migrations in primary-key order. One plucked SELECT per column and batch, all of a batch in
+ * one read transaction (one snapshot): no array per row, and a column array goes to its
+ * consumer as it is — a row array per row and its transposition cost the export more than
+ * reading the values.
+ */
+export function* scanColumnBatches(store: Store, table: ScanTable): Generator<readonly unknown[][]> {
+  const range = store.db.prepare(`SELECT min(migration_ref), max(migration_ref) FROM ${table}`).raw(true).get() as [number | null, number | null];
+  const [first, last] = range;
+  if (first === null || last === null) return;
+  // ORDER BY the key: the same order for every column even where an index covers one of them.
+  const selects = SCAN_COLUMNS[table].map((c) =>
+    store.db.prepare(`SELECT ${c} FROM ${table} WHERE migration_ref >= ? AND migration_ref < ? ORDER BY ${SCAN_KEY[table]}`).pluck(),
+  );
+  const batch = store.db.transaction((from: number) => selects.map((s) => s.all(from, from + BATCH_MIGRATIONS)));
+  for (let from = first; from <= last; from += BATCH_MIGRATIONS) {
+    const columns = batch(from);
+    if ((columns[0]?.length ?? 0) > 0) yield columns;
+  }
 }
 
 /** Rows of `table`. */

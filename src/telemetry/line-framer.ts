@@ -1,7 +1,7 @@
 /**
  * The one line splitter of vfio-sla: the service's connections, the QMP client
- * (`qemu/qmp-framing.ts`) and the JSON-lines importer (`import-files.ts`) all frame their bytes
- * with it. Every byte is scanned once (`indexOf` from where the last scan stopped, never from the
+ * (`qemu/qmp-framing.ts`, whose `LineSplitter` also reads `watch`'s VFIO traces), the VFIO
+ * helper client and the JSON-lines importer (`import-files.ts`) all frame their bytes with it. Every byte is scanned once (`indexOf` from where the last scan stopped, never from the
  * start of an unfinished line again), so a 50 MB line costs what 50 MB of short lines cost.
  *
  * Splits one byte stream into lines, holding at most `maxLineBytes` of an

@@ -14,6 +14,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Duplex } from 'node:stream';
+import { LineFramer, TOO_LARGE } from '../telemetry/line-framer.js';
 
 /** A reply's fields; `ns`/`t0Ns` are always there. */
 export type HelperReply = Readonly<Record<string, unknown>> & { readonly ns: number; readonly t0Ns: number };
@@ -36,8 +37,8 @@ export interface HelperClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** Longest reply line accepted (a 1 MiB read as hex, plus room), chars. */
-const MAX_LINE_CHARS = 4 * 1024 * 1024;
+/** Longest reply line accepted (a 1 MiB read as hex, plus room), bytes: framed by the one line splitter (`telemetry/line-framer.ts`). */
+const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 interface Pending {
   readonly op: string;
@@ -48,7 +49,7 @@ interface Pending {
 
 export class VfioHelperClient {
   private nextId = 1;
-  private buffered = '';
+  private readonly framer = new LineFramer(MAX_LINE_BYTES);
   private readonly pending = new Map<number, Pending>();
   private closedBecause: Error | null = null;
   private readonly timeoutMs: number;
@@ -59,8 +60,7 @@ export class VfioHelperClient {
     private readonly child?: ChildProcessWithoutNullStreams,
   ) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => this.onData(chunk));
+    stream.on('data', (chunk: Buffer | string) => this.onData(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk));
     const end = (why: string) => () => this.failAll(new HelperError('EPIPE', 'stream', null, why));
     stream.on('end', end('the helper closed its end'));
     stream.on('close', end('the helper stream closed'));
@@ -105,17 +105,15 @@ export class VfioHelperClient {
     }
   }
 
-  private onData(chunk: string): void {
-    this.buffered += chunk;
-    if (this.buffered.length > MAX_LINE_CHARS && !this.buffered.includes('\n')) {
-      this.failAll(new HelperError('E2BIG', 'stream', null, `a reply line over ${MAX_LINE_CHARS} chars`));
-      return;
-    }
-    let nl: number;
-    while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      const line = this.buffered.slice(0, nl).trim();
-      this.buffered = this.buffered.slice(nl + 1);
-      if (line !== '') this.onLine(line);
+  private onData(chunk: Buffer): void {
+    this.framer.push(chunk);
+    for (let line = this.framer.next(); line !== undefined; line = this.framer.next()) {
+      if (line === TOO_LARGE) {
+        this.failAll(new HelperError('E2BIG', 'stream', null, `a reply line over ${MAX_LINE_BYTES} bytes`));
+        continue;
+      }
+      const text = line.toString('utf8').trim();
+      if (text !== '') this.onLine(text);
     }
   }
 

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { loadModel } from '../../src/app/model-file.js';
+import { loadModel } from '../../src/files/model-file.js';
 import { Store } from '../../src/store/store.js';
 import { simulateFleet, TestRng } from '../estimators/simulate.js';
 import { DATASET_DIR, HAVE_DATASET } from '../helpers/dataset.js';

@@ -11,6 +11,7 @@ import {
   QEMU_THROTTLE_TRIGGER,
 } from '../../src/facts/qemu.js';
 import { FAILED_SIZE_QUERY_BYTES } from '../../src/governor/decide.js';
+import { DEFAULT_WATCH_DEADLINE_MS } from '../../src/app/watch/watch-qemu.js';
 import { parseQmpLog } from '../../src/qemu/qmp-log.js';
 import { migrationToRecords } from '../../src/qemu/qmp-records.js';
 import { AUTO_CONVERGE, KUBEVIRT, POLL_MS } from '../../src/sim/fleet/constants.js';
@@ -48,8 +49,9 @@ describe('the table of QEMU facts', () => {
     expect(copies).toEqual([]);
   });
 
-  it('is what the governor, the QMP log reader and the simulator use', () => {
+  it('is what the governor, the QMP log reader, watch and the simulator use', () => {
     expect(FAILED_SIZE_QUERY_BYTES).toBe(QEMU_FAILED_SIZE_QUERY_BYTES);
+    expect(DEFAULT_WATCH_DEADLINE_MS).toBe(QEMU_DEFAULT_DOWNTIME_LIMIT_MS);
     expect(POLL_MS).toBe(QEMU_BUFFER_DELAY_MS);
     expect(KUBEVIRT.hardStopDowntimeMs).toBe(QEMU_MAX_DOWNTIME_LIMIT_MS);
     expect(AUTO_CONVERGE).toMatchObject({

@@ -11,11 +11,13 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
  * to the same rank or lower, never higher. `package` (its version, its optional dependencies) is
  * a fact like `facts`. The core (fsm, the record contract, device,
  * estimators, governor, tuning) imports no edge; the edges share one rank and must not form
- * cycles; the use-case wing composes them; the CLI sits on top and nothing imports it.
+ * cycles; the service (server) composes a few of them; the use-case wing composes them and
+ * the service; the CLI sits on top and nothing imports it.
  */
 export const LAYER_RANK: Readonly<Record<string, number>> = {
   fsm: 0,
   records: 0,
+  json: 0,
   facts: 0,
   package: 0,
   device: 1,
@@ -29,8 +31,8 @@ export const LAYER_RANK: Readonly<Record<string, number>> = {
   vfio: 10,
   sim: 10,
   report: 10,
-  server: 25,
-  app: 20,
+  server: 20,
+  app: 25,
   cli: 30,
   '(index)': 40,
 };
@@ -61,6 +63,43 @@ export function importEdges(srcDir: string): ImportEdge[] {
     }
   }
   return edges;
+}
+
+/** `import { a } from '…'`, `import a from '…'`, `export … from '…'` and `import('…')`: not `import type`. */
+const VALUE_IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^;'"]*?\bfrom\s*'(\.{1,2}\/[^']+)'|\bimport\s*\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+
+/** The value (not type-only) relative imports of `file` (relative to `src/`) whose text is `text`. */
+export function valueImportsOf(file: string, text: string): ImportEdge[] {
+  const out: ImportEdge[] = [];
+  for (const m of text.matchAll(VALUE_IMPORT_RE)) {
+    const spec = (m[1] ?? m[2])!.replace(/\.js$/, '.ts');
+    out.push({ fromFile: file, toFile: join(dirname(file), spec) });
+  }
+  return out;
+}
+
+/** The value imports of every file of `src/cli/commands/`. */
+export function commandValueImports(srcDir: string): ImportEdge[] {
+  return sourceFiles(join(srcDir, 'cli', 'commands')).flatMap((f) => valueImportsOf(relative(srcDir, f), readFileSync(f, 'utf8')));
+}
+
+/**
+ * Formatting modules a command may import besides `app/` and `cli/`: state names, the text of
+ * "nothing matched", table layouts and renderers, the export's table names. They compute
+ * nothing from a store, a model or a device.
+ */
+const FORMATTING_MODULES: ReadonlySet<string> = new Set([
+  'fsm/index.ts',
+  'report/describe.ts',
+  'report/export-schema.ts',
+  'report/outcome-stats.ts',
+  'report/stats-tables.ts',
+  'report/table-format.ts',
+]);
+
+/** Whether a command (`src/cli/commands/*`) may import `toFile` for its values: the CLI parses argv, calls a use case and formats. */
+export function commandMayImport(toFile: string): boolean {
+  return ['app', 'cli'].includes(layerOf(toFile)) || FORMATTING_MODULES.has(toFile);
 }
 
 /** The top-level folder of a path relative to `src/` (`(index)` for files at the root). */

@@ -17,14 +17,11 @@
  * for it, so that its greeting is not lost.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { QemuProcess } from '../qemu/guest/qemu-process.js';
+import type { QemuProcess } from '../qemu/guest/qemu-process.js';
 import type { KernelLab, LabTools } from './kernel-lab.js';
 import { GUEST_QEMU, GUEST_QEMU_DATA, qemu10GuestFiles, type Qemu10 } from './qemu10-lab.js';
-import { connectSocket, labInitPrologue, labInitramfs } from './vfio-guest.js';
+import { bootLabGuest, connectSocket, labInitPrologue, labInitramfs } from './vfio-guest.js';
 
 export const QEMU10_READY_MARKER = 'qemu10-lab: ready';
 
@@ -84,45 +81,28 @@ export interface Qemu10Guest {
 /** Boots the guest (outer TCG, 2 GiB, 2 vCPUs) with QEMU 10 in its initramfs. */
 type Qemu10GuestOptions = { tools: LabTools; lab: KernelLab; qemu: Qemu10; bootTimeoutMs?: number };
 
-/**
- * Boots the guest, once more if it died before it was ready: on a loaded 2-core host a 2-vCPU
- * TCG guest now and then oopses at boot (an `int3` while the kernel patches its own text), which
- * says nothing about what the suite tests. A second death, or a timeout, fails.
- */
+/** Boots the guest (see {@link bootLabGuest}: once more if it dies before it is ready) and connects to its control port. */
 export async function startQemu10Guest(o: Qemu10GuestOptions): Promise<Qemu10Guest> {
-  try {
-    return await bootQemu10Guest(o);
-  } catch (e) {
-    if (!(e instanceof Error && / exited \(code /.test(e.message))) throw e;
-    process.stderr.write(`qemu10-lab: the guest died before it was ready, booting it again (${e.message.split('\n')[0]})\n`);
-    return bootQemu10Guest(o);
-  }
-}
-
-async function bootQemu10Guest(o: Qemu10GuestOptions): Promise<Qemu10Guest> {
-  const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-qemu10-'));
-  const initrd = join(dir, 'initramfs.cpio');
-  const uuids: [string, string] = [randomUUID(), randomUUID()];
-  writeFileSync(initrd, labInitramfs(o.tools.busybox, o.lab, labInitPrologue(o.lab) + initTail(uuids), await qemu10GuestFiles(o.qemu)));
-  const sockets = Object.fromEntries(PORTS.map((p) => [p, join(dir, `${p}.sock`)])) as Record<PortName, string>;
-  const portArgs = PORTS.flatMap((p) => ['-chardev', `socket,id=${p},path=${sockets[p]},server=on,wait=off`, '-device', `virtserialport,chardev=${p},name=${p}`]);
-  const proc = QemuProcess.spawn('qemu10-lab', o.tools.qemu, [
-    '-accel', 'tcg', '-machine', 'q35', '-m', '2048', '-smp', '2',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', o.lab.vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 panic=-1 quiet',
-    '-device', 'virtio-serial-pci',
-    ...portArgs,
-  ]);
+  const guest = await bootLabGuest({
+    name: 'qemu10-lab',
+    tools: o.tools,
+    lab: o.lab,
+    // Fresh mdev UUIDs for each boot.
+    initramfs: async () => labInitramfs(o.tools.busybox, o.lab, labInitPrologue(o.lab) + initTail([randomUUID(), randomUUID()]), await qemu10GuestFiles(o.qemu)),
+    ports: PORTS,
+    memMiB: 2048,
+    smp: 2,
+    readyMarker: QEMU10_READY_MARKER,
+    bootTimeoutMs: o.bootTimeoutMs ?? 300_000,
+  });
+  const sockets = guest.sockets as Record<PortName, string>;
   let ctl: Socket | undefined;
   const stop = async (): Promise<void> => {
     ctl?.destroy();
-    await proc.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await guest.stop();
   };
   try {
-    const bootMs = await proc.waitForConsole(QEMU10_READY_MARKER, o.bootTimeoutMs ?? 300_000);
-    const c = await connectSocket(sockets.ctl, proc);
+    const c = await connectSocket(sockets.ctl, guest.process);
     ctl = c;
     c.setEncoding('utf8');
     let buf = '';
@@ -142,7 +122,7 @@ async function bootQemu10Guest(o: Qemu10GuestOptions): Promise<Qemu10Guest> {
         waiting.push({ role, resolve });
         c.write(`${role}\n`);
       });
-    return { process: proc, sockets, bootMs, start, stop };
+    return { process: guest.process, sockets, bootMs: guest.bootMs, start, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { migrationToRecords, parseQmpLog } from '../../src/qemu/qmp-log.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/files/model-file.js';
 import { compileModel } from '../../src/estimators/compile.js';
 import { fitModel } from '../../src/estimators/fit.js';
 import { buildPriors } from '../../src/estimators/priors.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/files/model-file.js';
 import { loadedModel } from '../../src/server/model-state.js';
 import type { RunningService } from '../../src/server/start.js';
 import { skipWithout } from '../helpers/ci.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decide } from '../../src/governor/decide.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/files/model-file.js';
 import { parseDecideParams } from '../../src/server/decide-params.js';
 import { loadedModel } from '../../src/server/model-state.js';
 import { PROTOCOL_VERSION } from '../../src/server/protocol.js';

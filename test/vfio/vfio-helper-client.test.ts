@@ -41,6 +41,28 @@ describe('VfioHelperClient', () => {
     await client.close();
   });
 
+  it('reads a reply split across chunks and one with a multi-byte character cut between them', async () => {
+    const toHelper = new PassThrough();
+    const fromHelper = new PassThrough();
+    const client = new VfioHelperClient(Duplex.from({ readable: fromHelper, writable: toHelper }));
+    const reply = client.request('hello');
+    const bytes = Buffer.from(`${JSON.stringify({ id: 1, ok: true, t0Ns: 1, ns: 2, name: 'mtty-é' })}\r\n`, 'utf8');
+    const cut = bytes.indexOf(0xc3) + 1; // inside 'é'
+    fromHelper.write(bytes.subarray(0, cut));
+    fromHelper.write(bytes.subarray(cut));
+    expect((await reply)['name']).toBe('mtty-é');
+    await client.close();
+  });
+
+  it('fails pending requests with E2BIG on a reply line over 4 MiB, without holding it', async () => {
+    const fromHelper = new PassThrough();
+    const client = new VfioHelperClient(Duplex.from({ readable: fromHelper, writable: new PassThrough() }));
+    const pending = client.request('hello').catch((x: unknown) => x);
+    fromHelper.write(Buffer.alloc(4 * 1024 * 1024 + 1, 0x61));
+    expect(((await pending) as HelperError).code).toBe('E2BIG');
+    await client.close();
+  });
+
   it('fails pending requests when the helper goes away', async () => {
     const stream = fakeHelper(() => undefined);
     const client = new VfioHelperClient(stream);

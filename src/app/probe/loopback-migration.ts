@@ -24,6 +24,7 @@ import type { SetStateResult } from '../../governor/set-state-types.js';
 import type { CompiledModel } from '../../estimators/compile.js';
 import type { FittedModel } from '../../estimators/types.js';
 import type { RecordSink } from '../../records/records.js';
+import { hasStringCode } from '../../json/guards.js';
 
 /** A device whose migration data fd can be read and written (`VfioDevice`). */
 export interface StreamDevice extends MigrationDevice {
@@ -93,7 +94,7 @@ class CycleError extends Error {
 
 function failureOf(phase: CycleFailure['phase'], e: unknown): CycleError {
   if (e instanceof CycleError) return e;
-  const code = typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : 'EUNKNOWN';
+  const code = hasStringCode(e) ? e.code : 'EUNKNOWN';
   return new CycleError(phase, code, e instanceof Error ? e.message : String(e));
 }
 

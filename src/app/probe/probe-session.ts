@@ -8,6 +8,7 @@ import { HelperError, VfioHelperClient } from '../../vfio/vfio-helper-client.js'
 import { VfioDevice, type VfioObservation } from '../../vfio/vfio-device.js';
 import { MigState, flagsName, stateName } from '../../fsm/index.js';
 import type { FittedModel } from '../../estimators/types.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../files/model-file.js';
 import { openStore } from '../../store/store.js';
 import { RecordingPipeline } from '../../telemetry/pipeline.js';
 import type { CycleResult } from './loopback-migration.js';
@@ -97,6 +98,12 @@ async function openChecked(client: VfioHelperClient, dev: string, role: string, 
     if (e instanceof HelperError) throw new ProbeError('E_DEVICE_UNAVAILABLE', `${role} ${dev}: ${why(e.code)} (${e.message})`, e.code);
     throw e;
   }
+}
+
+/** {@link probeSession} with the priors read from a model file (default: the package's priors). */
+export function probeDevice(o: Omit<ProbeSessionOptions, 'priors'> & { readonly priors?: string | undefined }): Promise<ProbeSessionReport> {
+  const { priors, ...rest } = o;
+  return probeSession({ ...rest, priors: loadModel(priors ?? DEFAULT_PRIORS_FILE) });
 }
 
 /** Opens both devices, checks them, runs the cycles; closes everything it opened. */

@@ -25,6 +25,7 @@ import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
 import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
 import { lineQemuVersion } from '../../qemu/qemu-version.js';
 import { addVfioAnnotation, emptyVfioLog, vfioAnnotationLine, type VfioLog, type VfioSide } from '../../qemu/vfio-records.js';
+import { isJsonObject, type JsonObject } from '../../json/guards.js';
 
 /** Where the recorder is in the migration it follows. */
 export type RecorderPhase = 'waiting' | 'recording' | 'ended';
@@ -47,12 +48,6 @@ export interface WatchRecorderOptions {
   readonly source: string;
   /** Receives every kept line (no terminator): the form-1 wire log. */
   readonly writeLine?: (line: string) => void;
-}
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** See the module comment. */
@@ -103,7 +98,7 @@ export class WatchRecorder {
     if (w.kind === 'greeting') {
       this.keep(line);
       // As the importer: a greeting dates what follows with its QEMU's version.
-      const version = lineQemuVersion(JSON.parse(line) as Json);
+      const version = lineQemuVersion(JSON.parse(line) as JsonObject);
       if (version !== undefined) this.pushStack('source', version);
       return { kind: 'other' };
     }
@@ -187,8 +182,8 @@ export class WatchRecorder {
   }
 
   private onParameters(line: string): RecordedLine {
-    const r = (JSON.parse(line) as Json)['return'];
-    const limit = isObject(r) && typeof r['downtime-limit'] === 'number' ? r['downtime-limit'] : undefined;
+    const r = (JSON.parse(line) as JsonObject)['return'];
+    const limit = isJsonObject(r) && typeof r['downtime-limit'] === 'number' ? r['downtime-limit'] : undefined;
     this.keep(line);
     if (limit !== undefined) {
       // As the importer: the latest limit applies to the migration until it ends.
@@ -200,8 +195,8 @@ export class WatchRecorder {
 
   private onPoll(line: string): RecordedLine {
     // The log line, parsed once: its `"ts"` is the time the importer reads from it.
-    const v = JSON.parse(line) as Json;
-    const read = isObject(v['return']) && 'status' in v['return'] ? readQueryMigrate(v['return'], Number(v['ts']) * 1000, this.lines + 1) : { poll: undefined };
+    const v = JSON.parse(line) as JsonObject;
+    const read = isJsonObject(v['return']) && 'status' in v['return'] ? readQueryMigrate(v['return'], Number(v['ts']) * 1000, this.lines + 1) : { poll: undefined };
     // A reply QEMU's schema would not allow is for the caller to report.
     if ('error' in read) throw new QmpProtocolError(this.options.source, `query-migrate reply: ${read.error}`, line);
     const typed = read.poll;

@@ -22,6 +22,7 @@ import type { DeviceSnapshot } from '../../governor/types.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import { decisionModelOf, discoverVfioDevices, type VfioDeviceInfo } from '../../qemu/vfio-devices.js';
 import { VfioStateTracker, vfioStateEvent } from '../../qemu/vfio-events.js';
+import { LineSplitter } from '../../qemu/qmp-framing.js';
 import { vfioAnnotationLine, type VfioSide } from '../../qemu/vfio-records.js';
 import { parseVfioTraceLine, VFIO_TRACE_EVENTS, VfioTraceTracker } from '../../qemu/vfio-trace.js';
 
@@ -33,10 +34,23 @@ export interface VfioTraceOptions {
   readonly readPath?: string;
 }
 
+/** A trace line longer than this is no trace event of ours: dropped (the sizes stay unknown). */
+const MAX_TRACE_LINE_BYTES = 1024 * 1024;
+
+/** The whole lines `chunk` completes (blank ones skipped); a line over the limit is dropped. */
+function splitLines(splitter: LineSplitter, chunk: Buffer): string[] {
+  try {
+    return splitter.push(chunk);
+  } catch {
+    splitter.reset(); // RangeError: an over-long line
+    return [];
+  }
+}
+
 /** Reads what was appended to a file since the last call, whole lines only. */
 export class FileTail {
   private offset = 0;
-  private partial = '';
+  private readonly splitter = new LineSplitter(MAX_TRACE_LINE_BYTES);
 
   constructor(private readonly path: string) {}
 
@@ -54,10 +68,7 @@ export class FileTail {
       const buf = Buffer.alloc(Math.max(0, size - this.offset));
       const n = buf.length === 0 ? 0 : readSync(fd, buf, 0, buf.length, this.offset);
       this.offset += n;
-      const text = this.partial + buf.subarray(0, n).toString('utf8');
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      return lines.filter((l) => l.length > 0);
+      return splitLines(this.splitter, buf.subarray(0, n));
     } finally {
       closeSync(fd);
     }
@@ -69,17 +80,14 @@ export class FileTail {
  * port whose host end is that socket), buffered between reads.
  */
 export class SocketTail {
-  private partial = '';
+  private readonly splitter = new LineSplitter(MAX_TRACE_LINE_BYTES);
   private readonly lines: string[] = [];
   private readonly socket: Socket;
 
   constructor(path: string) {
     this.socket = connect(path);
-    this.socket.setEncoding('utf8');
-    this.socket.on('data', (chunk: string) => {
-      const parts = (this.partial + chunk).split('\n');
-      this.partial = parts.pop() ?? '';
-      for (const l of parts) if (l.length > 0) this.lines.push(l.replace(/\r$/, ''));
+    this.socket.on('data', (chunk: Buffer) => {
+      for (const l of splitLines(this.splitter, chunk)) this.lines.push(l);
     });
     this.socket.on('error', () => undefined); // a trace that cannot be read leaves the sizes unknown
   }

@@ -3,14 +3,13 @@
  * cross-validation over migrations, next to QEMU's own `expected-downtime` and the naive
  * remaining-bytes / pre-copy-bandwidth rule.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { crossValidate, type EvalReport } from '../../estimators/cross-validate.js';
-import { crossValidateTotalTime, type TotalTimeEvalReport } from '../../estimators/total-time-eval.js';
-import type { FittedModel } from '../../estimators/types.js';
-import { qmpEvalInput, type ExcludedMigration } from '../../qemu/qmp-eval.js';
+import { evaluateQmpFiles, MIN_EVAL_MIGRATIONS } from '../../app/eval.js';
+import type { EvalReport } from '../../estimators/cross-validate.js';
+import type { TotalTimeEvalReport } from '../../estimators/total-time-eval.js';
+import type { ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 
 const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
                      [--priors <file> | --no-priors] [--runs] [--json]
@@ -61,7 +60,7 @@ interface EvalArgs {
   readonly given: readonly string[];
   readonly alpha: number;
   readonly folds: 'loo' | number;
-  readonly priors: string | undefined;
+  readonly priors: string | null | undefined;
   readonly runs: boolean;
   readonly json: boolean;
 }
@@ -90,7 +89,7 @@ function parse(argv: readonly string[], io: CliIo): EvalArgs {
     given: parsed.positionals,
     alpha,
     folds,
-    priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    priors: v['no-priors'] ? null : v.priors === undefined ? undefined : resolve(io.cwd, v.priors),
     runs: v.runs,
     json: v.json,
   };
@@ -192,8 +191,7 @@ function textReport(r: EvalReport, t: TotalTimeEvalReport, excluded: readonly Ex
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
   const files = args.paths.flatMap((p, i) => qmpFiles(p, args.given[i] ?? p));
-  const priors: FittedModel | undefined = args.priors === undefined ? undefined : loadModel(args.priors);
-  const input = qmpEvalInput(files.map((file) => ({ file, text: readFileSync(file, 'utf8') })));
+  const { input, evaluated } = evaluateQmpFiles({ files, priors: args.priors, alpha: args.alpha, folds: args.folds });
   if (input.errors.length > 0) {
     io.stderr.write(`vfio-sla eval: ${input.errors.length} unreadable line${input.errors.length === 1 ? '' : 's'} skipped, first: ` +
       `${input.errors.slice(0, 3).map((e) => `${e.file}:${e.line}: ${e.reason}`).join('; ')}\n`);
@@ -202,12 +200,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     for (const c of input.collisions) io.stderr.write(`vfio-sla eval: ${c.file}:${c.line}: ${c.reason}\n`);
     return 1;
   }
-  if (input.cases.length < 2) {
-    io.stderr.write(`vfio-sla eval: ${input.cases.length} usable pre-copy migration(s) in ${files.length} file(s); need at least 2\n`);
+  if (evaluated === undefined) {
+    io.stderr.write(`vfio-sla eval: ${input.cases.length} usable pre-copy migration(s) in ${files.length} file(s); need at least ${MIN_EVAL_MIGRATIONS}\n`);
     return 1;
   }
-  const report = crossValidate(input.cases, priors, { alpha: args.alpha, folds: args.folds });
-  const total = crossValidateTotalTime(input.cases, args.alpha, args.folds);
+  const { blackout: report, totalTime: total } = evaluated;
   io.stdout.write(args.json ? `${JSON.stringify(evalJson(report, total, input.excluded, args.runs), null, 2)}\n` : `${textReport(report, total, input.excluded, args)}\n`);
   return 0;
 }

@@ -4,11 +4,9 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { existingDb, parseOptions } from '../analysis-options.js';
+import { exportStore } from '../../app/export.js';
+import { existingDb, parseOptions, sinceOption } from '../analysis-options.js';
 import { EXPORT_TABLES } from '../../report/export-schema.js';
-import { parseTimeSpec } from '../../report/since.js';
-import { storeDateRange } from '../../store/date-range.js';
-import { openStore } from '../../store/store.js';
 import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
@@ -63,32 +61,24 @@ function parse(argv: readonly string[], io: CliIo): ExportArgs {
   });
   if (v.out === undefined) throw new UsageError('--out <dir> is required');
   if (v.host !== undefined && v.host.trim() === '') throw new UsageError(`--host must name the host, got '${v.host}'`);
-  let sinceMs: number | undefined;
-  if (v.since !== undefined) {
-    try {
-      sinceMs = parseTimeSpec(v.since, Date.now());
-    } catch (e) {
-      throw new UsageError(`--since: ${(e as Error).message}`);
-    }
-  }
+  const sinceMs = sinceOption(v.since, Date.now());
   return { out: resolve(io.cwd, v.out), db: existingDb(v.db, io.cwd), host: v.host ?? hostname(), sinceMs, json: v.json };
 }
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  // DuckDB's native library loads only when exporting, not on every CLI start.
-  const { exportParquet } = await import('../../report/export-parquet.js');
-  const store = openStore(args.db, { readonly: true });
   const progress = createProgress(io.stderr, io.env, { label: 'export: rows', total: 0 });
   try {
-    const summary = await exportParquet(store, args.out, {
+    const { storeRange, ...summary } = await exportStore({
+      db: args.db,
+      out: args.out,
       host: args.host,
-      ...(args.sinceMs === undefined ? {} : { sinceMs: args.sinceMs }),
-      ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
+      sinceMs: args.sinceMs,
+      onProgress: progress.active ? (done: number, total: number) => progress.update(done, total) : undefined,
     });
     progress.finish();
-    if (summary.migrations === 0) {
-      io.stderr.write(`vfio-sla export: ${nothingMatched(args.sinceMs === undefined ? {} : { sinceMs: args.sinceMs }, storeDateRange(store))}\n`);
+    if (storeRange !== undefined) {
+      io.stderr.write(`vfio-sla export: ${nothingMatched(args.sinceMs === undefined ? {} : { sinceMs: args.sinceMs }, storeRange)}\n`);
     }
     if (summary.outOfRange.length > 0) {
       io.stderr.write(
@@ -106,7 +96,6 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   } finally {
     progress.finish();
-    store.close();
   }
 }
 

@@ -5,16 +5,10 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { fitModel } from '../../estimators/fit.js';
-import { FitInput } from '../../estimators/fit-input.js';
-import { MigrationCollector } from '../../estimators/migrations.js';
+import { fitModelFile } from '../../app/fit.js';
 import type { FittedModel } from '../../estimators/types.js';
-import { openStore } from '../../store/store.js';
-import { assertFileTarget } from '../../files/output-target.js';
-import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { dbOption, NOTHING_TO_READ } from '../analysis-options.js';
-import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../../app/model-file.js';
-import { collectStore } from '../../store/store-records.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
                     [--name <name>] [--exclude <id-prefix>]... [--include-simulated] [--folds <k>]
@@ -58,7 +52,8 @@ interface FitArgs {
   readonly db: string;
   /** A Parquet export directory to fit from instead of `db`. */
   readonly parquet: string | undefined;
-  readonly priors: string | undefined;
+  /** `null`: --no-priors; undefined: the package's priors. */
+  readonly priors: string | null | undefined;
   readonly name: string;
   readonly exclude: readonly string[];
   readonly includeSimulated: boolean;
@@ -92,12 +87,11 @@ function parse(argv: readonly string[], io: CliIo): FitArgs {
   const db = dbOption(v.db, io.cwd, NOTHING_TO_READ);
   if (parquet === undefined && !existsSync(db)) throw new UsageError(`--db: no database at '${v.db ?? db}' (import telemetry first: vfio-sla import)`);
   const out = resolve(io.cwd, v.out);
-  assertFileTarget(out, '--out'); // before fitting, not after
   return {
     out,
     db,
     parquet,
-    priors: v['no-priors'] ? undefined : v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    priors: v['no-priors'] ? null : v.priors === undefined ? undefined : resolve(io.cwd, v.priors),
     name: v.name ?? basename(out).replace(/\.json$/, ''),
     exclude: v.exclude,
     includeSimulated: v['include-simulated'],
@@ -133,35 +127,8 @@ function stackGroups(model: FittedModel): { byStack?: Record<string, number> } {
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  const priors = args.priors === undefined ? undefined : loadModel(args.priors);
-  const input = new FitInput(args);
-  const keep = (id: string): boolean => input.keep(id);
-  const fitOptions = (source: string) => ({
-    name: args.name,
-    fittedAt: new Date().toISOString(),
-    provenance: `${source}: ${input.describe()}`,
-    folds: args.folds,
-  });
-  let model: FittedModel;
-  if (args.parquet !== undefined) {
-    // DuckDB's native library loads only for a Parquet fit, not on every CLI start.
-    const { parquetRecords } = await import('../../report/parquet-records.js');
-    const collector = new MigrationCollector();
-    for await (const r of parquetRecords(args.parquet)) if (keep(r.migrationId)) collector.add(r);
-    model = fitModel(collector, priors, fitOptions(`parquet ${args.parquet}`));
-  } else {
-    const store = openStore(args.db, { readonly: true });
-    try {
-      model = fitModel(collectStore(store, keep), priors, fitOptions(`store ${args.db}`));
-    } finally {
-      store.close();
-    }
-  }
-  if (input.real + input.simulated === 0 && input.simulatedLeftOut > 0) {
-    throw new UsageError(`nothing to fit: ${args.parquet ?? args.db} holds only simulated migrations (${input.describe()})`);
-  }
-  saveModel(args.out, model);
-  const s: Record<string, unknown> = { ...modelSummary(model, args.out), fittedOn: { real: input.real, simulated: input.simulated, simulatedLeftOut: input.simulatedLeftOut, excluded: input.excluded } };
+  const { model, fittedOn, described } = await fitModelFile(args);
+  const s: Record<string, unknown> = { ...modelSummary(model, args.out), fittedOn };
   if (args.json) {
     io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
   } else {
@@ -170,7 +137,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       `wrote ${args.out}: ${String(s['arcsFitted'])} of ${String(s['arcs'])} arcs fitted from ${String(s['arcSamples'])} samples, ` +
         `${model.fixed.n} blackouts (link ${rate}, fixed ${model.fixed.medianMs.toFixed(1)} ms), ` +
         `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n` +
-        `fitted on ${input.describe()}\n`,
+        `fitted on ${described}\n`,
     );
     const groups = stackGroups(model).byStack;
     if (groups !== undefined) {

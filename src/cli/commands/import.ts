@@ -5,13 +5,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { tagTransferLinks } from '../../store/link-tags.js';
-import { storedRunConflict } from '../../store/run-identity.js';
-import { openStore } from '../../store/store.js';
-import { StoreFaultError } from '../../telemetry/errors.js';
-import { importFiles, type ImportSummary } from '../../app/import-files.js';
-import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
+import type { ImportSummary } from '../../app/import-files.js';
+import { importIntoStore, MAX_LINK_NAME_LENGTH } from '../../app/import-store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { dbOption, IN_MEMORY_DB } from '../analysis-options.js';
 import { visible } from '../../report/table-format.js';
@@ -128,62 +123,23 @@ function textSummary(s: ImportSummary, db: string, tagging: LinkTagging | undefi
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  const store = openStore(args.db);
-  const pipeline = new RecordingPipeline(store);
-  const abort = new AbortController();
-  let giveUp: NodeJS.Timeout | undefined;
-  let faultShown = false;
-  let corrupt = false;
-  const sub = pipeline.errors$.subscribe((e) => {
-    if (!(e instanceof StoreFaultError)) return;
-    if (e.corrupt) {
-      // Waiting will not mend the file: stop now, write nothing more into it.
-      if (!corrupt) io.stderr.write(`vfio-sla import: ${args.db}: ${e.message}\n`);
-      corrupt = true;
-      abort.abort();
-      return;
-    }
-    if (!faultShown) io.stderr.write(`vfio-sla import: ${e.message}\n`);
-    faultShown = true;
-    giveUp ??= setTimeout(() => abort.abort(), args.retryForMs);
-  });
-  const ackSub = pipeline.acks$.subscribe(() => {
-    if (giveUp === undefined) return;
-    clearTimeout(giveUp);
-    giveUp = undefined;
-    if (faultShown) io.stderr.write('vfio-sla import: database available again, continuing\n');
-    faultShown = false;
-  });
   const progress = createProgress(io.stderr, io.env, { label: 'import', total: 0, unit: 'bytes' });
-  let summary: ImportSummary;
-  let closeError: Error | undefined;
-  let tagging: LinkTagging | undefined;
+  let done: Awaited<ReturnType<typeof importIntoStore>>;
   try {
-    summary = await importFiles(args.files, pipeline, {
+    done = await importIntoStore({
+      files: args.files,
+      db: args.db,
       maxErrors: args.maxErrors,
-      signal: abort.signal,
-      storedRunConflict: (id, records) => storedRunConflict(store, id, records),
-      onProgress: (done, total) => progress.update(done, total),
+      retryForMs: args.retryForMs,
+      link: args.link,
+      onProgress: (bytes, total) => progress.update(bytes, total),
+      onStoreFault: (e) => io.stderr.write(e.corrupt ? `vfio-sla import: ${args.db}: ${e.message}\n` : `vfio-sla import: ${e.message}\n`),
+      onStoreBack: () => io.stderr.write('vfio-sla import: database available again, continuing\n'),
     });
   } finally {
     progress.finish();
-    try {
-      await pipeline.close({ timeoutMs: abort.signal.aborted ? 0 : args.retryForMs });
-    } catch (e) {
-      closeError = e as Error;
-    }
-    clearTimeout(giveUp);
-    sub.unsubscribe();
-    ackSub.unsubscribe();
-    // Tag once everything is committed, so the transfers just imported are there to tag.
-    try {
-      if (args.link !== undefined && closeError === undefined) tagging = { link: args.link, linkTagged: tagTransferLinks(store, args.files, args.link) };
-    } catch (e) {
-      closeError = e as Error;
-    } finally {
-      store.close();
-    }
   }
+  const { summary, tagging, closeError } = done;
   if (args.json) {
     io.stdout.write(`${JSON.stringify({ db: args.db, ...summary, ...tagging, ...(closeError ? { error: closeError.message } : {}) }, null, 2)}\n`);
   } else {

@@ -5,13 +5,12 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ProbeError, probeSession, type HelperEndpoint } from '../../app/probe/probe-session.js';
+import { ProbeError, probeDevice, type HelperEndpoint } from '../../app/probe/probe-session.js';
 import type { ProbeReport } from '../../app/probe/probe.js';
 import { conformanceTable } from '../../app/probe/fsm-conformance.js';
 import { MigState, stateName } from '../../fsm/index.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { dbOption } from '../analysis-options.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
 import { parseDuration } from '../units.js';
 
 /** Exit statuses, as the help text lists them. */
@@ -70,7 +69,7 @@ interface ProbeArgs {
   readonly cycles: number;
   readonly deadlineMs: number;
   readonly db: string;
-  readonly priors: string;
+  readonly priors: string | undefined;
   readonly priorFrom: string | undefined;
   readonly conformance: boolean;
   readonly json: boolean;
@@ -111,7 +110,7 @@ function parse(argv: readonly string[], io: CliIo): ProbeArgs {
     cycles,
     deadlineMs,
     db,
-    priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
+    priors: v.priors === undefined ? undefined : resolve(io.cwd, v.priors),
     priorFrom: v['prior-from'],
     conformance: v.conformance,
     json: v.json,
@@ -143,10 +142,9 @@ export function formatProbeReport(r: ProbeReport): string {
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  const priors = loadModel(args.priors);
-  let report: Awaited<ReturnType<typeof probeSession>>;
+  let report: Awaited<ReturnType<typeof probeDevice>>;
   try {
-    report = await probeSession({
+    report = await probeDevice({
       helper: args.helper,
       device: args.device,
       destination: args.destination,
@@ -154,7 +152,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       cycles: args.cycles,
       deadlineMs: args.deadlineMs,
       dbPath: args.db,
-      priors,
+      priors: args.priors,
       ...(args.priorFrom === undefined ? {} : { priorFrom: args.priorFrom }),
       conformance: args.conformance,
     });

@@ -5,8 +5,7 @@
 import { resolve } from 'node:path';
 import type { ReportOptions } from '../../report/build-report.js';
 import { countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
-import { storeDateRange } from '../../store/date-range.js';
-import { openStore } from '../../store/store.js';
+import { writeDbReport } from '../../app/analyse.js';
 import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
@@ -80,18 +79,15 @@ function parse(argv: readonly string[], io: CliIo): ReportArgs {
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  // Vega and Vega-Lite load only when a report is built, not on every CLI start.
-  const { writeReport } = await import('../../report/build-report.js');
-  const store = openStore(args.db, { readonly: true });
   const progress = createProgress(io.stderr, io.env, { label: 'report: arcs', total: 0 });
   try {
-    const summary = await writeReport(store, args.out, {
+    const { summary, storeRange } = await writeDbReport(args.db, args.out, {
       ...args.options,
       ...(progress.active ? { onProgress: (done: number, total: number) => progress.update(done, total) } : {}),
     });
     progress.finish();
     for (const w of summary.warnings) io.stderr.write(`vfio-sla report: ${w}\n`);
-    if (summary.arcs === 0 && summary.outcomes === 0) io.stderr.write(`vfio-sla report: ${nothingMatched(args.options.filter ?? {}, storeDateRange(store))}\n`);
+    if (storeRange !== undefined) io.stderr.write(`vfio-sla report: ${nothingMatched(args.options.filter ?? {}, storeRange)}\n`);
     if (args.json) {
       io.stdout.write(`${JSON.stringify({ out: args.out, db: args.db, ...summary }, null, 2)}\n`);
     } else {
@@ -103,7 +99,6 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   } finally {
     progress.finish();
-    store.close();
   }
 }
 

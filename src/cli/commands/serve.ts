@@ -5,13 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MAX_SOCKET_PATH_BYTES, clearStaleSocket } from '../../server/socket-file.js';
-import { resolveGroup } from '../../server/group.js';
-import { DEFAULT_MAX_CONNECTIONS } from '../../server/server.js';
-import { initialModel, startService } from '../../server/start.js';
-import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { DEFAULT_MAX_CONNECTIONS, MAX_SOCKET_PATH_BYTES, serveUntil } from '../../app/serve.js';
 import { dbOption } from '../analysis-options.js';
-import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 
 const HELP = `Usage: vfio-sla serve --socket <path> [--db <path> | --no-db] [--model <file>]
                       [--priors <file>] [--group <name|gid>] [--alpha <a>] [--max-connections <n>]
@@ -62,8 +58,8 @@ interface ServeArgs {
   readonly socket: string;
   readonly db: string | null;
   readonly model: string | undefined;
-  readonly priors: string;
-  readonly gid: number | undefined;
+  readonly priors: string | undefined;
+  readonly group: string | undefined;
   readonly alpha: number;
   readonly maxConnections: number;
   readonly abortWithoutModel: boolean;
@@ -98,8 +94,8 @@ function parse(argv: readonly string[], io: CliIo): ServeArgs {
     socket,
     db: v['no-db'] ? null : dbOption(v.db, io.cwd, 'would lose every record when the service stops, and fit runs in a worker that cannot see it; --no-db serves without a store'),
     model,
-    priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
-    gid: v.group === undefined ? undefined : resolveGroup(v.group),
+    priors: v.priors === undefined ? undefined : resolve(io.cwd, v.priors),
+    group: v.group,
     alpha,
     maxConnections,
     abortWithoutModel: v['abort-without-model'],
@@ -129,55 +125,11 @@ export async function serve(argv: readonly string[], io: CliIo, stop?: Promise<s
   const args = parse(argv, io);
   const signals = stop === undefined ? stopSignals() : { stopped: stop, dispose: () => undefined };
   try {
-    return await serveUntil(args, io, signals.stopped);
+    const end = await serveUntil({ ...args, stop: signals.stopped, log: (line) => void io.stderr.write(`vfio-sla serve: ${line}\n`) });
+    return end === 'drain-failed' ? 1 : 0;
   } finally {
     signals.dispose();
   }
-}
-
-async function serveUntil(args: ServeArgs, io: CliIo, stop: Promise<string>): Promise<number> {
-  const say = (line: string): void => void io.stderr.write(`vfio-sla serve: ${line}\n`);
-  await clearStaleSocket(args.socket); // fail fast, before a possibly long start-up fit
-  // A stop during the start-up fit ends the fit (its worker is terminated) and the process.
-  const startUp = new AbortController();
-  void stop.then(() => startUp.abort());
-  if (args.model === undefined && args.db !== null && existsSync(args.db)) say(`fitting the model from ${args.db}...`);
-  let model;
-  try {
-    model = await initialModel({ modelPath: args.model, dbPath: args.db, priorsPath: args.priors, signal: startUp.signal });
-  } catch (e) {
-    if ((e as { code?: unknown }).code !== 'E_SHUTTING_DOWN') throw e;
-    say(`${await stop} during start-up: stopped before serving`);
-    return 0;
-  }
-  const running = await startService({
-    socketPath: args.socket,
-    gid: args.gid,
-    maxConnections: args.maxConnections,
-    model,
-    dbPath: args.db,
-    priorsPath: args.priors,
-    defaultAlpha: args.alpha,
-    abortWithoutModel: args.abortWithoutModel,
-    log: say,
-  });
-  const mode = running.server.socket.mode.toString(8).padStart(4, '0');
-  const from = model.source === 'priors' ? 'priors only (no --model, no telemetry to fit)' : model.source === 'file' ? model.path : 'fitted from the database';
-  say(`listening on ${args.socket} (mode ${mode}${args.gid === undefined ? '' : `, gid ${args.gid}`}); model '${model.fitted.name}': ${String(from)}; db ${args.db ?? 'none'}; pid ${process.pid}`);
-  const shares = running.server.peerShares;
-  if (!shares.enabled) say(`${shares.reason}; the ${args.maxConnections} connections are shared by all`);
-  const signal = await stop;
-  say(`${signal}: draining`);
-  try {
-    await running.close();
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    say(`${err.code ?? 'ERROR'}: ${err.message}`);
-    return 1;
-  }
-  const stats = running.service.recordStats;
-  say(`stopped${stats === undefined ? '' : `; committed ${stats.accepted} records and ${stats.rejected} rejects`}`);
-  return 0;
 }
 
 export const serveCommand: Command = {

@@ -2,14 +2,13 @@
  * `vfio-sla stats`: latency per (device model, arc), outcomes per policy, and per migration the
  * predicted bound against the actual blackout — as terminal tables, JSON, CSV or Markdown.
  */
-import { analyseStore, type StoreAnalysis } from '../../report/analyse.js';
+import { analyseDb } from '../../app/analyse.js';
+import type { StoreAnalysis } from '../../report/analyse.js';
 import { choiceOption, countOption, existingDb, filterFromOptions, FILTER_OPTION_SPECS, parseOptions } from '../analysis-options.js';
 import { filterParts, nothingMatched } from '../../report/describe.js';
 import { worstOutcomes } from '../../report/outcome-stats.js';
 import { ARC_COLUMNS, ATTEMPT_COLUMNS, OUTCOME_COLUMNS, POLICY_COLUMNS } from '../../report/stats-tables.js';
 import { renderTable, type TextFormat } from '../../report/table-format.js';
-import { storeDateRange } from '../../store/date-range.js';
-import { openStore } from '../../store/store.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
 
@@ -147,18 +146,15 @@ function jsonReport(args: StatsArgs, a: StoreAnalysis): string {
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  const store = openStore(args.db, { readonly: true });
   const progress = createProgress(io.stderr, io.env, { label: 'stats: arcs', total: 0 });
-  let analysis: StoreAnalysis;
-  let empty: string | undefined;
+  let found: ReturnType<typeof analyseDb>;
   try {
-    analysis = analyseStore(store, args.filter, progress.active ? { onProgress: (done, total) => progress.update(done, total) } : {});
-    if (analysis.arcs.scanned === 0 && analysis.outcomes.length === 0) empty = nothingMatched(args.filter, storeDateRange(store));
+    found = analyseDb(args.db, args.filter, progress.active ? (done, total) => progress.update(done, total) : undefined);
   } finally {
     progress.finish();
-    store.close();
   }
-  if (empty !== undefined) io.stderr.write(`vfio-sla stats: ${empty}\n`);
+  const { analysis, storeRange } = found;
+  if (storeRange !== undefined) io.stderr.write(`vfio-sla stats: ${nothingMatched(args.filter, storeRange)}\n`);
   if (args.format === 'json') io.stdout.write(jsonReport(args, analysis));
   else if (args.format === 'csv') {
     const only = args.only ?? 'arcs';

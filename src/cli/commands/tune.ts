@@ -5,16 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { compileModel } from '../../estimators/predict.js';
-import type { BlackoutDevice, FittedModel } from '../../estimators/types.js';
-import { MigFlags, MigState } from '../../fsm/index.js';
-import { defaultDbPath, iterateArcs, listMigrations, openStore, outcomes, ramProgress, sizes } from '../../store/index.js';
-import { fitWorkload } from '../../tuning/fit-workload.js';
-import { tune } from '../../tuning/tune.js';
-import type { PrecopyWorkload, Recommendation, ThrottleMechanism, TuneResult } from '../../tuning/types.js';
-import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { tuneMigration, type TuneDevice, type TuneInput, type TuneMigrationOptions } from '../../app/tune.js';
+import type { Recommendation, ThrottleMechanism, TuneResult } from '../../tuning/types.js';
 import { dbOption, NOTHING_TO_READ } from '../analysis-options.js';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../app/model-file.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from '../units.js';
 
 const HELP = `Usage: vfio-sla tune --ram <size> --dirty-rate <rate> [--bandwidth <rate>]
@@ -73,7 +67,6 @@ Examples:
   vfio-sla tune --db data/vfio-sla.db --migration Precopy_Nonconvergent_16T/mig-stats-run-1 --budget 120s`;
 
 const MECHANISMS: readonly ThrottleMechanism[] = ['none', 'auto-converge', 'dirty-limit'];
-const QEMU_MAX_BANDWIDTH = '128MiB/s';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -89,51 +82,14 @@ function positive(flag: string, text: string | undefined, parse: (t: string, f: 
   return x;
 }
 
-/** A device of model `name` as the blackout predictor takes it: flags and state from the arcs the model knows for it. */
-function deviceOf(name: string, stopCopyBytes: number, i: number, model: FittedModel, where: string): BlackoutDevice {
-  const arcs = model.arcs[name];
-  if (arcs === undefined) throw new UsageError(`${where}: device model '${name}' is not in the model (it knows: ${Object.keys(model.arcs).join(', ') || 'none'})`);
-  const has = (key: string): boolean => arcs[key] !== undefined;
-  const precopy = has('PRE_COPY_P2P>STOP_COPY') || has('PRE_COPY>STOP_COPY');
-  const p2p = has('PRE_COPY_P2P>STOP_COPY') || has('RUNNING_P2P>STOP');
-  const flags = (MigFlags.STOP_COPY | (p2p ? MigFlags.P2P : 0) | (precopy ? MigFlags.PRE_COPY : 0)) as MigFlags;
-  return { id: `dev${i}`, model: name, state: precopy ? MigState.PRE_COPY : MigState.RUNNING, flags, stopCopyBytes };
-}
-
 /** `--device <model>:<size>`. */
-function parseDevice(spec: string, i: number, model: FittedModel): BlackoutDevice {
+function parseDevice(spec: string): TuneDevice {
   const at = spec.lastIndexOf(':');
   if (at <= 0) throw new UsageError(`--device: '${spec}' is not <model>:<size> (e.g. mlx5-cx7:300MB)`);
-  return deviceOf(spec.slice(0, at), parseSize(spec.slice(at + 1), '--device'), i, model, '--device');
+  return { model: spec.slice(0, at), stopCopyBytes: parseSize(spec.slice(at + 1), '--device') };
 }
 
-interface Recorded {
-  readonly workload: PrecopyWorkload;
-  readonly devices: readonly { readonly model: string; readonly stopCopyBytes: number }[];
-  readonly deadlineMs: number | undefined;
-}
-
-/** What a recorded migration says (see --db in the help). */
-function fromStore(dbPath: string, given: string, migrationId: string, ramBytes: number | undefined): Recorded {
-  if (!existsSync(dbPath)) throw new UsageError(`--db: no database at '${given}' (import telemetry first: vfio-sla import)`);
-  const store = openStore(dbPath, { readonly: true });
-  try {
-    if (!listMigrations(store).some((m) => m.migrationId === migrationId)) {
-      throw new UsageError(`--migration: no migration '${migrationId}' in '${given}' (see: vfio-sla stats)`);
-    }
-    const workload = fitWorkload([ramProgress(store, migrationId)], ramBytes === undefined ? {} : { ramBytes });
-    const models = new Map<string, string>();
-    for (const a of iterateArcs(store, { migrationId })) models.set(a.deviceId, a.deviceModel);
-    const last = new Map<string, number>();
-    for (const s of sizes(store, migrationId)) last.set(s.deviceId, s.stopCopyBytes);
-    const devices = [...last].map(([id, stopCopyBytes]) => ({ model: models.get(id) ?? id, stopCopyBytes }));
-    return { workload, devices, deadlineMs: outcomes(store, { migrationId })[0]?.deadlineMs };
-  } finally {
-    store.close();
-  }
-}
-
-function parse(argv: readonly string[], io: CliIo): { input: Parameters<typeof tune>[0]; json: boolean } {
+function parse(argv: readonly string[], io: CliIo): { options: TuneMigrationOptions; json: boolean } {
   const parsed = parseCommandArgs(argv, {
       ram: { type: 'string' },
       'dirty-rate': { type: 'string' },
@@ -167,47 +123,41 @@ function parse(argv: readonly string[], io: CliIo): { input: Parameters<typeof t
     if (!(MECHANISMS as readonly string[]).includes(m)) throw new UsageError(`--mechanism: '${m}' is not one of ${MECHANISMS.join(', ')}`);
     return m as ThrottleMechanism;
   });
-  const modelFile = str(v, 'model') === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, str(v, 'model') as string);
-  if (str(v, 'model') !== undefined && !existsSync(modelFile)) throw new UsageError(`--model: no file '${str(v, 'model') ?? ''}'`);
-  const model = loadModel(modelFile);
+  const modelFile = str(v, 'model') === undefined ? undefined : resolve(io.cwd, str(v, 'model') as string);
+  if (modelFile !== undefined && !existsSync(modelFile)) throw new UsageError(`--model: no file '${str(v, 'model') ?? ''}'`);
 
   const ram = positive('--ram', str(v, 'ram'), parseSize);
-  let recorded: Recorded | undefined;
+  let recorded: TuneMigrationOptions['recorded'];
   if (fromDb) {
-    const given = str(v, 'db') ?? defaultDbPath(io.cwd);
-    recorded = fromStore(dbOption(given, io.cwd, NOTHING_TO_READ), given, str(v, 'migration') as string, ram);
+    const given = str(v, 'db');
+    const db = dbOption(given, io.cwd, NOTHING_TO_READ);
+    if (!existsSync(db)) throw new UsageError(`--db: no database at '${given ?? db}' (import telemetry first: vfio-sla import)`);
+    recorded = { db, dbName: given ?? db, migrationId: str(v, 'migration') as string };
   } else {
     for (const flag of ['ram', 'dirty-rate', 'deadline', 'budget']) if (str(v, flag) === undefined) throw new UsageError(`--${flag} is required (or tune a recorded migration: --db, --migration)`);
   }
-  const deadlineMs = positive('--deadline', str(v, 'deadline'), parseDuration) ?? recorded?.deadlineMs;
-  if (deadlineMs === undefined) throw new UsageError('--deadline is required: the recorded migration has no outcome to take it from');
+  const deadlineMs = positive('--deadline', str(v, 'deadline'), parseDuration);
   const budgetMs = positive('--budget', str(v, 'budget'), parseDuration);
   if (budgetMs === undefined) throw new UsageError('--budget is required');
-  const rec = recorded?.workload;
   const vcpuText = str(v, 'vcpu-dirty-rate');
-  const vcpuRates = vcpuText?.split(',').map((t) => parseRate(t.trim(), '--vcpu-dirty-rate'));
-  const devices = [
-    ...(recorded?.devices ?? []).map((d, i) => deviceOf(d.model, d.stopCopyBytes, i, model, '--migration')),
-    ...(v['device'] as string[]).map((d, i) => parseDevice(d, i + (recorded?.devices.length ?? 0), model)),
-  ];
-  const optional = <K extends string, T>(key: K, x: T | undefined): Partial<Record<K, T>> => (x === undefined ? {} : ({ [key]: x } as Record<K, T>));
-  const input = {
-    ramBytes: ram ?? rec?.ramBytes ?? 0,
-    dirtyBytesPerS: positive('--dirty-rate', str(v, 'dirty-rate'), parseRate) ?? rec?.dirtyBytesPerS ?? 0,
-    bandwidthBytesPerS: positive('--bandwidth', str(v, 'bandwidth'), parseRate) ?? rec?.bandwidthBytesPerS ?? parseRate(QEMU_MAX_BANDWIDTH, '--bandwidth'),
-    ...optional('firstPassBytes', positive('--first-pass', str(v, 'first-pass'), parseSize) ?? rec?.firstPassBytes),
-    ...optional('wwsBytes', positive('--wws', str(v, 'wws'), parseSize) ?? rec?.wwsBytes),
-    ...optional('vcpuDirtyBytesPerS', vcpuRates),
-    ...optional('vcpus', vcpus),
-    ...optional('mechanisms', mechanisms),
-    devices,
-    model: compileModel(model),
+  const options: TuneMigrationOptions = {
+    model: modelFile,
+    recorded,
+    ramBytes: ram,
+    dirtyBytesPerS: positive('--dirty-rate', str(v, 'dirty-rate'), parseRate),
+    bandwidthBytesPerS: positive('--bandwidth', str(v, 'bandwidth'), parseRate),
+    firstPassBytes: positive('--first-pass', str(v, 'first-pass'), parseSize),
+    wwsBytes: positive('--wws', str(v, 'wws'), parseSize),
+    vcpuDirtyBytesPerS: vcpuText?.split(',').map((t) => parseRate(t.trim(), '--vcpu-dirty-rate')),
+    vcpus,
+    mechanisms,
+    devices: (v['device'] as string[]).map(parseDevice),
     deadlineMs,
     budgetMs,
     alpha,
     dirtyRateMargin: marginPct / 100,
   };
-  return { input, json: v['json'] === true };
+  return { options, json: v['json'] === true };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
@@ -228,7 +178,7 @@ function predictionLines(r: Recommendation): string[] {
   ];
 }
 
-function textReport(r: TuneResult, input: Parameters<typeof tune>[0]): string {
+function textReport(r: TuneResult, input: TuneInput): string {
   const lines = [
     `VM: ${formatBytes(input.ramBytes)} RAM, dirty ${formatRate(input.dirtyBytesPerS)} (planned ${formatRate(r.plannedDirtyBytesPerS)}), ` +
       `pre-copy ${formatRate(input.bandwidthBytesPerS)}: rho = ${r.rho.toFixed(3)}`,
@@ -256,8 +206,8 @@ function textReport(r: TuneResult, input: Parameters<typeof tune>[0]): string {
 }
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
-  const { input, json } = parse(argv, io);
-  const result = tune(input);
+  const { options, json } = parse(argv, io);
+  const { input, result } = tuneMigration(options);
   if (json) {
     const { model: _model, ...echo } = input;
     io.stdout.write(`${JSON.stringify({ input: echo, ...result }, null, 2)}\n`);

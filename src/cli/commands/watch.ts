@@ -4,24 +4,14 @@
  * `app/watch/watch.ts`; this file parses flags, picks the model, wires the store, prints, and maps
  * the end to an exit status.
  */
-import { createWriteStream, openSync, type WriteStream } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { QmpClient } from '../../qemu/qmp-client.js';
-import { migrationIdFromPath } from '../../qemu/qmp-log.js';
+import { resolve } from 'node:path';
 import type { QmpEndpoint } from '../../qemu/qmp-options.js';
-import { MigrationWatch } from '../../app/watch/watch.js';
+import { DEFAULT_WATCH_DEADLINE_MS, watchQemuMigration } from '../../app/watch/watch-qemu.js';
 import type { VfioTraceOptions } from '../../app/watch/watch-vfio.js';
 import { WatchTextFormat } from '../watch-format.js';
 import type { WatchEnd, WatchEntry } from '../../app/watch/watch-types.js';
-import { initialModel } from '../../server/start.js';
-import { openStore } from '../../store/store.js';
-import { StoreFaultError } from '../../telemetry/errors.js';
-import { RecordingPipeline } from '../../telemetry/pipeline.js';
-import { assertFileTarget } from '../../files/output-target.js';
-import { migrationExists } from '../../store/run-identity.js';
-import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { dbOption } from '../analysis-options.js';
-import { DEFAULT_PRIORS_FILE } from '../../app/model-file.js';
+import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { parseDuration } from '../units.js';
 
 const HELP = `Usage: vfio-sla watch --qmp <socket> [--deadline 300ms] [--alpha 0.01] [--budget <duration>] [--guest-timeout <duration>]
@@ -35,7 +25,7 @@ Follows a live migration that someone else starts (libvirt, a script): polls que
 100 ms, listens to MIGRATION, MIGRATION_PASS, VFIO_MIGRATION and STOP (turning on the 'events'
 capability when no migration runs yet), records everything into the store as 'vfio-sla import'
 would record the QMP log of it (each QEMU's query-version as a stack record at attach; ram
-records as they come; the transfer pair and the outcome at the end), and prints the governor's
+records as they come; the transfer pair, the outcome and the attempt at the end), and prints the governor's
 decision at every poll. It attaches before or during a
 migration and ends with it. QEMU serves one client per QMP socket: give watch its own
 (-qmp unix:/run/vm1-watch.sock,server=on,wait=off next to libvirt's monitor).
@@ -79,7 +69,8 @@ auto-converge capability only once no migration runs).
 
 Options:
   --qmp <socket>        QMP socket: a unix socket path, unix:<path> or tcp:<host>:<port> (required)
-  --deadline <time>     blackout deadline, e.g. 300ms, 1.5s (default 300ms)
+  --deadline <time>     blackout deadline, e.g. 300ms, 1.5s (default 300ms, QEMU's
+                        default downtime-limit)
   --alpha <a>           allowed miss probability of the bound, in (0, 1) (default 0.01)
   --budget <time>       total migration time after which the governor aborts (default: none)
   --guest-timeout <time>  a pause the guest tolerates (watchdog, storage or network timeout);
@@ -126,10 +117,8 @@ interface WatchArgs {
   readonly abortWithoutModel: boolean;
   readonly db: string;
   readonly model: string | undefined;
-  readonly priors: string;
-  readonly id: string;
-  /** The id was derived from the --qmp-log path (no --id): another run may already have it. */
-  readonly idFromLog: boolean;
+  readonly priors: string | undefined;
+  readonly id: string | undefined;
   readonly qmpLog: string | undefined;
   readonly json: boolean;
   readonly destEndpoint: QmpEndpoint | undefined;
@@ -164,10 +153,6 @@ function endpointOf(text: string, cwd: string): QmpEndpoint {
   return { path: resolve(cwd, text.startsWith('unix:') ? text.slice(5) : text) };
 }
 
-function compactUtc(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
-
 function parse(argv: readonly string[], io: CliIo): WatchArgs {
   const parsed = parseCommandArgs(argv, {
     qmp: { type: 'string' },
@@ -190,7 +175,7 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   });
   const v = parsed.values;
   if (v.qmp === undefined) throw new UsageError('--qmp <socket> is required');
-  const deadlineMs = parseDuration(v.deadline ?? '300ms', '--deadline');
+  const deadlineMs = v.deadline === undefined ? DEFAULT_WATCH_DEADLINE_MS : parseDuration(v.deadline, '--deadline');
   if (!(deadlineMs > 0)) throw new UsageError(`--deadline must be > 0, got '${v.deadline ?? ''}'`);
   const alpha = v.alpha === undefined ? 0.01 : Number(v.alpha);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), got '${v.alpha ?? ''}'`);
@@ -204,7 +189,6 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
   const endpoint = endpointOf(v.qmp, io.cwd);
   if (v['dest-vfio-trace'] !== undefined && v['dest-qmp'] === undefined) throw new UsageError('--dest-vfio-trace needs --dest-qmp');
   const qmpLog = v['qmp-log'] === undefined ? undefined : resolve(io.cwd, v['qmp-log']);
-  const name = 'path' in endpoint ? basename(endpoint.path).replace(/\.[^.]*$/, '') : `${endpoint.host}-${endpoint.port}`;
   return {
     endpoint,
     deadlineMs,
@@ -216,29 +200,14 @@ function parse(argv: readonly string[], io: CliIo): WatchArgs {
     abortWithoutModel: v['abort-without-model'],
     db: dbOption(v.db, io.cwd, "would lose the migration's records when watch ends"),
     model: v.model === undefined ? undefined : resolve(io.cwd, v.model),
-    priors: v.priors === undefined ? DEFAULT_PRIORS_FILE : resolve(io.cwd, v.priors),
-    id: v.id ?? (qmpLog === undefined ? `watch/${name}-${compactUtc(Date.now())}` : migrationIdFromPath(qmpLog)),
-    idFromLog: v.id === undefined && qmpLog !== undefined,
+    priors: v.priors === undefined ? undefined : resolve(io.cwd, v.priors),
+    id: v.id,
     qmpLog,
     json: v.json,
     destEndpoint: v['dest-qmp'] === undefined ? undefined : endpointOf(v['dest-qmp'], io.cwd),
     vfioTrace: traceOption(v['vfio-trace'], io.cwd),
     destVfioTrace: traceOption(v['dest-vfio-trace'], io.cwd),
   };
-}
-
-/** The `--qmp-log` file, opened now so that a path it cannot write is a usage error, not a lost log. */
-function openLog(path: string, io: CliIo): WriteStream {
-  assertFileTarget(path, '--qmp-log'); // a FIFO would block the open, a device would take the log
-  let fd: number;
-  try {
-    fd = openSync(path, 'w');
-  } catch (e) {
-    throw new UsageError(`--qmp-log: cannot write '${path}': ${(e as Error).message}`);
-  }
-  const log = createWriteStream('', { fd });
-  log.once('error', (e) => io.stderr.write(`vfio-sla watch: --qmp-log ${path}: ${e.message} (the store still gets every record)\n`));
-  return log;
 }
 
 /** Writes the timeline to stdout as text lines or JSON lines. */
@@ -255,81 +224,44 @@ function printer(io: CliIo, json: boolean): { head(obj: Record<string, unknown>,
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  const model = await initialModel({ modelPath: args.model, dbPath: args.db, priorsPath: args.priors });
-  // The store first: opening the log truncates it, which must not happen when the store cannot open.
-  const store = openStore(args.db);
-  let log: WriteStream | undefined;
-  try {
-    // Two watched runs logged to one path would get one id and merge into one migration.
-    if (args.idFromLog && migrationExists(store, args.id)) {
-      throw new UsageError(`--qmp-log: migration id '${args.id}' (from the log's path) is already in the store from an earlier run; give --id or another --qmp-log name`);
-    }
-    log = args.qmpLog === undefined ? undefined : openLog(args.qmpLog, io);
-  } catch (e) {
-    store.close();
-    throw e;
-  }
-  const pipeline = new RecordingPipeline(store);
   const print = printer(io, args.json);
-  const from = model.source === 'file' ? `file ${model.path ?? ''}` : model.source === 'fit' ? `fitted from ${args.db}` : `priors ${model.path ?? ''} (no telemetry in ${args.db} to fit)`;
-  const slo = `blackout ≤ ${args.deadlineMs} ms with probability ≥ ${+((1 - args.alpha) * 100).toFixed(3)} %` +
-    (args.guestTimeoutMs === undefined ? '' : ` and ≤ guest timeout ${args.guestTimeoutMs} ms`) +
-    (args.budgetMs === Infinity ? '' : `, migration budget ${args.budgetMs} ms`);
-  print.head({ type: 'model', source: model.source, name: model.fitted.name, path: model.path, deadlineMs: args.deadlineMs, alpha: args.alpha,
-    budgetMs: args.budgetMs === Infinity ? null : args.budgetMs, guestTimeoutMs: args.guestTimeoutMs ?? null, db: args.db }, [`model: '${model.fitted.name}', ${from}`, `slo: ${slo}; records into ${args.db}`]);
-  const faults = pipeline.errors$.subscribe((e) => {
-    if (e instanceof StoreFaultError) io.stderr.write(`vfio-sla watch: ${e.message}\n`);
-  });
-  const qmp = new QmpClient({ endpoint: args.endpoint, commandTimeoutMs: 30_000, connectTimeoutMs: 10_000 });
-  const dest = args.destEndpoint === undefined ? undefined : new QmpClient({ endpoint: args.destEndpoint, commandTimeoutMs: 30_000, connectTimeoutMs: 10_000 });
+  const say = (line: string): void => void io.stderr.write(`vfio-sla watch: ${line}\n`);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let code = 1; // set from the end of the watch; an exception skips the return
+  let result: Awaited<ReturnType<typeof watchQemuMigration>>;
   try {
-    const watch = new MigrationWatch({
-      qmp,
-      sink: pipeline,
-      migrationId: args.id,
-      source: args.qmpLog ?? qmp.endpoint,
-      ...(log === undefined ? {} : { writeLogLine: (line: string) => log?.write(`${line}\n`) }),
-      model: model.compiled,
-      slo: { deadlineMs: args.deadlineMs, alpha: args.alpha, budgetMs: args.budgetMs, ...(args.guestTimeoutMs === undefined ? {} : { guestTimeoutMs: args.guestTimeoutMs }) },
-      drive: args.drive,
-      onAbort: args.onAbort,
-      abortWithoutModel: args.abortWithoutModel,
+    result = await watchQemuMigration({
+      ...args,
       signal: stop.signal,
-      ...(dest === undefined ? {} : { destination: dest }),
-      ...(args.vfioTrace === undefined ? {} : { vfioTrace: args.vfioTrace }),
-      ...(args.destVfioTrace === undefined ? {} : { destinationVfioTrace: args.destVfioTrace }),
+      onStart: (model) => {
+        const from = model.source === 'file' ? `file ${model.path ?? ''}` : model.source === 'fit' ? `fitted from ${args.db}` : `priors ${model.path ?? ''} (no telemetry in ${args.db} to fit)`;
+        const slo = `blackout ≤ ${args.deadlineMs} ms with probability ≥ ${+((1 - args.alpha) * 100).toFixed(3)} %` +
+          (args.guestTimeoutMs === undefined ? '' : ` and ≤ guest timeout ${args.guestTimeoutMs} ms`) +
+          (args.budgetMs === Infinity ? '' : `, migration budget ${args.budgetMs} ms`);
+        print.head({ type: 'model', source: model.source, name: model.fitted.name, path: model.path, deadlineMs: args.deadlineMs, alpha: args.alpha,
+          budgetMs: args.budgetMs === Infinity ? null : args.budgetMs, guestTimeoutMs: args.guestTimeoutMs ?? null, db: args.db }, [`model: '${model.fitted.name}', ${from}`, `slo: ${slo}; records into ${args.db}`]);
+      },
+      onEntry: (entry) => print.entry(entry),
+      onWarning: say,
     });
-    const printed = watch.timeline$.subscribe((entry) => print.entry(entry));
-    const result = await watch.run();
-    printed.unsubscribe();
-    code = WATCH_EXIT_CODES[result.end];
-    if (code !== 0) io.stderr.write(`vfio-sla watch: ${result.message}\n`);
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    await qmp.close();
-    await dest?.close();
-    if (log !== undefined) await new Promise<void>((r) => log?.end(r));
-    try {
-      await pipeline.close({ timeoutMs: 60_000 });
-    } catch (e) {
-      io.stderr.write(`vfio-sla watch: ${(e as Error).message}\n`);
-      code = 1;
-    }
-    // "Sent" is not "stored": say what the store refused, as import does (exit 1).
-    const { accepted, rejected } = pipeline.stats;
-    if (rejected > 0) {
-      io.stderr.write(`vfio-sla watch: ${rejected} of ${accepted + rejected} records were rejected, not stored (vfio-sla stats lists the rejects table's reasons)\n`);
-      if (code === 0) code = 1;
-    }
-    faults.unsubscribe();
-    store.close();
   }
+  let code = result.failure === undefined ? WATCH_EXIT_CODES[result.end] : 1;
+  if (result.failure === undefined && code !== 0) say(result.message);
+  if (result.closeError !== undefined) {
+    say(result.closeError.message);
+    code = 1;
+  }
+  // "Sent" is not "stored": say what the store refused, as import does (exit 1).
+  if (result.rejected > 0) {
+    say(`${result.rejected} of ${result.accepted + result.rejected} records were rejected, not stored (vfio-sla stats lists the rejects table's reasons)`);
+    if (code === 0) code = 1;
+  }
+  if (result.failure !== undefined) throw result.failure.error;
   return code;
 }
 

@@ -3,7 +3,7 @@
  * what is recorded, when the hold is released, and how every kind of end is reported.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadModel, DEFAULT_PRIORS_FILE } from '../../../src/app/model-file.js';
+import { loadModel, DEFAULT_PRIORS_FILE } from '../../../src/files/model-file.js';
 import { compileModel } from '../../../src/estimators/compile.js';
 import { QmpClient } from '../../../src/qemu/qmp-client.js';
 import { HOLD_DOWNTIME_LIMIT_MS } from '../../../src/app/watch/drive.js';

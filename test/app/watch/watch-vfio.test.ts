@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PRIORS_FILE, loadModel } from '../../../src/app/model-file.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../../../src/files/model-file.js';
 import { compileModel } from '../../../src/estimators/compile.js';
 import { migrationToRecords, parseQmpLog } from '../../../src/qemu/qmp-log.js';
 import { QmpClient } from '../../../src/qemu/qmp-client.js';

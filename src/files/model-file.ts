@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../files/output-target.js';
+import { writeFileAtomic } from './output-target.js';
 import { parseModelJson, stringifyModel } from '../estimators/model-json.js';
 import type { FittedModel } from '../estimators/types.js';
 

@@ -1,0 +1,121 @@
+/**
+ * The `tune` use case: dirty-limit / auto-converge and switchover knobs for a deadline and a
+ * budget (`tuning/tune.ts`), for a workload given as numbers or read from a recorded migration.
+ */
+import { compileModel } from '../estimators/predict.js';
+import type { BlackoutDevice, FittedModel } from '../estimators/types.js';
+import { QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S } from '../facts/qemu.js';
+import { DEFAULT_PRIORS_FILE, loadModel } from '../files/model-file.js';
+import { MigFlags, MigState } from '../fsm/index.js';
+import { iterateArcs, listMigrations, openStore, outcomes, ramProgress, sizes } from '../store/index.js';
+import { fitWorkload } from '../tuning/fit-workload.js';
+import { tune } from '../tuning/tune.js';
+import type { PrecopyWorkload, ThrottleMechanism, TuneResult } from '../tuning/types.js';
+import { AppInputError } from './errors.js';
+
+/** A device as given: its model's name and its STOP_COPY size. */
+export interface TuneDevice {
+  readonly model: string;
+  readonly stopCopyBytes: number;
+}
+
+/** Options of {@link tuneMigration}: explicit values win over what a recorded migration says. */
+export interface TuneMigrationOptions {
+  /** The model file (default: the package's priors). */
+  readonly model?: string | undefined;
+  /** A recorded migration to take the workload, devices and deadline from. */
+  readonly recorded?: { readonly db: string; readonly migrationId: string; /** How the user named `db` (messages). */ readonly dbName?: string } | undefined;
+  readonly ramBytes?: number | undefined;
+  readonly dirtyBytesPerS?: number | undefined;
+  /** Default: the recorded bandwidth, else QEMU's `max-bandwidth` default. */
+  readonly bandwidthBytesPerS?: number | undefined;
+  readonly firstPassBytes?: number | undefined;
+  readonly wwsBytes?: number | undefined;
+  readonly vcpuDirtyBytesPerS?: readonly number[] | undefined;
+  readonly vcpus?: number | undefined;
+  readonly mechanisms?: readonly ThrottleMechanism[] | undefined;
+  /** Devices besides the recorded migration's. */
+  readonly devices: readonly TuneDevice[];
+  /** Default: the recorded migration's outcome's deadline. */
+  readonly deadlineMs?: number | undefined;
+  readonly budgetMs: number;
+  readonly alpha: number;
+  /** Margin on the dirty rate, a fraction. */
+  readonly dirtyRateMargin: number;
+}
+
+/** The input `tune()` got. */
+export type TuneInput = Parameters<typeof tune>[0];
+
+/** What {@link tuneMigration} answered, with the input it built. */
+export interface TuneMigrationResult {
+  readonly input: TuneInput;
+  readonly result: TuneResult;
+}
+
+/** A device of model `name` as the blackout predictor takes it: flags and state from the arcs the model knows for it. */
+function deviceOf(d: TuneDevice, i: number, model: FittedModel, option: string): BlackoutDevice {
+  const arcs = model.arcs[d.model];
+  if (arcs === undefined) throw new AppInputError(option, `${option}: device model '${d.model}' is not in the model (it knows: ${Object.keys(model.arcs).join(', ') || 'none'})`);
+  const has = (key: string): boolean => arcs[key] !== undefined;
+  const precopy = has('PRE_COPY_P2P>STOP_COPY') || has('PRE_COPY>STOP_COPY');
+  const p2p = has('PRE_COPY_P2P>STOP_COPY') || has('RUNNING_P2P>STOP');
+  const flags = (MigFlags.STOP_COPY | (p2p ? MigFlags.P2P : 0) | (precopy ? MigFlags.PRE_COPY : 0)) as MigFlags;
+  return { id: `dev${i}`, model: d.model, state: precopy ? MigState.PRE_COPY : MigState.RUNNING, flags, stopCopyBytes: d.stopCopyBytes };
+}
+
+interface Recorded {
+  readonly workload: PrecopyWorkload;
+  readonly devices: readonly TuneDevice[];
+  readonly deadlineMs: number | undefined;
+}
+
+/** What a recorded migration says: its RAM workload, its devices' last sizes, its deadline. */
+function fromStore(dbPath: string, dbName: string, migrationId: string, ramBytes: number | undefined): Recorded {
+  const store = openStore(dbPath, { readonly: true });
+  try {
+    if (!listMigrations(store).some((m) => m.migrationId === migrationId)) {
+      throw new AppInputError('--migration', `--migration: no migration '${migrationId}' in '${dbName}' (see: vfio-sla stats)`);
+    }
+    const workload = fitWorkload([ramProgress(store, migrationId)], ramBytes === undefined ? {} : { ramBytes });
+    const models = new Map<string, string>();
+    for (const a of iterateArcs(store, { migrationId })) models.set(a.deviceId, a.deviceModel);
+    const last = new Map<string, number>();
+    for (const s of sizes(store, migrationId)) last.set(s.deviceId, s.stopCopyBytes);
+    const devices = [...last].map(([id, stopCopyBytes]) => ({ model: models.get(id) ?? id, stopCopyBytes }));
+    return { workload, devices, deadlineMs: outcomes(store, { migrationId })[0]?.deadlineMs };
+  } finally {
+    store.close();
+  }
+}
+
+/** Builds the tuning input (model, recorded workload, devices) and tunes. */
+export function tuneMigration(o: TuneMigrationOptions): TuneMigrationResult {
+  const model = loadModel(o.model ?? DEFAULT_PRIORS_FILE);
+  const recorded = o.recorded === undefined ? undefined : fromStore(o.recorded.db, o.recorded.dbName ?? o.recorded.db, o.recorded.migrationId, o.ramBytes);
+  const deadlineMs = o.deadlineMs ?? recorded?.deadlineMs;
+  if (deadlineMs === undefined) throw new AppInputError('--deadline', '--deadline is required: the recorded migration has no outcome to take it from');
+  const rec = recorded?.workload;
+  const devices = [
+    ...(recorded?.devices ?? []).map((d, i) => deviceOf(d, i, model, '--migration')),
+    ...o.devices.map((d, i) => deviceOf(d, i + (recorded?.devices.length ?? 0), model, '--device')),
+  ];
+  const optional = <K extends string, T>(key: K, x: T | undefined): Partial<Record<K, T>> => (x === undefined ? {} : ({ [key]: x } as Record<K, T>));
+  const input: TuneInput = {
+    ramBytes: o.ramBytes ?? rec?.ramBytes ?? 0,
+    dirtyBytesPerS: o.dirtyBytesPerS ?? rec?.dirtyBytesPerS ?? 0,
+    bandwidthBytesPerS: o.bandwidthBytesPerS ?? rec?.bandwidthBytesPerS ?? QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S,
+    ...optional('firstPassBytes', o.firstPassBytes ?? rec?.firstPassBytes),
+    ...optional('wwsBytes', o.wwsBytes ?? rec?.wwsBytes),
+    ...optional('vcpuDirtyBytesPerS', o.vcpuDirtyBytesPerS),
+    ...optional('vcpus', o.vcpus),
+    ...optional('mechanisms', o.mechanisms),
+    devices,
+    model: compileModel(model),
+    deadlineMs,
+    budgetMs: o.budgetMs,
+    alpha: o.alpha,
+    dirtyRateMargin: o.dirtyRateMargin,
+  };
+  return { input, result: tune(input) };
+}
