@@ -5,7 +5,7 @@
  */
 import { quantileSorted, sortedCopy } from './robust.js';
 import { precopyTimeBoundMs, precopyTimeModel, precopyTimePoints, type PrecopyTimePoint } from './total-time.js';
-import type { EvalCase } from './cross-validate.js';
+import { foldsOf, type EvalCase, type EvalFolds } from './cross-validate.js';
 
 export interface TotalTimeEvalReport {
   readonly alpha: number;
@@ -25,17 +25,8 @@ export interface TotalTimeEvalReport {
   readonly medianBoundOverActual: number;
 }
 
-/**
- * How migrations are split into folds: `loo` one migration per fold, a number k folds by index,
- * `category` one fold per category (the migration id's first path segment, e.g. a scenario or a
- * host: every fold is predicted from the other categories only).
- */
-export type TotalTimeFolds = 'loo' | number | 'category';
-
-/** The category of a migration id: its first path segment. */
-export function categoryOf(migrationId: string): string {
-  return migrationId.split('/')[0] ?? migrationId;
-}
+/** How migrations are split into folds (`cross-validate.ts`'s {@link EvalFolds}). */
+export type TotalTimeFolds = EvalFolds;
 
 /** Cross-validates over folds of migrations (see {@link TotalTimeFolds}). */
 export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
@@ -45,9 +36,8 @@ export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number
 /** {@link crossValidateTotalTime} of scored polls already grouped by migration. */
 export function crossValidatePrecopyPoints(points: readonly (readonly PrecopyTimePoint[])[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
   const byMigration = points.filter((p) => p.length > 0);
-  const categories = [...new Set(byMigration.map((pts) => categoryOf(pts[0]!.migrationId)))];
-  const foldOf = (i: number): number => (folds === 'category' ? categories.indexOf(categoryOf(byMigration[i]![0]!.migrationId)) : i % k);
-  const k = folds === 'loo' ? byMigration.length : folds === 'category' ? categories.length : Math.min(folds, byMigration.length);
+  const { k, fold: foldOfMigration } = foldsOf(byMigration.map((pts) => pts[0]!.migrationId), folds);
+  const foldOf = (i: number): number => foldOfMigration[i]!;
   let polls = 0;
   let covered = 0;
   let nonConverging = 0;
