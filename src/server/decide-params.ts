@@ -14,7 +14,9 @@
  * governor then never commits). `slo.alpha` defaults to the server's `--alpha`; `slo.budgetMs`
  * absent or `null` means no budget (JSON has no Infinity). `snapshot.switchoverAck` is
  * `"not-required"` (the default), `"pending"` or `"received"`; `slo.guestTimeoutMs` a pause the
- * guest tolerates (absent or `null`: none). Fields not named here are ignored.
+ * guest tolerates (absent or `null`: none). `snapshot.ramPassStartBytes` is QEMU's `ram.remaining`
+ * at the start of each pre-copy pass after the first, oldest first (`VmSnapshot`). Fields not
+ * named here are ignored.
  */
 import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
 import type { DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../governor/types.js';
@@ -86,7 +88,22 @@ function snapshot(v: unknown): VmSnapshot {
   const serial = optionalBoolean(o, 'serial', at);
   if (serial !== undefined) s.serial = serial;
   if (o['switchoverAck'] !== undefined) s.switchoverAck = switchoverAck(o, at);
+  if (o['ramPassStartBytes'] !== undefined) s.ramPassStartBytes = passStarts(o['ramPassStartBytes'], `${at}.ramPassStartBytes`);
   return s;
+}
+
+/** More pass starts than the plateau test reads by far: a bound on one request's work. */
+export const MAX_PASS_STARTS = 1024;
+
+function passStarts(v: unknown, at: string): number[] {
+  const list = array(v, at, MAX_PASS_STARTS);
+  const out = new Array<number>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i];
+    if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 0) throw badParam(`${at}[${i}]`, 'an integer number of bytes ≥ 0', b);
+    out[i] = b;
+  }
+  return out;
 }
 
 function slo(v: unknown, defaultAlpha: number): Slo {

@@ -88,6 +88,12 @@ describe('parseDecideParams', () => {
     expect('guestTimeoutMs' in absent.slo).toBe(false);
   });
 
+  it("reads QEMU's pass starts, which decide() checks for a plateau", () => {
+    const given = parseDecideParams(params((p) => (p.snapshot['ramPassStartBytes'] = [3, 2, 1])), 0.01);
+    expect(given.snapshot.ramPassStartBytes).toEqual([3, 2, 1]);
+    expect('ramPassStartBytes' in parseDecideParams(params(() => undefined), 0.01).snapshot).toBe(false);
+  });
+
   it('takes a null stopCopyBytes as a failed size query', () => {
     expect(parseDecideParams(params((p) => (p.snapshot.devices[0]!['stopCopyBytes'] = null)), 0.01).snapshot.devices[0]?.stopCopyBytes).toBeNull();
   });
@@ -118,6 +124,8 @@ describe('parseDecideParams', () => {
     ['params.slo.alpha', (p) => (p.slo['alpha'] = 1)],
     ['params.slo.budgetMs', (p) => (p.slo['budgetMs'] = -1)],
     ['params.snapshot.switchoverAck', (p) => (p.snapshot['switchoverAck'] = 'acked')],
+    ['params.snapshot.ramPassStartBytes', (p) => (p.snapshot['ramPassStartBytes'] = 5)],
+    ['params.snapshot.ramPassStartBytes[1]', (p) => (p.snapshot['ramPassStartBytes'] = [5, -1])],
     ['params.slo.guestTimeoutMs', (p) => (p.slo['guestTimeoutMs'] = 0)],
   ])('names %s when it is wrong', (field, mutate) => {
     expect(fieldOf(params(mutate))).toBe(field);

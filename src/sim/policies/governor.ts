@@ -189,6 +189,8 @@ function snapshotOf(w: MigrationWorld, devices: readonly DeviceSnapshot[]): VmSn
     multifdChannels: w.spec.multifdChannels,
     deviceStateMultifd: w.spec.deviceStateMultifd,
     switchoverAck: ackOf(w),
+    // QEMU's passes, as `watch` reads them off `dirty-sync-count` and `remaining`.
+    ramPassStartBytes: w.ram.passStartBytes,
   };
 }
 

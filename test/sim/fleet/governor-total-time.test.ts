@@ -29,6 +29,23 @@ const calm = (index: number, over: Partial<VmSpec> = {}): VmSpec =>
   calmVm(index, { deadlineMs: 2000, switchoverAck: true, devices: [{ id: 'dev0', profile: 'mlx5-cx7', seed: 300 + index, destSeed: 400 + index }], ...over });
 
 describe('the governor in the simulator', () => {
+  it("sees QEMU's passes level off at a working set above the switchover size, and throttles where ρ < 1 says wait", async () => {
+    // Dirtying 4 GB/s over a 1 GiB working set on a 2 GB/s link: every pass starts at the working
+    // set, while QEMU's dirty rate (distinct pages per ≥ 1 s period) reads about the bandwidth or less.
+    const wws = 1024 * MiB;
+    const { seen, completed } = await run(calm(1, { dirtyBytesPerS: 4e9, wwsBytes: wws, deadlineMs: 100, switchoverAck: false, devices: [] }), base);
+    const stalled = seen.filter((s) => s.decision.precopyPlateauBytes !== null && s.decision.precopyPlateauBytes > (s.decision.targetRamBytes ?? 0));
+    expect(stalled.length).toBeGreaterThan(0);
+    for (const s of stalled) {
+      expect(s.decision.precopyPlateauBytes).toBeLessThanOrEqual(wws);
+      expect(s.decision.reason).toBe('NOT_CONVERGING');
+      expect(s.decision.throttle).not.toBeNull();
+    }
+    // ρ alone would have waited there.
+    expect(stalled.some((s) => s.decision.rho < 1)).toBe(true);
+    expect(completed).toBe(true);
+  });
+
   it('never commits while a destination has not acked its initial bytes, and says so', async () => {
     for (let i = 1; i <= 3; i++) {
       const { seen, completed } = await run(calm(i, { ramBytes: 256 * MiB }), base);
