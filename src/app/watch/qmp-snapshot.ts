@@ -104,11 +104,13 @@ export class SnapshotTracker {
   }
 
   /**
-   * A new `dirty-sync-count` starts a pass: QEMU counts the sync when it begins and sets
-   * `remaining` to the pages it found dirty (`migration_bitmap_sync()`, `migration/ram.c`), so
-   * the first poll of a pass shows what the pass starts with — as the importer's `ram` records
-   * and the evaluation (`precopyTimePoints`) read it. The first pass seen is skipped (it may be
-   * the whole RAM, or joined midway).
+   * A new `dirty-sync-count` starts a pass: QEMU counts the sync as it begins
+   * (`stat64_add(&mig_stats.dirty_sync_count, 1)` first thing in `migration_bitmap_sync()`,
+   * `migration/ram.c`) and `remaining` (`ram_bytes_remaining()`) then holds the pages it found
+   * dirty, so the first poll of a pass shows what the pass starts with — as the importer's `ram`
+   * records and the evaluation (`precopyTimePoints`) read it. The first pass seen is skipped (it
+   * may be the whole RAM, or joined midway). A periodic background sync (proposed upstream with
+   * a separate `iteration_count` for passes) would count here too.
    */
   private trackPasses(ram: QmpRamStats): void {
     const pass = ram.dirtySyncCount;
