@@ -104,7 +104,7 @@ export function decide(snapshot: VmSnapshot, model: CompiledModel, slo: Slo): De
 
   const next = decideNotFitting(model, snapshot, devices, link, serial, limit, rho, budgetLeftMs);
   if (next.reason === 'DEADLINE_UNREACHABLE') {
-    const culprits = stopCopyOnlyCulprits(model, devices, link, slo.alpha, limit.deadlineMs);
+    const culprits = stopCopyOnlyCulprits(model, devices, link, slo.alpha, limit.deadlineMs, snapshot);
     if (culprits.length > 0) return build('STOP_COPY_ONLY_DEVICE_TOO_SLOW', prediction, slo, rho, budgetLeftMs, culprits, null, null, null, UNKNOWN_TOTAL, next.plateauBytes);
   }
   const waitMs = next.waitMs !== null && ackPending(snapshot) ? Math.max(next.waitMs, ackWaitMs(model, snapshot, devices, link, serial, slo.alpha)) : next.waitMs;
