@@ -94,6 +94,13 @@ describe('parseDecideParams', () => {
     expect('ramPassStartBytes' in parseDecideParams(params(() => undefined), 0.01).snapshot).toBe(false);
   });
 
+  it("reads the snapshot's stack: QEMU version, multifd channels, device state over multifd", () => {
+    const given = parseDecideParams(params((p) => Object.assign(p.snapshot, { qemuVersion: '8.1.0', multifdChannels: 8, deviceStateMultifd: true })), 0.01);
+    expect(given.snapshot).toMatchObject({ qemuVersion: '8.1.0', multifdChannels: 8, deviceStateMultifd: true });
+    const absent = parseDecideParams(params(() => undefined), 0.01).snapshot;
+    expect(['qemuVersion', 'multifdChannels', 'deviceStateMultifd'].filter((k) => k in absent)).toEqual([]);
+  });
+
   it('takes a null stopCopyBytes as a failed size query', () => {
     expect(parseDecideParams(params((p) => (p.snapshot.devices[0]!['stopCopyBytes'] = null)), 0.01).snapshot.devices[0]?.stopCopyBytes).toBeNull();
   });
@@ -125,6 +132,9 @@ describe('parseDecideParams', () => {
     ['params.slo.budgetMs', (p) => (p.slo['budgetMs'] = -1)],
     ['params.snapshot.switchoverAck', (p) => (p.snapshot['switchoverAck'] = 'acked')],
     ['params.snapshot.ramPassStartBytes', (p) => (p.snapshot['ramPassStartBytes'] = 5)],
+    ['params.snapshot.qemuVersion', (p) => (p.snapshot['qemuVersion'] = '10')],
+    ['params.snapshot.multifdChannels', (p) => (p.snapshot['multifdChannels'] = 0)],
+    ['params.snapshot.deviceStateMultifd', (p) => (p.snapshot['deviceStateMultifd'] = 'auto')],
     ['params.snapshot.ramPassStartBytes[1]', (p) => (p.snapshot['ramPassStartBytes'] = [5, -1])],
     ['params.slo.guestTimeoutMs', (p) => (p.slo['guestTimeoutMs'] = 0)],
   ])('names %s when it is wrong', (field, mutate) => {
