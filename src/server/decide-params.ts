@@ -16,6 +16,7 @@
  * `"not-required"` (the default), `"pending"` or `"received"`; `slo.guestTimeoutMs` a pause the
  * guest tolerates (absent or `null`: none). `snapshot.ramPassStartBytes` is QEMU's `ram.remaining`
  * at the start of each pre-copy pass after the first, oldest first (`VmSnapshot`);
+ * a device's `reinit: true` is a PRECOPY_INFO that reported `VFIO_PRECOPY_INFO_REINIT`;
  * `snapshot.qemuVersion` the source QEMU (`"10.0.2"`: its calibration group and arc placement),
  * `snapshot.multifdChannels` and `snapshot.deviceStateMultifd` how the stop-copy data travels.
  * Fields not named here are ignored.
@@ -70,6 +71,8 @@ function device(v: unknown, at: string): DeviceSnapshot {
   };
   if (o['initialBytes'] !== undefined) d.initialBytes = byteCount(o, 'initialBytes', at);
   if (o['dirtyBytes'] !== undefined) d.dirtyBytes = byteCount(o, 'dirtyBytes', at);
+  const reinit = optionalBoolean(o, 'reinit', at);
+  if (reinit !== undefined) d.reinit = reinit;
   return d;
 }
 

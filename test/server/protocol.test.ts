@@ -101,6 +101,12 @@ describe('parseDecideParams', () => {
     expect(['qemuVersion', 'multifdChannels', 'deviceStateMultifd'].filter((k) => k in absent)).toEqual([]);
   });
 
+  it("reads a device's PRE_COPY re-init, which makes a received switchover-ack count as pending", () => {
+    const given = parseDecideParams(params((p) => (p.snapshot.devices[0]!['reinit'] = true)), 0.01);
+    expect(given.snapshot.devices[0]?.reinit).toBe(true);
+    expect('reinit' in (parseDecideParams(params(() => undefined), 0.01).snapshot.devices[0] ?? {})).toBe(false);
+  });
+
   it('takes a null stopCopyBytes as a failed size query', () => {
     expect(parseDecideParams(params((p) => (p.snapshot.devices[0]!['stopCopyBytes'] = null)), 0.01).snapshot.devices[0]?.stopCopyBytes).toBeNull();
   });
@@ -135,6 +141,7 @@ describe('parseDecideParams', () => {
     ['params.snapshot.qemuVersion', (p) => (p.snapshot['qemuVersion'] = '10')],
     ['params.snapshot.multifdChannels', (p) => (p.snapshot['multifdChannels'] = 0)],
     ['params.snapshot.deviceStateMultifd', (p) => (p.snapshot['deviceStateMultifd'] = 'auto')],
+    ['params.snapshot.devices[0].reinit', (p) => (p.snapshot.devices[0]!['reinit'] = 1)],
     ['params.snapshot.ramPassStartBytes[1]', (p) => (p.snapshot['ramPassStartBytes'] = [5, -1])],
     ['params.slo.guestTimeoutMs', (p) => (p.slo['guestTimeoutMs'] = 0)],
   ])('names %s when it is wrong', (field, mutate) => {
