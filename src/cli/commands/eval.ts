@@ -30,7 +30,8 @@ downtime <= our 1 - alpha bound.
 It also evaluates the time-to-completion bound (decide's predictedTotalMs): at every pre-copy poll
 after QEMU's first dirty-rate measurement, the AVG pre-copy projection to QEMU's switchover size
 (bandwidth x downtime-limit), its 1 - alpha bound from the other migrations' scores, against the
-time the migration then still ran (same folds).
+time the migration then still ran (same folds), in all and per category (a migration id's first
+path segment: the dataset's scenario folder).
 
 Options:
   --alpha <a>           miscoverage of the bound, in (0, 1) (default 0.1)
@@ -48,7 +49,8 @@ Options:
                         "meanBoundMs"}, "qemuExpected": {"medianAbsLog2Err"},
                         "naive": {"medianAbsLog2Err"}, "totalTime": {"migrations", "polls",
                         "coverage", "coveragePerMigration", "nonConvergingShare",
-                        "medianAbsLog2Err", "p90AbsLog2Err", "medianBoundOverActual"},
+                        "medianAbsLog2Err", "p90AbsLog2Err", "medianBoundOverActual",
+                        "byCategory": [{"category", the same figures}]},
                         "excluded": [{"migrationId", "reason"}]}
   -h, --help            this help
 
@@ -180,6 +182,9 @@ function textReport(r: EvalReport, t: TotalTimeEvalReport, excluded: readonly Ex
     `time to completion: ${t.polls} pre-copy polls of ${t.migrations} migrations; ${fmt(t.nonConvergingShare * 100, 1)} % projected not to converge`,
     `  median med|log2| ${fmt(t.medianAbsLog2Err)} (p90 ${fmt(t.p90AbsLog2Err)}) where it converges; ${fmt((1 - t.alpha) * 100, 0)} % bound: ` +
       `coverage ${fmt(t.coverage * 100, 1)} % of polls, ${fmt(t.coveragePerMigration * 100, 1)} % per migration, median bound/actual ${fmt(t.medianBoundOverActual, 2)}`,
+    ...t.byCategory.map((c) =>
+      `    ${c.category}: ${c.polls} polls of ${c.migrations}, ${fmt(c.nonConvergingShare * 100, 1)} % not converging, ` +
+        `med|log2| ${fmt(c.medianAbsLog2Err)} where it converges, coverage ${fmt(c.coverage * 100, 1)} %`),
   ];
   if (excluded.length > 0) {
     lines.push(`left out ${excluded.length} migration${excluded.length === 1 ? '' : 's'}:`);
