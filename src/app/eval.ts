@@ -3,7 +3,7 @@
  * projection on real QEMU migrations read from QMP files.
  */
 import { readFileSync } from 'node:fs';
-import { crossValidate, type EvalReport } from '../estimators/cross-validate.js';
+import { crossValidate, type EvalFolds, type EvalReport } from '../estimators/cross-validate.js';
 import { crossValidateTotalTime, type TotalTimeEvalReport } from '../estimators/total-time-eval.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../files/model-file.js';
 import { qmpEvalInput, type QmpEvalInput } from '../qemu/qmp-eval.js';
@@ -16,8 +16,8 @@ export interface EvaluateOptions {
   readonly priors?: string | null | undefined;
   /** Miscoverage of the bound, in (0, 1). */
   readonly alpha: number;
-  /** Leave-one-out or K folds, by migration. */
-  readonly folds: 'loo' | number;
+  /** Leave-one-out or K folds by migration, or leave one category (scenario) out. */
+  readonly folds: EvalFolds;
 }
 
 /**

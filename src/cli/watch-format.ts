@@ -38,7 +38,14 @@ function decisionText(e: DecisionEntry): string {
     ? ''
     : `: bound ${formatDuration(d.predictedBlackoutMs)} (median ${formatDuration(d.medianBlackoutMs)}) ${limitText(d)}`;
   const advice = d.throttle === null ? '' : `; dirty rate to reach: ${formatRate(d.throttle.maxDirtyBytesPerS)}`;
-  return `${head}${bound}${advice}${totalText(d)}${e.acted ? ' [acting]' : ''}`;
+  return `${head}${bound}${plateauText(d)}${advice}${totalText(d)}${e.acted ? ' [acting]' : ''}`;
+}
+
+/** QEMU's passes stopped shrinking (`Decision.precopyPlateauBytes`); above the target it is why waiting will not do. */
+function plateauText(d: Decision): string {
+  if (d.precopyPlateauBytes === null) return '';
+  const why = d.reason === 'NOT_CONVERGING' ? ': not converging on its own' : '';
+  return `; passes level off at ${formatBytes(d.precopyPlateauBytes)}${why}`;
 }
 
 /** Time to completion from now: median, and the bound when it is finite. */

@@ -50,10 +50,36 @@ export interface EvalReport {
   readonly runs: readonly EvalRun[];
 }
 
+/**
+ * How migrations are split into folds: `loo` one migration per fold, a number k folds by index,
+ * `category` one fold per category (the migration id's first path segment, e.g. a scenario or a
+ * host: every fold is predicted from the other categories only — how the predictor does on a
+ * workload it has never seen).
+ */
+export type EvalFolds = 'loo' | number | 'category';
+
+/** The category of a migration id: its first path segment. */
+export function categoryOf(migrationId: string): string {
+  return migrationId.split('/')[0] ?? migrationId;
+}
+
+/**
+ * The fold of each of `ids` (in order) and the number of folds, for {@link EvalFolds}. A number
+ * of folds is capped at the migrations (and is at least 2).
+ */
+export function foldsOf(ids: readonly string[], folds: EvalFolds): { readonly k: number; readonly fold: readonly number[] } {
+  if (folds === 'category') {
+    const categories = [...new Set(ids.map(categoryOf))];
+    return { k: categories.length, fold: ids.map((id) => categories.indexOf(categoryOf(id))) };
+  }
+  const k = folds === 'loo' ? ids.length : Math.max(2, Math.min(folds, ids.length));
+  return { k, fold: ids.map((_, i) => i % k) };
+}
+
 export interface CrossValidateOptions {
   readonly alpha: number;
-  /** `loo` (default) or a number of folds by migration. */
-  readonly folds?: 'loo' | number;
+  /** `loo` (default), a number of folds by migration, or `category` ({@link EvalFolds}). */
+  readonly folds?: EvalFolds;
   readonly fit?: FitModelOptions;
 }
 
@@ -75,8 +101,8 @@ export function crossValidate(allCases: readonly EvalCase[], priors: FittedModel
   // Each migration is refit into many folds: keep only what a fit reads.
   const cases = allCases.map((c) => ({ migrationId: c.migrationId, records: factRecords(c.records) }));
   const targets = cases.filter((c) => c.records.some((r) => r.kind === 'outcome'));
-  const k = opts.folds === undefined || opts.folds === 'loo' ? targets.length : Math.max(2, Math.min(opts.folds, targets.length));
-  const foldOf = new Map(targets.map((c, i) => [c.migrationId, i % k]));
+  const { k, fold: folds } = foldsOf(targets.map((c) => c.migrationId), opts.folds ?? 'loo');
+  const foldOf = new Map(targets.map((c, i) => [c.migrationId, folds[i]]));
   const runs: EvalRun[] = [];
   for (let fold = 0; fold < k; fold++) {
     const test = targets.filter((c) => foldOf.get(c.migrationId) === fold);

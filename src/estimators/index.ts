@@ -34,8 +34,8 @@ export { migrationFacts, allMigrationFacts, collectMigrations, MigrationCollecto
 export type { MigrationFacts, MigrationData } from './migrations.js';
 export { parseFittedModel, parseModelJson, stringifyModel } from './model-json.js';
 export { buildPriors, PRIORS_WRITTEN_AT } from './priors.js';
-export { crossValidate, absLog2Err } from './cross-validate.js';
-export type { EvalCase, EvalRun, EvalReport, ErrorSummary, CrossValidateOptions } from './cross-validate.js';
+export { crossValidate, absLog2Err, categoryOf } from './cross-validate.js';
+export type { EvalCase, EvalRun, EvalReport, ErrorSummary, CrossValidateOptions, EvalFolds } from './cross-validate.js';
 export { precopyRounds } from './rounds.js';
 export type { PrecopyRound } from './rounds.js';
 export { theilSen, quantileSorted, median, normalQuantile } from './robust.js';

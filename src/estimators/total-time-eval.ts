@@ -5,10 +5,20 @@
  */
 import { quantileSorted, sortedCopy } from './robust.js';
 import { precopyTimeBoundMs, precopyTimeModel, precopyTimePoints, type PrecopyTimePoint } from './total-time.js';
-import type { EvalCase } from './cross-validate.js';
+import { categoryOf, foldsOf, type EvalCase, type EvalFolds } from './cross-validate.js';
 
-export interface TotalTimeEvalReport {
+export interface TotalTimeEvalReport extends TotalTimeSummary {
   readonly alpha: number;
+  /**
+   * The same figures per category (the migration id's first path segment: the dataset's
+   * scenario), sorted by name: a pooled median error mixes runs that converge on their own with
+   * runs that end only when their workload changes.
+   */
+  readonly byCategory: readonly ({ readonly category: string } & TotalTimeSummary)[];
+}
+
+/** Held-out figures of a group of migrations. */
+export interface TotalTimeSummary {
   /** Migrations with scored polls, and the polls. */
   readonly migrations: number;
   readonly polls: number;
@@ -16,7 +26,7 @@ export interface TotalTimeEvalReport {
   readonly coverage: number;
   /** The same, each migration weighted equally (long non-converging runs have many more polls). */
   readonly coveragePerMigration: number;
-  /** Share of polls the AVG projection calls non-converging (ρ ≥ 1: no finite median or bound). */
+  /** Share of polls the projection calls non-converging (ρ ≥ 1, or passes levelled off above the switchover size: no finite median or bound). */
   readonly nonConvergingShare: number;
   /** Over polls projected to converge: median and p90 of |log2(projected / actual)|. */
   readonly medianAbsLog2Err: number;
@@ -25,17 +35,8 @@ export interface TotalTimeEvalReport {
   readonly medianBoundOverActual: number;
 }
 
-/**
- * How migrations are split into folds: `loo` one migration per fold, a number k folds by index,
- * `category` one fold per category (the migration id's first path segment, e.g. a scenario or a
- * host: every fold is predicted from the other categories only).
- */
-export type TotalTimeFolds = 'loo' | number | 'category';
-
-/** The category of a migration id: its first path segment. */
-export function categoryOf(migrationId: string): string {
-  return migrationId.split('/')[0] ?? migrationId;
-}
+/** How migrations are split into folds (`cross-validate.ts`'s {@link EvalFolds}). */
+export type TotalTimeFolds = EvalFolds;
 
 /** Cross-validates over folds of migrations (see {@link TotalTimeFolds}). */
 export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
@@ -45,15 +46,10 @@ export function crossValidateTotalTime(cases: readonly EvalCase[], alpha: number
 /** {@link crossValidateTotalTime} of scored polls already grouped by migration. */
 export function crossValidatePrecopyPoints(points: readonly (readonly PrecopyTimePoint[])[], alpha: number, folds: TotalTimeFolds = 'loo'): TotalTimeEvalReport {
   const byMigration = points.filter((p) => p.length > 0);
-  const categories = [...new Set(byMigration.map((pts) => categoryOf(pts[0]!.migrationId)))];
-  const foldOf = (i: number): number => (folds === 'category' ? categories.indexOf(categoryOf(byMigration[i]![0]!.migrationId)) : i % k);
-  const k = folds === 'loo' ? byMigration.length : folds === 'category' ? categories.length : Math.min(folds, byMigration.length);
-  let polls = 0;
-  let covered = 0;
-  let nonConverging = 0;
-  let perMigration = 0;
-  const errs: number[] = [];
-  const ratios: number[] = [];
+  const { k, fold: foldOfMigration } = foldsOf(byMigration.map((pts) => pts[0]!.migrationId), folds);
+  const foldOf = (i: number): number => foldOfMigration[i]!;
+  const all = new Tally();
+  const byCategory = new Map<string, Tally>();
   for (let fold = 0; fold < k; fold++) {
     const train: PrecopyTimePoint[] = [];
     byMigration.forEach((pts, i) => {
@@ -62,35 +58,66 @@ export function crossValidatePrecopyPoints(points: readonly (readonly PrecopyTim
     const scores = precopyTimeModel(train).logRatioScores;
     byMigration.forEach((pts, i) => {
       if (foldOf(i) !== fold) return;
+      const category = categoryOf(pts[0]!.migrationId);
+      let tally = byCategory.get(category);
+      if (tally === undefined) byCategory.set(category, (tally = new Tally()));
       let migCovered = 0;
       for (const p of pts) {
         const bound = precopyTimeBoundMs(p.projectedMs, scores, alpha) ?? Infinity;
-        polls++;
-        if (p.actualMs <= bound) {
-          covered++;
-          migCovered++;
-        }
-        if (p.projectedMs === Infinity) {
-          nonConverging++;
-          continue;
-        }
-        errs.push(Math.abs(Math.log2(Math.max(1e-3, p.projectedMs) / Math.max(1e-3, p.actualMs))));
-        ratios.push(bound / Math.max(1e-3, p.actualMs));
+        const ok = p.actualMs <= bound;
+        if (ok) migCovered++;
+        all.poll(p, bound, ok);
+        tally.poll(p, bound, ok);
       }
-      perMigration += migCovered / pts.length;
+      all.migration(migCovered / pts.length);
+      tally.migration(migCovered / pts.length);
     });
   }
-  const e = sortedCopy(errs);
-  const r = sortedCopy(ratios);
   return {
     alpha,
-    migrations: byMigration.length,
-    polls,
-    coverage: polls === 0 ? NaN : covered / polls,
-    coveragePerMigration: byMigration.length === 0 ? NaN : perMigration / byMigration.length,
-    nonConvergingShare: polls === 0 ? NaN : nonConverging / polls,
-    medianAbsLog2Err: e.length === 0 ? NaN : quantileSorted(e, 0.5),
-    p90AbsLog2Err: e.length === 0 ? NaN : quantileSorted(e, 0.9),
-    medianBoundOverActual: r.length === 0 ? NaN : quantileSorted(r, 0.5),
+    ...all.summary(),
+    byCategory: [...byCategory].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([category, t]) => ({ category, ...t.summary() })),
   };
+}
+
+/** Counts of one group of held-out polls. */
+class Tally {
+  private polls = 0;
+  private covered = 0;
+  private nonConverging = 0;
+  private migrations = 0;
+  private perMigration = 0;
+  private readonly errs: number[] = [];
+  private readonly ratios: number[] = [];
+
+  poll(p: PrecopyTimePoint, bound: number, covered: boolean): void {
+    this.polls++;
+    if (covered) this.covered++;
+    if (p.projectedMs === Infinity) {
+      this.nonConverging++;
+      return;
+    }
+    this.errs.push(Math.abs(Math.log2(Math.max(1e-3, p.projectedMs) / Math.max(1e-3, p.actualMs))));
+    this.ratios.push(bound / Math.max(1e-3, p.actualMs));
+  }
+
+  migration(coveredShare: number): void {
+    this.migrations++;
+    this.perMigration += coveredShare;
+  }
+
+  summary(): TotalTimeSummary {
+    const e = sortedCopy(this.errs);
+    const r = sortedCopy(this.ratios);
+    return {
+      migrations: this.migrations,
+      polls: this.polls,
+      coverage: this.polls === 0 ? NaN : this.covered / this.polls,
+      coveragePerMigration: this.migrations === 0 ? NaN : this.perMigration / this.migrations,
+      nonConvergingShare: this.polls === 0 ? NaN : this.nonConverging / this.polls,
+      medianAbsLog2Err: e.length === 0 ? NaN : quantileSorted(e, 0.5),
+      p90AbsLog2Err: e.length === 0 ? NaN : quantileSorted(e, 0.9),
+      medianBoundOverActual: r.length === 0 ? NaN : quantileSorted(r, 0.5),
+    };
+  }
 }

@@ -104,12 +104,12 @@ export function decide(snapshot: VmSnapshot, model: CompiledModel, slo: Slo): De
 
   const next = decideNotFitting(model, snapshot, devices, link, serial, limit, rho, budgetLeftMs);
   if (next.reason === 'DEADLINE_UNREACHABLE') {
-    const culprits = stopCopyOnlyCulprits(model, devices, link, slo.alpha, limit.deadlineMs);
-    if (culprits.length > 0) return build('STOP_COPY_ONLY_DEVICE_TOO_SLOW', prediction, slo, rho, budgetLeftMs, culprits, null, null, null, UNKNOWN_TOTAL);
+    const culprits = stopCopyOnlyCulprits(model, devices, link, slo.alpha, limit.deadlineMs, snapshot);
+    if (culprits.length > 0) return build('STOP_COPY_ONLY_DEVICE_TOO_SLOW', prediction, slo, rho, budgetLeftMs, culprits, null, null, null, UNKNOWN_TOTAL, next.plateauBytes);
   }
   const waitMs = next.waitMs !== null && ackPending(snapshot) ? Math.max(next.waitMs, ackWaitMs(model, snapshot, devices, link, serial, slo.alpha)) : next.waitMs;
   const total = totalTime(prediction, waitMs ?? next.throttledPrecopyMs, limit.deadlineMs, budgetLeftMs, model, slo.alpha);
-  return build(next.reason, prediction, slo, rho, budgetLeftMs, NO_IDS, next.targetRamBytes, waitMs, next.throttle, total);
+  return build(next.reason, prediction, slo, rho, budgetLeftMs, NO_IDS, next.targetRamBytes, waitMs, next.throttle, total, next.plateauBytes);
 }
 
 /** The SLO with the limit that binds as its deadline: a guest timeout below the deadline replaces it. */
@@ -146,12 +146,13 @@ function checkSlo(slo: Slo): void {
 function checkSnapshot(s: VmSnapshot): void {
   if (!isFiniteNonNegative(s.ramRemainingBytes) || !isFiniteNonNegative(s.ramDirtyBytesPerS) ||
     !isFiniteNonNegative(s.precopyBandwidthBytesPerS) || !isFiniteNonNegative(s.elapsedMs) ||
-    (s.wwsBytes !== undefined && !(s.wwsBytes >= 0))) {
+    (s.wwsBytes !== undefined && !(s.wwsBytes >= 0)) || (s.ramPassStartBytes !== undefined && !s.ramPassStartBytes.every(isFiniteNonNegative))) {
     throw new GovernorError(
       'E_BAD_SNAPSHOT',
       `RAM figures and elapsed time must be finite and ≥ 0: ramRemainingBytes=${String(s.ramRemainingBytes)}, ` +
         `ramDirtyBytesPerS=${String(s.ramDirtyBytesPerS)}, precopyBandwidthBytesPerS=${String(s.precopyBandwidthBytesPerS)}, ` +
-        `elapsedMs=${String(s.elapsedMs)}, wwsBytes=${String(s.wwsBytes)}`,
+        `elapsedMs=${String(s.elapsedMs)}, wwsBytes=${String(s.wwsBytes)}` +
+        (s.ramPassStartBytes === undefined ? '' : `, ramPassStartBytes=[${s.ramPassStartBytes.join(', ')}]`),
     );
   }
   if (s.switchoverAck !== undefined && !SWITCHOVER_ACK_STATES.includes(s.switchoverAck)) {
@@ -196,6 +197,7 @@ function build(
   waitMs: number | null,
   throttle: ThrottleAdvice | null,
   total: TotalTime,
+  precopyPlateauBytes: number | null = null,
 ): Decision {
   return {
     action: REASON_ACTIONS[reason],
@@ -216,6 +218,7 @@ function build(
     targetRamBytes,
     waitMs,
     throttle,
+    precopyPlateauBytes,
     medianTotalMs: total === BLACKOUT_TOTAL && p !== null ? p.medianMs : total.medianMs,
     predictedTotalMs: total === BLACKOUT_TOTAL && p !== null ? p.boundMs : total.boundMs,
   };

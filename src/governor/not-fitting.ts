@@ -7,6 +7,7 @@
 import { stackOfSnapshot } from './snapshot-stack.js';
 import type { CompiledModel } from '../estimators/predict.js';
 import { projectPrecopy, type PrecopyState } from '../estimators/precopy.js';
+import { precopyPlateauBytes } from '../estimators/precopy-plateau.js';
 import type { BlackoutDevice } from '../estimators/types.js';
 import { largestFittingRamBytes } from './ram-target.js';
 import { precopyPendingBytes, type SizedDevice } from './snapshot-devices.js';
@@ -25,6 +26,8 @@ export interface NotFittingOutcome {
   readonly throttle: ThrottleAdvice | null;
   /** With `throttle`: projected pre-copy time to the target at the advised rate, ms. */
   readonly throttledPrecopyMs: number | null;
+  /** The pass plateau `decide()` was given (`precopy-plateau.ts`), or null. */
+  readonly plateauBytes: number | null;
 }
 
 /**
@@ -34,6 +37,9 @@ export interface NotFittingOutcome {
  * with `initial_bytes + dirty_bytes` drained their size falls by that much. That device data
  * then joins RAM on the pre-copy link (its own dirtying is unknown from one snapshot and is
  * taken to be part of the RAM dirty rate).
+ *
+ * QEMU's passes (`snapshot.ramPassStartBytes`) that have levelled off above the target
+ * (`precopy-plateau.ts`) rule waiting out whatever ρ says: `NOT_CONVERGING`.
  *
  * When waiting does not help, the throttle advice is a pair that works when followed: a dirty
  * rate d and the target T(d) that fits *at that rate* (the final sync carries d × carry bytes,
@@ -51,7 +57,8 @@ export function decideNotFitting(
   rho: number,
   budgetLeftMs: number,
 ): NotFittingOutcome {
-  const current = snapshot.ramDirtyBytesPerS;
+  const plateau = precopyPlateauBytes(snapshot.ramPassStartBytes ?? NO_PASSES) ?? null;
+  let current = snapshot.ramDirtyBytesPerS;
   let blackoutDevices: readonly BlackoutDevice[] = devices;
   const targetAt = (dirtyBytesPerS: number): number =>
     largestFittingRamBytes(model, { devices: blackoutDevices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial, ...stackOfSnapshot(snapshot, devices), deviceStateMultifd: snapshot.deviceStateMultifd }, slo.alpha, slo.deadlineMs, snapshot.ramRemainingBytes);
@@ -70,12 +77,20 @@ export function decideNotFitting(
     dirtyBytesPerS: current,
     bandwidthBytesPerS: snapshot.precopyBandwidthBytesPerS,
   };
-  const state: PrecopyState = snapshot.wwsBytes === undefined ? base : { ...base, wwsBytes: snapshot.wwsBytes };
+  let state: PrecopyState = snapshot.wwsBytes === undefined ? base : { ...base, wwsBytes: snapshot.wwsBytes };
   const limits = { maxTimeMs: budgetLeftMs };
-  if (target >= 0) {
+  // Passes levelled off above the target: the AVG projection from ρ would wrongly keep shrinking
+  // them (`precopy-plateau.ts`). Each pass re-dirties what it sends, so the guest's effective
+  // dirty rate is at least the bandwidth; the throttle advice starts from there.
+  const stalled = plateau !== null && plateau > target;
+  if (stalled) {
+    current = Math.max(current, snapshot.precopyBandwidthBytesPerS);
+    state = { ...state, dirtyBytesPerS: current };
+  }
+  if (target >= 0 && !stalled) {
     const projection = projectPrecopy(state, target, limits);
     if (projection.reachesTarget) {
-      return outcome(devicePendingBytes > 0 ? 'DEVICE_PRECOPY_PENDING' : 'CONVERGING', target, projection.timeMs, null);
+      return outcome(devicePendingBytes > 0 ? 'DEVICE_PRECOPY_PENDING' : 'CONVERGING', target, projection.timeMs, null, plateau);
     }
   }
 
@@ -83,9 +98,9 @@ export function decideNotFitting(
   // exist for a throttled guest. Only when even a guest dirtying nothing cannot fit is the
   // deadline out of reach.
   const idleTarget = targetAt(0);
-  if (idleTarget < 0) return outcome('DEADLINE_UNREACHABLE', null, null, null);
+  if (idleTarget < 0) return outcome('DEADLINE_UNREACHABLE', null, null, null, plateau);
   const reaches = (dirtyBytesPerS: number, t: number): boolean => t >= 0 && projectPrecopy({ ...state, dirtyBytesPerS }, t, limits).reachesTarget;
-  if (!reaches(0, idleTarget)) return outcome('BUDGET_INSUFFICIENT', idleTarget, null, null);
+  if (!reaches(0, idleTarget)) return outcome('BUDGET_INSUFFICIENT', idleTarget, null, null, plateau);
   // reaches(current, target) is false (checked above, or no target at today's rate).
   let lo = 0;
   let loTarget = idleTarget;
@@ -106,9 +121,9 @@ export function decideNotFitting(
     throttleFraction: current > 0 ? Math.min(1, Math.max(0, 1 - lo / current)) : 0,
   };
   // No RAM target at today's rate: what the final sync carries alone breaks the deadline.
-  const reason: DecisionReason = target < 0 ? 'DIRTY_RATE_TOO_HIGH' : rho >= 1 ? 'NOT_CONVERGING' : 'CONVERGING_TOO_SLOWLY';
+  const reason: DecisionReason = target < 0 ? 'DIRTY_RATE_TOO_HIGH' : rho >= 1 || stalled ? 'NOT_CONVERGING' : 'CONVERGING_TOO_SLOWLY';
   const throttledPrecopyMs = projectPrecopy({ ...state, dirtyBytesPerS: lo }, loTarget, limits).timeMs;
-  return { reason, targetRamBytes: loTarget, waitMs: null, throttle, throttledPrecopyMs };
+  return { reason, targetRamBytes: loTarget, waitMs: null, throttle, throttledPrecopyMs, plateauBytes: plateau };
 }
 
 function outcome(
@@ -116,9 +131,12 @@ function outcome(
   targetRamBytes: number | null,
   waitMs: number | null,
   throttle: ThrottleAdvice | null,
+  plateauBytes: number | null,
 ): NotFittingOutcome {
-  return { reason, targetRamBytes, waitMs, throttle, throttledPrecopyMs: null };
+  return { reason, targetRamBytes, waitMs, throttle, throttledPrecopyMs: null, plateauBytes };
 }
+
+const NO_PASSES: readonly number[] = Object.freeze([]);
 
 function devicePrecopyPendingBytes(devices: readonly SizedDevice[]): number {
   let sum = 0;

@@ -54,6 +54,14 @@ export interface VmSnapshot {
   readonly precopyBandwidthBytesPerS: number;
   /** Writable working set, if known: pending RAM never exceeds it. */
   readonly wwsBytes?: number;
+  /**
+   * QEMU's own pre-copy passes: `ram.remaining` at the first poll of each `dirty-sync-count`
+   * after the first pass, oldest first (the last few suffice: `PLATEAU_PASSES`). When the latest
+   * pass starts have stopped shrinking above the size at which the switchover fits, pre-copy does
+   * not converge on its own however small ρ is (`estimators/precopy-plateau.ts`, Clark et al.
+   * 2005): `decide()` then does not wait (`NOT_CONVERGING`). Absent: the projection from ρ alone.
+   */
+  readonly ramPassStartBytes?: readonly number[];
   /** Time since the migration started, ms. */
   readonly elapsedMs: number;
   /** Link name for the blackout throughput model; `default` when absent. */
@@ -129,7 +137,10 @@ export const REASON_ACTIONS = {
   SWITCHOVER_ACK_PENDING: 'wait',
   /** A MIG_DATA_SIZE query failed: never commit blind, keep pre-copying and ask again. */
   SIZE_QUERY_FAILED: 'wait',
-  /** The bound does not fit and ρ ≥ 1: waiting will not help; dirtying must slow down. */
+  /**
+   * The bound does not fit and waiting will not help: ρ ≥ 1, or QEMU's passes have stopped
+   * shrinking above a fitting size (`Decision.precopyPlateauBytes`); dirtying must slow down.
+   */
   NOT_CONVERGING: 'throttle',
   /** ρ < 1 but pre-copy would not reach a fitting size within the budget. */
   CONVERGING_TOO_SLOWLY: 'throttle',
@@ -211,6 +222,15 @@ export interface Decision {
   readonly waitMs: number | null;
   /** Dirty-rate numbers (`throttle`). */
   readonly throttle: ThrottleAdvice | null;
+  /**
+   * The level QEMU's pre-copy passes have stopped shrinking at (the least of the last pass
+   * starts, `estimators/precopy-plateau.ts`), bytes; `null` while they still shrink, with too few
+   * passes in `VmSnapshot.ramPassStartBytes`, or when the bound already fits (not looked at).
+   * Above `targetRamBytes` at today's dirty rate it makes the decision `NOT_CONVERGING`, and the
+   * throttle advice starts from a dirty rate of at least the pre-copy bandwidth: the passes show
+   * the guest re-dirties what each pass sends.
+   */
+  readonly precopyPlateauBytes: number | null;
   /**
    * Predicted median time from now to the end of the migration, ms: pre-copy still to run
    * (`waitMs`, or at the advised dirty rate for `throttle`) plus the blackout; the blackout alone

@@ -14,10 +14,16 @@
  * governor then never commits). `slo.alpha` defaults to the server's `--alpha`; `slo.budgetMs`
  * absent or `null` means no budget (JSON has no Infinity). `snapshot.switchoverAck` is
  * `"not-required"` (the default), `"pending"` or `"received"`; `slo.guestTimeoutMs` a pause the
- * guest tolerates (absent or `null`: none). Fields not named here are ignored.
+ * guest tolerates (absent or `null`: none). `snapshot.ramPassStartBytes` is QEMU's `ram.remaining`
+ * at the start of each pre-copy pass after the first, oldest first (`VmSnapshot`);
+ * a device's `reinit: true` is a PRECOPY_INFO that reported `VFIO_PRECOPY_INFO_REINIT`;
+ * `snapshot.qemuVersion` the source QEMU (`"10.0.2"`: its calibration group and arc placement),
+ * `snapshot.multifdChannels` and `snapshot.deviceStateMultifd` how the stop-copy data travels.
+ * Fields not named here are ignored.
  */
 import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
 import type { DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../governor/types.js';
+import { parseQemuRelease } from '../estimators/stack.js';
 import { array, badParam, byteCount, nonNegative, object, optionalBoolean, text, type Obj } from './params.js';
 
 /** More VFIO devices than any VM has: a bound on the work one request can ask for. */
@@ -65,6 +71,8 @@ function device(v: unknown, at: string): DeviceSnapshot {
   };
   if (o['initialBytes'] !== undefined) d.initialBytes = byteCount(o, 'initialBytes', at);
   if (o['dirtyBytes'] !== undefined) d.dirtyBytes = byteCount(o, 'dirtyBytes', at);
+  const reinit = optionalBoolean(o, 'reinit', at);
+  if (reinit !== undefined) d.reinit = reinit;
   return d;
 }
 
@@ -86,7 +94,37 @@ function snapshot(v: unknown): VmSnapshot {
   const serial = optionalBoolean(o, 'serial', at);
   if (serial !== undefined) s.serial = serial;
   if (o['switchoverAck'] !== undefined) s.switchoverAck = switchoverAck(o, at);
+  if (o['ramPassStartBytes'] !== undefined) s.ramPassStartBytes = passStarts(o['ramPassStartBytes'], `${at}.ramPassStartBytes`);
+  if (o['qemuVersion'] !== undefined) {
+    const v = o['qemuVersion'];
+    if (typeof v !== 'string' || parseQemuRelease(v) === undefined) throw badParam(`${at}.qemuVersion`, 'a QEMU version "major.minor.micro" (query-version)', v);
+    s.qemuVersion = v;
+  }
+  if (o['multifdChannels'] !== undefined) {
+    const v = o['multifdChannels'];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_MULTIFD_CHANNELS) throw badParam(`${at}.multifdChannels`, `an integer 1..${MAX_MULTIFD_CHANNELS} (QEMU multifd-channels)`, v);
+    s.multifdChannels = v;
+  }
+  const deviceStateMultifd = optionalBoolean(o, 'deviceStateMultifd', at);
+  if (deviceStateMultifd !== undefined) s.deviceStateMultifd = deviceStateMultifd;
   return s;
+}
+
+/** QEMU's `multifd-channels` is a uint8 (`'*multifd-channels': 'uint8'` in `MigrationParameters`, `qapi/migration.json`): at most 255. */
+export const MAX_MULTIFD_CHANNELS = 255;
+
+/** More pass starts than the plateau test reads by far: a bound on one request's work. */
+export const MAX_PASS_STARTS = 1024;
+
+function passStarts(v: unknown, at: string): number[] {
+  const list = array(v, at, MAX_PASS_STARTS);
+  const out = new Array<number>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i];
+    if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 0) throw badParam(`${at}[${i}]`, 'an integer number of bytes ≥ 0', b);
+    out[i] = b;
+  }
+  return out;
 }
 
 function slo(v: unknown, defaultAlpha: number): Slo {

@@ -44,6 +44,14 @@ describe.skipIf(!HAVE_DATASET)('eval on the shared QEMU dataset', () => {
     expect(2 ** (report?.naive.medianAbsLog2Err ?? 0)).toBeCloseTo(16.68, 1);
   });
 
+  it('left one scenario out (fitted and calibrated on the other three), is further off and covers less', () => {
+    const byScenario = input === undefined ? undefined : crossValidate(input.cases, buildPriors(), { alpha: 0.1, folds: 'category' });
+    expect(byScenario?.n).toBe(40);
+    expect(byScenario?.ours.medianAbsLog2Err).toBeCloseTo(0.494988, 5);
+    expect(byScenario?.ours.p90AbsLog2Err).toBeCloseTo(0.854588, 5);
+    expect(byScenario?.ours.coverage).toBe(0.725);
+  });
+
   it('misses the 383 ms outlier (Precopy_Nonconvergent_16T run 8), as any bound from 14 ms blackouts must', () => {
     const missed = report?.runs.filter((r) => r.actualMs > r.boundMs).map((r) => r.migrationId);
     expect(missed).toContain('Precopy_Nonconvergent_16T/mig-stats-run-8');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { projectPrecopy } from '../../src/estimators/precopy.js';
 import { precopyTimeBoundMs, precopyTimeModel, precopyTimePoints, switchoverInMs } from '../../src/estimators/total-time.js';
-import { crossValidateTotalTime } from '../../src/estimators/total-time-eval.js';
+import { crossValidatePrecopyPoints, crossValidateTotalTime } from '../../src/estimators/total-time-eval.js';
 import { Rng } from '../../src/sim/rng.js';
 import type { TelemetryRecord } from '../../src/records/records.js';
 
@@ -72,6 +72,22 @@ describe('pre-copy time points and bound', () => {
       { migrationId: 'a', atMs: 2, projectedMs: 1000, actualMs: 500 },
     ]);
     expect(m.logRatioScores).toEqual([Math.log(0.5), Math.log(2)]);
+  });
+
+  it('reports each category on its own: a pooled median mixes runs that converge with runs that stall', () => {
+    // Category "ok": projections within 2×; "stall": finite projections 16× short, and polls called non-converging.
+    const points = [
+      ...Array.from({ length: 6 }, (_, i) => [{ migrationId: `ok/${i}`, atMs: 0, projectedMs: 1000, actualMs: 2000 }]),
+      ...Array.from({ length: 6 }, (_, i) => [
+        { migrationId: `stall/${i}`, atMs: 0, projectedMs: 1000, actualMs: 16_000 },
+        { migrationId: `stall/${i}`, atMs: 1, projectedMs: Infinity, actualMs: 15_000 },
+      ]),
+    ];
+    const r = crossValidatePrecopyPoints(points, 0.1, 'loo');
+    expect(r.byCategory.map((c) => c.category)).toEqual(['ok', 'stall']);
+    expect(r.byCategory[0]).toMatchObject({ migrations: 6, polls: 6, nonConvergingShare: 0, medianAbsLog2Err: 1 });
+    expect(r.byCategory[1]).toMatchObject({ migrations: 6, polls: 12, nonConvergingShare: 0.5, medianAbsLog2Err: 4 });
+    expect(r.polls).toBe(18);
   });
 
   it('covers about 1 − α of held-out polls when the projection error is exchangeable across migrations', () => {

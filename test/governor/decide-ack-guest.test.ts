@@ -118,6 +118,17 @@ describe('decide: STOP_COPY-only devices', () => {
     expect(decide(big, model, { deadlineMs: 300, alpha: ALPHA, budgetMs: BUDGET }).reason).toBe('DEADLINE_UNREACHABLE');
   });
 
+  it("predicts the device alone on the VM's own QEMU: before 8.2 its STOP_COPY → STOP counts", () => {
+    const s = vm([nic('nic0', 100 * MiB)], { ramRemainingBytes: 0, qemuVersion: '8.1.0' });
+    const devices = s.devices as readonly SizedDevice[];
+    const current = predictBlackout(model, { devices, ramRemainingBytes: 0 }, ALPHA).boundMs;
+    const old = predictBlackout(model, { devices, ramRemainingBytes: 0, stopCopyToStopInBlackout: true }, ALPHA).boundMs;
+    expect(old).toBeGreaterThan(current);
+    const limit = (current + old) / 2;
+    expect(decide(s, model, { deadlineMs: limit, alpha: ALPHA, budgetMs: BUDGET })).toMatchObject({ reason: 'STOP_COPY_ONLY_DEVICE_TOO_SLOW', reasonDeviceIds: ['nic0'] });
+    expect(decide({ ...s, qemuVersion: '10.0.2' }, model, { deadlineMs: limit, alpha: ALPHA, budgetMs: BUDGET }).action).toBe('commit');
+  });
+
   it('holds the device to the guest timeout when that binds', () => {
     const s = vm([nic('nic0', 100 * MiB)], { ramRemainingBytes: 0 });
     const alone = predictBlackout(model, { devices: s.devices as readonly SizedDevice[], ramRemainingBytes: 0 }, ALPHA).boundMs;

@@ -37,6 +37,44 @@ describe('decide: time to completion', () => {
     expect(d.predictedTotalMs).toBeGreaterThan(d.medianTotalMs);
   });
 
+  it("does not wait on a projection from ρ once QEMU's passes have levelled off above the target", () => {
+    const s = vm([mlx5('a')], { ramRemainingBytes: 4 * GiB });
+    const deadlineMs = decide({ ...s, ramRemainingBytes: 256 * MiB }, model, { deadlineMs: 1e6, alpha: ALPHA, budgetMs: 60_000 }).predictedBlackoutMs;
+    const slo = { deadlineMs, alpha: ALPHA, budgetMs: 60_000 };
+    const converging = decide(s, model, slo);
+    expect(converging.reason).toBe('CONVERGING');
+    // ρ = 0.25, but the last six passes started at ~1 GiB: the working set is rewritten each pass.
+    const plateau = [1.1, 1.0, 1.05, 1.0, 1.1, 1.02].map((g) => g * GiB);
+    const d = decide({ ...s, ramPassStartBytes: plateau }, model, slo);
+    expect(d.reason).toBe('NOT_CONVERGING');
+    expect(d.action).toBe('throttle');
+    expect(d.precopyPlateauBytes).toBe(1 * GiB);
+    expect(d.targetRamBytes).toBeLessThan(1 * GiB);
+    // The passes re-dirty what each sends: the advice starts from the bandwidth, not from 256 MiB/s.
+    expect(d.throttle?.currentDirtyBytesPerS).toBe(1 * GiB);
+    expect(d.throttle?.maxDirtyBytesPerS).toBeLessThan(1 * GiB);
+    // The time to completion is the throttled pre-copy's, not the unthrottled wait's.
+    expect(d.medianTotalMs).not.toBeCloseTo(converging.medianTotalMs, 0);
+    expect(d.medianTotalMs).toBeGreaterThan(converging.waitMs!);
+  });
+
+  it('still waits while the passes shrink, or when they level off below the target', () => {
+    const s = vm([mlx5('a')], { ramRemainingBytes: 4 * GiB });
+    const deadlineMs = decide({ ...s, ramRemainingBytes: 256 * MiB }, model, { deadlineMs: 1e6, alpha: ALPHA, budgetMs: 60_000 }).predictedBlackoutMs;
+    const slo = { deadlineMs, alpha: ALPHA, budgetMs: 60_000 };
+    const shrinking = decide({ ...s, ramPassStartBytes: [4, 3, 2.2, 1.6, 1.1, 0.8].map((g) => g * GiB) }, model, slo);
+    expect(shrinking.reason).toBe('CONVERGING');
+    expect(shrinking.precopyPlateauBytes).toBeNull();
+    const low = decide({ ...s, ramPassStartBytes: [40, 42, 41, 40, 43, 41].map((m) => m * MiB) }, model, slo);
+    expect(low.reason).toBe('CONVERGING');
+    expect(low.precopyPlateauBytes).toBe(40 * MiB);
+  });
+
+  it('refuses pass starts that are not byte counts, naming them', () => {
+    expect(() => decide(vm([mlx5('a')], { ramPassStartBytes: [1, -2] }), model, { deadlineMs: 300, alpha: ALPHA, budgetMs: 60_000 }))
+      .toThrow(/ramPassStartBytes=\[1, -2\]/);
+  });
+
   it('counts pre-copy at the advised dirty rate for a throttle', () => {
     const s = vm([mlx5('a')], { ramRemainingBytes: 4 * GiB, ramDirtyBytesPerS: 2 * GiB });
     const deadlineMs = decide({ ...s, ramRemainingBytes: 64 * MiB, ramDirtyBytesPerS: 0 }, model, { deadlineMs: 1e6, alpha: ALPHA, budgetMs: 60_000 }).predictedBlackoutMs * 2;

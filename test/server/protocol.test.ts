@@ -88,6 +88,25 @@ describe('parseDecideParams', () => {
     expect('guestTimeoutMs' in absent.slo).toBe(false);
   });
 
+  it("reads QEMU's pass starts, which decide() checks for a plateau", () => {
+    const given = parseDecideParams(params((p) => (p.snapshot['ramPassStartBytes'] = [3, 2, 1])), 0.01);
+    expect(given.snapshot.ramPassStartBytes).toEqual([3, 2, 1]);
+    expect('ramPassStartBytes' in parseDecideParams(params(() => undefined), 0.01).snapshot).toBe(false);
+  });
+
+  it("reads the snapshot's stack: QEMU version, multifd channels, device state over multifd", () => {
+    const given = parseDecideParams(params((p) => Object.assign(p.snapshot, { qemuVersion: '8.1.0', multifdChannels: 8, deviceStateMultifd: true })), 0.01);
+    expect(given.snapshot).toMatchObject({ qemuVersion: '8.1.0', multifdChannels: 8, deviceStateMultifd: true });
+    const absent = parseDecideParams(params(() => undefined), 0.01).snapshot;
+    expect(['qemuVersion', 'multifdChannels', 'deviceStateMultifd'].filter((k) => k in absent)).toEqual([]);
+  });
+
+  it("reads a device's PRE_COPY re-init, which makes a received switchover-ack count as pending", () => {
+    const given = parseDecideParams(params((p) => (p.snapshot.devices[0]!['reinit'] = true)), 0.01);
+    expect(given.snapshot.devices[0]?.reinit).toBe(true);
+    expect('reinit' in (parseDecideParams(params(() => undefined), 0.01).snapshot.devices[0] ?? {})).toBe(false);
+  });
+
   it('takes a null stopCopyBytes as a failed size query', () => {
     expect(parseDecideParams(params((p) => (p.snapshot.devices[0]!['stopCopyBytes'] = null)), 0.01).snapshot.devices[0]?.stopCopyBytes).toBeNull();
   });
@@ -118,6 +137,12 @@ describe('parseDecideParams', () => {
     ['params.slo.alpha', (p) => (p.slo['alpha'] = 1)],
     ['params.slo.budgetMs', (p) => (p.slo['budgetMs'] = -1)],
     ['params.snapshot.switchoverAck', (p) => (p.snapshot['switchoverAck'] = 'acked')],
+    ['params.snapshot.ramPassStartBytes', (p) => (p.snapshot['ramPassStartBytes'] = 5)],
+    ['params.snapshot.qemuVersion', (p) => (p.snapshot['qemuVersion'] = '10')],
+    ['params.snapshot.multifdChannels', (p) => (p.snapshot['multifdChannels'] = 0)],
+    ['params.snapshot.deviceStateMultifd', (p) => (p.snapshot['deviceStateMultifd'] = 'auto')],
+    ['params.snapshot.devices[0].reinit', (p) => (p.snapshot.devices[0]!['reinit'] = 1)],
+    ['params.snapshot.ramPassStartBytes[1]', (p) => (p.snapshot['ramPassStartBytes'] = [5, -1])],
     ['params.slo.guestTimeoutMs', (p) => (p.slo['guestTimeoutMs'] = 0)],
   ])('names %s when it is wrong', (field, mutate) => {
     expect(fieldOf(params(mutate))).toBe(field);

@@ -18,6 +18,7 @@
  * switchover-today.md §2.1), so the snapshot covers guest RAM and the model's fixed costs.
  */
 import type { VmSnapshot } from '../../governor/types.js';
+import { PLATEAU_PASSES } from '../../estimators/precopy-plateau.js';
 import { QEMU_THROTTLE_TRIGGER } from '../../facts/qemu.js';
 import { dirtyBytesPerS, mbpsToBytesPerS } from '../../qemu/qmp-records.js';
 import type { QmpPoll, QmpRamStats } from '../../qemu/qmp-types.js';
@@ -49,15 +50,19 @@ export type SnapshotResult =
  * {@link SnapshotTracker}). `elapsedMs` is QEMU's `total-time` (time since `migrate`), falling
  * back to `elapsedFallbackMs` for replies without it.
  */
-export function qmpSnapshot(ram: QmpRamStats, totalTimeMs: number | undefined, elapsedFallbackMs: number): VmSnapshot {
+export function qmpSnapshot(ram: QmpRamStats, totalTimeMs: number | undefined, elapsedFallbackMs: number, passStartBytes?: readonly number[]): VmSnapshot {
   return {
     devices: [],
     ramRemainingBytes: ram.remainingBytes,
     ramDirtyBytesPerS: dirtyBytesPerS(ram),
     precopyBandwidthBytesPerS: mbpsToBytesPerS(ram.mbps ?? 0),
     elapsedMs: Math.max(0, totalTimeMs ?? elapsedFallbackMs),
+    ...(passStartBytes === undefined ? {} : { ramPassStartBytes: passStartBytes }),
   };
 }
+
+/** Pass starts a snapshot carries: the plateau test reads {@link PLATEAU_PASSES}; a few more cost nothing. */
+const KEPT_PASS_STARTS = 2 * PLATEAU_PASSES;
 
 /**
  * Follows one migration's polls and says, for each, whether it can be decided on: `active`, with
@@ -70,6 +75,10 @@ export class SnapshotTracker {
   private syncsAfterFirstPeriod: number | undefined;
   private measured = false;
   private readonly firstAtMs: number;
+  /** `dirty-sync-count` of the last poll that had one. */
+  private lastPass: number | undefined;
+  /** `ram.remaining` at the first poll of each pass after the first seen, oldest first. */
+  private passStarts: readonly number[] = [];
 
   /** @param firstPollAtMs host time of the migration's first poll (fallback clock for `total-time`). */
   constructor(firstPollAtMs: number) {
@@ -84,11 +93,30 @@ export class SnapshotTracker {
   /** Feeds the next poll (in order) and returns its snapshot or why it has none. */
   observe(poll: QmpPoll): SnapshotResult {
     const ram = poll.ram;
-    if (ram !== undefined) this.track(poll, ram);
+    if (ram !== undefined) {
+      this.track(poll, ram);
+      this.trackPasses(ram);
+    }
     if (poll.status !== 'active') return { ready: false, reason: 'NOT_PRECOPY' };
     if (ram === undefined) return { ready: false, reason: 'NO_STATISTICS' };
     if (!this.measured) return { ready: false, reason: 'DIRTY_RATE_UNMEASURED' };
-    return { ready: true, snapshot: qmpSnapshot(ram, poll.totalTimeMs, poll.atMs - this.firstAtMs), ram };
+    return { ready: true, snapshot: qmpSnapshot(ram, poll.totalTimeMs, poll.atMs - this.firstAtMs, this.passStarts), ram };
+  }
+
+  /**
+   * A new `dirty-sync-count` starts a pass: QEMU counts the sync as it begins
+   * (`stat64_add(&mig_stats.dirty_sync_count, 1)` first thing in `migration_bitmap_sync()`,
+   * `migration/ram.c`) and `remaining` (`ram_bytes_remaining()`) then holds the pages it found
+   * dirty, so the first poll of a pass shows what the pass starts with — as the importer's `ram`
+   * records and the evaluation (`precopyTimePoints`) read it. The first pass seen is skipped (it
+   * may be the whole RAM, or joined midway). A periodic background sync (proposed upstream with
+   * a separate `iteration_count` for passes) would count here too.
+   */
+  private trackPasses(ram: QmpRamStats): void {
+    const pass = ram.dirtySyncCount;
+    if (pass === undefined || pass === this.lastPass) return;
+    if (this.lastPass !== undefined) this.passStarts = [...this.passStarts.slice(1 - KEPT_PASS_STARTS), ram.remainingBytes];
+    this.lastPass = pass;
   }
 
   private track(poll: QmpPoll, ram: QmpRamStats): void {

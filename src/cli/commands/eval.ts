@@ -6,12 +6,12 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { evaluateQmpFiles, MIN_EVAL_MIGRATIONS } from '../../app/eval.js';
-import type { EvalReport } from '../../estimators/cross-validate.js';
+import type { EvalFolds, EvalReport } from '../../estimators/cross-validate.js';
 import type { TotalTimeEvalReport } from '../../estimators/total-time-eval.js';
 import type { ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 
-const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>]
+const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>|category]
                      [--priors <file> | --no-priors] [--runs] [--json]
 
 Evaluates the blackout predictor on real QEMU migration telemetry in either QMP form (a QMP
@@ -29,11 +29,17 @@ downtime <= our 1 - alpha bound.
 It also evaluates the time-to-completion bound (decide's predictedTotalMs): at every pre-copy poll
 after QEMU's first dirty-rate measurement, the AVG pre-copy projection to QEMU's switchover size
 (bandwidth x downtime-limit), its 1 - alpha bound from the other migrations' scores, against the
-time the migration then still ran (same folds).
+time the migration then still ran (same folds), in all and per category (a migration id's first
+path segment: the dataset's scenario folder).
 
 Options:
   --alpha <a>           miscoverage of the bound, in (0, 1) (default 0.1)
-  --folds loo|<k>       leave-one-out (default) or k folds by migration
+  --folds loo|<k>|category
+                        leave-one-out (default), k folds by migration, or leave one
+                        category out: a migration's category is its id's first path segment
+                        (the dataset's scenario folder), and each category is predicted by a
+                        model fitted and calibrated on the other categories only (how the
+                        predictors do on a workload they have never seen)
   --priors <file>       prior model (default: the package's models/priors.json)
   --no-priors           fit from the data only
   --runs                also list every run's actual, median and bound (in --json: "runs")
@@ -42,7 +48,8 @@ Options:
                         "meanBoundMs"}, "qemuExpected": {"medianAbsLog2Err"},
                         "naive": {"medianAbsLog2Err"}, "totalTime": {"migrations", "polls",
                         "coverage", "coveragePerMigration", "nonConvergingShare",
-                        "medianAbsLog2Err", "p90AbsLog2Err", "medianBoundOverActual"},
+                        "medianAbsLog2Err", "p90AbsLog2Err", "medianBoundOverActual",
+                        "byCategory": [{"category", the same figures}]},
                         "excluded": [{"migrationId", "reason"}]}
   -h, --help            this help
 
@@ -59,7 +66,7 @@ interface EvalArgs {
   /** The paths as given, for messages. */
   readonly given: readonly string[];
   readonly alpha: number;
-  readonly folds: 'loo' | number;
+  readonly folds: EvalFolds;
   readonly priors: string | null | undefined;
   readonly runs: boolean;
   readonly json: boolean;
@@ -78,10 +85,11 @@ function parse(argv: readonly string[], io: CliIo): EvalArgs {
   if (parsed.positionals.length === 0) throw new UsageError('no dataset directory or files given');
   const alpha = v.alpha === undefined ? 0.1 : Number(v.alpha);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha must be a number in (0, 1), got '${v.alpha ?? ''}'`);
-  let folds: 'loo' | number = 'loo';
-  if (v.folds !== undefined && v.folds !== 'loo') {
+  let folds: EvalFolds = 'loo';
+  if (v.folds === 'category') folds = 'category';
+  else if (v.folds !== undefined && v.folds !== 'loo') {
     folds = Number(v.folds);
-    if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be 'loo' or an integer ≥ 2, got '${v.folds}'`);
+    if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be 'loo', 'category' or an integer ≥ 2, got '${v.folds}'`);
   }
   if (v.priors !== undefined && v['no-priors']) throw new UsageError('--priors and --no-priors exclude each other');
   return {
@@ -155,11 +163,15 @@ function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
 }
 
+function foldsName(folds: EvalFolds): string {
+  return folds === 'loo' ? 'leave-one-out by migration' : folds === 'category' ? 'leave-one-category-out' : `${folds}-fold by migration`;
+}
+
 function textReport(r: EvalReport, t: TotalTimeEvalReport, excluded: readonly ExcludedMigration[], args: EvalArgs): string {
   const row = (name: string, med: number, p90: number | undefined, n: number): string =>
     `  ${name.padEnd(34)} ${fmt(med).padStart(8)} ${(p90 === undefined ? '' : fmt(p90)).padStart(8)} ${`${fmt(2 ** med, 2)}x`.padStart(9)}   n=${n}`;
   const lines = [
-    `eval: ${r.n} pre-copy migrations, ${args.folds === 'loo' ? 'leave-one-out' : `${args.folds}-fold`} by migration, alpha = ${r.alpha}`,
+    `eval: ${r.n} pre-copy migrations, ${foldsName(args.folds)}, alpha = ${r.alpha}`,
     `  ${'predictor'.padEnd(34)} ${'med|log2|'.padStart(8)} ${'p90'.padStart(8)} ${'x(median)'.padStart(9)}`,
     row('ours (median)', r.ours.medianAbsLog2Err, r.ours.p90AbsLog2Err, r.ours.n),
     row('QEMU expected-downtime', r.qemuExpected.medianAbsLog2Err, r.qemuExpected.p90AbsLog2Err, r.qemuExpected.n),
@@ -169,6 +181,9 @@ function textReport(r: EvalReport, t: TotalTimeEvalReport, excluded: readonly Ex
     `time to completion: ${t.polls} pre-copy polls of ${t.migrations} migrations; ${fmt(t.nonConvergingShare * 100, 1)} % projected not to converge`,
     `  median med|log2| ${fmt(t.medianAbsLog2Err)} (p90 ${fmt(t.p90AbsLog2Err)}) where it converges; ${fmt((1 - t.alpha) * 100, 0)} % bound: ` +
       `coverage ${fmt(t.coverage * 100, 1)} % of polls, ${fmt(t.coveragePerMigration * 100, 1)} % per migration, median bound/actual ${fmt(t.medianBoundOverActual, 2)}`,
+    ...t.byCategory.map((c) =>
+      `    ${c.category}: ${c.polls} polls of ${c.migrations}, ${fmt(c.nonConvergingShare * 100, 1)} % not converging, ` +
+        `med|log2| ${fmt(c.medianAbsLog2Err)} where it converges, coverage ${fmt(c.coverage * 100, 1)} %`),
   ];
   if (excluded.length > 0) {
     lines.push(`left out ${excluded.length} migration${excluded.length === 1 ? '' : 's'}:`);

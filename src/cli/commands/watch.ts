@@ -32,7 +32,10 @@ migration and ends with it. QEMU serves one client per QMP socket: give watch it
 
 Decisions start once QEMU has measured the guest's dirty rate (its first bitmap sync after 1 s;
 until then its 0 B/s means "unknown"). Figures map as in the importer's ram records: RAM
-remaining, dirty-pages-rate x page-size, mbps.
+remaining, dirty-pages-rate x page-size, mbps. Each decision also gets QEMU's passes (remaining
+at the first poll of each dirty-sync-count): once they stop shrinking above the size at which
+the switchover fits, the line says "passes level off at <size>: not converging on its own"
+and the decision is NOT_CONVERGING (throttle) even with rho < 1.
 
 VFIO devices (QEMU 9.1+ with -device vfio-pci,...,migration-events=on): watch lists them at attach
 (query-pci, qom-get) and maps their PCI ids to the model's device models (a model it does not

@@ -10,6 +10,9 @@
  */
 import { AUTO_CONVERGE, DIRTY_LIMIT_FLOOR_BYTES_PER_S, PRECOPY_NOISE } from './constants.js';
 
+/** Pass starts a {@link GuestRam} keeps (the plateau test reads 6). */
+export const KEPT_PASS_STARTS = 12;
+
 /** How a {@link GuestRam} starts. */
 export interface GuestRamOptions {
   readonly ramBytes: number;
@@ -40,6 +43,11 @@ export class GuestRam {
   firstPass = true;
   /** Wire bytes of RAM sent so far. */
   sentBytes = 0;
+  /**
+   * `remaining` at the start of each pass after the first, oldest first, the last
+   * {@link KEPT_PASS_STARTS}: what `watch` reads off QEMU's polls for `decide()`'s plateau test.
+   */
+  passStartBytes: readonly number[] = [];
 
   private readonly wwsBytes: number;
   private readonly nonZeroFraction: number;
@@ -107,6 +115,7 @@ export class GuestRam {
     this.remainingBytes += this.dirtySinceSyncBytes;
     this.dirtySinceSyncBytes = 0;
     this.pass++;
+    this.passStartBytes = [...this.passStartBytes.slice(1 - KEPT_PASS_STARTS), this.remainingBytes];
     const periodMs = nowMs - this.periodStartMs;
     if (periodMs < AUTO_CONVERGE.periodMs) return;
     this.measuredDirtyBytesPerS = (this.periodDirtyBytes / periodMs) * 1000;

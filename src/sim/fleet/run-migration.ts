@@ -24,7 +24,7 @@ export interface MigrationResult {
   readonly blackoutMs: number | null;
   /** The policy's own estimate at the switchover, or at its last decision before an abort (QEMU: expected-downtime; governor: its 1 − α bound). */
   readonly predictedBlackoutMs: number | null;
-  /** `blackoutMs ≤ deadlineMs` (`null` when aborted). */
+  /** `blackoutMs ≤ deadlineMs`, and ≤ the guest's own timeout when it has one (`null` when aborted). */
   readonly met: boolean | null;
   /** Start to VM running on the destination, or to the abort, ms. */
   readonly totalTimeMs: number;
@@ -66,7 +66,7 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
     abortReason,
     blackoutMs,
     predictedBlackoutMs,
-    met: blackoutMs === null ? null : blackoutMs <= spec.deadlineMs,
+    met: blackoutMs === null ? null : blackoutMs <= Math.min(spec.deadlineMs, spec.guestTimeoutMs ?? Infinity),
     totalTimeMs: world.nowMs,
     attempts: world.attempts,
     unwinds,

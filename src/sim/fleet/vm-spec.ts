@@ -70,6 +70,12 @@ export interface VmSpec {
   readonly deadlineMs: number;
   /** Total migration time budget, ms. */
   readonly budgetMs: number;
+  /**
+   * A pause the guest itself tolerates, ms (a watchdog, a storage or network timeout inside the
+   * guest; issue 20 item 8). Absent: none. The governor holds its bound to the lower of it and
+   * `deadlineMs` (`Slo.guestTimeoutMs`), and a blackout past it is a miss.
+   */
+  readonly guestTimeoutMs?: number;
   /** QEMU `auto-converge` capability on. */
   readonly autoConverge: boolean;
   /** QEMU `avail-switchover-bandwidth`, bytes/s; 0 = unset (use the measured rate). */

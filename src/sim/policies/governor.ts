@@ -96,7 +96,8 @@ export class GovernorPolicy implements Policy {
     const compiled = this.compiled;
     const migrationId = world.spec.id;
     const devices = world.pairs.map((p) => p.src);
-    const slo: Slo = { deadlineMs: world.spec.deadlineMs, alpha, budgetMs: world.spec.budgetMs };
+    const guestTimeout = world.spec.guestTimeoutMs === undefined ? {} : { guestTimeoutMs: world.spec.guestTimeoutMs };
+    const slo: Slo = { deadlineMs: world.spec.deadlineMs, alpha, budgetMs: world.spec.budgetMs, ...guestTimeout };
     let dss: DeadlineSetState | null = null;
     const count = (reason: string): void => this.count(reason);
 
@@ -119,6 +120,7 @@ export class GovernorPolicy implements Policy {
         elapsedMs: world.nowMs,
         ram: { remainingBytes: world.ram.remainingBytes, dirtyBytesPerS: world.ram.measuredDirtyBytesPerS, bandwidthBytesPerS: world.windowBytesPerS },
         switchoverAck: ackOf(world),
+        ...guestTimeout,
         onCommit: ctx.onCommit,
       });
       const predicted = result.decision?.predictedBlackoutMs;
@@ -189,6 +191,8 @@ function snapshotOf(w: MigrationWorld, devices: readonly DeviceSnapshot[]): VmSn
     multifdChannels: w.spec.multifdChannels,
     deviceStateMultifd: w.spec.deviceStateMultifd,
     switchoverAck: ackOf(w),
+    // QEMU's passes, as `watch` reads them off `dirty-sync-count` and `remaining`.
+    ramPassStartBytes: w.ram.passStartBytes,
   };
 }
 

@@ -1,5 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pollFigures, qmpSnapshot, SnapshotTracker } from '../../../src/app/watch/qmp-snapshot.js';
+import { compileModel } from '../../../src/estimators/predict.js';
+import { buildPriors } from '../../../src/estimators/priors.js';
+import { decide } from '../../../src/governor/index.js';
+import { parseQmpLog } from '../../../src/qemu/qmp-log.js';
+import { DATASET_DIR, HAVE_DATASET } from '../../helpers/dataset.js';
 import { migrationToRecords } from '../../../src/qemu/qmp-records.js';
 import type { QmpPoll, QmpRamStats } from '../../../src/qemu/qmp-types.js';
 
@@ -61,5 +68,48 @@ describe('SnapshotTracker', () => {
     expect(t.observe(late(1400, 9)).ready).toBe(false); // 900 ms: many syncs, all maybe inside the first period
     expect(t.observe(late(1600, 10)).ready).toBe(false); // 1100 ms: the period is over; sync 11 will publish
     expect(t.observe(late(1700, 12)).ready).toBe(true);
+  });
+});
+
+describe('SnapshotTracker: QEMU passes', () => {
+  it('hands decide() the remaining bytes at the first poll of each pass after the first, the last 12', () => {
+    const t = new SnapshotTracker(1e12);
+    const seen: (readonly number[] | undefined)[] = [];
+    let ms = 1000;
+    for (let pass = 1; pass <= 16; pass++) {
+      for (const k of [0, 1]) {
+        const r = t.observe(poll((ms += 100), { dirtySyncCount: pass, remainingBytes: pass * 1000 + k, dirtyPagesPerS: 10 }));
+        if (r.ready) seen.push(r.snapshot.ramPassStartBytes);
+      }
+    }
+    expect(seen[0]).toEqual([]);
+    expect(seen[3]).toEqual([2000]);
+    expect(seen.at(-1)).toEqual([5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16].map((p) => p * 1000));
+  });
+
+  // The shared dataset's runs, polled as watch polls them: the passes of the two non-converging
+  // scenarios sit on a plateau (the writable working set) above QEMU's switchover size.
+  it.skipIf(!HAVE_DATASET)('lets decide() see the plateau live in the non-converging runs, and never in the converging ones', () => {
+    const model = compileModel(buildPriors());
+    const plateauShare = (scenario: string): number => {
+      let plateau = 0;
+      let decided = 0;
+      for (let run = 1; run <= 10; run++) {
+        const file = join(DATASET_DIR, 'raw', scenario, `mig-stats-run-${run}.json`);
+        const m = parseQmpLog(readFileSync(file, 'utf8'), file).migrations[0]!;
+        const t = new SnapshotTracker(m.polls[0]!.atMs);
+        for (const p of m.polls) {
+          const r = t.observe(p);
+          if (!r.ready) continue;
+          const d = decide(r.snapshot, model, { deadlineMs: 300, alpha: 0.1, budgetMs: Infinity });
+          decided++;
+          if (d.reason === 'NOT_CONVERGING' && d.precopyPlateauBytes !== null) plateau++;
+        }
+      }
+      return plateau / decided;
+    };
+    expect(plateauShare('Precopy_Convergent')).toBe(0);
+    expect(plateauShare('Precopy_Nonconvergent_16T')).toBeGreaterThan(0.6);
+    expect(plateauShare('Precopy_Nonconvergent_OnlyReads_16T')).toBeGreaterThan(0.6);
   });
 });

@@ -5,6 +5,7 @@ import { MiB } from '../../../src/sim/fleet/constants.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import { drawVmSpec, type VmSpec } from '../../../src/sim/fleet/vm-spec.js';
 import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
+import { QemuPolicy } from '../../../src/sim/policies/qemu.js';
 import { calibratedSimModel } from '../../governor/fixtures.js';
 import { calmVm } from './helpers.js';
 
@@ -29,6 +30,41 @@ const calm = (index: number, over: Partial<VmSpec> = {}): VmSpec =>
   calmVm(index, { deadlineMs: 2000, switchoverAck: true, devices: [{ id: 'dev0', profile: 'mlx5-cx7', seed: 300 + index, destSeed: 400 + index }], ...over });
 
 describe('the governor in the simulator', () => {
+  it("holds the bound to a guest's own timeout below the deadline, and counts a blackout past it as a miss", async () => {
+    const roomy = calm(2, { ramBytes: 2048 * MiB, deadlineMs: 2000, switchoverAck: false, devices: [] });
+    const guarded = { ...roomy, guestTimeoutMs: 120 };
+    const { seen, completed } = await run(guarded, base);
+    expect(completed).toBe(true);
+    expect(seen.every((s) => s.decision.bindingLimit === 'guest-timeout' && s.decision.guestTimeoutMs === 120)).toBe(true);
+    const commit = seen.find((s) => s.decision.action === 'commit');
+    expect(commit?.decision.predictedBlackoutMs).toBeLessThanOrEqual(120);
+    expect((await run(roomy, base)).seen.every((s) => s.decision.bindingLimit === 'deadline')).toBe(true);
+    // QEMU's own rule knows only its downtime-limit (the deadline): the same blackout meets the
+    // deadline and misses the guest's timeout.
+    const qemu = await runMigration({ ...roomy, guestTimeoutMs: 1 }, new QemuPolicy());
+    const qemuFree = await runMigration(roomy, new QemuPolicy());
+    expect(qemu.blackoutMs).toBe(qemuFree.blackoutMs);
+    expect(qemuFree.met).toBe(true);
+    expect(qemu.met).toBe(false);
+  });
+
+  it("sees QEMU's passes level off at a working set above the switchover size, and throttles where ρ < 1 says wait", async () => {
+    // Dirtying 4 GB/s over a 1 GiB working set on a 2 GB/s link: every pass starts at the working
+    // set, while QEMU's dirty rate (distinct pages per ≥ 1 s period) reads about the bandwidth or less.
+    const wws = 1024 * MiB;
+    const { seen, completed } = await run(calm(1, { dirtyBytesPerS: 4e9, wwsBytes: wws, deadlineMs: 100, switchoverAck: false, devices: [] }), base);
+    const stalled = seen.filter((s) => s.decision.precopyPlateauBytes !== null && s.decision.precopyPlateauBytes > (s.decision.targetRamBytes ?? 0));
+    expect(stalled.length).toBeGreaterThan(0);
+    for (const s of stalled) {
+      expect(s.decision.precopyPlateauBytes).toBeLessThanOrEqual(wws);
+      expect(s.decision.reason).toBe('NOT_CONVERGING');
+      expect(s.decision.throttle).not.toBeNull();
+    }
+    // ρ alone would have waited there.
+    expect(stalled.some((s) => s.decision.rho < 1)).toBe(true);
+    expect(completed).toBe(true);
+  });
+
   it('never commits while a destination has not acked its initial bytes, and says so', async () => {
     for (let i = 1; i <= 3; i++) {
       const { seen, completed } = await run(calm(i, { ramBytes: 256 * MiB }), base);

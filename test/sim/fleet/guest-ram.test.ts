@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GuestRam } from '../../../src/sim/fleet/guest-ram.js';
 import { GiB, MiB } from '../../../src/sim/fleet/constants.js';
+import { precopyPlateauBytes } from '../../../src/estimators/precopy-plateau.js';
 
 /** Runs 100 ms windows at `bytesPerS` until the pass count reaches `passes`; returns remaining after each sync. */
 function passes(ram: GuestRam, bytesPerS: number, count: number): number[] {
@@ -33,6 +34,23 @@ describe('guest RAM in pre-copy', () => {
     const r = passes(ram, 500 * MiB, 6);
     for (const remaining of r) expect(remaining).toBeLessThanOrEqual(wws);
     expect(ram.blackoutBytes).toBeLessThanOrEqual(2 * wws);
+  });
+
+  it("keeps QEMU's pass starts, which level off at the working set a fast-dirtying guest rewrites every pass", () => {
+    const wws = 256 * MiB;
+    const ram = new GuestRam({ ramBytes: 4 * GiB, nonZeroFraction: 1, dirtyBytesPerS: 4 * GiB, wwsBytes: wws, autoConverge: false });
+    const r = passes(ram, 500 * MiB, 20);
+    expect(ram.passStartBytes).toEqual(r.slice(-12));
+    const plateau = precopyPlateauBytes(ram.passStartBytes);
+    expect(plateau).toBeGreaterThan(0.9 * wws);
+    expect(plateau).toBeLessThanOrEqual(wws);
+    // QEMU's dirty rate counts distinct pages per period: at the plateau it reads about the
+    // bandwidth, so ρ alone cannot tell a plateau from slow convergence.
+    expect(ram.measuredDirtyBytesPerS / (500 * MiB)).toBeLessThan(1.1);
+    const converging = new GuestRam({ ramBytes: 4 * GiB, nonZeroFraction: 1, dirtyBytesPerS: 100 * MiB, wwsBytes: 4 * GiB, autoConverge: false });
+    passes(converging, 1000 * MiB, 8);
+    // ρ = 0.1 shrinks to what one 100 ms window dirties (10 MiB), far below any switchover size.
+    expect(precopyPlateauBytes(converging.passStartBytes)).toBeLessThanOrEqual(16 * MiB);
   });
 
   it('sends zero pages of the first pass without link time, so it reads a low wire rate', () => {
