@@ -33,6 +33,13 @@
  * 11–20: 80, 86, 87, 85, 79, 77, 79, 74, 84, 75 (a big VM's transfer outlier keeps its ratio and
  * adds (m + c)·(e^q − 1) to a small VM); c = 30 and 300 ms on 15–17: 80/82/61, 55/61/64 — and
  * residuals ÷ the sum of the parts' quantile spreads at level 0.9 or 0.99: 26–40 on 15–17.
+ * Also rejected, after the multifd change (with the pre-copy plateau fix, replay as above): a
+ * knee, the score scaled up to k = 4 and one unit per ms past it (so a stall widens every VM by
+ * its ms, not by a multiple of the VM's scale) — seeds 11–20: 94, 96, 100, 93, 86, 103, 77, 94,
+ * 100, 77 against 94, 96, 100, 94, 85, 102, 75, 94, 100, 80; seeds 1–10: 103, 93, 73, 79, 83,
+ * 81, 102, 87, 92, 90 against 97, 94, 64, 86, 92, 85, 103, 91, 93, 83 (pooled useful 55.9 %
+ * against 56.3 %); k = 2 (before that fix): 11–20 worst 55 %. At α ≈ 1–3 % the bound sits in the stalls (1–3 % of
+ * the calibration scores), so every VM then pays the stall's ms and the 50 ms VMs never fit.
  *
  * How many scores: the bound is the ⌈(n+1)(1−α)⌉-th smallest, so for α = 0.01 and n ≈ 220 it is
  * the 2nd largest — one rare blackout among the calibration migrations moves it (×2.2 to ×8 on
