@@ -99,7 +99,11 @@ export function decideNotFitting(
   // deadline out of reach.
   const idleTarget = targetAt(0);
   if (idleTarget < 0) return outcome('DEADLINE_UNREACHABLE', null, null, null, plateau);
-  const reaches = (dirtyBytesPerS: number, t: number): boolean => t >= 0 && projectPrecopy({ ...state, dirtyBytesPerS }, t, limits).reachesTarget;
+  // On a plateau a pass brings back what the guest dirtied during it: the level scales with the
+  // dirty rate, so a throttled rate d reaches T(d) only if plateau × d / observed does too.
+  const observed = snapshot.ramDirtyBytesPerS;
+  const reaches = (dirtyBytesPerS: number, t: number): boolean =>
+    t >= 0 && (!stalled || observed <= 0 || ((plateau as number) * dirtyBytesPerS) / observed <= t) && projectPrecopy({ ...state, dirtyBytesPerS }, t, limits).reachesTarget;
   if (!reaches(0, idleTarget)) return outcome('BUDGET_INSUFFICIENT', idleTarget, null, null, plateau);
   // reaches(current, target) is false (checked above, or no target at today's rate).
   let lo = 0;

@@ -97,6 +97,24 @@ describe('decide: wait and throttle', () => {
     expect(d.throttle!.maxDirtyBytesPerS).toBeLessThan(0.95 * GiB);
   });
 
+  it('throttles instead of waiting when pre-copy has plateaued above the target (ρ < 1), to a rate at which the plateau fits', () => {
+    // ρ = 0.997: the round-by-round projection reaches any target in time, a plateau never does
+    // (fleet seed 4, vm-0001 waited out a 10,350 s budget at 78 MB pass after pass).
+    const s = vm([mlx5('a')], { ramRemainingBytes: 80 * MiB, ramDirtyBytesPerS: 0.997 * GiB });
+    const deadlineMs = boundOf({ ...s, ramRemainingBytes: 20 * MiB });
+    const slo = { deadlineMs, alpha: ALPHA, budgetMs: 10_000_000 };
+    expect(decide(s, model, slo)).toMatchObject({ action: 'wait', reason: 'CONVERGING' });
+    const level = [80, 79, 78, 79, 80, 78].map((m) => m * MiB);
+    const d = decide({ ...s, ramPassStartBytes: level }, model, slo);
+    expect(d).toMatchObject({ action: 'throttle', reason: 'NOT_CONVERGING', precopyPlateauBytes: 78 * MiB });
+    // The advised rate brings the plateau (∝ the dirty rate) under the target at that rate.
+    const t = d.throttle!;
+    expect(t.maxDirtyBytesPerS).toBeGreaterThan(0);
+    expect((78 * MiB * t.maxDirtyBytesPerS) / (0.997 * GiB)).toBeLessThanOrEqual(d.targetRamBytes!);
+    // Passes at a level below the target do not stop the wait.
+    expect(decide({ ...s, ramPassStartBytes: level.map((b) => b / 8) }, model, slo)).toMatchObject({ action: 'wait', reason: 'CONVERGING' });
+  });
+
   it('waits for device pre-copy data when only a drained device fits', () => {
     const big = mlx5('a', { stopCopyBytes: 300 * MiB, dirtyBytes: 200 * MiB });
     const drained = vm([mlx5('a', { stopCopyBytes: 100 * MiB, dirtyBytes: 0 })], { ramRemainingBytes: 0 });
