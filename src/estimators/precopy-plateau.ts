@@ -20,6 +20,17 @@ import { median } from './robust.js';
 export const PLATEAU_PASSES = 6;
 
 /**
+ * Pass starts a VMM's snapshot keeps ({@link keepPassStart}): the test reads {@link PLATEAU_PASSES};
+ * a few more cost nothing.
+ */
+export const KEPT_PASS_STARTS = 2 * PLATEAU_PASSES;
+
+/** `starts` with one more pass start, the oldest dropped past {@link KEPT_PASS_STARTS}: a new array. */
+export function keepPassStart(starts: readonly number[], bytes: number): readonly number[] {
+  return [...starts.slice(1 - KEPT_PASS_STARTS), bytes];
+}
+
+/**
  * The latest half's median at or above this share of the earlier half's: no longer shrinking
  * (choice: a geometric shrink by ρ ≤ 0.93 per pass moves three passes' median by ≤ 0.8; a
  * plateau's passes scatter ±20 % around their level).

@@ -18,7 +18,7 @@
  * switchover-today.md §2.1), so the snapshot covers guest RAM and the model's fixed costs.
  */
 import type { VmSnapshot } from '../../governor/types.js';
-import { PLATEAU_PASSES } from '../../estimators/precopy-plateau.js';
+import { keepPassStart } from '../../estimators/precopy-plateau.js';
 import { QEMU_THROTTLE_TRIGGER } from '../../facts/qemu.js';
 import { dirtyBytesPerS, mbpsToBytesPerS } from '../../qemu/qmp-records.js';
 import type { QmpPoll, QmpRamStats } from '../../qemu/qmp-types.js';
@@ -60,9 +60,6 @@ export function qmpSnapshot(ram: QmpRamStats, totalTimeMs: number | undefined, e
     ...(passStartBytes === undefined ? {} : { ramPassStartBytes: passStartBytes }),
   };
 }
-
-/** Pass starts a snapshot carries: the plateau test reads {@link PLATEAU_PASSES}; a few more cost nothing. */
-const KEPT_PASS_STARTS = 2 * PLATEAU_PASSES;
 
 /**
  * Follows one migration's polls and says, for each, whether it can be decided on: `active`, with
@@ -115,7 +112,7 @@ export class SnapshotTracker {
   private trackPasses(ram: QmpRamStats): void {
     const pass = ram.dirtySyncCount;
     if (pass === undefined || pass === this.lastPass) return;
-    if (this.lastPass !== undefined) this.passStarts = [...this.passStarts.slice(1 - KEPT_PASS_STARTS), ram.remainingBytes];
+    if (this.lastPass !== undefined) this.passStarts = keepPassStart(this.passStarts, ram.remainingBytes);
     this.lastPass = pass;
   }
 

@@ -11,6 +11,7 @@ import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import { QmpClosedError, QmpConnectError, QmpError } from '../../qemu/qmp-errors.js';
 import { completedPoll } from '../../qemu/qmp-records.js';
+import type { QmpPoll } from '../../qemu/qmp-types.js';
 import type { WatchRecorder } from './watch-recorder.js';
 import type { ThrottleLever } from './watch-throttle.js';
 import type { WatchEnd, WatchResult } from './watch-types.js';
@@ -78,7 +79,8 @@ export interface FinishContext {
 /** Undoes the steering, stores the closing records, and builds the result. */
 export async function finishWatch(signal: WatchEndSignal, st: WatchState, ctx: FinishContext): Promise<WatchResult> {
   if (ctx.qmp.state === 'ready') await undoSteering(st, ctx);
-  const done = completedPoll(ctx.recorder.migration());
+  const migration = ctx.recorder.migration();
+  const done = completedPoll(migration);
   const downtimeMs = signal.end === 'completed' && done !== undefined ? done.downtimeMs : null;
   let outcome: OutcomeRecord | undefined;
   if (downtimeMs !== null && st.switchoverBy === 'governor' && st.committed !== null) {
@@ -86,7 +88,7 @@ export async function finishWatch(signal: WatchEndSignal, st: WatchState, ctx: F
   }
   const finals = ctx.recorder.finish(outcome);
   const stored = finals.find((r): r is OutcomeRecord => r.kind === 'outcome') ?? null;
-  const attempt = attemptOf(signal, st, ctx, done?.totalTimeMs, stored);
+  const attempt = attemptOf(signal, st, ctx, migration.polls, done?.totalTimeMs, stored);
   if (attempt !== undefined) ctx.recorder.attempt(attempt);
   return {
     end: signal.end,
@@ -144,14 +146,20 @@ async function undoSteering(st: WatchState, ctx: FinishContext): Promise<void> {
  * status would be a guess. The deadline is the outcome's when there is one (QEMU's switchover
  * is judged against the `downtime-limit` it switched with), else the decisions'.
  */
-function attemptOf(signal: WatchEndSignal, st: WatchState, ctx: FinishContext, qemuTotalMs: number | undefined, outcome: OutcomeRecord | null): AttemptRecord | undefined {
+function attemptOf(
+  signal: WatchEndSignal,
+  st: WatchState,
+  ctx: FinishContext,
+  polls: readonly QmpPoll[],
+  qemuTotalMs: number | undefined,
+  outcome: OutcomeRecord | null,
+): AttemptRecord | undefined {
   const status: AttemptStatus | undefined =
     signal.end === 'completed' || signal.end === 'no-statistics' ? 'completed'
       : signal.end === 'failed' ? 'failed'
         : signal.end === 'cancelled' ? (st.cancelledByWatch ? 'aborted' : 'cancelled')
           : undefined;
   if (status === undefined) return undefined;
-  const polls = ctx.recorder.migration().polls;
   const first = polls[0];
   const last = polls[polls.length - 1];
   const spanMs = first === undefined || last === undefined ? 0 : Math.max(0, last.atMs - first.atMs);

@@ -8,10 +8,8 @@
  * steps, plus what QEMU measures about it (bandwidth per window, dirty rate per ≥ 1 s period)
  * and auto-converge's throttle.
  */
+import { keepPassStart } from '../../estimators/precopy-plateau.js';
 import { AUTO_CONVERGE, DIRTY_LIMIT_FLOOR_BYTES_PER_S, PRECOPY_NOISE } from './constants.js';
-
-/** Pass starts a {@link GuestRam} keeps (the plateau test reads 6). */
-export const KEPT_PASS_STARTS = 12;
 
 /** How a {@link GuestRam} starts. */
 export interface GuestRamOptions {
@@ -44,8 +42,8 @@ export class GuestRam {
   /** Wire bytes of RAM sent so far. */
   sentBytes = 0;
   /**
-   * `remaining` at the start of each pass after the first, oldest first, the last
-   * {@link KEPT_PASS_STARTS}: what `watch` reads off QEMU's polls for `decide()`'s plateau test.
+   * `remaining` at the start of each pass after the first, oldest first, the last few
+   * (`keepPassStart`): what `watch` reads off QEMU's polls for `decide()`'s plateau test.
    */
   passStartBytes: readonly number[] = [];
 
@@ -115,7 +113,7 @@ export class GuestRam {
     this.remainingBytes += this.dirtySinceSyncBytes;
     this.dirtySinceSyncBytes = 0;
     this.pass++;
-    this.passStartBytes = [...this.passStartBytes.slice(1 - KEPT_PASS_STARTS), this.remainingBytes];
+    this.passStartBytes = keepPassStart(this.passStartBytes, this.remainingBytes);
     const periodMs = nowMs - this.periodStartMs;
     if (periodMs < AUTO_CONVERGE.periodMs) return;
     this.measuredDirtyBytesPerS = (this.periodDirtyBytes / periodMs) * 1000;
