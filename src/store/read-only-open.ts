@@ -44,13 +44,13 @@ export function readableOrImmutable(Sqlite: DatabaseConstructor, db: Database.Da
     db.close();
   }
   const name = basename(path);
+  const cannot = `cannot be read here: SQLite cannot create ${name}-shm beside it (read-only media, or a folder we may not write)`;
   const walBytes = sizeOf(`${path}-wal`);
   if (walBytes > 0) {
     throw new StoreError(
       'E_STORE_OPEN',
       path,
-      `cannot be read here: SQLite cannot create ${name}-shm beside it (read-only media, or a folder we may not write), ` +
-        `and ${name}-wal holds ${walBytes} bytes of changes not yet in the database; copy the database with its -wal to writable storage`,
+      `${cannot}, and ${name}-wal holds ${walBytes} bytes of changes not yet in the database; copy the database with its -wal to writable storage`,
     );
   }
   const immutable = new Sqlite(sqliteFileUri(path, 'immutable=1'), { readonly: true, timeout: timeoutMs });
@@ -61,8 +61,7 @@ export function readableOrImmutable(Sqlite: DatabaseConstructor, db: Database.Da
     throw new StoreError(
       'E_STORE_OPEN',
       path,
-      `cannot be read here: SQLite cannot create ${name}-shm beside it (read-only media, or a folder we may not write), ` +
-        `and opening it immutable failed too (${(e as Error).message}${process.env['SQLITE_USE_URI'] === '1' ? '' : '; SQLITE_USE_URI is not 1, so better-sqlite3 takes URI filenames literally'})`,
+      `${cannot}, and opening it immutable failed too (${(e as Error).message}${process.env['SQLITE_USE_URI'] === '1' ? '' : '; SQLITE_USE_URI is not 1, so better-sqlite3 takes URI filenames literally'})`,
       { cause: e },
     );
   }
