@@ -19,7 +19,7 @@ import type { Policy } from '../sim/policies/types.js';
 import { pairedTimeRatio, summarize, type PolicySummary } from '../sim/fleet/metrics.js';
 import type { MigrationResult } from '../sim/fleet/run-migration.js';
 import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, type TrainingSummary } from '../sim/fleet/train.js';
-import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix } from '../sim/fleet/vm-spec.js';
+import { DEFAULT_FLEET_MIX, drawFleet, seedOf, type FleetMix, type VmSpec } from '../sim/fleet/vm-spec.js';
 
 /** The policies the job compares, in table order. */
 export const POLICY_NAMES = ['governor', 'qemu', 'kubevirt', 'oracle', 'oracle-throttle'] as const;
@@ -92,6 +92,11 @@ export interface FleetJobResult {
   };
 }
 
+/** The held-out VMs of fleet seed `seed`: the same for every policy and for anything else judged on that seed. */
+export function heldOutFleet(seed: number, migrations: number, mix: FleetMix = DEFAULT_FLEET_MIX): VmSpec[] {
+  return drawFleet(seedOf(`heldout/${seed}`), migrations, mix);
+}
+
 /** Runs the whole job. */
 export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobResult> {
   const t0 = performance.now();
@@ -129,7 +134,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
       oracle: new OraclePolicy(),
       'oracle-throttle': new OraclePolicy({ throttle: true }),
     };
-    const heldOut = drawFleet(seedOf(`heldout/${options.seed}`), options.migrations, mix);
+    const heldOut = heldOutFleet(options.seed, options.migrations, mix);
     const results: Record<PolicyName, MigrationResult[]> = { governor: [], qemu: [], kubevirt: [], oracle: [], 'oracle-throttle': [] };
     const replayMs: Record<PolicyName, number> = { governor: 0, qemu: 0, kubevirt: 0, oracle: 0, 'oracle-throttle': 0 };
     const tally: RecordingTally = { pushed: 0 };

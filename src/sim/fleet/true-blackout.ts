@@ -76,6 +76,11 @@ export class TrueBlackout {
     return new TrueBlackout(factors, world.nextAttemptCosts());
   }
 
+  /** The first attempt's rare VM-level stall, ms (0 when none): what a stall-blind oracle does not foresee. */
+  get stallMs(): number {
+    return this.costs.stallMs;
+  }
+
   /**
    * The VM-level part alone (no device arcs, no device bytes): a lower bound of
    * {@link blackoutMs}, cheap enough to skip most polls with.
