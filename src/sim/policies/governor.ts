@@ -19,6 +19,7 @@ import type { FittedModel } from '../../estimators/types.js';
 import { MigState } from '../../fsm/index.js';
 import { AdaptiveAlpha, decisionAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptive-alpha.js';
 import { decide } from '../../governor/decide.js';
+import { decideAtLowestLevel } from '../../governor/risk-levels.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
 import type { Decision, DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../../governor/types.js';
@@ -43,6 +44,11 @@ export interface GovernorPolicyOptions {
    * 1/(n+1) (n calibration scores) is decided at 1/(n+1), the largest score ({@link decisionAlpha}).
    */
   readonly adaptive?: Omit<AdaptiveAlphaOptions, 'alpha'> | false;
+  /**
+   * Decide each poll at the lowest miss level in reach first (`governor/risk-levels.ts`): the
+   * ladder [max(α_t/4, 1/(n+1)), α_t]. Default true; `false`: at α_t alone.
+   */
+  readonly lowestLevelFirst?: boolean;
   /** Where `DeadlineSetState` records arcs, sizes and outcomes; default nowhere. */
   readonly sink?: RecordSink;
   /** Sees every committed decision (the one `DeadlineSetState` made on the synced numbers). */
@@ -89,7 +95,11 @@ export class GovernorPolicy implements Policy {
       this.count('abort:MISS_ALLOWANCE_SPENT');
       return { onPoll: () => ({ kind: 'abort', reason: 'MISS_ALLOWANCE_SPENT' }) };
     }
-    const alpha = adaptive === null ? this.options.alpha : decisionAlpha(adaptive.current, model.calibration?.n ?? 0);
+    const n = model.calibration?.n ?? 0;
+    const top = adaptive === null ? this.options.alpha : decisionAlpha(adaptive.current, n);
+    const low = decisionAlpha(top / 4, n);
+    const levels = this.options.lowestLevelFirst !== false && low < top ? [low, top] : [top];
+    let level = 0;
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
     const onDecision = this.options.onDecision;
@@ -97,7 +107,8 @@ export class GovernorPolicy implements Policy {
     const migrationId = world.spec.id;
     const devices = world.pairs.map((p) => p.src);
     const guestTimeout = world.spec.guestTimeoutMs === undefined ? {} : { guestTimeoutMs: world.spec.guestTimeoutMs };
-    const slo: Slo = { deadlineMs: world.spec.deadlineMs, alpha, budgetMs: world.spec.budgetMs, ...guestTimeout };
+    // `slo.alpha` is the level the VM is decided at now: it only rises (a VM never waits again for a lower bound it gave up on).
+    const slo: { -readonly [K in keyof Slo]: Slo[K] } = { deadlineMs: world.spec.deadlineMs, alpha: levels[0] as number, budgetMs: world.spec.budgetMs, ...guestTimeout };
     let dss: DeadlineSetState | null = null;
     const count = (reason: string): void => this.count(reason);
 
@@ -112,10 +123,10 @@ export class GovernorPolicy implements Policy {
         await ctx.onCommit();
         return { committed: true, predictedBlackoutMs: again.predictedBlackoutMs };
       }
-      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha, serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
+      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha: slo.alpha, serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
       const result = await dss.setState(MigState.STOP_COPY, {
         deadlineMs: slo.deadlineMs,
-        alpha,
+        alpha: slo.alpha,
         budgetMs: slo.budgetMs,
         elapsedMs: world.nowMs,
         ram: { remainingBytes: world.ram.remainingBytes, dirtyBytesPerS: world.ram.measuredDirtyBytesPerS, bandwidthBytesPerS: world.windowBytesPerS },
@@ -135,7 +146,10 @@ export class GovernorPolicy implements Policy {
     return {
       async onPoll(w: MigrationWorld): Promise<PolicyAction> {
         const probed = await probeDevices(devices, w.nowMs, { sink: NULL_SINK, migrationId });
-        const decision = decide(snapshotOf(w, probed), compiled, slo);
+        const leveled = decideAtLowestLevel(snapshotOf(w, probed), compiled, slo, levels, level);
+        const decision = leveled.decision;
+        level = leveled.level;
+        slo.alpha = levels[level] as number;
         onDecision?.(w, decision);
         switch (decision.action) {
           case 'abort':

@@ -40,6 +40,18 @@ describe('the governor policy', () => {
     expect([...policy.stats.reasons.keys()]).toEqual(['commit:FITS']);
   });
 
+  it('waits for the bound at the lower level when pre-copy reaches it, instead of committing at the first bound that fits', async () => {
+    const wide = calibratedSimModel(0.6);
+    const spec = calm({ deadlineMs: 300 });
+    const first = await runMigration(spec, new GovernorPolicy({ model: wide, alpha: 0.05, adaptive: false, lowestLevelFirst: false }));
+    const lowest = await runMigration(spec, new GovernorPolicy({ model: wide, alpha: 0.05, adaptive: false }));
+    expect(first.met).toBe(true);
+    expect(lowest.met).toBe(true);
+    // Later, with less RAM left: a smaller blackout, at a miss level of max(α/4, 1/(n+1)) instead of α.
+    expect(lowest.totalTimeMs).toBeGreaterThan(first.totalTimeMs);
+    expect(lowest.blackoutMs!).toBeLessThan(first.blackoutMs! / 2);
+  });
+
   it('aborts at once when not even an empty RAM could meet a 50 ms deadline with four mlx5 VFs', async () => {
     const policy = new GovernorPolicy({ model, alpha: 0.01 });
     const r = await runMigration(calm({ deadlineMs: 50, devices: [0, 1, 2, 3].map(mlx5) }), policy);
