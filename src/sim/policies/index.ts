@@ -1,6 +1,6 @@
 /** Switchover policies of the fleet simulator: ours and faithful models of QEMU's and KubeVirt's rules. */
 export type { Policy, PolicyAction, PolicyRun } from './types.js';
-export { GovernorPolicy, governorInitialAlpha } from './governor.js';
+export { GOVERNOR_ACI_GAMMA, GovernorPolicy, governorInitialAlpha } from './governor.js';
 export type { GovernorPolicyOptions, GovernorStats } from './governor.js';
 export { QemuPolicy } from './qemu.js';
 export type { QemuObserver } from './qemu.js';

@@ -16,9 +16,10 @@ const calm = (over: Parameters<typeof vmSpec>[1] = {}) => calmVm(7, { devices: [
 describe('the governor policy', () => {
   const model = calibratedSimModel();
 
-  it('starts adaptive α at 2α, so any 300 attempts at α = 1 % miss at most 2 % (α·T + 3)', () => {
+  it('starts adaptive α at 2α with γ = 0.005, so any 300 attempts at α = 1 % miss at most 8 (α·T + 5)', () => {
     const policy = new GovernorPolicy({ model, alpha: 0.01 });
     expect(policy.adaptive?.current).toBeCloseTo(0.02, 12);
+    expect(policy.adaptive?.gamma).toBe(0.005);
     // The adversary: every attempt that may commit misses.
     let misses = 0;
     for (let t = 0; t < 300; t++) {
@@ -26,9 +27,10 @@ describe('the governor policy', () => {
       if (missed) misses++;
       policy.adaptive?.observe(missed);
     }
-    expect(misses).toBeLessThanOrEqual(6);
-    expect(policy.adaptive?.status().missAllowance).toBeCloseTo(6, 9);
+    expect(misses).toBeLessThanOrEqual(8);
+    expect(policy.adaptive?.status().missAllowance).toBeCloseTo(8, 9);
     expect(new GovernorPolicy({ model, alpha: 0.01, adaptive: { initialAlpha: 0.01 } }).adaptive?.current).toBe(0.01);
+    expect(new GovernorPolicy({ model, alpha: 0.01, adaptive: { gamma: 0.01 } }).adaptive?.gamma).toBe(0.01);
   });
 
   it('commits a calm VM within its deadline and records why', async () => {
