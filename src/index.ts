@@ -49,7 +49,8 @@ export { abortWithoutCalibratedModel, tooFewCalibrationScores } from './governor
 export { DeadlineSetState } from './governor/deadline-set-state.js';
 export { realTimeClock } from './governor/clock.js';
 export { outcomeRecord, attemptRecord, GOVERNOR_POLICY } from './governor/outcome.js';
-export { AdaptiveAlpha } from './governor/adaptive-alpha.js';
+export { AdaptiveAlpha, decisionAlpha } from './governor/adaptive-alpha.js';
+export { decideAtLowestLevel, type LeveledDecision } from './governor/risk-levels.js';
 export type { AdaptiveAlphaOptions, AdaptiveAlphaStatus } from './governor/adaptive-alpha.js';
 export { CalibrationWatcher } from './governor/calibration.js';
 export { GovernorError } from './governor/errors.js';

@@ -1,4 +1,5 @@
 export { decide, FAILED_SIZE_QUERY_BYTES } from './decide.js';
+export { decideAtLowestLevel, type LeveledDecision } from './risk-levels.js';
 export { REASON_ACTIONS } from './types.js';
 export type { BindingLimit, Decision, DecisionAction, DecisionReason, DeviceSnapshot, Slo, SwitchoverAck, ThrottleAdvice, VmSnapshot } from './types.js';
 export { DeadlineSetState } from './deadline-set-state.js';
