@@ -63,7 +63,7 @@ function numbersOf(values: readonly unknown[]): Float64Array {
 
 /**
  * Every row of `table` as column batches: each batch holds one {@link ScanColumn} per column
- * of {@link SCAN_COLUMNS}`[table]` (same length, row i across them), rows of a range of
+ * of `columns` (default {@link SCAN_COLUMNS}`[table]`; same length, row i across them), rows of a range of
  * migrations in primary-key order. No array per row: a row array per row and its
  * transposition cost the export more than reading the values.
  *
@@ -75,11 +75,15 @@ function numbersOf(values: readonly unknown[]): Float64Array {
  * SELECT per column and batch, ordered by the key, all of a batch in one read transaction
  * (one snapshot).
  */
-export function* scanColumnBatches(store: Store, table: ScanTable, reader: ColumnReader = columnReader(store)): Generator<readonly ScanColumn[]> {
+export function* scanColumnBatches<T extends ScanTable>(
+  store: Store,
+  table: T,
+  reader: ColumnReader = columnReader(store),
+  columns: ReadonlyArray<(typeof SCAN_COLUMNS)[T][number]> = SCAN_COLUMNS[table],
+): Generator<readonly ScanColumn[]> {
   const range = store.db.prepare(`SELECT min(migration_ref), max(migration_ref) FROM ${table}`).raw(true).get() as [number | null, number | null];
   const [first, last] = range;
   if (first === null || last === null) return;
-  const columns = SCAN_COLUMNS[table];
   const text = columns.map((c) => SCAN_TEXT_COLUMNS.has(c));
   let read: (from: number) => ScanColumn[];
   if (reader.kind === 'extension') {
