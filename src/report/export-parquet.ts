@@ -18,12 +18,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import { MigState, stateName } from '../fsm/index.js';
 import { assertDirTarget } from '../files/output-target.js';
-import { migrationFirstTimes, referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanColumnBatches, type ScanColumn, type ScanTable } from '../store/scan.js';
+import { referenceNames, rowCount, SCAN_COLUMNS, SCAN_TEXT_COLUMNS, scanColumnBatches, type ScanColumn, type ScanTable } from '../store/scan.js';
 import { columnReader, type ColumnReader } from '../store/column-reader.js';
 import type { Store } from '../store/store.js';
 import { importOptional } from '../package/optional-dependency.js';
-import { MAX_TIME_MS } from '../telemetry/validate.js';
 import { sqlString, withDuckDb } from './duckdb.js';
+import { DATING_COLUMNS, MigrationDays } from './migration-days.js';
 import { EXPORT_COLUMNS, EXPORT_FORMAT_VERSION, EXPORT_TABLES, hostFilePrefix, type ExportTable } from './export-schema.js';
 
 /** Options of {@link exportParquet}. */
@@ -53,10 +53,12 @@ export interface ExportSummary {
   readonly reader: ColumnReader;
 }
 
-const DAY_MS = 86_400_000;
 const PROGRESS_EVERY = 65_536;
 /** Rows per data chunk: DuckDB's vector size (`STANDARD_VECTOR_SIZE`), the most a chunk holds. */
 const CHUNK_ROWS = 2048;
+
+/** The order tables are read and written in: that of {@link DATING_COLUMNS}, then transfers. */
+const STAGE_ORDER = ['arcs', 'outcomes', 'sizes', 'ram', 'transfers'] as const satisfies readonly ExportTable[];
 
 /** The store table each export table is read from. */
 const SOURCE: Record<ExportTable, ScanTable> = { arcs: 'arcs', sizes: 'sizes', transfers: 'transfers', ram: 'ram_progress', outcomes: 'outcomes' };
@@ -148,15 +150,30 @@ async function stage(
   onRows?: (n: number) => void,
 ): Promise<void> {
   await duck.run(`CREATE TABLE ${name} (${columns.map(([c, text]) => `${c} ${text ? 'VARCHAR' : 'DOUBLE'}`).join(', ')})`);
-  const app = await duck.createAppender(name);
-  appendColumns(
+  await appendTo(
     api,
-    app,
+    duck,
+    name,
     columns.map(([, text]) => text),
     batches,
     onRows,
   );
+}
+
+/** Appends `batches` to table `name`, whose columns are text where `text` says (the others DOUBLE). */
+async function appendTo(api: DuckDbApi, duck: DuckDBConnection, name: string, text: readonly boolean[], batches: ColumnBatches, onRows?: (n: number) => void): Promise<void> {
+  const app = await duck.createAppender(name);
+  appendColumns(api, app, text, batches, onRows);
   app.closeSync();
+}
+
+/** `batches` as they are, each noted in `days` (column indexes of the migration and its time; -1: a table that dates none). */
+function* observed(batches: ColumnBatches, days: MigrationDays, migrationAt: number, timeAt: number): Generator<readonly ScanColumn[]> {
+  for (const batch of batches) {
+    const [migrations, times] = [batch[migrationAt], batch[timeAt]];
+    if (migrations instanceof Float64Array && times instanceof Float64Array) days.observe(migrations, times);
+    yield batch;
+  }
 }
 
 /** `[id, name]` pairs as one column batch. */
@@ -178,26 +195,6 @@ function rawRows(raw: string, source: ScanTable): string {
 
 function* indexed(names: readonly string[]): Generator<readonly [number, string]> {
   for (const [id, name] of names.entries()) if (name !== undefined) yield [id, name];
-}
-
-/**
- * Each migration's day (days since 1970-01-01 UTC): of its first arc, else first outcome, size
- * poll or RAM poll. Migrations before `sinceMs`'s day are left out.
- */
-export function migrationDays(store: Store, sinceMs?: number, outOfRange: number[] = []): Map<number, number> {
-  const fromDay = sinceMs === undefined ? -Infinity : Math.floor(sinceMs / DAY_MS);
-  const out = new Map<number, number>();
-  for (const [id, t0] of migrationFirstTimes(store)) {
-    // A time past any clock (stored before validation bounded it) would be a partition like
-    // day=318857-05-20: leave the migration out and say so, the rest still exports.
-    if (!(t0 <= MAX_TIME_MS)) {
-      outOfRange.push(id);
-      continue;
-    }
-    const day = Math.floor(t0 / DAY_MS);
-    if (day >= fromDay) out.set(id, day);
-  }
-  return out;
 }
 
 function filesUnder(dir: string, prefix: string): string[] {
@@ -224,14 +221,13 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
   const host = options.host ?? hostname();
   const prefix = hostFilePrefix(host);
   const api = await importOptional('@duckdb/node-api', 'Parquet export (DuckDB)', () => import('@duckdb/node-api'));
-  const outOfRange: number[] = [];
-  const days = migrationDays(store, options.sinceMs, outOfRange);
   const names = referenceNames(store);
+  const days = new MigrationDays(names.migrations, options.sinceMs);
   const reader = options.reader ?? columnReader(store);
   const states = Object.values(MigState).filter((v): v is MigState => typeof v === 'number').map((n) => [n, stateName(n)] as const);
   // Counting is a scan of every table: only for a progress display.
   const total = options.onProgress === undefined ? 0 : EXPORT_TABLES.reduce((n, t) => n + rowCount(store, SOURCE[t]), 0);
-  const tables = {} as Record<ExportTable, { rows: number; days: number }>;
+  const tables = new Map<ExportTable, { rows: number; days: number }>();
   let done = 0;
   const onRows = (n: number): void => {
     if (Math.floor((done + n) / PROGRESS_EVERY) > Math.floor(done / PROGRESS_EVERY)) options.onProgress?.(done + n, total);
@@ -246,13 +242,15 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     await stage(api, duck, 'names_devices', ref, pairColumns(indexed(names.devices)));
     await stage(api, duck, 'names_models', ref, pairColumns(indexed(names.models)));
     await stage(api, duck, 'names_states', ref, pairColumns(states));
-    await stage(api, duck, 'migration_days', [['id', false], ['day', false]], [[Float64Array.from(days.keys()), Float64Array.from(days.values())]]);
-    // Table n+1 is read and staged on this thread while a second connection writes table n's
-    // files on DuckDB's threads. With the column extension the reading is the smaller half, and
-    // the overlap saves ~2 s of the 1 M-arc export (5.0 s against 7.0 s, bench/report.ts); with
-    // the plucked reader it was the other way round on 2 cores (9.3 s against 8.15 s).
+    await stage(api, duck, 'migration_days', [['id', false], ['day', false]], []);
+    // Tables are read and staged on this thread while a second connection writes the files of
+    // those staged before on DuckDB's threads (a partitioned COPY keeps about one busy). With
+    // the column extension the reading is the smaller half, and the overlap saves ~2 s of the
+    // 1 M-arc export (bench/report.ts); with the plucked reader it was the other way round on 2
+    // cores (9.3 s against 8.15 s).
     const copier = await db.connect();
-    let copying: Promise<void> = Promise.resolve();
+    /** Each table's COPY, in order: each starts when the one before has ended. */
+    const copies: Array<Promise<void>> = [];
     /** Writes `table`'s files from its staged rows `raw` (`staged` of them), then drops them. */
     const copyTable = async (table: ExportTable, raw: string, staged: number): Promise<void> => {
       let rows = 0;
@@ -273,25 +271,35 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
         dayCount = new Set(((written?.[1] ?? []) as string[]).map((file) => dirname(file))).size;
       }
       await copier.run(`DROP TABLE ${raw}`);
-      tables[table] = { rows, days: dayCount };
+      tables.set(table, { rows, days: dayCount });
     };
     try {
-      for (const table of EXPORT_TABLES) {
+      // Tables in the order that dates migrations (`migration-days.ts`): when a table is staged,
+      // every migration it has rows of has its day, which its COPY joins.
+      for (const [i, table] of STAGE_ORDER.entries()) {
+        // At most two staged tables wait for their COPY: a slow COPY holds back the reading
+        // rather than piling up every table in memory.
+        if (i >= 2) await copies[i - 2];
         const source = SOURCE[table];
         const raw = `raw_${table}`;
+        const columns: readonly string[] = SCAN_COLUMNS[source];
+        const dating = DATING_COLUMNS.find(([t]) => t === source)?.[1];
         let staged = 0;
-        await stage(api, duck, raw, SCAN_COLUMNS[source].map((c) => [c, SCAN_TEXT_COLUMNS.has(c)] as const), scanColumnBatches(store, source, reader), (n) => {
+        const batches = scanColumnBatches(store, source, reader);
+        await stage(api, duck, raw, columns.map((c) => [c, SCAN_TEXT_COLUMNS.has(c)] as const), observed(batches, days, columns.indexOf('migration_ref'), dating === undefined ? -1 : columns.indexOf(dating)), (n) => {
           staged += n;
           onRows(n);
         });
-        await copying;
-        copying = copyTable(table, raw, staged);
-        // Handled here, thrown by the next await: a failed COPY must not be an unhandled rejection while the next table stages.
-        copying.catch(() => undefined);
+        await appendTo(api, duck, 'migration_days', [false, false], [days.settle(i === STAGE_ORDER.length - 1)]);
+        const copy = (copies[i - 1] ?? Promise.resolve()).then(() => copyTable(table, raw, staged));
+        // Handled here, thrown by the awaits below: a failed COPY must not be an unhandled rejection while the next table stages.
+        copy.catch(() => undefined);
+        copies.push(copy);
       }
-      await copying;
+      // The last COPY ends after all others (a failed one fails those after it).
+      await copies.at(-1);
     } finally {
-      await copying.catch(() => undefined);
+      await Promise.allSettled(copies);
     }
   });
   options.onProgress?.(total, total);
@@ -299,9 +307,9 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     dir,
     host,
     migrations: days.size,
-    tables,
+    tables: Object.fromEntries(EXPORT_TABLES.map((t) => [t, tables.get(t) ?? { rows: 0, days: 0 }])) as Record<ExportTable, { rows: number; days: number }>,
     files: filesUnder(dir, prefix),
-    outOfRange: outOfRange.map((id) => names.migrations[id] ?? String(id)),
+    outOfRange: days.outOfRange.sort((a, b) => a - b).map((id) => names.migrations[id] ?? String(id)),
     reader,
   };
 }

@@ -140,19 +140,3 @@ export function referenceNames(store: Store): ReferenceNames {
     models: names(store, 'device_models', 'name'),
   };
 }
-
-/**
- * Each migration's first recorded time, ms: of its first arc, else first outcome, size poll or
- * RAM poll (each a primary-key seek); 0 when it has none. `[migrations.id, ms]` pairs.
- */
-export function migrationFirstTimes(store: Store): Array<[number, number]> {
-  return store.db
-    .prepare(
-      `SELECT m.id, coalesce((SELECT min(started_at_ms) FROM arcs a WHERE a.migration_ref = m.id),
-                             (SELECT min(decided_at_ms) FROM outcomes o WHERE o.migration_ref = m.id),
-                             (SELECT min(at_ms) FROM sizes s WHERE s.migration_ref = m.id),
-                             (SELECT min(at_ms) FROM ram_progress r WHERE r.migration_ref = m.id), 0) FROM migrations m`,
-    )
-    .raw(true)
-    .all() as Array<[number, number]>;
-}
