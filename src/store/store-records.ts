@@ -45,15 +45,35 @@ export function collectStore(store: Store, keep: (migrationId: string) => boolea
   // Arcs as column batches (`scan.ts`): with the column extension a batch of ~7,000 arcs is one
   // statement and one BLOB per column — 1 M arcs in ~0.45 s, where one JSON array per migration
   // (`json_group_array`, this reader before) took 0.76 s and its parse and arrays as much again.
-  // The arcs of a migration come in primary-key order, as they did.
+  // A migration's arcs are a run of a batch, in primary-key order (as they were); its number
+  // columns go to the collector as views of the batch's, not copied.
   for (const batch of scanColumnBatches(store, 'arcs', reader, FIT_ARC_COLUMNS)) {
     const [migration, device, model, from, to, startedAtMs, latencyMs, stopCopyBytes, ok] = batch as unknown as FitArcBatch;
-    for (let i = 0; i < migration.length; i++) {
-      const id = migrations[migration[i] as number];
+    for (let a = 0, b = 0; a < migration.length; a = b) {
+      const ref = migration[a] as number;
+      for (b = a + 1; b < migration.length && migration[b] === ref; b++);
+      const id = migrations[ref];
       if (id === undefined) continue;
-      const d = device[i] as number;
-      const m = model[i] as number;
-      c.addArc(id, devices[d] ?? String(d), models[m] ?? String(m), from[i] as number, to[i] as number, startedAtMs[i] as number, latencyMs[i] as number, stopCopyBytes[i] as number, ok[i] === 1);
+      const deviceId: string[] = [];
+      const deviceModel: string[] = [];
+      const okArcs: boolean[] = [];
+      for (let i = a; i < b; i++) {
+        const d = device[i] as number;
+        const m = model[i] as number;
+        deviceId.push(devices[d] ?? String(d));
+        deviceModel.push(models[m] ?? String(m));
+        okArcs.push(ok[i] === 1);
+      }
+      c.addArcColumns(id, {
+        deviceId,
+        deviceModel,
+        from: from.subarray(a, b),
+        to: to.subarray(a, b),
+        startedAtMs: startedAtMs.subarray(a, b),
+        latencyMs: latencyMs.subarray(a, b),
+        stopCopyBytes: stopCopyBytes.subarray(a, b),
+        ok: okArcs,
+      });
     }
   }
   // Transfers: the stop-copy ones, and the RAM pre-copy transfer — with every RAM poll of the
