@@ -277,9 +277,10 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
       // Tables in the order that dates migrations (`migration-days.ts`): when a table is staged,
       // every migration it has rows of has its day, which its COPY joins.
       for (const [i, table] of STAGE_ORDER.entries()) {
-        // At most two staged tables wait for their COPY: a slow COPY holds back the reading
-        // rather than piling up every table in memory.
-        if (i >= 2) await copies[i - 2];
+        // At most three staged tables wait for their COPY: a slow COPY holds back the reading
+        // rather than piling up every table in memory, and the arcs' COPY (the longest) still
+        // overlaps the reading of outcomes and sizes.
+        if (i >= 3) await copies[i - 3];
         const source = SOURCE[table];
         const raw = `raw_${table}`;
         const columns: readonly string[] = SCAN_COLUMNS[source];

@@ -4,11 +4,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
 import { exportParquet } from '../../src/report/export-parquet.js';
 import { readParquetRecords } from '../../src/report/parquet-records.js';
 import { columnReader } from '../../src/store/column-reader.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import type { TelemetryRecord } from '../../src/records/records.js';
+import { captureIo } from '../cli/io.js';
 import { skipWithout } from '../helpers/ci.js';
 import { tempDb } from '../store/fixtures.js';
 import { buildLabStore } from './lab-store.js';
@@ -41,5 +43,18 @@ describe('export with either store reader', () => {
     expect(records.length).toBe(Object.values(fast.tables).reduce((n, t) => n + t.rows, 0));
     expect(fast.tables.arcs.rows).toBeGreaterThan(0);
     expect(canonical(await readParquetRecords(join(tmp.dir, 'slow')))).toEqual(records);
+  });
+
+  it('export --json and fit --json say how the store was read', async () => {
+    for (const args of [
+      ['export', '--db', tmp.db, '--out', 'cli-export', '--host', 'lab', '--json'],
+      ['fit', '--db', tmp.db, '--out', 'models/m.json', '--json'],
+    ]) {
+      const io = captureIo(tmp.dir);
+      expect(await runCli(args, io)).toBe(0);
+      const { reader } = JSON.parse(io.out()) as { reader: { kind: string; path?: string; reason?: string } };
+      if (skipWithout(reader.kind === 'extension', 'column extension CLI test', reader.reason ?? '')) return;
+      expect(reader.path).toMatch(/\/vfio-sla\/sqlite-columns\/[0-9a-f]{16}\/sqlite-columns\.so$/);
+    }
   });
 });
