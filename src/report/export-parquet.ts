@@ -54,6 +54,8 @@ export interface ExportSummary {
 }
 
 const PROGRESS_EVERY = 65_536;
+/** Staged rows the reading may be ahead of the COPYs: ~250 MB of doubles at ~8 columns a row. */
+const STAGED_ROWS_AHEAD = 4_000_000;
 /** Rows per data chunk: DuckDB's vector size (`STANDARD_VECTOR_SIZE`), the most a chunk holds. */
 const CHUNK_ROWS = 2048;
 
@@ -251,6 +253,7 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     const copier = await db.connect();
     /** Each table's COPY, in order: each starts when the one before has ended. */
     const copies: Array<Promise<void>> = [];
+    const waiting: Array<{ readonly copy: Promise<void>; readonly rows: number; ended: boolean }> = [];
     /** Writes `table`'s files from its staged rows `raw` (`staged` of them), then drops them. */
     const copyTable = async (table: ExportTable, raw: string, staged: number): Promise<void> => {
       let rows = 0;
@@ -277,10 +280,13 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
       // Tables in the order that dates migrations (`migration-days.ts`): when a table is staged,
       // every migration it has rows of has its day, which its COPY joins.
       for (const [i, table] of STAGE_ORDER.entries()) {
-        // At most three staged tables wait for their COPY: a slow COPY holds back the reading
-        // rather than piling up every table in memory, and the arcs' COPY (the longest) still
-        // overlaps the reading of outcomes and sizes.
-        if (i >= 3) await copies[i - 3];
+        // Staged rows waiting for their COPY hold memory (~8 bytes a value): past
+        // STAGED_ROWS_AHEAD the reading waits for the COPYs to catch up, oldest first. Below it
+        // every table is read while the arcs' COPY (the longest) runs.
+        for (const w of waiting) {
+          if (waiting.reduce((n, x) => n + (x.ended ? 0 : x.rows), 0) < STAGED_ROWS_AHEAD) break;
+          await w.copy;
+        }
         const source = SOURCE[table];
         const raw = `raw_${table}`;
         const columns: readonly string[] = SCAN_COLUMNS[source];
@@ -296,6 +302,12 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
         // Handled here, thrown by the awaits below: a failed COPY must not be an unhandled rejection while the next table stages.
         copy.catch(() => undefined);
         copies.push(copy);
+        const entry = { copy, rows: staged, ended: false };
+        waiting.push(entry);
+        copy.then(
+          () => (entry.ended = true),
+          () => undefined,
+        );
       }
       // The last COPY ends after all others (a failed one fails those after it).
       await copies.at(-1);
