@@ -123,7 +123,12 @@ function setColumn(api: DuckDbApi, chunk: DuckDBDataChunk, c: number, values: Sc
   vector.flush();
 }
 
-/** Appends column batches to `app` in data chunks of at most the vector size (2048), reusing one chunk (DuckDB copies a chunk's rows on append). */
+/**
+ * Appends column batches to `app` in data chunks of at most the vector size (2048), reusing one
+ * chunk (DuckDB copies a chunk's rows on append; a new chunk costs a copy of its vectors into
+ * JS): its strings of more than 12 bytes stay in the chunk's string heap until the table is
+ * staged (shorter ones are inlined, DuckDB's `string_t`).
+ */
 function appendColumns(api: DuckDbApi, app: DuckDBAppender, text: readonly boolean[], batches: ColumnBatches, onRows?: (n: number) => void): void {
   const chunk = api.DuckDBDataChunk.create(
     text.map((t) => (t ? api.VARCHAR : api.DOUBLE)),

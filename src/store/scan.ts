@@ -3,8 +3,10 @@
  * (`store-records.ts`) and the analysis (`analysis.ts`) share for what they read in bulk —
  * reference names by id, and every row of a table as column arrays in a fixed column order.
  *
- * Raw values (better-sqlite3 `.raw(true)`/`.pluck()`), no join: named-column rows cost ~3× raw
- * ones, and a join per row is what the small reference tables resolve afterwards.
+ * Raw values, no join: named-column rows cost ~3× raw ones, and a join per row is what the small
+ * reference tables resolve afterwards. A batch's number columns come as Float64Arrays: one BLOB
+ * each from our SQLite column extension where it builds (`column-reader.ts`), else plucked
+ * (better-sqlite3 `.pluck()`) one value per row.
  */
 import { columnReader, type ColumnReader } from './column-reader.js';
 import type { Store } from './store.js';
