@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 /** How a native module is built and where it is kept. */
 export interface NativeBuildOptions {
@@ -109,10 +110,11 @@ export function loadNative<T>(module: NativeModule, options: NativeBuildOptions,
   }
 }
 
-/** Compiles into a temporary file and renames it into place, so two processes starting at once never load half a file. */
+/** Compiles into a temporary file and renames it into place, so two builds at once never load half a file. */
 function build(module: NativeModule, compiler: string, include: string, dir: string, built: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `${module.name}.${process.pid}.tmp${module.suffix}`);
+  // Per process and thread: the service fits in a worker thread of its own process.
+  const tmp = join(dir, `${module.name}.${process.pid}.${threadId}.tmp${module.suffix}`);
   try {
     execFileSync(compiler, ['-O2', '-shared', '-fPIC', '-std=c11', '-Wall', '-I', include, '-o', tmp, module.source], { stdio: ['ignore', 'ignore', 'pipe'] });
     renameSync(tmp, built);
