@@ -2,14 +2,15 @@
  * How `scan.ts` reads a batch of a table's rows: with `f64s()`, an aggregate of our SQLite
  * extension (`native/sqlite-columns.c`) that returns a column of the batch as one BLOB of
  * doubles — one statement and one value per column for thousands of rows — or, without it, one
- * plucked SELECT per column (a value per row through better-sqlite3, ~4× the time for the
+ * plucked SELECT per column (a value per row through better-sqlite3, ~3× the time for the
  * export's 3.6 M rows).
  *
  * The extension is compiled on first use with the system C compiler against the SQLite headers
  * better-sqlite3 ships with its bundled SQLite (`deps/sqlite3/sqlite3ext.h`), so it matches the
  * SQLite it is loaded into; the build is cached outside the package, keyed by the source and
  * that SQLite's version (`package/native-build.ts`). Without a compiler or the headers, the
- * reader is the plucked one and says why ({@link ColumnReader}); `export --json` reports it.
+ * reader is the plucked one and says why ({@link ColumnReader}); `export --json` and `fit --json`
+ * report it.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

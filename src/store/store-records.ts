@@ -34,7 +34,8 @@ type TransferBatch = readonly [Float64Array, ReadonlyArray<string | null>, Reado
 
 /**
  * The fit's records of `store`, optionally only of migrations `keep` accepts. `reader`: how the
- * arcs are read (default: with the column extension where it builds, `column-reader.ts`).
+ * arcs and transfers are read (default: with the column extension where it builds,
+ * `column-reader.ts`).
  */
 export function collectStore(store: Store, keep: (migrationId: string) => boolean = () => true, reader: ColumnReader = columnReader(store)): MigrationCollector {
   const c = new MigrationCollector();
