@@ -4,8 +4,8 @@
  * as Float64Arrays, read with our SQLite column extension where it builds, and text) into a
  * DuckDB staging table in data chunks, one table at a time; DuckDB resolves the ids with the
  * small reference tables, adds each migration's day and writes the files with `COPY …
- * (FORMAT PARQUET, PARTITION_BY (day))` on a second connection while the next table is read and
- * staged. DuckDB's SQLite extension is not used: it would have to be downloaded.
+ * (FORMAT PARQUET, PARTITION_BY (day))` on two other connections while the next tables are read
+ * and staged. DuckDB's SQLite extension is not used: it would have to be downloaded.
  *
  * Re-exporting a host overwrites that host's file of each day it writes (names are
  * `<host>_<n>.parquet`); other hosts' files in the same folders are left alone. `sinceMs`
@@ -250,13 +250,12 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     await stage(api, duck, 'names_models', ref, pairColumns(indexed(names.models)));
     await stage(api, duck, 'names_states', ref, pairColumns(states));
     await stage(api, duck, 'migration_days', [['id', false], ['day', false]], []);
-    // Tables are read and staged on this thread while a second connection writes the files of
-    // those staged before on DuckDB's threads (a partitioned COPY keeps about one busy). With
-    // the column extension the reading is the smaller half, and the overlap saves ~2 s of the
-    // 1 M-arc export (bench/report.ts); with the plucked reader it was the other way round on 2
+    // Tables are read and staged on this thread while two other connections write the files of
+    // those staged before, tables alternately, on DuckDB's threads (a partitioned COPY keeps
+    // about one busy, so once the reading is done both cores write). With the column extension
+    // the reading is the smaller half, and the overlap saves ~2 s of the 1 M-arc export
+    // (bench/report.ts); with the plucked reader one overlapping connection was slower on 2
     // cores (9.3 s against 8.15 s).
-    // Two connections write files, tables alternately: a partitioned
-    // COPY keeps about one thread busy, so once the reading is done both cores write.
     const copiers = [await db.connect(), await db.connect()];
     /** Each connection's last COPY: the next one on it starts when that has ended. */
     const lanes: Array<Promise<unknown>> = copiers.map(() => Promise.resolve());
