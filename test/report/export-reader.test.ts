@@ -2,6 +2,7 @@
  * The Parquet export with each of the store's readers (`store/column-reader.ts`): the column
  * extension and the plucked fallback write the same records, and the summary says which read.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -56,5 +57,12 @@ describe('export with either store reader', () => {
       if (skipWithout(reader.kind === 'extension', 'column extension CLI test', reader.reason ?? '')) return;
       expect(reader.path).toMatch(/\/vfio-sla\/sqlite-columns\/[0-9a-f]{16}\/sqlite-columns\.so$/);
     }
+  });
+
+  it.each(['arcs', 'ram'])('fails with E_DUCKDB, naming the export, when the %s files cannot be written (the other COPYs still end)', async (table) => {
+    const out = join(tmp.dir, `blocked-${table}`);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, table), 'not a folder'); // COPY … TO <out>/<table> needs a folder there
+    await expect(exportParquet(store, out, { host: 'lab' })).rejects.toMatchObject({ code: 'E_DUCKDB', message: expect.stringContaining(`export to ${out}: `) });
   });
 });
