@@ -251,7 +251,7 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     await stage(api, duck, 'names_states', ref, pairColumns(states));
     await stage(api, duck, 'migration_days', [['id', false], ['day', false]], []);
     // Tables are read and staged on this thread while two other connections write the files of
-    // those staged before, tables alternately, on DuckDB's threads (a partitioned COPY keeps
+    // those staged before on DuckDB's threads (a partitioned COPY keeps
     // about one busy, so once the reading is done both cores write). With the column extension
     // the reading is the smaller half, and the overlap saves ~2 s of the 1 M-arc export
     // (bench/report.ts); with the plucked reader one overlapping connection was slower on 2
@@ -259,6 +259,8 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     const copiers = [await db.connect(), await db.connect()];
     /** Each connection's last COPY: the next one on it starts when that has ended. */
     const lanes: Array<Promise<unknown>> = copiers.map(() => Promise.resolve());
+    /** Each connection's rows staged and not yet written. */
+    const queued = copiers.map(() => 0);
     /** Each table's COPY. */
     const copies: Array<Promise<void>> = [];
     const waiting: Array<{ readonly copy: Promise<void>; readonly rows: number; ended: boolean }> = [];
@@ -306,9 +308,15 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
           onRows(n);
         });
         await appendTo(api, duck, 'migration_days', [false, false], [days.settle(i === STAGE_ORDER.length - 1)]);
-        const lane = i % copiers.length;
+        // The connection with the fewest rows still to write: a small table does not wait
+        // behind the arcs' COPY.
+        const lane = queued.indexOf(Math.min(...queued));
+        queued[lane] = (queued[lane] ?? 0) + staged;
         const copy = (lanes[lane] as Promise<unknown>).then(() => copyTable(copiers[lane] as DuckDBConnection, table, raw, staged));
-        lanes[lane] = copy.catch(() => undefined);
+        lanes[lane] = copy.then(
+          () => (queued[lane] = (queued[lane] ?? 0) - staged),
+          () => undefined,
+        );
         // Handled here, thrown by the awaits below: a failed COPY must not be an unhandled rejection while the next table stages.
         copy.catch(() => undefined);
         copies.push(copy);
