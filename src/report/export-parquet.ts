@@ -14,6 +14,7 @@
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { setImmediate } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import { MigState, stateName } from '../fsm/index.js';
@@ -59,8 +60,11 @@ const STAGED_ROWS_AHEAD = 4_000_000;
 /** Rows per data chunk: DuckDB's vector size (`STANDARD_VECTOR_SIZE`), the most a chunk holds. */
 const CHUNK_ROWS = 2048;
 
-/** The order tables are read and written in: that of {@link DATING_COLUMNS}, then transfers. */
-const STAGE_ORDER = ['arcs', 'outcomes', 'sizes', 'ram', 'transfers'] as const satisfies readonly ExportTable[];
+/**
+ * The order tables are read in: that of {@link DATING_COLUMNS}, transfers (which date nothing)
+ * before the last, so the last table's COPY is not followed by another.
+ */
+const STAGE_ORDER = ['arcs', 'outcomes', 'sizes', 'transfers', 'ram'] as const satisfies readonly ExportTable[];
 
 /** The store table each export table is read from. */
 const SOURCE: Record<ExportTable, ScanTable> = { arcs: 'arcs', sizes: 'sizes', transfers: 'transfers', ram: 'ram_progress', outcomes: 'outcomes' };
@@ -129,7 +133,7 @@ function setColumn(api: DuckDbApi, chunk: DuckDBDataChunk, c: number, values: Sc
  * JS): its strings of more than 12 bytes stay in the chunk's string heap until the table is
  * staged (shorter ones are inlined, DuckDB's `string_t`).
  */
-function appendColumns(api: DuckDbApi, app: DuckDBAppender, text: readonly boolean[], batches: ColumnBatches, onRows?: (n: number) => void): void {
+async function appendColumns(api: DuckDbApi, app: DuckDBAppender, text: readonly boolean[], batches: ColumnBatches, onRows?: (n: number) => void): Promise<void> {
   const chunk = api.DuckDBDataChunk.create(
     text.map((t) => (t ? api.VARCHAR : api.DOUBLE)),
     CHUNK_ROWS,
@@ -144,6 +148,9 @@ function appendColumns(api: DuckDbApi, app: DuckDBAppender, text: readonly boole
       app.appendDataChunk(chunk);
     }
     onRows?.(n);
+    // Between batches, let the event loop see COPYs that ended: the next COPY on that
+    // connection starts then, not when the whole table is staged (it waited ~2 s that way).
+    await setImmediate();
   }
 }
 
@@ -170,7 +177,7 @@ async function stage(
 /** Appends `batches` to table `name`, whose columns are text where `text` says (the others DOUBLE). */
 async function appendTo(api: DuckDbApi, duck: DuckDBConnection, name: string, text: readonly boolean[], batches: ColumnBatches, onRows?: (n: number) => void): Promise<void> {
   const app = await duck.createAppender(name);
-  appendColumns(api, app, text, batches, onRows);
+  await appendColumns(api, app, text, batches, onRows);
   app.closeSync();
 }
 
@@ -264,6 +271,8 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     /** Each table's COPY. */
     const copies: Array<Promise<void>> = [];
     const waiting: Array<{ readonly copy: Promise<void>; readonly rows: number; ended: boolean }> = [];
+    /** Staged tables whose COPY waits for every migration's day (`[table, staged as, rows]`). */
+    const deferred: Array<readonly [ExportTable, string, number]> = [];
     /** Writes `table`'s files from its staged rows `raw` (`staged` of them), then drops them. */
     const copyTable = async (copier: DuckDBConnection, table: ExportTable, raw: string, staged: number): Promise<void> => {
       let rows = 0;
@@ -287,8 +296,8 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
       tables.set(table, { rows, days: dayCount });
     };
     try {
-      // Tables in the order that dates migrations (`migration-days.ts`): when a table is staged,
-      // every migration it has rows of has its day, which its COPY joins.
+      // Tables in the order that dates migrations (`migration-days.ts`): when a dating table is
+      // staged, every migration it has rows of has its day, which its COPY joins.
       for (const [i, table] of STAGE_ORDER.entries()) {
         // Staged rows waiting for their COPY hold memory (~8 bytes a value): past
         // STAGED_ROWS_AHEAD the reading waits for the COPYs to catch up, oldest first. Below it
@@ -307,25 +316,36 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
           staged += n;
           onRows(n);
         });
-        await appendTo(api, duck, 'migration_days', [false, false], [days.settle(i === STAGE_ORDER.length - 1)]);
-        // The connection with the fewest rows still to write: a small table does not wait
-        // behind the arcs' COPY.
-        const lane = queued.indexOf(Math.min(...queued));
-        queued[lane] = (queued[lane] ?? 0) + staged;
-        const copy = (lanes[lane] as Promise<unknown>).then(() => copyTable(copiers[lane] as DuckDBConnection, table, raw, staged));
-        lanes[lane] = copy.then(
-          () => (queued[lane] = (queued[lane] ?? 0) - staged),
-          () => undefined,
-        );
-        // Handled here, thrown by the awaits below: a failed COPY must not be an unhandled rejection while the next table stages.
-        copy.catch(() => undefined);
-        copies.push(copy);
-        const entry = { copy, rows: staged, ended: false };
-        waiting.push(entry);
-        copy.then(
-          () => (entry.ended = true),
-          () => undefined,
-        );
+        const last = i === STAGE_ORDER.length - 1;
+        await appendTo(api, duck, 'migration_days', [false, false], [days.settle(last)]);
+        if (dating === undefined && !last) {
+          // Transfers date no migration, and one with transfers alone is day 0 once every
+          // dating table is read: staged before the RAM polls, written after them, beside the
+          // RAM polls' COPY rather than after it.
+          deferred.push([table, raw, staged]);
+          continue;
+        }
+        for (const [t, r, n] of [[table, raw, staged] as const, ...deferred]) {
+          // The connection with the fewest rows still to write: a small table does not wait
+          // behind the arcs' COPY.
+          const lane = queued.indexOf(Math.min(...queued));
+          queued[lane] = (queued[lane] ?? 0) + n;
+          const copy = (lanes[lane] as Promise<unknown>).then(() => copyTable(copiers[lane] as DuckDBConnection, t, r, n));
+          lanes[lane] = copy.then(
+            () => (queued[lane] = (queued[lane] ?? 0) - n),
+            () => undefined,
+          );
+          // Handled here, thrown by the awaits below: a failed COPY must not be an unhandled rejection while the next table stages.
+          copy.catch(() => undefined);
+          copies.push(copy);
+          const entry = { copy, rows: n, ended: false };
+          waiting.push(entry);
+          copy.then(
+            () => (entry.ended = true),
+            () => undefined,
+          );
+        }
+        deferred.length = 0;
       }
       await Promise.all(copies);
     } finally {
