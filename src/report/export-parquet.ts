@@ -258,11 +258,10 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     await stage(api, duck, 'names_states', ref, pairColumns(states));
     await stage(api, duck, 'migration_days', [['id', false], ['day', false]], []);
     // Tables are read and staged on this thread while two other connections write the files of
-    // those staged before on DuckDB's threads (a partitioned COPY keeps
-    // about one busy, so once the reading is done both cores write). With the column extension
-    // the reading is the smaller half, and the overlap saves ~2 s of the 1 M-arc export
-    // (bench/report.ts); with the plucked reader one overlapping connection was slower on 2
-    // cores (9.3 s against 8.15 s).
+    // those staged before on DuckDB's threads (a partitioned COPY keeps about one busy, so once
+    // the reading is done both cores write). With the column extension the reading is the
+    // smaller half, and the overlap saves ~2 s of the 1 M-arc export (bench/report.ts); with the
+    // plucked reader one overlapping connection was slower on 2 cores (9.3 s against 8.15 s).
     const copiers = [await db.connect(), await db.connect()];
     /** Each connection's last COPY: the next one on it starts when that has ended. */
     const lanes: Array<Promise<unknown>> = copiers.map(() => Promise.resolve());
