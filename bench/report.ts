@@ -7,10 +7,19 @@
  *   each (device model, arc), read the outcomes, take the worst apart, render the four charts
  *   with Vega and write the HTML file. Target ≤ 10 s. Best of `TRIALS`.
  * - `report_1m_html_mb`: size of that HTML file, MB (charts plot samples, not a million points).
- * - `export_1m_s`: `vfio-sla export` of the same store to Parquet (all five tables), one trial.
- *   Target ≤ 5 s on an idle machine (14.9 s with one appender call per value; 9.66 s with a
- *   new data chunk per 2048 rows and a row array per row read; now column batches, reused
- *   chunks and each table's COPY overlapping the next table's reading).
+ * - `export_1m_s`: `vfio-sla export` of the same store to Parquet (all five tables), one trial;
+ *   `export_1m_cpu_s`: the process CPU time of it, DuckDB's threads included (less sensitive to
+ *   a busy shared machine, not immune to it). Target ≤ 5 s on an idle machine. 14.9 s with one
+ *   appender call per value; 9.66 s with a new data chunk per 2048 rows and a row array per row
+ *   read; 7.2–11.9 s with one plucked SELECT per column and batch (main @0889c71). Now the store
+ *   is read with our SQLite column extension (`store/column-reader.ts`, built before the timing,
+ *   once per machine as a user's first export builds it), number columns go into DuckDB vectors
+ *   whole, migrations are dated from the rows read, and the COPYs run while later tables are
+ *   read: 4.8–5.4 s (CPU 7.7–8.4 s) with the shared 2-core machine otherwise idle (load
+ *   0.9–1.7), 7.5–10.3 s (CPU ≈ wall) while another engineer's benchmarks took a core (load
+ *   2.2–3.6); main measured 7.5–10.6 s idle and 16.1–16.6 s loaded. The target is met in about
+ *   half the idle runs: what is left is the COPYs' CPU (~2.5 s, partitioned Parquet writing and
+ *   the name joins) and the staging's (~3 s: SQLite stepping ~1.1 s, DuckDB appends ~1.2 s).
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +27,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeReport } from '../src/report/build-report.js';
 import { exportParquet } from '../src/report/export-parquet.js';
+import { columnReader } from '../src/store/column-reader.js';
 import { Store } from '../src/store/store.js';
 import { fillStoreWithArcs } from './synthetic-records.js';
 
@@ -47,13 +57,21 @@ export async function run(): Promise<Record<string, number>> {
       if (summary.arcs !== ARCS) throw new Error(`report saw ${summary.arcs} arcs, not ${ARCS}`);
     }
     const htmlMb = statSync(out).size / 1e6;
+    // The column extension is built (once per machine and SQLite version) outside the timing, as
+    // a user's first export after an install builds it once.
+    const probe = Store.open(db, { readonly: true });
+    const reader = columnReader(probe);
+    probe.close();
+    if (reader.kind !== 'extension') process.stderr.write(`bench/report: ${reader.reason}\n`);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const s = Store.open(db, { readonly: true });
     const exported = await exportParquet(s, join(dir, 'parquet'), { host: 'bench' });
     s.close();
     const exportS = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     if (exported.tables.arcs.rows !== ARCS) throw new Error(`export wrote ${exported.tables.arcs.rows} arcs, not ${ARCS}`);
-    return { report_1m_s: best, report_1m_html_mb: htmlMb, export_1m_s: exportS };
+    return { report_1m_s: best, report_1m_html_mb: htmlMb, export_1m_s: exportS, export_1m_cpu_s: (cpu.user + cpu.system) / 1e6 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

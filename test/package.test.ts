@@ -54,8 +54,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('npm pack', () => {
   it('builds dist/ from a clean checkout and ships the LICENSE, the priors, both entries and the peer-credential source serve builds', () => {
     expect(existsSync(tarball)).toBe(true);
-    expect(packed).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'models/priors.json', 'dist/index.js', 'dist/index.d.ts', 'dist/core.js', 'dist/core.d.ts', 'dist/cli/main.js', 'native/peer-cred.c']));
-    expect(packed.filter((f) => f.startsWith('native/'))).toEqual(['native/peer-cred.c']); // not the VFIO helper
+    expect(packed).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'models/priors.json', 'dist/index.js', 'dist/index.d.ts', 'dist/core.js', 'dist/core.d.ts', 'dist/cli/main.js', 'native/peer-cred.c', 'native/sqlite-columns.c']));
+    expect(packed.filter((f) => f.startsWith('native/'))).toEqual(['native/peer-cred.c', 'native/sqlite-columns.c']); // not the VFIO helper
   });
 
   it("leaves out the user's fitted models, the sources and the tests", () => {

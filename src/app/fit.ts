@@ -9,6 +9,7 @@ import type { FittedModel } from '../estimators/types.js';
 import { assertFileTarget } from '../files/output-target.js';
 import { DEFAULT_PRIORS_FILE, loadModel, saveModel } from '../files/model-file.js';
 import { openStore } from '../store/store.js';
+import { columnReader, type ColumnReader } from '../store/column-reader.js';
 import { collectStore } from '../store/store-records.js';
 import { AppInputError } from './errors.js';
 
@@ -40,6 +41,8 @@ export interface FitModelFileResult {
   readonly fittedOn: { readonly real: number; readonly simulated: number; readonly simulatedLeftOut: number; readonly excluded: number };
   /** The same in words (`312 migrations (212 real, 100 simulated); left out: ...`). */
   readonly described: string;
+  /** How a store was read (a Parquet fit reads none): with the column extension, or one value per row and why. */
+  readonly reader?: ColumnReader;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function fitModelFile(options: FitModelFileOptions): Promise<FitMod
     folds: options.folds,
   });
   let model: FittedModel;
+  let reader: ColumnReader | undefined;
   if (options.parquet !== undefined) {
     // DuckDB's native library loads only for a Parquet fit.
     const { parquetRecords } = await import('../report/parquet-records.js');
@@ -68,7 +72,8 @@ export async function fitModelFile(options: FitModelFileOptions): Promise<FitMod
   } else {
     const store = openStore(options.db, { readonly: true });
     try {
-      model = fitModel(collectStore(store, keep), priors, fitOptions(`store ${options.db}`));
+      reader = columnReader(store);
+      model = fitModel(collectStore(store, keep, reader), priors, fitOptions(`store ${options.db}`));
     } finally {
       store.close();
     }
@@ -82,5 +87,6 @@ export async function fitModelFile(options: FitModelFileOptions): Promise<FitMod
     out: options.out,
     fittedOn: { real: input.real, simulated: input.simulated, simulatedLeftOut: input.simulatedLeftOut, excluded: input.excluded },
     described: input.describe(),
+    ...(reader === undefined ? {} : { reader }),
   };
 }

@@ -24,16 +24,22 @@ export interface MigrationData {
   readonly qemuVersion: { source: string | undefined; destination: string | undefined };
   /** The RAM pre-copy transfer (its duration ends pre-copy): what the pre-copy time is learned from. */
   ramPrecopyTransfer: TransferRecord | undefined;
-  readonly arcDeviceId: string[];
-  readonly arcModel: string[];
+  // The arc columns are the collector's own arrays, or — from a columnar reader, until more
+  // arcs of the migration come — the columns it handed over (`addArcColumns`), e.g. views of a
+  // store batch: no copy of a million arcs.
+  arcDeviceId: readonly string[];
+  arcModel: readonly string[];
   /** MigState numbers. */
-  readonly arcFrom: number[];
-  readonly arcTo: number[];
-  readonly arcStartedAtMs: number[];
-  readonly arcLatencyMs: number[];
-  readonly arcStopCopyBytes: number[];
-  readonly arcOk: boolean[];
+  arcFrom: ArcNumbers;
+  arcTo: ArcNumbers;
+  arcStartedAtMs: ArcNumbers;
+  arcLatencyMs: ArcNumbers;
+  arcStopCopyBytes: ArcNumbers;
+  arcOk: readonly boolean[];
 }
+
+/** A number column of a migration's arcs. */
+export type ArcNumbers = readonly number[] | Float64Array;
 
 /** What one migration's records say about its blackout. */
 export interface MigrationFacts {
@@ -85,15 +91,27 @@ function emptyData(migrationId: string): MigrationData {
 export interface ArcColumns {
   readonly deviceId: readonly string[];
   readonly deviceModel: readonly string[];
-  readonly from: readonly number[];
-  readonly to: readonly number[];
-  readonly startedAtMs: readonly number[];
-  readonly latencyMs: readonly number[];
-  readonly stopCopyBytes: readonly number[];
+  readonly from: ArcNumbers;
+  readonly to: ArcNumbers;
+  readonly startedAtMs: ArcNumbers;
+  readonly latencyMs: ArcNumbers;
+  readonly stopCopyBytes: ArcNumbers;
   readonly ok: readonly boolean[];
 }
 
-function append<T>(target: T[], values: readonly T[]): void {
+/** The arc columns of a {@link MigrationData} as arrays the collector owns and appends to. */
+interface OwnArcs {
+  arcDeviceId: string[];
+  arcModel: string[];
+  arcFrom: number[];
+  arcTo: number[];
+  arcStartedAtMs: number[];
+  arcLatencyMs: number[];
+  arcStopCopyBytes: number[];
+  arcOk: boolean[];
+}
+
+function append<T>(target: T[], values: ArrayLike<T>): void {
   for (let i = 0; i < values.length; i++) target.push(values[i] as T);
 }
 
@@ -105,6 +123,8 @@ function append<T>(target: T[], values: readonly T[]): void {
 export class MigrationCollector {
   readonly migrations = new Map<string, MigrationData>();
   private last: MigrationData | undefined;
+  /** Migrations whose arc columns are another's (handed over by `addArcColumns`), not yet copied. */
+  private readonly borrowed = new WeakSet<MigrationData>();
 
   /** The data of `migrationId`, created on first use. */
   data(migrationId: string): MigrationData {
@@ -115,6 +135,21 @@ export class MigrationCollector {
     if (d === undefined) this.migrations.set(migrationId, (d = emptyData(migrationId)));
     this.last = d;
     return d;
+  }
+
+  /** `d`'s arc columns as arrays of its own, copied first when they were handed over. */
+  private own(d: MigrationData): OwnArcs {
+    if (this.borrowed.delete(d)) {
+      d.arcDeviceId = Array.from(d.arcDeviceId);
+      d.arcModel = Array.from(d.arcModel);
+      d.arcFrom = Array.from(d.arcFrom);
+      d.arcTo = Array.from(d.arcTo);
+      d.arcStartedAtMs = Array.from(d.arcStartedAtMs);
+      d.arcLatencyMs = Array.from(d.arcLatencyMs);
+      d.arcStopCopyBytes = Array.from(d.arcStopCopyBytes);
+      d.arcOk = Array.from(d.arcOk);
+    }
+    return d as unknown as OwnArcs;
   }
 
   /** Adds one arc as values (states as MigState numbers). */
@@ -129,7 +164,7 @@ export class MigrationCollector {
     stopCopyBytes: number,
     ok: boolean,
   ): void {
-    const d = this.data(migrationId);
+    const d = this.own(this.data(migrationId));
     d.arcDeviceId.push(deviceId);
     d.arcModel.push(deviceModel);
     d.arcFrom.push(from);
@@ -142,10 +177,25 @@ export class MigrationCollector {
 
   /**
    * Adds a migration's arcs as columns (index i of each is one arc; states as MigState
-   * numbers): what a columnar reader hands over without a call per arc.
+   * numbers): what a columnar reader hands over without a call per arc. The first columns of a
+   * migration are kept as they are, not copied (a million arcs were a million pushes per
+   * column): the caller must not change them afterwards.
    */
   addArcColumns(migrationId: string, arcs: ArcColumns): void {
-    const d = this.data(migrationId);
+    const data = this.data(migrationId);
+    if (data.arcOk.length === 0) {
+      data.arcDeviceId = arcs.deviceId;
+      data.arcModel = arcs.deviceModel;
+      data.arcFrom = arcs.from;
+      data.arcTo = arcs.to;
+      data.arcStartedAtMs = arcs.startedAtMs;
+      data.arcLatencyMs = arcs.latencyMs;
+      data.arcStopCopyBytes = arcs.stopCopyBytes;
+      data.arcOk = arcs.ok;
+      this.borrowed.add(data);
+      return;
+    }
+    const d = this.own(data);
     append(d.arcDeviceId, arcs.deviceId);
     append(d.arcModel, arcs.deviceModel);
     append(d.arcFrom, arcs.from);

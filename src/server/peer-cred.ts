@@ -9,18 +9,13 @@
  * `native/peer-cred.c`, a Node-API module (ABI-stable, so one build serves every Node of that
  * Node-API level), compiled on the first `serve` with the system C compiler against Node's own
  * headers (`<prefix>/include/node/node_api.h`, which Node's installers ship) and cached outside
- * the package, keyed by the source and the platform. Building on first use rather than in an
- * npm install script keeps `npm ci`, `--omit=optional` and `--ignore-scripts` installs exactly as
- * they were; node-gyp would in addition fetch headers from nodejs.org unless `nodedir` is set.
- * Without a compiler or the headers the service runs with its global limit only, and `health`
+ * the package, keyed by the source and the platform (`package/native-build.ts`, which says why
+ * at first use and not in an install script). Without a compiler or the headers the service runs with its global limit only, and `health`
  * says per-peer shares are off and why ({@link PeerCredReader}).
  */
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
+import { loadNative, nativeCacheDir, nativeSource, type NativeBuildOptions } from '../package/native-build.js';
 
 /** The credentials the kernel recorded when the peer called `connect()` (unix(7)). */
 export interface PeerCredentials {
@@ -40,23 +35,17 @@ export type PeerShareInfo =
   | { readonly enabled: true; readonly mechanism: string; readonly maxPerUid: number; readonly maxPerPid: number; readonly uids: number }
   | { readonly enabled: false; readonly reason: string };
 
-export interface PeerCredBuildOptions {
-  /** The C compiler. Default `$CC`, else `cc`. */
-  readonly compiler?: string;
-  /** Where the built module is kept. Default {@link peerCredCacheDir}. */
-  readonly cacheDir?: string;
+export interface PeerCredBuildOptions extends NativeBuildOptions {
   /** Folders searched for `node_api.h`. Default: Node's own include folder. */
   readonly includeDirs?: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
 }
 
-/** The C source, beside `src/` in the repository and beside `dist/` in the package. */
-export const PEER_CRED_SOURCE = join(import.meta.dirname, '..', '..', 'native', 'peer-cred.c');
+/** The C source, beside `src/` in the repository and beside `dist/` in the package ({@link nativeSource}). */
+export const PEER_CRED_SOURCE = nativeSource('peer-cred.c');
 
 /** `$XDG_CACHE_HOME/vfio-sla/peer-cred`, else `~/.cache/vfio-sla/peer-cred`: outside the package. */
 export function peerCredCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env['XDG_CACHE_HOME'];
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'vfio-sla', 'peer-cred');
+  return nativeCacheDir('peer-cred', env);
 }
 
 /** Where Node's headers are: `<node prefix>/include/node`, from its build config or its binary's path. */
@@ -77,74 +66,41 @@ interface NativePeerCred {
  */
 export function loadPeerCredReader(options: PeerCredBuildOptions = {}): PeerCredReader {
   if (process.platform !== 'linux') return unavailable(`SO_PEERCRED is read here on Linux only (this is ${process.platform})`);
-  let source: string;
-  try {
-    source = readFileSync(PEER_CRED_SOURCE, 'utf8');
-  } catch (e) {
-    return unavailable(`cannot read ${PEER_CRED_SOURCE}: ${(e as Error).message}`);
-  }
-  const key = createHash('sha256').update(`${source}\0${process.platform}\0${process.arch}`).digest('hex').slice(0, 16);
-  const dir = join(options.cacheDir ?? peerCredCacheDir(options.env), key);
-  const built = join(dir, 'peer-cred.node');
-  try {
-    if (!existsSync(built)) {
-      const include = (options.includeDirs ?? nodeIncludeDirs()).find((d) => existsSync(join(d, 'node_api.h')));
-      if (include === undefined) {
-        return unavailable(`Node's headers (node_api.h) are not in ${(options.includeDirs ?? nodeIncludeDirs()).join(' or ')}: install Node with its headers`);
+  const includeDirs = options.includeDirs ?? nodeIncludeDirs();
+  const module = {
+    name: 'peer-cred',
+    suffix: '.node',
+    source: PEER_CRED_SOURCE,
+    header: 'node_api.h',
+    includeDirs,
+    missingHeader: `Node's headers (node_api.h) are not in ${includeDirs.join(' or ')}: install Node with its headers`,
+  } as const;
+  const loaded = loadNative(module, options, (built) => {
+    const m = { exports: {} as Partial<NativePeerCred> };
+    process.dlopen(m, built);
+    const peerCred = m.exports.peerCred;
+    if (typeof peerCred !== 'function') throw new Error(`${built} has no peerCred()`);
+    return peerCred;
+  });
+  if (!loaded.ok) return unavailable(loaded.reason);
+  const peerCred = loaded.value;
+  return {
+    available: true,
+    mechanism: `SO_PEERCRED (${loaded.path})`,
+    read(socket) {
+      // Node keeps a unix socket's fd on its handle (pipe_wrap); not part of the public API, so
+      // a missing one means an unknown peer rather than a failure.
+      const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+      if (typeof fd !== 'number' || fd < 0) return undefined;
+      try {
+        return peerCred(fd);
+      } catch {
+        return undefined;
       }
-      build(options.compiler ?? options.env?.['CC'] ?? process.env['CC'] ?? 'cc', include, dir, built);
-    }
-    refuseForeignFile(built);
-    const module = { exports: {} as Partial<NativePeerCred> };
-    process.dlopen(module, built);
-    const peerCred = module.exports.peerCred;
-    if (typeof peerCred !== 'function') return unavailable(`${built} has no peerCred()`);
-    return {
-      available: true,
-      mechanism: `SO_PEERCRED (${built})`,
-      read(socket) {
-        // Node keeps a unix socket's fd on its handle (pipe_wrap); not part of the public API, so
-        // a missing one means an unknown peer rather than a failure.
-        const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-        if (typeof fd !== 'number' || fd < 0) return undefined;
-        try {
-          return peerCred(fd);
-        } catch {
-          return undefined;
-        }
-      },
-    };
-  } catch (e) {
-    return unavailable((e as Error).message);
-  }
+    },
+  };
 }
 
 function unavailable(reason: string): PeerCredReader {
   return { available: false, reason: `per-peer connection shares are off: ${reason}` };
-}
-
-/** Compiles into a temporary file and renames it into place, so two servers starting at once never load half a file. */
-function build(compiler: string, include: string, dir: string, built: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `peer-cred.${process.pid}.tmp.node`);
-  try {
-    execFileSync(compiler, ['-O2', '-shared', '-fPIC', '-std=c11', '-Wall', '-I', include, '-o', tmp, PEER_CRED_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
-    renameSync(tmp, built);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    const err = e as { code?: unknown; stderr?: Buffer; message: string };
-    if (err.code === 'ENOENT') throw new Error(`no C compiler '${compiler}' (install gcc, or set CC)`);
-    throw new Error(`building ${PEER_CRED_SOURCE} with ${compiler} failed: ${err.stderr?.toString().trim() || err.message}`);
-  }
-}
-
-/** A module someone else could have written is not loaded into a root service. */
-function refuseForeignFile(path: string): void {
-  const uid = process.getuid?.();
-  for (const [p, kind] of [[path, 'file'], [dirname(path), 'directory']] as const) {
-    const st = lstatSync(p);
-    if ((kind === 'file' ? !st.isFile() : !st.isDirectory()) || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
-      throw new Error(`${p} is not a ${kind} of ours alone (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): not loading it`);
-    }
-  }
 }

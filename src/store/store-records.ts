@@ -6,12 +6,14 @@
  *
  * Read with raw-mode statements on the tables of `store/schema.ts` v2 rather than the typed
  * queries of `store/queries.ts`: better-sqlite3's named-column rows cost ~3× raw ones, each row
- * costs ~0.5 µs of round trip (so arcs come one JSON array per migration), the typed queries
+ * costs ~0.5 µs of round trip (so arcs come as column batches, `scan.ts`), the typed queries
  * join and sort, and per-migration queries add 10⁵ round trips — while 1 M arcs must be fitted
  * in ≤ 3 s (bench/estimators.ts). The fit CLI test fails if the schema moves.
  */
 import { MigrationCollector } from '../estimators/migrations.js';
-import { referenceNames } from './scan.js';
+import type { TransferRecord } from '../records/records.js';
+import { columnReader, type ColumnReader } from './column-reader.js';
+import { referenceNames, scanColumnBatches } from './scan.js';
 import type { Store } from './store.js';
 
 type Row = unknown[];
@@ -23,59 +25,76 @@ function* rows(store: Store, sql: string): Generator<Row> {
 const num = (v: unknown): number => v as number;
 const opt = (v: unknown): number | undefined => (v === null ? undefined : (v as number));
 
-/** The fit's records of `store`, optionally only of migrations `keep` accepts. */
-export function collectStore(store: Store, keep: (migrationId: string) => boolean = () => true): MigrationCollector {
+/** The arc columns a fit reads, in this order (none of them NULL: `schema.ts`). */
+const FIT_ARC_COLUMNS = ['migration_ref', 'device_ref', 'model_ref', 'from_state', 'to_state', 'started_at_ms', 'latency_ms', 'stop_copy_bytes', 'ok'] as const;
+type FitArcBatch = { readonly [K in keyof typeof FIT_ARC_COLUMNS]: Float64Array } & readonly Float64Array[];
+
+/** A batch of `transfers` in {@link SCAN_COLUMNS} order. */
+type TransferBatch = readonly [Float64Array, ReadonlyArray<string | null>, ReadonlyArray<string | null>, Float64Array, Float64Array, ReadonlyArray<string | null>];
+
+/**
+ * The fit's records of `store`, optionally only of migrations `keep` accepts. `reader`: how the
+ * arcs and transfers are read (default: with the column extension where it builds,
+ * `column-reader.ts`).
+ */
+export function collectStore(store: Store, keep: (migrationId: string) => boolean = () => true, reader: ColumnReader = columnReader(store)): MigrationCollector {
   const c = new MigrationCollector();
   const { migrations, devices, models } = referenceNames(store);
   migrations.forEach((id, ref) => {
     if (!keep(id)) delete migrations[ref];
   });
-  // One row per migration, its arc columns as one JSON array of arrays (SQLite ≥ 3.45 writes
-  // doubles that round-trip): a million rows through better-sqlite3 cost twice the CPU of 36 k
-  // rows plus JSON.parse, and columns go to the collector without a call per arc. States and
-  // `ok` travel packed: from·16 + to·2 + ok.
-  const arcs = `SELECT migration_ref, '[' || json_group_array(device_ref) || ',' || json_group_array(model_ref) || ','
-                  || json_group_array(from_state * 16 + to_state * 2 + ok) || ',' || json_group_array(started_at_ms) || ','
-                  || json_group_array(latency_ms) || ',' || json_group_array(stop_copy_bytes) || ']' FROM arcs GROUP BY migration_ref`;
-  for (const r of rows(store, arcs)) {
-    const id = migrations[num(r[0])];
-    if (id === undefined) continue;
-    const [device, model, code, startedAtMs, latencyMs, stopCopyBytes] = JSON.parse(r[1] as string) as number[][];
-    const codes = code as number[];
-    c.addArcColumns(id, {
-      deviceId: (device as number[]).map((ref) => devices[ref] ?? String(ref)),
-      deviceModel: (model as number[]).map((ref) => models[ref] ?? String(ref)),
-      from: codes.map((k) => k >> 4),
-      to: codes.map((k) => (k >> 1) & 7),
-      startedAtMs: startedAtMs as number[],
-      latencyMs: latencyMs as number[],
-      stopCopyBytes: stopCopyBytes as number[],
-      ok: codes.map((k) => (k & 1) === 1),
-    });
+  // Arcs as column batches (`scan.ts`): with the column extension a batch of ~7,000 arcs is one
+  // statement and one BLOB per column — 1 M arcs in ~0.45 s, where one JSON array per migration
+  // (`json_group_array`, this reader before) took 0.76 s and its parse and arrays as much again.
+  // A migration's arcs are a run of a batch, in primary-key order (as they were); its number
+  // columns go to the collector as views of the batch's, not copied.
+  for (const batch of scanColumnBatches(store, 'arcs', reader, FIT_ARC_COLUMNS)) {
+    const [migration, device, model, from, to, startedAtMs, latencyMs, stopCopyBytes, ok] = batch as unknown as FitArcBatch;
+    for (let a = 0, b = 0; a < migration.length; a = b) {
+      const ref = migration[a] as number;
+      for (b = a + 1; b < migration.length && migration[b] === ref; b++);
+      const id = migrations[ref];
+      if (id === undefined) continue;
+      const deviceId: string[] = [];
+      const deviceModel: string[] = [];
+      const okArcs: boolean[] = [];
+      for (let i = a; i < b; i++) {
+        const d = device[i] as number;
+        const m = model[i] as number;
+        deviceId.push(devices[d] ?? String(d));
+        deviceModel.push(models[m] ?? String(m));
+        okArcs.push(ok[i] === 1);
+      }
+      c.addArcColumns(id, {
+        deviceId,
+        deviceModel,
+        from: from.subarray(a, b),
+        to: to.subarray(a, b),
+        startedAtMs: startedAtMs.subarray(a, b),
+        latencyMs: latencyMs.subarray(a, b),
+        stopCopyBytes: stopCopyBytes.subarray(a, b),
+        ok: okArcs,
+      });
+    }
   }
-  // `+phase`: a scan of the table beats the phase index and a primary-key seek per row.
-  for (const r of rows(store, "SELECT migration_ref, device_id, bytes, duration_ms, link FROM transfers WHERE +phase = 'stopcopy'")) {
-    const migrationId = migrations[num(r[0])];
-    if (migrationId === undefined) continue;
-    const link = r[4] as string | null;
-    c.add({
-      kind: 'transfer',
-      migrationId,
-      deviceId: r[1] as string,
-      phase: 'stopcopy',
-      bytes: num(r[2]),
-      durationMs: num(r[3]),
-      ...(link === null ? {} : { link }),
-    });
+  // Transfers: the stop-copy ones, and the RAM pre-copy transfer — with every RAM poll of the
+  // migrations QEMU switched over itself (below), what the pre-copy time model learns from
+  // (`estimators/total-time.ts`). One scan of the table (`scan.ts`), half the time of a row per
+  // transfer; the RAM pre-copy transfers are added after the stop-copy ones, as two queries did.
+  const ramPrecopy: TransferRecord[] = [];
+  for (const batch of scanColumnBatches(store, 'transfers', reader)) {
+    const [migration, deviceId, phase, bytes, durationMs, link] = batch as unknown as TransferBatch;
+    for (let i = 0; i < migration.length; i++) {
+      const migrationId = migrations[migration[i] as number];
+      const p = phase[i];
+      if (migrationId === undefined || (p !== 'stopcopy' && !(p === 'precopy' && deviceId[i] === 'ram'))) continue;
+      const l = link[i] ?? null;
+      const r: TransferRecord = { kind: 'transfer', migrationId, deviceId: deviceId[i] as string, phase: p, bytes: bytes[i] as number, durationMs: durationMs[i] as number, ...(l === null ? {} : { link: l }) };
+      if (p === 'stopcopy') c.add(r);
+      else ramPrecopy.push(r);
+    }
   }
-  // The RAM pre-copy transfer and every RAM poll of the migrations QEMU switched over itself:
-  // what the pre-copy time model learns from (`estimators/total-time.ts`).
-  for (const r of rows(store, "SELECT migration_ref, bytes, duration_ms, link FROM transfers WHERE +phase = 'precopy' AND device_id = 'ram'")) {
-    const migrationId = migrations[num(r[0])];
-    if (migrationId === undefined) continue;
-    const link = r[3] as string | null;
-    c.add({ kind: 'transfer', migrationId, deviceId: 'ram', phase: 'precopy', bytes: num(r[1]), durationMs: num(r[2]), ...(link === null ? {} : { link }) });
-  }
+  for (const r of ramPrecopy) c.add(r);
   const qemuRams = `
     SELECT migration_ref, at_ms, pass, remaining_bytes, dirty_bytes_per_s, bandwidth_bytes_per_s
       FROM ram_progress WHERE migration_ref IN (SELECT migration_ref FROM outcomes WHERE policy = 'qemu')`;

@@ -2,7 +2,7 @@
  * The per-peer shares' parts that need no server: the default shares, and building and loading
  * native/peer-cred.c (the server side is in socket.test.ts).
  */
-import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -49,6 +49,32 @@ describe('building the peer-credential module', () => {
     const r = loadPeerCredReader({ cacheDir: cache });
     expect(r.available).toBe(false);
     expect(r.available ? '' : r.reason).toContain(`${built} is not a file of ours alone (owner uid ${process.getuid?.() ?? 0}, mode 666): not loading it`);
+  });
+
+  /** A copy of a good build under a path never loaded (the dynamic loader reuses a path it loaded), then spoilt. */
+  function corruptCopy(): string | undefined {
+    const first = loadPeerCredReader({ cacheDir: join(cache, 'good') });
+    if (skipWithout(first.available, 'peer-credential module test', first.available ? '' : first.reason)) return undefined;
+    cpSync(join(cache, 'good'), join(cache, 'spoilt'), { recursive: true });
+    const [key] = readdirSync(join(cache, 'spoilt'));
+    const built = join(cache, 'spoilt', key as string, 'peer-cred.node');
+    writeFileSync(built, 'not an ELF file', { mode: 0o600 });
+    return built;
+  }
+
+  it('builds a cached module that does not load (cut short, corrupt) again', () => {
+    const built = corruptCopy();
+    if (built === undefined) return;
+    const r = loadPeerCredReader({ cacheDir: join(cache, 'spoilt') });
+    expect(r.available ? r.mechanism : r.reason).toBe(`SO_PEERCRED (${built})`);
+  });
+
+  it('says why when a corrupt cached module cannot be built again', () => {
+    const built = corruptCopy();
+    if (built === undefined) return;
+    const r = loadPeerCredReader({ cacheDir: join(cache, 'spoilt'), compiler: '/nonexistent/cc' });
+    expect(r.available ? '' : r.reason).toMatch(/ did not load \(.*\) and cannot be rebuilt: no C compiler '\/nonexistent\/cc' \(install gcc, or set CC\)$/);
+    expect(r.available ? '' : r.reason).toContain(`per-peer connection shares are off: ${built} did not load (`);
   });
 
   it('does not load a module planted in the cache by another uid', () => {

@@ -29,7 +29,9 @@ Options:
   --host <name>          host name in every row and file name (default: this machine's name)
   --since <T>            only migrations of T's UTC day and later (whole days): ISO date or
                          date-time, epoch ms, or a duration back from now such as 2d
-  --json                 print a summary as JSON
+  --json                 print a summary as JSON (its reader: how the store was read, with
+                         our SQLite column extension, built with cc on first use, or one
+                         value per row and why)
   -h, --help             this help
 
 A progress bar is drawn on stderr when it is a terminal (not when CI=true).

@@ -37,7 +37,9 @@ Options:
                         post-copy or paused-VM runs whose "downtime" is not a pre-copy blackout
   --include-simulated   fit on the demo's simulated migrations too (ids under demo/)
   --folds <k>           folds of the cross-fit calibration (default 10)
-  --json                print a summary of the model as JSON
+  --json                print a summary of the model as JSON (fitting from a store, its reader:
+                        with our SQLite column extension, built with cc on first use, or one
+                        value per row and why)
   -h, --help            this help
 
 Exit status: 0 model written; 1 the store or the priors could not be read; 2 usage error (a --db that does not exist, or an --out that exists and is not a regular file, included).
@@ -127,8 +129,8 @@ function stackGroups(model: FittedModel): { byStack?: Record<string, number> } {
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const args = parse(argv, io);
-  const { model, fittedOn, described } = await fitModelFile(args);
-  const s: Record<string, unknown> = { ...modelSummary(model, args.out), fittedOn };
+  const { model, fittedOn, described, reader } = await fitModelFile(args);
+  const s: Record<string, unknown> = { ...modelSummary(model, args.out), fittedOn, ...(reader === undefined ? {} : { reader }) };
   if (args.json) {
     io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
   } else {
