@@ -12,12 +12,13 @@
  * no VMM can see before it stops the vCPUs. It switches at the earliest poll where the blackout
  * without the stall, plus `marginMs`, fits — and misses when the stall comes. It is the frontier
  * the governor can be held to: the governor does not foresee the stall either, and knows far
- * less besides (device and link noise, its own model's error). Measured on fleet seeds 11–20,
- * throttling like `oracle-throttle`: margin 0 ms, 116 % of the oracle's useful share at 1.47 %
- * misses; 30 ms, 104 % at 1.37 %; 60 ms, 94 % at 1.20 %; 100 ms, 88 % (84–96 % per seed) at
- * 1.00 %. So no policy that cannot foresee the stall completes ≥ 95 % of what the clairvoyant
- * oracle completes on every seed with misses ≤ 1 % by a margin rule (`bench/fleet.ts` reports
- * this frontier on seeds 1–10).
+ * less besides (device and link noise, its own model's error). Throttling like
+ * `oracle-throttle`, fleet seeds 1–10 (`bench/fleet.ts`, which reports this frontier): margin
+ * 0 ms, 115 % of the oracle's useful share at 2.13 % misses; 50 ms, 98 % at 1.63 %; 100 ms, 90 %
+ * (81 % on the worst seed) at 1.23 %. Development seeds 11–20: 0 ms 116 % at 1.47 %; 30 ms 104 %
+ * at 1.37 %; 60 ms 94 % at 1.20 %; 100 ms 88 % (84–96 % per seed) at 1.00 %. So a margin rule
+ * that cannot foresee the stall does not complete ≥ 95 % of what the clairvoyant oracle
+ * completes on every seed with misses ≤ 1 %, even knowing every other draw.
  */
 import { DIRTY_LIMIT_FLOOR_BYTES_PER_S } from '../fleet/constants.js';
 import type { MigrationWorld } from '../fleet/migration-world.js';
