@@ -133,6 +133,20 @@ describe('escape sequences in file names and arguments', () => {
     expect(r.out).not.toContain('\u001b');
   });
 
+  it('an output path echoed on success is shown escaped (fit, report, export)', async () => {
+    await importRecords([arc({ startedAtMs: Date.UTC(2026, 0, 1) }), outcome({})]);
+    const runs = [
+      await cli('fit', '--db', tmp.db, '--out', `m${OSC}.json`),
+      await cli('report', '--db', tmp.db, '--out', `r${OSC}.html`),
+      await cli('export', '--db', tmp.db, '--out', `e${OSC}`, '--host', `h${OSC}`),
+    ];
+    for (const r of runs) {
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('\\u001b]0;pwned\\u0007\\u001b[2J');
+      expect(r.out + r.err).not.toContain('\u001b');
+    }
+  });
+
   it('an argument quoted back in an error is shown escaped', async () => {
     const r = await cli('stats', '--db', `n${OSC}.db`);
     expect(r.code).toBe(2);

@@ -10,6 +10,7 @@ import type { EvalFolds, EvalReport } from '../../estimators/cross-validate.js';
 import type { TotalTimeEvalReport } from '../../estimators/total-time-eval.js';
 import type { ExcludedMigration } from '../../qemu/qmp-eval.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { visible } from '../../report/table-format.js';
 
 const HELP = `Usage: vfio-sla eval <dataset-dir-or-files...> [--alpha <a>] [--folds loo|<k>|category]
                      [--priors <file> | --no-priors] [--runs] [--json]
@@ -209,10 +210,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const { input, evaluated } = evaluateQmpFiles({ files, priors: args.priors, alpha: args.alpha, folds: args.folds });
   if (input.errors.length > 0) {
     io.stderr.write(`vfio-sla eval: ${input.errors.length} unreadable line${input.errors.length === 1 ? '' : 's'} skipped, first: ` +
-      `${input.errors.slice(0, 3).map((e) => `${e.file}:${e.line}: ${e.reason}`).join('; ')}\n`);
+      `${input.errors.slice(0, 3).map((e) => `${visible(e.file)}:${e.line}: ${visible(e.reason)}`).join('; ')}\n`);
   }
   if (input.collisions.length > 0) {
-    for (const c of input.collisions) io.stderr.write(`vfio-sla eval: ${c.file}:${c.line}: ${c.reason}\n`);
+    for (const c of input.collisions) io.stderr.write(`vfio-sla eval: ${visible(c.file)}:${c.line}: ${visible(c.reason)}\n`);
     return 1;
   }
   if (evaluated === undefined) {

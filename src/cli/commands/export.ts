@@ -10,6 +10,7 @@ import { EXPORT_TABLES } from '../../report/export-schema.js';
 import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
+import { visible } from '../../report/table-format.js';
 
 const HELP = `Usage: vfio-sla export --out <dir> [--db <path>] [--host <name>] [--since <T>] [--json]
 
@@ -85,7 +86,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     if (summary.outOfRange.length > 0) {
       io.stderr.write(
         `vfio-sla export: left out ${summary.outOfRange.length} migration(s) whose times are past the year 9999 (bad stored records): ` +
-          `${summary.outOfRange.slice(0, 5).join(', ')}${summary.outOfRange.length > 5 ? ', …' : ''}\n`,
+          `${summary.outOfRange.slice(0, 5).map(visible).join(', ')}${summary.outOfRange.length > 5 ? ', …' : ''}\n`,
       );
     }
     if (args.json) {
@@ -93,7 +94,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     } else {
       const tables = EXPORT_TABLES.map((t) => `${t} ${summary.tables[t].rows.toLocaleString('en-US')}`).join(', ');
       const days = Math.max(...EXPORT_TABLES.map((t) => summary.tables[t].days));
-      io.stdout.write(`exported ${summary.migrations.toLocaleString('en-US')} migrations of host ${summary.host} to ${summary.dir}: ${tables} rows over ${days} days, ${summary.files.length} files\n`);
+      io.stdout.write(`exported ${summary.migrations.toLocaleString('en-US')} migrations of host ${visible(summary.host)} to ${visible(summary.dir)}: ${tables} rows over ${days} days, ${summary.files.length} files\n`);
     }
     return 0;
   } finally {

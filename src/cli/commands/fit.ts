@@ -9,6 +9,7 @@ import { fitModelFile } from '../../app/fit.js';
 import type { FittedModel } from '../../estimators/types.js';
 import { dbOption, NOTHING_TO_READ } from '../analysis-options.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
+import { visible } from '../../report/table-format.js';
 
 const HELP = `Usage: vfio-sla fit --out <file> [--db <path> | --parquet <dir>] [--priors <file> | --no-priors]
                     [--name <name>] [--exclude <id-prefix>]... [--include-simulated] [--folds <k>]
@@ -136,10 +137,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   } else {
     const rate = typeof s['linkMedianBytesPerS'] === 'number' ? `${((s['linkMedianBytesPerS'] as number) / 1e6).toFixed(0)} MB/s` : 'none';
     io.stdout.write(
-      `wrote ${args.out}: ${String(s['arcsFitted'])} of ${String(s['arcs'])} arcs fitted from ${String(s['arcSamples'])} samples, ` +
+      `wrote ${visible(args.out)}: ${String(s['arcsFitted'])} of ${String(s['arcs'])} arcs fitted from ${String(s['arcSamples'])} samples, ` +
         `${model.fixed.n} blackouts (link ${rate}, fixed ${model.fixed.medianMs.toFixed(1)} ms), ` +
         `calibration ${model.calibration === undefined ? 'none' : `${model.calibration.n} scores (${model.calibration.method ?? '?'})`}\n` +
-        `fitted on ${described}\n`,
+        `fitted on ${visible(described)}\n`,
     );
     const groups = stackGroups(model).byStack;
     if (groups !== undefined) {

@@ -9,6 +9,7 @@ import { writeDbReport } from '../../app/analyse.js';
 import { nothingMatched } from '../../report/describe.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 import { createProgress } from '../progress.js';
+import { visible } from '../../report/table-format.js';
 
 const HELP = `Usage: vfio-sla report --out <file.html> [--db <path>] [--device-model <M>] [--arc <FROM:TO>]
                        [--since <T>] [--policy <P>] [--migration-prefix <id>] [--migration <id>]... [--worst <n>]
@@ -92,7 +93,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout.write(`${JSON.stringify({ out: args.out, db: args.db, ...summary }, null, 2)}\n`);
     } else {
       io.stdout.write(
-        `wrote ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB): ${summary.arcs.toLocaleString('en-US')} arcs in ${summary.arcGroups} groups, ` +
+        `wrote ${visible(args.out)} (${(summary.bytes / 1e6).toFixed(1)} MB): ${summary.arcs.toLocaleString('en-US')} arcs in ${summary.arcGroups} groups, ` +
           `${summary.outcomes.toLocaleString('en-US')} outcomes, charts: ${summary.charts.join(', ') || 'none'}\n`,
       );
     }
