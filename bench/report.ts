@@ -17,9 +17,12 @@
  *   whole, migrations are dated from the rows read, and the COPYs run while later tables are
  *   read: 4.8–5.4 s (CPU 7.7–8.4 s) with the shared 2-core machine otherwise idle (load
  *   0.9–1.7), 7.5–10.3 s (CPU ≈ wall) while another engineer's benchmarks took a core (load
- *   2.2–3.6); main measured 7.5–10.6 s idle and 16.1–16.6 s loaded. The target is met in about
- *   half the idle runs: what is left is the COPYs' CPU (~2.5 s, partitioned Parquet writing and
- *   the name joins) and the staging's (~3 s: SQLite stepping ~1.1 s, DuckDB appends ~1.2 s).
+ *   2.2–3.6); main measured 7.5–10.6 s idle and 16.1–16.6 s loaded. After the merge, idle (load
+ *   1.3–2.2): 4.38–5.82 s over twelve runs, median 4.5 s, ten at or under 5 s (a slower spell of
+ *   the shared host read 5.8–7.1 s, main 11.5 s then). What is left is CPU on two cores: the
+ *   COPYs' (~2.5 s, partitioned Parquet writing and the name joins) and the staging's (~3 s:
+ *   SQLite stepping ~1.1 s, DuckDB appends ~1.2 s); reading in a worker thread did not help
+ *   (median 4.39 against 4.51 s, +0.5 s CPU).
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
