@@ -109,8 +109,9 @@ export class GovernorPolicy implements Policy {
     const migrationId = world.spec.id;
     const devices = world.pairs.map((p) => p.src);
     const guestTimeout = world.spec.guestTimeoutMs === undefined ? {} : { guestTimeoutMs: world.spec.guestTimeoutMs };
-    // `slo.alpha` is the level the VM is decided at now: it only rises (a VM never waits again for a lower bound it gave up on).
-    const slo: { -readonly [K in keyof Slo]: Slo[K] } = { deadlineMs: world.spec.deadlineMs, alpha: levels[0] as number, budgetMs: world.spec.budgetMs, ...guestTimeout };
+    const slo: Slo = { deadlineMs: world.spec.deadlineMs, alpha: levels[0] as number, budgetMs: world.spec.budgetMs, ...guestTimeout };
+    // The level the VM is decided at now: it only rises (a VM never waits again for a lower bound it gave up on).
+    const alphaNow = (): number => levels[level] as number;
     let dss: DeadlineSetState | null = null;
     const count = (reason: string): void => this.count(reason);
 
@@ -118,17 +119,17 @@ export class GovernorPolicy implements Policy {
       world.exactSync();
       // `DeadlineSetState` needs a device; a VM without any is re-decided here on the synced numbers.
       if (devices.length === 0) {
-        const again = decide(snapshotOf(world, []), compiled, slo);
+        const again = decide(snapshotOf(world, []), compiled, { ...slo, alpha: alphaNow() });
         if (again.action !== 'commit') return { committed: false, needsReset: false, reason: `NOT_COMMITTED:${again.reason}` };
         count(`commit:${again.reason}`);
         onCommit?.(world, again);
         await ctx.onCommit();
         return { committed: true, predictedBlackoutMs: again.predictedBlackoutMs };
       }
-      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha: slo.alpha, serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
+      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha: alphaNow(), serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
       const result = await dss.setState(MigState.STOP_COPY, {
         deadlineMs: slo.deadlineMs,
-        alpha: slo.alpha,
+        alpha: alphaNow(),
         budgetMs: slo.budgetMs,
         elapsedMs: world.nowMs,
         ram: { remainingBytes: world.ram.remainingBytes, dirtyBytesPerS: world.ram.measuredDirtyBytesPerS, bandwidthBytesPerS: world.windowBytesPerS },
@@ -151,7 +152,6 @@ export class GovernorPolicy implements Policy {
         const leveled = decideAtLowestLevel(snapshotOf(w, probed), compiled, slo, levels, level);
         const decision = leveled.decision;
         level = leveled.level;
-        slo.alpha = levels[level] as number;
         onDecision?.(w, decision);
         switch (decision.action) {
           case 'abort':
