@@ -71,7 +71,7 @@ export async function run(): Promise<Record<string, number>> {
       rows.push(row);
       put(out, `fleet_s${seed}`, row.policies);
       const oracleMet = row.policies.oracle.met;
-      for (const p of await stallBlindFrontier(seed, 300)) {
+      for (const p of await stallBlindFrontier(seed, r.heldOut)) {
         const key = `fleet_s${seed}_stall_blind_${p.marginMs}ms`;
         out[`${key}_useful_vs_oracle`] = round(p.met / oracleMet);
         out[`${key}_miss_rate`] = round(p.missed / p.attempted);

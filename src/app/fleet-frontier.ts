@@ -6,6 +6,7 @@
  * that oracle never misses because it sees the stall coming, so ≥ 95 % of its useful share at
  * ≤ α misses can lie beyond any policy's reach (issue 17; numbers in `bench/fleet.ts`).
  */
+import { summarize } from '../sim/fleet/metrics.js';
 import { runMigration } from '../sim/fleet/run-migration.js';
 import { DEFAULT_FLEET_MIX, type FleetMix } from '../sim/fleet/vm-spec.js';
 import { OraclePolicy } from '../sim/policies/oracle.js';
@@ -30,14 +31,11 @@ export async function stallBlindFrontier(seed: number, migrations: number, margi
   const points: FrontierPoint[] = [];
   for (const marginMs of margins) {
     const policy = new OraclePolicy({ throttle: true, stallBlind: { marginMs } });
-    let met = 0;
-    let missed = 0;
-    for (const spec of fleet) {
-      const r = await runMigration(spec, policy);
-      if (r.completed && r.met === true) met++;
-      if (r.completed && r.met === false) missed++;
-    }
-    points.push({ marginMs, attempted: fleet.length, met, missed });
+    const results = [];
+    for (const spec of fleet) results.push(await runMigration(spec, policy));
+    // The fleet job's own tally (`summarize`): completed within the deadline = completed − missed.
+    const s = summarize(policy.name, results);
+    points.push({ marginMs, attempted: s.attempted, met: s.completed - s.missed, missed: s.missed });
   }
   return points;
 }
