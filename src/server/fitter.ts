@@ -41,7 +41,7 @@ export function workerFitter(url: URL = FIT_WORKER_URL): Fitter {
     fit(job, signal) {
       return new Promise<FittedModel>((resolve, reject) => {
         if (signal?.aborted === true) return reject(aborted());
-        const worker = new Worker(url, { workerData: job });
+        const worker = new Worker(url, { workerData: job, execArgv: workerExecArgv(process.execArgv) });
         let settled = false;
         const settle = (f: () => void): void => {
           if (settled) return;
@@ -68,6 +68,27 @@ export function workerFitter(url: URL = FIT_WORKER_URL): Fitter {
       });
     },
   };
+}
+
+/**
+ * The parent's Node options a worker may inherit: all but those about the parent's own entry
+ * (`--input-type`, `-e`/`--eval`, `-p`/`--print` and their values). A worker inherits
+ * `process.execArgv` by default, and a module worker started under `node --input-type=module -e …`
+ * (a VMM's glue script embedding the service) fails with `ERR_INPUT_TYPE_NOT_ALLOWED`.
+ * Loaders and other options (`--import`, `--enable-source-maps`, …) are kept.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i] as string;
+    if (a.startsWith('--input-type=') || a.startsWith('--eval=') || a.startsWith('--print=')) continue;
+    if (a === '--input-type' || a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '-pe') {
+      i++; // its value (the type, or the script)
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
 }
 
 function codeOf(e: unknown, otherwise: string): string {

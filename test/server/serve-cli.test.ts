@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tableCounts } from '../../src/store/inventory.js';
 import { Store } from '../../src/store/store.js';
@@ -118,5 +119,18 @@ describe('vfio-sla serve (child process)', () => {
     const s = serve(['--db', tmp.db]);
     expect(await s.exited).toBe(2);
     expect(s.stderr()).toContain('--socket <path> is required');
+  });
+
+  it('fits in a worker when embedded in a `node --input-type=module -e` script (the worker does not inherit the parent entry flags)', () => {
+    tmp = tempDir('vsla-cli-');
+    fillStore(tmp.db, 30, 4);
+    const fitter = pathToFileURL(join(pkg.dir, 'dist/server/fitter.js')).href;
+    const job = { dbPath: tmp.db, priorsPath: null, name: 'embedded', exclude: [], fittedAt: '2026-01-01T00:00:00Z' };
+    const script = `import { workerFitter } from ${JSON.stringify(fitter)};
+const m = await workerFitter().fit(${JSON.stringify(job)});
+console.log(JSON.stringify({ name: m.name, n: m.calibration?.n }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: tmp.dir, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ name: 'embedded', n: 30 });
   });
 });
