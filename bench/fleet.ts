@@ -35,7 +35,8 @@ const ALPHA = 0.01;
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
 const keyOf = (policy: string): string => policy.replace(/-/g, '_');
 
-function seeds(): number[] {
+/** The fleet seeds to judge on: 1–10, or `BENCH_FLEET_SEEDS`. */
+export function fleetSeeds(): number[] {
   const raw = process.env['BENCH_FLEET_SEEDS'];
   if (raw === undefined || raw.trim() === '') return [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   return raw.split(',').map((s) => {
@@ -61,7 +62,7 @@ export async function run(): Promise<Record<string, number>> {
   let first: FleetJobResult | undefined;
   let runtimeMs = 0;
   const frontier = new Map<number, { oracleMet: number; attempted: number; met: number; missed: number; minVsOracle: number }>();
-  for (const seed of seeds()) {
+  for (const seed of fleetSeeds()) {
     const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-bench-fleet-'));
     try {
       const r = await runFleetJob({ migrations: 300, seed, dbPath: join(dir, 'fleet.db'), alpha: ALPHA, fittedAt: new Date().toISOString() });

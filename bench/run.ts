@@ -2,7 +2,8 @@
  * Benchmark runner: runs each area's benchmark module (`bench/<area>.ts` exporting
  * `run(): Promise<Record<string, number>>`), prints the merged results as JSON and merges them
  * into `bench/results/latest.json` (relative to the working directory), keeping keys other runs
- * wrote. Run with `npm run bench`; `node dist-bench/bench/run.js sim` runs only the named ones.
+ * wrote. Run with `npm run bench`; `node dist-bench/bench/run.js sim` runs only the named ones,
+ * and runs the on-demand ones (`law-frontier`) that `npm run bench` leaves out.
  *
  * With no names, each area runs in a child process of its own, so one area's heap (the 1 M-row
  * benchmarks leave plenty) and JIT state do not land in another's tail latencies.
@@ -26,6 +27,9 @@ const BENCHMARKS: ReadonlyArray<readonly [string, () => Promise<{ run: Bench }>]
   ['fleet', () => import('./fleet.js')],
 ];
 
+/** Run only when named (`node dist-bench/bench/run.js law-frontier`): too slow for every `npm run bench`. */
+const ON_DEMAND: ReadonlyArray<readonly [string, () => Promise<{ run: Bench }>]> = [['law-frontier', () => import('./law-frontier.js')]];
+
 // `npm run bench` runs from the package root.
 const resultsFile = join(process.cwd(), 'bench', 'results', 'latest.json');
 
@@ -45,11 +49,14 @@ function runIsolated(name: string): Record<string, number> {
 }
 
 const only = process.argv.slice(2);
+const known = new Set([...BENCHMARKS, ...ON_DEMAND].map(([name]) => name));
+for (const name of only) if (!known.has(name)) throw new Error(`no benchmark '${name}' (known: ${[...known].join(', ')})`);
 const results: Record<string, number> = {};
 for (const [name, load] of BENCHMARKS) {
   if (only.length === 0) Object.assign(results, runIsolated(name));
   else if (only.includes(name)) Object.assign(results, await (await load()).run());
 }
+for (const [name, load] of ON_DEMAND) if (only.includes(name)) Object.assign(results, await (await load()).run());
 mkdirSync(dirname(resultsFile), { recursive: true });
 writeFileSync(resultsFile, `${JSON.stringify({ ...readPrevious(), ...results }, null, 2)}\n`);
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -1,14 +1,21 @@
 /**
- * How close to optimal a governor can get on a fleet seed, given what no VMM can know: the
- * stall-blind oracle (`sim/policies/oracle.ts`) — every draw of the switchover foreseen but the
- * rare VM-level stall — throttling like `oracle-throttle`, at a few safety margins. Each margin is
- * one point of the frontier (useful share against misses) that the clairvoyant oracle is not:
- * that oracle never misses because it sees the stall coming, so ≥ 95 % of its useful share at
- * ≤ α misses can lie beyond any policy's reach (issue 17; numbers in `bench/fleet.ts`).
+ * How close to optimal a governor can get on a fleet seed, given what no VMM can know. Two
+ * references beside the clairvoyant oracle (which never misses because it sees every draw of the
+ * switchover coming, the rare VM-level stall included):
+ * - the **stall-blind oracle** (`sim/policies/oracle.ts`) — every draw foreseen but the stall —
+ *   throttling like `oracle-throttle`, at a few safety margins; each margin is one point (useful
+ *   share against misses; numbers in `bench/fleet.ts`);
+ * - the **law-aware frontier** ({@link lawAwareFrontier}) — nothing of the attempt foreseen, but
+ *   the simulator's law known exactly: each VM is switched at its poll of lowest miss probability
+ *   (waiting, and throttling to QEMU's floor where that is lower, time free), and the VMs are taken
+ *   in order of that probability while their expected misses stay ≤ α of the attempted — the most
+ *   a policy that cannot see the draws could complete, in expectation (numbers in
+ *   `bench/law-frontier.ts`).
  */
 import { summarize } from '../sim/fleet/metrics.js';
 import { runMigration } from '../sim/fleet/run-migration.js';
 import { DEFAULT_FLEET_MIX, type FleetMix } from '../sim/fleet/vm-spec.js';
+import { LawAwareProbe } from '../sim/policies/law-aware.js';
 import { OraclePolicy } from '../sim/policies/oracle.js';
 import { heldOutFleet } from './fleet-job.js';
 
@@ -38,4 +45,49 @@ export async function stallBlindFrontier(seed: number, migrations: number, margi
     points.push({ marginMs, attempted: s.attempted, met: s.completed - s.missed, missed: s.missed });
   }
   return points;
+}
+
+/** The law-aware frontier on one seed ({@link lawAwareFrontier}). */
+export interface LawAwareFrontier {
+  readonly attempted: number;
+  /** VMs it would switch over. */
+  readonly committed: number;
+  /** Expected completions within the deadline: Σ (1 − P(miss)) over the committed. */
+  readonly expectedMet: number;
+  /** Expected misses: Σ P(miss) over the committed (≤ α × attempted). */
+  readonly expectedMissed: number;
+  /** The same without throttling: waiting alone. */
+  readonly withoutThrottle: { readonly committed: number; readonly expectedMet: number; readonly expectedMissed: number };
+}
+
+/**
+ * Replays seed `seed`'s held-out fleet (as the fleet job draws it) under {@link LawAwareProbe}
+ * with and without throttling (`draws` redrawn switchovers per VM), and takes VMs in order of
+ * their lowest miss probability while the expected misses stay ≤ `alpha` × attempted.
+ */
+export async function lawAwareFrontier(seed: number, migrations: number, options: { readonly alpha: number; readonly draws: number; readonly mix?: FleetMix }): Promise<LawAwareFrontier> {
+  const fleet = heldOutFleet(seed, migrations, options.mix ?? DEFAULT_FLEET_MIX);
+  const waiting = new LawAwareProbe({ draws: options.draws, throttle: false });
+  const throttling = new LawAwareProbe({ draws: options.draws, throttle: true });
+  for (const spec of fleet) {
+    await runMigration(spec, waiting);
+    await runMigration(spec, throttling);
+  }
+  const allowance = options.alpha * fleet.length;
+  const lowest = (probe: LawAwareProbe, id: string): number => probe.minima.get(id)?.missProbability ?? 1;
+  const withoutThrottle = takeWhileAllowed(fleet.map((s) => lowest(waiting, s.id)), allowance);
+  const best = takeWhileAllowed(fleet.map((s) => Math.min(lowest(waiting, s.id), lowest(throttling, s.id))), allowance);
+  return { attempted: fleet.length, ...best, withoutThrottle };
+}
+
+/** The VMs of lowest miss probability first, while their sum stays ≤ `allowance`. */
+function takeWhileAllowed(missProbabilities: readonly number[], allowance: number): { committed: number; expectedMet: number; expectedMissed: number } {
+  let committed = 0;
+  let expectedMissed = 0;
+  for (const p of [...missProbabilities].sort((a, b) => a - b)) {
+    if (expectedMissed + p > allowance) break;
+    committed++;
+    expectedMissed += p;
+  }
+  return { committed, expectedMet: committed - expectedMissed, expectedMissed };
 }

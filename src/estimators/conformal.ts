@@ -40,6 +40,23 @@
  * 81, 102, 87, 92, 90 against 97, 94, 64, 86, 92, 85, 103, 91, 93, 83 (pooled useful 55.9 %
  * against 56.3 %); k = 2 (before that fix): 11–20 worst 55 %. At α ≈ 1–3 % the bound sits in the stalls (1–3 % of
  * the calibration scores), so every VM then pays the stall's ms and the 50 ms VMs never fit.
+ * Measured and not kept since, with the governor's adaptive α and lowest-level ladder (replay as
+ * above; pooled useful share, governor ÷ oracle on the worst seed): **per-term residuals** — each
+ * calibration residual explained by its migration's transfer as a factor (up to 4×), then its
+ * devices (up to 0.5×), the rest added in ms, and the bound the rank-th of them moved onto the
+ * query's own transfer and devices — seeds 1–10 60.5 % against 60.0 % (worst 87 against 82 %),
+ * 11–20 61.1 against 59.1 % (79 against 77 %), 21–25 59.6 against 60.5 % (86 against 89 %),
+ * misses 0.90–1.07 % as before; in `bench/fleet.ts` pooled 60.5 against 59.6 % but seed 5
+ * 91 → 80 % (a 1.9 s miss on a VM with a small transfer became 1.5 s every small VM paid), and
+ * `decide()` 4× slower on the commit path (3.3 µs p99), 12× on the wait path (30 µs): not kept.
+ * Its caps (4, 0.5) were the best of (2, 0.5), (4, 0.25), (4, 1), (8, 0.3), (8, 0.5); charging
+ * a residual the transfer could not explain nothing on the transfer instead of the cap: 52.0 %.
+ * Also not kept, seeds 1–10: a scale plus a constant a (a = 25, 50, 100, 200 ms: 57.1, 56.2,
+ * 52.3, 40.8 %, misses 0.57–0.67 %: the big VMs' outliers then top the scores and every small
+ * VM pays them); the scale floored at the calibration scales' 25th or 50th percentile: 49.2,
+ * 33.4 %; the knee at k = 2 and 4 again: 52.2, 58.5 %; `min(residual, score × query scale)`:
+ * 58.2 % at 1.23 % misses (seed 1 65 %); and adding the governor's completed migrations to the
+ * scores as it goes: 55.7 % (seed 3 44 %: more small-VM stalls among the top scores).
  *
  * How many scores: the bound is the ⌈(n+1)(1−α)⌉-th smallest, so for α = 0.01 and n ≈ 220 it is
  * the 2nd largest — one rare blackout among the calibration migrations moves it (×2.2 to ×8 on

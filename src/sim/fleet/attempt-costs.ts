@@ -48,3 +48,14 @@ export function attemptCosts(vmSeed: number, attempt: number, ramBytes: number):
 export function transferMs(bytes: number, medianBytesPerS: number, costs: AttemptCosts): number {
   return (bytes / (medianBytesPerS * costs.linkFactor)) * 1000;
 }
+
+/**
+ * P(an attempt's stall lasts longer than `ms`) under `VM_COSTS`: the stall's probability times
+ * the share of its uniform [min, max] range above `ms` (all of it below min, none at max).
+ */
+export function stallExceedance(ms: number): number {
+  const { stallProb, stallMinMs, stallMaxMs } = VM_COSTS;
+  if (ms < stallMinMs) return stallProb;
+  if (ms >= stallMaxMs) return 0;
+  return (stallProb * (stallMaxMs - ms)) / (stallMaxMs - stallMinMs);
+}

@@ -11,7 +11,8 @@ import { MigState, planPath } from '../../fsm/index.js';
 import { VirtualClock } from '../clock.js';
 import { medianArcLatencyMs, type SimArcModel } from '../latency.js';
 import { SimDevice, type SimArcEvent } from '../sim-device.js';
-import { transferMs, type AttemptCosts } from './attempt-costs.js';
+import { attemptCosts, transferMs, type AttemptCosts } from './attempt-costs.js';
+import { seedOf } from './vm-spec.js';
 import type { DevicePair } from './device-pair.js';
 import type { MigrationWorld } from './migration-world.js';
 
@@ -37,11 +38,18 @@ function factored(device: SimDevice, e: SimArcEvent, unallocatedBytes = 0): Fact
   return { from: e.from, to: e.to, model, factor: median > 0 ? e.latencyMs / median : 1 };
 }
 
-/** Dry-runs clones of a pair's devices to read the factors of their first switchover arcs. */
-async function readFactors(pair: DevicePair): Promise<DeviceFactors> {
+/**
+ * Dry-runs clones of a pair's devices to read the factors of their first switchover arcs. With
+ * `redraw`, the clones are seeded by it instead of the pair's own seeds (the device's state size
+ * kept): the factors of another switchover drawn from the same law.
+ */
+async function readFactors(pair: DevicePair, redraw?: number): Promise<DeviceFactors> {
   const clock = new VirtualClock();
-  const src = new SimDevice({ id: 'clone-src', profile: pair.spec.profile, clock, rng: pair.spec.seed, ...(pair.spec.stateBytes === undefined ? {} : { stateBytes: pair.spec.stateBytes }) });
-  const dst = new SimDevice({ id: 'clone-dst', profile: pair.spec.profile, clock, rng: pair.spec.destSeed, role: 'destination', stateBytes: src.stateBytes });
+  const srcSeed = redraw === undefined ? pair.spec.seed : seedOf(`redraw/${pair.spec.seed}/${redraw}/src`);
+  const dstSeed = redraw === undefined ? pair.spec.destSeed : seedOf(`redraw/${pair.spec.seed}/${redraw}/dst`);
+  const stateBytes = redraw === undefined ? pair.spec.stateBytes : pair.src.stateBytes;
+  const src = new SimDevice({ id: 'clone-src', profile: pair.spec.profile, clock, rng: srcSeed, ...(stateBytes === undefined ? {} : { stateBytes }) });
+  const dst = new SimDevice({ id: 'clone-dst', profile: pair.spec.profile, clock, rng: dstSeed, role: 'destination', stateBytes: src.stateBytes });
   const srcArcs: SimArcEvent[] = [];
   const dstArcs: SimArcEvent[] = [];
   src.arcs$.subscribe((e) => srcArcs.push(e));
@@ -74,6 +82,20 @@ export class TrueBlackout {
     const factors: DeviceFactors[] = [];
     for (const p of world.pairs) factors.push(await readFactors(p));
     return new TrueBlackout(factors, world.nextAttemptCosts());
+  }
+
+  /**
+   * Another first switchover of `world`'s VM, drawn from the simulator's law rather than read off
+   * this VM's own streams: device arc factors from clones seeded by `draw`, VM-level costs and the
+   * link from attempt stream `draw`, and **no stall** (its law is `attempt-costs.ts` `stallExceedance`'s). Over
+   * many draws, the spread of what switching now could give — what a policy that knew the
+   * simulator exactly, but not this attempt's draws, would reckon with (`sim/policies/law-aware.ts`).
+   */
+  static async resampled(world: MigrationWorld, draw: number): Promise<TrueBlackout> {
+    if (!(Number.isInteger(draw) && draw >= 1)) throw new RangeError(`draw must be an integer ≥ 1, got ${String(draw)}`);
+    const factors: DeviceFactors[] = [];
+    for (const p of world.pairs) factors.push(await readFactors(p, draw));
+    return new TrueBlackout(factors, { ...attemptCosts(seedOf(`redraw/${world.spec.seed}/${draw}`), 1, world.spec.ramBytes), stallMs: 0 });
   }
 
   /** The first attempt's rare VM-level stall, ms (0 when none): what a stall-blind oracle does not foresee. */

@@ -10,3 +10,5 @@ export { KubevirtPolicy } from './kubevirt.js';
 export type { KubevirtOptions } from './kubevirt.js';
 export { OraclePolicy } from './oracle.js';
 export type { OracleOptions } from './oracle.js';
+export { LawAwareProbe } from './law-aware.js';
+export type { LawAwareMinimum, LawAwareOptions } from './law-aware.js';
