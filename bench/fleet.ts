@@ -18,8 +18,8 @@
  *   foreseen but the VM-level stall — at margins M of 0, 50 and 100 ms:
  *   `fleet_s<S>_stall_blind_<M>ms_useful_vs_oracle` (its useful share ÷ the oracle's) and
  *   `_miss_rate`, the same pooled (`fleet_pooled_stall_blind_<M>ms_…`) and the worst seed
- *   (`fleet_stall_blind_<M>ms_min_useful_vs_oracle`). Where it stays under 95 % at ≤ α misses,
- *   the 95 % goal is out of reach of any policy that cannot see the stall coming.
+ *   (`fleet_stall_blind_<M>ms_min_useful_vs_oracle`). A margin rule is not the best a policy
+ *   blind to the stall can do: the law-aware frontier (`bench/law-frontier.ts`, on demand) is.
  * - seed 1 under the earlier names (issue 7): `fleet_miss_rate_<P>`,
  *   `fleet_time_ratio_governor_vs_oracle[_paired]`, `fleet_aborted_share_governor|oracle`,
  *   `fleet_runtime_ms` (per seed, mean).
