@@ -267,9 +267,8 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
     const lanes: Array<Promise<unknown>> = copiers.map(() => Promise.resolve());
     /** Each connection's rows staged and not yet written. */
     const queued = copiers.map(() => 0);
-    /** Each table's COPY. */
+    /** Each table's COPY, in the order they were queued. */
     const copies: Array<Promise<void>> = [];
-    const waiting: Array<{ readonly copy: Promise<void>; readonly rows: number; ended: boolean }> = [];
     /** Staged tables whose COPY waits for every migration's day (`[table, staged as, rows]`). */
     const deferred: Array<readonly [ExportTable, string, number]> = [];
     /** Writes `table`'s files from its staged rows `raw` (`staged` of them), then drops them. */
@@ -301,9 +300,9 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
         // Staged rows waiting for their COPY hold memory (~8 bytes a value): past
         // STAGED_ROWS_AHEAD the reading waits for the COPYs to catch up, oldest first. Below it
         // every table is read while the arcs' COPY (the longest) runs.
-        for (const w of waiting) {
-          if (waiting.reduce((n, x) => n + (x.ended ? 0 : x.rows), 0) < STAGED_ROWS_AHEAD) break;
-          await w.copy;
+        for (const copy of copies) {
+          if (queued.reduce((n, rows) => n + rows, 0) < STAGED_ROWS_AHEAD) break;
+          await copy;
         }
         const source = SOURCE[table];
         const raw = `raw_${table}`;
@@ -337,12 +336,6 @@ export async function exportParquet(store: Store, outDir: string, options: Expor
           // Handled here, thrown by the awaits below: a failed COPY must not be an unhandled rejection while the next table stages.
           copy.catch(() => undefined);
           copies.push(copy);
-          const entry = { copy, rows: n, ended: false };
-          waiting.push(entry);
-          copy.then(
-            () => (entry.ended = true),
-            () => undefined,
-          );
         }
         deferred.length = 0;
       }
