@@ -7,7 +7,7 @@ import type { AttemptStatus } from '../../records/records.js';
 import type { Policy } from '../policies/types.js';
 import { MigrationWorld } from './migration-world.js';
 import type { MigrationRecorder } from './recorder.js';
-import type { VmSpec } from './vm-spec.js';
+import { missLimitMs, type VmSpec } from './vm-spec.js';
 
 /** How one migration ended, with everything the fleet metrics need. */
 export interface MigrationResult {
@@ -66,7 +66,7 @@ export async function runMigration(spec: VmSpec, policy: Policy, options: RunMig
     abortReason,
     blackoutMs,
     predictedBlackoutMs,
-    met: blackoutMs === null ? null : blackoutMs <= Math.min(spec.deadlineMs, spec.guestTimeoutMs ?? Infinity),
+    met: blackoutMs === null ? null : blackoutMs <= missLimitMs(spec),
     totalTimeMs: world.nowMs,
     attempts: world.attempts,
     unwinds,

@@ -155,6 +155,11 @@ const WORKLOAD_RANGES: Readonly<Record<WorkloadRegime, { readonly dirty: readonl
   thrashing: { dirty: [2 * GiB, 6 * GiB], wws: [0.2, 0.5] },
 };
 
+/** The blackout past which a VM's migration misses, ms: its deadline, or the guest's own timeout when that is lower. */
+export function missLimitMs(spec: Pick<VmSpec, 'deadlineMs' | 'guestTimeoutMs'>): number {
+  return Math.min(spec.deadlineMs, spec.guestTimeoutMs ?? Infinity);
+}
+
 /**
  * The link name of a VM's migration: its NIC class, `-multifd` when multifd spreads the stream
  * over several channels — e.g. `10G`, `100G-multifd`. A VMM knows both (its migration NIC and

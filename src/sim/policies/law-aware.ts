@@ -18,6 +18,7 @@ import { DIRTY_LIMIT_FLOOR_BYTES_PER_S } from '../fleet/constants.js';
 import { stallExceedance } from '../fleet/attempt-costs.js';
 import type { MigrationWorld } from '../fleet/migration-world.js';
 import { TrueBlackout } from '../fleet/true-blackout.js';
+import { missLimitMs } from '../fleet/vm-spec.js';
 import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from './types.js';
 
 /** The lowest miss probability one migration reached, and when. */
@@ -51,7 +52,7 @@ export class LawAwareProbe implements Policy {
   async start(world: MigrationWorld): Promise<PolicyRun> {
     const samples: TrueBlackout[] = [];
     for (let k = 1; k <= this.options.draws; k++) samples.push(await TrueBlackout.resampled(world, k));
-    const deadlineMs = Math.min(world.spec.deadlineMs, world.spec.guestTimeoutMs ?? Infinity);
+    const deadlineMs = missLimitMs(world.spec);
     const id = world.spec.id;
     const minima = this.minima;
     const throttle = this.options.throttle;
