@@ -16,10 +16,8 @@
  * 109.9 %; the clairvoyant throttling oracle: 117 %); expected misses 0.94–0.99 % per seed. So the
  * goal is within a non-clairvoyant policy's reach only by throttling for slack.
  */
-import { lawAwareFrontier, type LawAwareFrontier } from '../src/app/fleet-frontier.js';
+import { lawAwareFrontier, replayTally, type LawAwareFrontier } from '../src/app/fleet-frontier.js';
 import { heldOutFleet } from '../src/app/fleet-job.js';
-import { summarize } from '../src/sim/fleet/metrics.js';
-import { runMigration } from '../src/sim/fleet/run-migration.js';
 import { OraclePolicy } from '../src/sim/policies/oracle.js';
 import { fleetSeeds } from './fleet.js';
 
@@ -36,11 +34,7 @@ function draws(): number {
 
 /** The clairvoyant oracle's completions within the deadline on the seed's held-out fleet. */
 async function oracleMet(seed: number): Promise<number> {
-  const policy = new OraclePolicy();
-  const results = [];
-  for (const spec of heldOutFleet(seed, MIGRATIONS)) results.push(await runMigration(spec, policy));
-  const s = summarize(policy.name, results);
-  return s.completed - s.missed;
+  return (await replayTally(heldOutFleet(seed, MIGRATIONS), new OraclePolicy())).met;
 }
 
 export async function run(): Promise<Record<string, number>> {

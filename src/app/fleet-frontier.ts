@@ -14,9 +14,10 @@
  */
 import { summarize } from '../sim/fleet/metrics.js';
 import { runMigration } from '../sim/fleet/run-migration.js';
-import { DEFAULT_FLEET_MIX, type FleetMix } from '../sim/fleet/vm-spec.js';
+import { DEFAULT_FLEET_MIX, type FleetMix, type VmSpec } from '../sim/fleet/vm-spec.js';
 import { LawAwareProbe } from '../sim/policies/law-aware.js';
 import { OraclePolicy } from '../sim/policies/oracle.js';
+import type { Policy } from '../sim/policies/types.js';
 import { heldOutFleet } from './fleet-job.js';
 
 /** The margins the bench reports, ms. */
@@ -36,15 +37,17 @@ export interface FrontierPoint {
 export async function stallBlindFrontier(seed: number, migrations: number, margins: readonly number[] = STALL_BLIND_MARGINS_MS, mix: FleetMix = DEFAULT_FLEET_MIX): Promise<FrontierPoint[]> {
   const fleet = heldOutFleet(seed, migrations, mix);
   const points: FrontierPoint[] = [];
-  for (const marginMs of margins) {
-    const policy = new OraclePolicy({ throttle: true, stallBlind: { marginMs } });
-    const results = [];
-    for (const spec of fleet) results.push(await runMigration(spec, policy));
-    // The fleet job's own tally (`summarize`): completed within the deadline = completed − missed.
-    const s = summarize(policy.name, results);
-    points.push({ marginMs, attempted: s.attempted, met: s.completed - s.missed, missed: s.missed });
-  }
+  for (const marginMs of margins) points.push({ marginMs, ...(await replayTally(fleet, new OraclePolicy({ throttle: true, stallBlind: { marginMs } }))) });
   return points;
+}
+
+/** Runs every VM of `fleet` under `policy` and counts with the fleet job's own tally (`summarize`). */
+export async function replayTally(fleet: readonly VmSpec[], policy: Policy): Promise<{ readonly attempted: number; readonly met: number; readonly missed: number }> {
+  const results = [];
+  for (const spec of fleet) results.push(await runMigration(spec, policy));
+  const s = summarize(policy.name, results);
+  // Completed within the deadline = completed − missed.
+  return { attempted: s.attempted, met: s.completed - s.missed, missed: s.missed };
 }
 
 /** The law-aware frontier on one seed ({@link lawAwareFrontier}). */
