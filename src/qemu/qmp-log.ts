@@ -115,6 +115,8 @@ function parsePoll(q: unknown, atMs: number, line: number): QmpPoll | undefined 
     const x = num(vfio, 'transferred', 'vfio.');
     if (x !== undefined) poll.vfioTransferredBytes = x;
   }
+  const errorDesc = q['error-desc'];
+  if (typeof errorDesc === 'string') poll.errorDesc = errorDesc;
   return poll;
 }
 

@@ -2,8 +2,9 @@
  * Turns one parsed QEMU migration into telemetry records (design.md "Telemetry records"), so
  * real QEMU data lands in the same store and estimators as the wrapper's own recordings.
  */
-import type { OutcomeRecord, RamRecord, StackRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
+import type { AttemptRecord, AttemptStatus, OutcomeRecord, RamRecord, StackRecord, TelemetryRecord, TransferRecord } from '../records/records.js';
 import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
+import { MIGRATION_FINAL_STATUSES } from './qapi-migration.js';
 import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { vfioRecords } from './vfio-records.js';
 
@@ -17,7 +18,7 @@ const FALLBACK_PAGE_SIZE_BYTES = 4096;
 const PRECOPY_POLL_STATUSES: ReadonlySet<string> = new Set(['active', 'device']);
 
 /** The first `completed` poll that carries statistics (later ones may be bare `{"status"}`). */
-export function completedPoll(m: QmpMigration): (QmpPoll & { ram: QmpRamStats; downtimeMs: number }) | undefined {
+export function completedPoll(m: Pick<QmpMigration, 'polls'>): (QmpPoll & { ram: QmpRamStats; downtimeMs: number }) | undefined {
   for (const p of m.polls) {
     // QEMU 7.2 can answer `completed` before it fills in the final statistics (total-time and
     // downtime 0; fixed upstream later): such a reply is not the migration's result.
@@ -118,7 +119,9 @@ export function stackRecords(m: QmpMigration): StackRecord[] {
  * - the VFIO devices' `arc` records (`VFIO_MIGRATION` events of both QEMUs) and `size` records
  *   (QEMU's VFIO trace), see `vfio-records.ts` — also for a migration that did not complete;
  * - a `stack` record per QEMU whose version the log states ({@link stackRecords}) — also for a
- *   migration that did not complete.
+ *   migration that did not complete;
+ * - one `attempt` (policy `qemu`) when the log shows how the migration ended ({@link qemuAttemptRecord}),
+ *   so that `stats` counts a failed or cancelled migration, and the total time of each.
  * A migration that never completed yields no `transfer` or `outcome`. Times (`atMs`, `decidedAtMs`,
  * `startedAtMs`) are the host times of the polls and events: Unix-epoch ms, as record times are —
  * unless `m.clock` is `monotonic`; then anchor it first (`anchorMonotonic` in `qmp-log.ts`).
@@ -133,7 +136,11 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     if (r !== undefined) out.push(r);
   }
   const done = completedPoll(m);
-  if (done === undefined) return out;
+  const attempt = qemuAttemptRecord(m);
+  if (done === undefined) {
+    if (attempt !== undefined) out.push(attempt);
+    return out;
+  }
   const downtimeMs = done.downtimeMs;
   const totalTimeMs = done.totalTimeMs ?? downtimeMs;
   if (done.ram.downtimeBytes !== undefined) {
@@ -170,5 +177,72 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     met: downtimeMs <= deadlineMs,
   };
   out.push(outcome);
+  if (attempt !== undefined) out.push(attempt);
   return out;
 }
+
+/** The `reason` of an attempt that QEMU's own rule switched over (`downtime-limit`, no governor). */
+export const QEMU_RULE_REASON = "QEMU's own rule";
+/** The `reason` of an attempt cancelled by someone other than `vfio-sla watch --drive`. */
+export const CANCELLED_ELSEWHERE_REASON = 'cancelled by another QMP client or QEMU';
+/** The `reason` of an attempt that QEMU reported `failed`, with QEMU's `error-desc` when it gave one. */
+export function qemuFailedReason(errorDesc: string | undefined): string {
+  return errorDesc === undefined ? 'failed in QEMU' : `failed in QEMU: ${errorDesc}`;
+}
+
+/**
+ * The `attempt` record (policy `qemu`) of a migration whose end the log shows: the last poll's
+ * or `MIGRATION` event's status once it is final — `completed`, `failed` or `cancelled` — and
+ * undefined while the log ends with the migration still running (its end is unknown, and counting
+ * it as any status would be a guess; `watch` does the same). Total time: QEMU's `total-time` of
+ * the completed poll, else the first poll to the last. Deadline and predicted bound as the
+ * `outcome`'s: `downtime-limit` (else QEMU's default) and the last active poll's
+ * `expected-downtime`, when QEMU gave one.
+ */
+export function qemuAttemptRecord(m: QmpMigration): AttemptRecord | undefined {
+  const status = endStatus(m);
+  if (status === undefined) return undefined;
+  const predicted = lastActivePoll(m)?.expectedDowntimeMs;
+  return {
+    kind: 'attempt',
+    migrationId: m.migrationId,
+    policy: 'qemu',
+    status,
+    reason: status === 'completed' ? QEMU_RULE_REASON : status === 'cancelled' ? CANCELLED_ELSEWHERE_REASON : qemuFailedReason(lastErrorDesc(m)),
+    deadlineMs: m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS,
+    totalTimeMs: attemptTotalTimeMs(m),
+    ...(predicted === undefined ? {} : { predictedBlackoutMs: predicted }),
+  };
+}
+
+/** The last `error-desc` the migration's polls carried. */
+function lastErrorDesc(m: QmpMigration): string | undefined {
+  for (let i = m.polls.length - 1; i >= 0; i--) {
+    const desc = m.polls[i]?.errorDesc;
+    if (desc !== undefined) return desc;
+  }
+  return undefined;
+}
+
+/** An ended migration's total time, ms: QEMU's `total-time` once completed, else its first poll to its last. */
+export function attemptTotalTimeMs(m: Pick<QmpMigration, 'polls'>): number {
+  const qemuTotalMs = completedPoll(m)?.totalTimeMs;
+  if (qemuTotalMs !== undefined && qemuTotalMs > 0) return qemuTotalMs;
+  const first = m.polls[0];
+  const last = m.polls[m.polls.length - 1];
+  return first === undefined || last === undefined ? 0 : Math.max(0, last.atMs - first.atMs);
+}
+
+/** How the migration ended, from its last poll or `MIGRATION` event with a final status (each one an {@link AttemptStatus}); undefined while it runs. */
+function endStatus(m: QmpMigration): AttemptStatus | undefined {
+  const fromPoll = m.polls[m.polls.length - 1]?.status;
+  if (fromPoll !== undefined && MIGRATION_FINAL_STATUSES.has(fromPoll)) return fromPoll as AttemptStatus;
+  for (let i = m.events.length - 1; i >= 0; i--) {
+    const e = m.events[i];
+    if (e?.event !== 'MIGRATION') continue;
+    const status = e.data['status'];
+    return typeof status === 'string' && MIGRATION_FINAL_STATUSES.has(status) ? (status as AttemptStatus) : undefined;
+  }
+  return undefined;
+}
+

@@ -51,6 +51,8 @@ export interface QmpPoll {
   readonly ram?: QmpRamStats;
   /** `vfio.transferred` (5.2+): bytes all VFIO devices sent so far (`vfio_mig_bytes_transferred()`, `hw/vfio/migration.c`). */
   readonly vfioTransferredBytes?: number;
+  /** `error-desc`: why a `failed` migration failed, when QEMU says. */
+  readonly errorDesc?: string;
 }
 
 /** One QMP event (`MIGRATION`, `MIGRATION_PASS`, `STOP`, `RESUME`, `VFIO_MIGRATION`, ...). */

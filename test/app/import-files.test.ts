@@ -2,7 +2,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listMigrations, listRejects, recordCount, tableCounts } from '../../src/store/inventory.js';
-import { ramProgress } from '../../src/store/queries.js';
+import { attempts, ramProgress } from '../../src/store/queries.js';
 import { Store } from '../../src/store/store.js';
 import { detectFormat } from '../../src/app/file-format.js';
 import { importFiles } from '../../src/app/import-files.js';
@@ -96,7 +96,7 @@ describe('importing our JSON-lines records', () => {
 });
 
 describe('importing a QMP wire log (form 1)', () => {
-  it('turns the replies into ram, transfer and outcome records with the log\'s downtime-limit', async () => {
+  it('turns the replies into ram, transfer, outcome and attempt records with the log\'s downtime-limit', async () => {
     const file = join(tmp.dir, 'host-a', 'wire.log');
     const ramStats = (transferred: number, remaining: number, downtimeBytes: number): Record<string, number> => ({
       total: 8_589_934_592,
@@ -117,11 +117,15 @@ describe('importing a QMP wire log (form 1)', () => {
     mkdirSync(join(tmp.dir, 'host-a'));
     writeFileSync(file, log.map(line).join('\n') + '\n');
     const summary = await importFiles([file], pipeline);
-    expect(summary.files).toEqual([{ file, format: 'qmp-wire', accepted: 4, rejected: 0, migrations: 1 }]);
+    expect(summary.files).toEqual([{ file, format: 'qmp-wire', accepted: 5, rejected: 0, migrations: 1 }]);
     expect(listMigrations(store)).toEqual([
       expect.objectContaining({ migrationId: 'host-a/wire', transferredBytes: 2_000_000, totalTimeMs: 2040, downtimeMs: 40, deadlineMs: 250, met: true, policy: 'qemu' }),
     ]);
     expect(ramProgress(store, 'host-a/wire')).toEqual([expect.objectContaining({ atMs: 1_700_000_000_500, remainingBytes: 500_000, expectedDowntimeMs: 180 })]);
+    // How it ended, so that `stats` counts it with its total time: QEMU's rule, its expected downtime as the bound.
+    expect(attempts(store)).toEqual([
+      { kind: 'attempt', migrationId: 'host-a/wire', policy: 'qemu', status: 'completed', reason: "QEMU's own rule", deadlineMs: 250, totalTimeMs: 2040, predictedBlackoutMs: 180 },
+    ]);
   });
 });
 

@@ -41,7 +41,7 @@ describe('qmpEvalInput', () => {
       { file: 'a/bad.log', text: 'nope\n' },
     ]);
     expect(input.cases.map((c) => c.migrationId)).toEqual(['a/ok']);
-    expect(input.cases[0]?.records.map((r) => r.kind)).toEqual(['ram', 'transfer', 'transfer', 'outcome']);
+    expect(input.cases[0]?.records.map((r) => r.kind)).toEqual(['ram', 'transfer', 'transfer', 'outcome', 'attempt']);
     expect(input.excluded).toEqual([{ migrationId: 'a/pc', reason: expect.stringMatching(/^post-copy/) as string }]);
     expect(input.errors).toEqual([{ file: 'a/bad.log', line: 1, reason: expect.stringMatching(/^not JSON/) as string }]);
   });

@@ -73,8 +73,8 @@ describe('vfio-sla watch', () => {
 
     const again = captureIo(dir);
     expect(await runCli(['import', 'vm1.qmp', '--db', 'w.db'], again)).toBe(0);
-    // 2 ram, 2 transfer, 1 outcome and the source QEMU's stack (its query-version at attach).
-    expect(again.out()).toContain('6 records accepted (0 new, 6 already stored), 0 rejected');
+    // 2 ram, 2 transfer, 1 outcome, 1 attempt and the source QEMU's stack (its query-version at attach).
+    expect(again.out()).toContain('7 records accepted (0 new, 7 already stored), 0 rejected');
     expect(readStore((s) => listMigrations(s))[0]).toMatchObject({ qemuVersion: '7.2.0' });
   });
 

@@ -109,15 +109,15 @@ describe.skipIf(skip)(title('vfio-sla watch on a real QEMU migration'), () => {
     expect(end).toMatchObject({ type: 'end', result: { end: 'completed', switchoverBy: 'qemu', downtimeMs: info.downtime } });
     const counts = readStore((s) => tableCounts(s));
     expect(counts.ram_progress).toBeGreaterThanOrEqual(1);
-    expect(counts).toMatchObject({ transfers: 2, outcomes: 1, rejects: 0 });
+    expect(counts).toMatchObject({ transfers: 2, outcomes: 1, attempts: 1, rejects: 0 });
     expect(readStore((s) => outcomes(s))).toEqual([expect.objectContaining({ policy: 'qemu', deadlineMs: 300, actualBlackoutMs: info.downtime })]);
 
     const imported = captureIo(dir);
     expect(await runCli(['import', 'src.qmp', '--db', 'w.db'], imported)).toBe(0);
-    // …and the source QEMU's stack, from its query-version at attach.
+    // …and its attempt (QEMU's own rule, completed), and the source QEMU's stack, from its query-version at attach.
     const version = readStore((s) => listMigrations(s))[0]?.qemuVersion;
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
-    const total = counts.ram_progress + counts.transfers + counts.outcomes + 1;
+    const total = counts.ram_progress + counts.transfers + counts.outcomes + counts.attempts + 1;
     expect(imported.out()).toContain(`${total} records accepted (0 new, ${total} already stored), 0 rejected`);
     // Nothing was steered: QEMU's parameters are as they were, the events capability as the harness set it.
     expect(await p.src.queryMigrateParameters()).toMatchObject({ 'downtime-limit': 300, 'throttle-trigger-threshold': 50 });

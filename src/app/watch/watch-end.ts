@@ -10,8 +10,8 @@ import type { DowntimeLever, LimitChange } from './drive.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
 import type { QmpClient } from '../../qemu/qmp-client.js';
 import { QmpClosedError, QmpConnectError, QmpError } from '../../qemu/qmp-errors.js';
-import { completedPoll } from '../../qemu/qmp-records.js';
-import type { QmpPoll } from '../../qemu/qmp-types.js';
+import { attemptTotalTimeMs, CANCELLED_ELSEWHERE_REASON, completedPoll, qemuFailedReason } from '../../qemu/qmp-records.js';
+import type { QmpMigration } from '../../qemu/qmp-types.js';
 import type { WatchRecorder } from './watch-recorder.js';
 import type { ThrottleLever } from './watch-throttle.js';
 import type { WatchEnd, WatchResult } from './watch-types.js';
@@ -49,7 +49,7 @@ export class WatchEndSignal {
   /** The end for a final migration status. */
   static forStatus(status: string, errorDesc: string | undefined): WatchEndSignal {
     if (status === 'completed') return new WatchEndSignal('completed', 'completed');
-    if (status === 'failed') return new WatchEndSignal('failed', errorDesc === undefined ? 'failed in QEMU' : `failed in QEMU: ${errorDesc}`);
+    if (status === 'failed') return new WatchEndSignal('failed', qemuFailedReason(errorDesc));
     return new WatchEndSignal('cancelled', 'cancelled');
   }
 
@@ -86,10 +86,9 @@ export async function finishWatch(signal: WatchEndSignal, st: WatchState, ctx: F
   if (downtimeMs !== null && st.switchoverBy === 'governor' && st.committed !== null) {
     outcome = outcomeRecord(ctx.migrationId, st.committed.decision, st.committed.atMs, downtimeMs);
   }
-  const finals = ctx.recorder.finish(outcome);
+  const finals = ctx.recorder.finish(outcome, governorAttemptOf(signal, st, ctx, migration, outcome));
   const stored = finals.find((r): r is OutcomeRecord => r.kind === 'outcome') ?? null;
-  const attempt = attemptOf(signal, st, ctx, migration.polls, done?.totalTimeMs, stored);
-  if (attempt !== undefined) ctx.recorder.attempt(attempt);
+  const attempt = finals.find((r): r is AttemptRecord => r.kind === 'attempt');
   return {
     end: signal.end,
     message: message(signal, st, ctx, downtimeMs, stored),
@@ -137,46 +136,40 @@ async function undoSteering(st: WatchState, ctx: FinishContext): Promise<void> {
 }
 
 /**
- * The attempt record of a migration whose end QEMU told us (completed, failed, cancelled): policy
- * `governor` when `--drive` was steering (it held the switchover, or cancelled), else `qemu`
- * (QEMU's own rule decided; the watch only observed). A cancel by `--drive` is the governor's
- * abort; a cancel by anyone else is `cancelled`. Total time: QEMU's `total-time` once completed,
- * else the first poll to the last. No record when the watch stopped before the migration ended
- * (QMP closed, interrupted, an error): the migration's end is unknown, and counting it as any
- * status would be a guess. The deadline is the outcome's when there is one (QEMU's switchover
- * is judged against the `downtime-limit` it switched with), else the decisions'.
+ * The attempt record of a migration `--drive` steered: policy `governor` when it held the
+ * switchover (or cancelled: the governor's abort), with the last decision's reason and bound.
+ * Undefined when QEMU's own rule decided — the importer's `attempt` of the log (policy `qemu`,
+ * `qemuAttemptRecord`) is stored then, so that `watch` stores what `import` of its log makes —
+ * and when the watch stopped before the migration ended (QMP closed, interrupted, an error): the
+ * end is unknown, and counting it as any status would be a guess. Total time: QEMU's
+ * `total-time` once completed, else the first poll to the last. The deadline is the governor's
+ * outcome's when there is one, else the decisions'.
  */
-function attemptOf(
+function governorAttemptOf(
   signal: WatchEndSignal,
   st: WatchState,
   ctx: FinishContext,
-  polls: readonly QmpPoll[],
-  qemuTotalMs: number | undefined,
-  outcome: OutcomeRecord | null,
+  migration: QmpMigration,
+  outcome: OutcomeRecord | undefined,
 ): AttemptRecord | undefined {
+  const governed = st.switchoverBy === 'governor' || st.cancelledByWatch || (st.driving && st.switchoverBy === null);
+  if (!governed) return undefined;
   const status: AttemptStatus | undefined =
     signal.end === 'completed' || signal.end === 'no-statistics' ? 'completed'
       : signal.end === 'failed' ? 'failed'
         : signal.end === 'cancelled' ? (st.cancelledByWatch ? 'aborted' : 'cancelled')
           : undefined;
   if (status === undefined) return undefined;
-  const first = polls[0];
-  const last = polls[polls.length - 1];
-  const spanMs = first === undefined || last === undefined ? 0 : Math.max(0, last.atMs - first.atMs);
-  const totalTimeMs = qemuTotalMs !== undefined && qemuTotalMs > 0 ? qemuTotalMs : spanMs;
-  const governed = st.switchoverBy === 'governor' || st.cancelledByWatch || (st.driving && st.switchoverBy === null);
   const reason =
     status === 'aborted' ? (st.cancelReason ?? st.lastDecision?.reason ?? 'governor abort')
       : status === 'failed' ? signal.why
-        : status === 'cancelled' ? 'cancelled by another QMP client or QEMU'
-          : governed ? undefined
-            : "QEMU's own rule";
+        : status === 'cancelled' ? CANCELLED_ELSEWHERE_REASON
+          : undefined;
   return attemptRecord(
     ctx.migrationId,
     st.lastDecision,
-    // The outcome's deadline when there is one (QEMU's `downtime-limit` for its own switchover).
-    { status, totalTimeMs, deadlineMs: outcome?.deadlineMs ?? st.lastDecision?.deadlineMs ?? ctx.deadlineMs, ...(reason === undefined ? {} : { reason }) },
-    governed ? GOVERNOR_POLICY : 'qemu',
+    { status, totalTimeMs: attemptTotalTimeMs(migration), deadlineMs: outcome?.deadlineMs ?? st.lastDecision?.deadlineMs ?? ctx.deadlineMs, ...(reason === undefined ? {} : { reason }) },
+    GOVERNOR_POLICY,
   );
 }
 

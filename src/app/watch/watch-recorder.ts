@@ -115,22 +115,20 @@ export class WatchRecorder {
    * `outcome` of `migrationToRecords` — and returns them. `outcome`, when given, replaces the
    * importer's (policy `qemu`): `watch --drive` records the governor's decision instead. A
    * migration that did not complete gives none (its `ram` records are already pushed).
+   * `attempt`, when given, likewise replaces the importer's `attempt` (how the migration ended,
+   * policy `qemu`), or is the only one when the log does not show the end.
    */
-  finish(outcome?: OutcomeRecord): TelemetryRecord[] {
+  finish(outcome?: OutcomeRecord, attempt?: AttemptRecord): TelemetryRecord[] {
     const out: TelemetryRecord[] = [];
     for (const r of migrationToRecords(this.migration())) {
       // Pushed as they came: the polls' ram records, the stack at attach.
-      if (r.kind === 'ram' || r.kind === 'stack') continue;
+      if (r.kind === 'ram' || r.kind === 'stack' || (r.kind === 'attempt' && attempt !== undefined)) continue;
       out.push(r.kind === 'outcome' && outcome !== undefined ? outcome : r);
     }
+    if (attempt !== undefined) out.push(attempt);
     for (const r of out) this.options.sink.push(r, this.recordSource);
     this.phaseValue = 'ended';
     return out;
-  }
-
-  /** Pushes the migration's `attempt` record (after {@link finish}: how it ended, whoever decided). */
-  attempt(record: AttemptRecord): void {
-    this.options.sink.push(record, this.recordSource);
   }
 
   /**

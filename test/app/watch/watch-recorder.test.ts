@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { QmpWireLine } from '../../../src/qemu/qmp-protocol.js';
 import { migrationToRecords, parseQmpLog } from '../../../src/qemu/qmp-log.js';
 import { WatchRecorder } from '../../../src/app/watch/watch-recorder.js';
-import type { OutcomeRecord, TelemetryRecord } from '../../../src/records/records.js';
+import type { AttemptRecord, OutcomeRecord, TelemetryRecord } from '../../../src/records/records.js';
 import { DATASET_DIR, HAVE_DATASET } from '../../helpers/dataset.js';
 
 const T0_MS = 1_784_000_000_000.123;
@@ -43,12 +43,12 @@ function completed(downtime: number, totalTime: number): Record<string, unknown>
 }
 
 /** Feeds `lines` to a recorder; returns what it stored and the log it wrote. */
-function record(lines: readonly QmpWireLine[], outcome?: OutcomeRecord): { records: TelemetryRecord[]; log: string[]; recorder: WatchRecorder } {
+function record(lines: readonly QmpWireLine[], outcome?: OutcomeRecord, attempt?: AttemptRecord): { records: TelemetryRecord[]; log: string[]; recorder: WatchRecorder } {
   const records: TelemetryRecord[] = [];
   const log: string[] = [];
   const recorder = new WatchRecorder({ migrationId: 'logs/run', source: 'logs/run.qmp', sink: { push: (r) => records.push(r) }, writeLine: (l) => log.push(l) });
   for (const w of lines) recorder.onWire(w);
-  recorder.finish(outcome);
+  recorder.finish(outcome, attempt);
   return { records, log, recorder };
 }
 
@@ -85,9 +85,11 @@ describe('WatchRecorder', () => {
     expect(fromLog.migrations).toBe(1);
     expect(records).toEqual(fromLog.records);
     // The greeting's QEMU version first: the provenance of every record after it.
-    expect(records.map((r) => r.kind)).toEqual(['stack', 'ram', 'ram', 'ram', 'transfer', 'transfer', 'outcome']);
+    expect(records.map((r) => r.kind)).toEqual(['stack', 'ram', 'ram', 'ram', 'transfer', 'transfer', 'outcome', 'attempt']);
     expect(records[0]).toEqual({ kind: 'stack', migrationId: 'logs/run', side: 'source', qemuVersion: '7.2.22' });
-    expect(records.at(-1)).toMatchObject({ policy: 'qemu', deadlineMs: 300, actualBlackoutMs: 21, predictedBlackoutMs: 300 });
+    expect(records.at(-2)).toMatchObject({ policy: 'qemu', deadlineMs: 300, actualBlackoutMs: 21, predictedBlackoutMs: 300 });
+    // How it ended: QEMU's own rule, with QEMU's total time.
+    expect(records.at(-1)).toEqual({ kind: 'attempt', migrationId: 'logs/run', policy: 'qemu', status: 'completed', reason: "QEMU's own rule", deadlineMs: 300, totalTimeMs: 390, predictedBlackoutMs: 300 });
   });
 
   it('pushes a ram record as each active poll arrives, at its Unix time', () => {
@@ -129,16 +131,29 @@ describe('WatchRecorder', () => {
     const run = smallRun();
     const raised = reply({ 'downtime-limit': 60_000 }, T0_MS + 310, 'query-migrate-parameters');
     const { records, log } = record([...run.slice(0, 9), raised, ...run.slice(9)]);
-    expect(records.at(-1)).toMatchObject({ kind: 'outcome', deadlineMs: 60_000, met: true });
+    expect(records.at(-2)).toMatchObject({ kind: 'outcome', deadlineMs: 60_000, met: true });
+    expect(records.at(-1)).toMatchObject({ kind: 'attempt', deadlineMs: 60_000 });
     expect(imported(log).records).toEqual(records);
   });
 
-  it("replaces the importer's outcome with the one given, and keeps the transfers", () => {
+  it("replaces the importer's outcome and attempt with the ones given, and keeps the transfers", () => {
     const ours: OutcomeRecord = { kind: 'outcome', migrationId: 'logs/run', policy: 'governor', deadlineMs: 2000, decidedAtMs: 300.75, predictedBlackoutMs: 900, actualBlackoutMs: 21, met: true };
-    const { records } = record(smallRun(), ours);
+    const ourAttempt: AttemptRecord = { kind: 'attempt', migrationId: 'logs/run', policy: 'governor', status: 'completed', reason: 'FITS', deadlineMs: 2000, totalTimeMs: 390, predictedBlackoutMs: 900 };
     const plain = record(smallRun()).records;
-    expect(records.slice(0, -1)).toEqual(plain.slice(0, -1));
-    expect(records.at(-1)).toEqual(ours);
+    expect(record(smallRun(), ours).records).toEqual([...plain.slice(0, -2), ours, plain.at(-1)]);
+    expect(record(smallRun(), ours, ourAttempt).records).toEqual([...plain.slice(0, -2), ours, ourAttempt]);
+    // With no end in the log, the attempt given is the only one.
+    expect(record(smallRun().slice(0, 9), undefined, { ...ourAttempt, status: 'aborted' }).records.at(-1)).toEqual({ ...ourAttempt, status: 'aborted' });
+  });
+
+  it('records a failed or cancelled migration as an attempt with how it ended, as the importer does', () => {
+    const run = smallRun().slice(0, 9);
+    const failed = record([...run, reply({ status: 'failed', 'total-time': 320, 'error-desc': 'Unable to write to socket: Broken pipe' }, T0_MS + 320)]);
+    expect(failed.records.at(-1)).toEqual({ kind: 'attempt', migrationId: 'logs/run', policy: 'qemu', status: 'failed', reason: 'failed in QEMU: Unable to write to socket: Broken pipe', deadlineMs: 300, totalTimeMs: 320, predictedBlackoutMs: 300 });
+    expect(imported(failed.log).records).toEqual(failed.records);
+    const cancelled = record([...run, event('MIGRATION', { status: 'cancelled' }, T0_MS + 330)]);
+    expect(cancelled.records.at(-1)).toMatchObject({ kind: 'attempt', status: 'cancelled', reason: 'cancelled by another QMP client or QEMU', totalTimeMs: 200.5 });
+    expect(imported(cancelled.log).records).toEqual(cancelled.records);
   });
 
   it('records only the ram polls of a migration that never completed', () => {
