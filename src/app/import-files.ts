@@ -7,7 +7,8 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { anchorMonotonic, migrationToRecords, parseQmpLog } from '../qemu/qmp-log.js';
-import { RunIdentities, runCollisionReason } from '../qemu/run-identity.js';
+import { realignToStored, RunIdentities, runCollisionReason, type RunDating } from '../qemu/run-identity.js';
+import type { QmpMigration } from '../qemu/qmp-types.js';
 import { detectFormat, type ImportFormat } from './file-format.js';
 import { RecordRejectedError } from '../telemetry/errors.js';
 import { LineFramer, TOO_LARGE } from '../telemetry/line-framer.js';
@@ -71,6 +72,12 @@ export interface ImportOptions {
    * `storedRunConflict` of `store/run-identity.ts`): such a QMP migration is rejected, not merged.
    */
   readonly storedRunConflict?: (migrationId: string, records: readonly TelemetryRecord[]) => string | undefined;
+  /**
+   * The times of the RAM polls stored under `migrationId`, ascending (`storedRamAtMs` of
+   * `store/run-identity.ts`): a copy of a stored poll array with only monotonic times, which its
+   * modification time dates otherwise, is dated as the stored run was, so it adds nothing.
+   */
+  readonly storedRamAtMs?: (migrationId: string) => readonly number[];
 }
 
 function sniff(file: string): string {
@@ -151,13 +158,14 @@ async function importRecordLines(
  * Parses a QMP file (either form) and pushes its records; returns the number of migrations and,
  * for monotonic times, the file modification time they were anchored at. A migration whose id a
  * different run already has (earlier in this import, or in the store) is one reject naming both
- * files: two runs never become one migration.
+ * files: two runs never become one migration. A run is told by its content before dating, so a
+ * copy of a poll array with another modification time is the same run, dated as it was first.
  */
 async function importQmp(
   file: string,
   pipeline: RecordingPipeline,
   runs: RunIdentities,
-  storedRunConflict: ImportOptions['storedRunConflict'],
+  stored: Pick<ImportOptions, 'storedRunConflict' | 'storedRamAtMs'>,
 ): Promise<{ migrations: number; timedByMtime?: string }> {
   const text = await readFile(file, 'utf8');
   const { migrations, errors } = parseQmpLog(text, file);
@@ -166,10 +174,24 @@ async function importQmp(
   const mtimeMs = statSync(file).mtimeMs;
   let monotonic = false;
   for (const m of migrations) {
-    monotonic ||= m.clock === 'monotonic';
-    const records = migrationToRecords(anchorMonotonic(m, mtimeMs));
-    const claim = runs.claim(m.migrationId, file, records);
-    const otherFile = typeof claim === 'object' ? claim.otherFile : claim === 'new' ? storedRunConflict?.(m.migrationId, records) : undefined;
+    const dated = m.clock === 'monotonic';
+    monotonic ||= dated;
+    const content = migrationToRecords(m);
+    const claim = runs.claim(m.migrationId, file, content, dated ? { anchorMs: mtimeMs } : undefined);
+    // The same run again in this import (a copy): dated as it was the first time, so it adds nothing.
+    const dating = claim === 'same' ? runs.datingOf(m.migrationId) : undefined;
+    let records = dated ? dateRun(m, dating ?? { anchorMs: mtimeMs }) : content;
+    let otherFile = typeof claim === 'object' ? claim.otherFile : claim === 'new' ? stored.storedRunConflict?.(m.migrationId, records) : undefined;
+    if (otherFile !== undefined && dated && claim === 'new') {
+      // Stored by an earlier import of a copy with another modification time? Then dated as that was.
+      const storedRamAtMs = stored.storedRamAtMs?.(m.migrationId) ?? [];
+      const realigned = realignToStored(records, storedRamAtMs);
+      if (realigned !== undefined && stored.storedRunConflict?.(m.migrationId, realigned) === undefined) {
+        records = realigned;
+        otherFile = undefined;
+        runs.redate(m.migrationId, { anchorMs: mtimeMs, storedRamAtMs });
+      }
+    }
     if (otherFile !== undefined) {
       const line = m.polls[0]?.line ?? 1;
       pipeline.reject(runCollisionReason(m.migrationId, file, otherFile), lines[line - 1] ?? '', { file, line });
@@ -179,6 +201,12 @@ async function importQmp(
     for (const r of records) pipeline.push(r, source);
   }
   return monotonic ? { migrations: migrations.length, timedByMtime: new Date(mtimeMs).toISOString() } : { migrations: migrations.length };
+}
+
+/** The records of `m` (only monotonic times) dated by `dating`. */
+function dateRun(m: QmpMigration, dating: RunDating): TelemetryRecord[] {
+  const records = migrationToRecords(anchorMonotonic(m, dating.anchorMs));
+  return dating.storedRamAtMs === undefined ? records : (realignToStored(records, dating.storedRamAtMs) ?? records);
 }
 
 /**
@@ -216,7 +244,7 @@ export async function importFiles(files: readonly string[], pipeline: RecordingP
       if (format === 'records') {
         complete = await importRecordLines(file, pipeline, onBytes, options.signal);
       } else {
-        qmp = await importQmp(file, pipeline, runs, options.storedRunConflict);
+        qmp = await importQmp(file, pipeline, runs, options);
         onBytes(statSync(file).size);
       }
       const end = pipeline.stats;

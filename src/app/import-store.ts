@@ -3,7 +3,7 @@
  * out store faults for a while, then (with a link name) tagging the transfers just imported.
  */
 import { tagTransferLinks } from '../store/link-tags.js';
-import { storedRunConflict } from '../store/run-identity.js';
+import { storedRamAtMs, storedRunConflict } from '../store/run-identity.js';
 import { openStore } from '../store/store.js';
 import { StoreFaultError } from '../telemetry/errors.js';
 import { RecordingPipeline } from '../telemetry/pipeline.js';
@@ -75,6 +75,7 @@ export async function importIntoStore(options: ImportIntoStoreOptions): Promise<
       maxErrors: options.maxErrors,
       signal: abort.signal,
       storedRunConflict: (id, records) => storedRunConflict(store, id, records),
+      storedRamAtMs: (id) => storedRamAtMs(store, id),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
   } finally {

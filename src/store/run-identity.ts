@@ -41,6 +41,14 @@ export function storedRunConflict(store: Store, migrationId: string, records: re
   return stored.every((k) => keys.has(k)) ? undefined : (row.file ?? 'an earlier import');
 }
 
+/** The times of the RAM polls stored under `migrationId`, ascending (empty when none). */
+export function storedRamAtMs(store: Store, migrationId: string): number[] {
+  return store.db
+    .prepare('SELECT r.at_ms FROM ram_progress r JOIN migrations m ON m.id = r.migration_ref WHERE m.migration_id = ? ORDER BY r.at_ms')
+    .pluck()
+    .all(migrationId) as number[];
+}
+
 /** True when a migration with this id is stored (any of its records). */
 export function migrationExists(store: Store, migrationId: string): boolean {
   return store.db.prepare('SELECT 1 FROM migrations WHERE migration_id = ?').pluck().get(migrationId) !== undefined;

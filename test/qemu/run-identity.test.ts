@@ -4,7 +4,7 @@
  * (two outcomes, interleaved RAM polls, exit 0) — then learned from by `fit` and `eval`. A
  * collision of different content is now an error naming both files; the same content is one run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -87,11 +87,35 @@ describe('two QMP runs with one derived migration id', () => {
   it('the same content from another folder, or imported twice, is one run: exit 0, nothing added', async () => {
     const a = runFile('hostA', 1, 5);
     const c = runFile('hostC', 1, 5);
+    // A copy made later: only monotonic times, so the file's modification time dates the run.
+    utimesSync(c, new Date(Date.parse('2026-03-01T10:00:07Z')), new Date(Date.parse('2026-03-01T10:00:07Z')));
+    utimesSync(a, new Date(Date.parse('2026-03-01T10:00:00Z')), new Date(Date.parse('2026-03-01T10:00:00Z')));
     expect((await cli('import', a, c, '--db', tmp.db)).code).toBe(0);
+    const stored = withStore(tmp.db, (s) => ramProgress(s, ID));
+    expect(stored).toHaveLength(5);
+    // Dated as the first file was: its last poll (the completed one) at its modification time.
+    expect(stored.at(-1)?.atMs).toBeCloseTo(Date.parse('2026-03-01T10:00:00Z') - 100, 3);
     const again = await cli('import', c, a, '--db', tmp.db, '--json');
-    expect(again.code).toBe(0);
+    expect(again.code, again.out).toBe(0);
     expect((JSON.parse(again.out) as { inserted: number }).inserted).toBe(0);
-    withStore(tmp.db, (s) => expect(ramProgress(s, ID)).toHaveLength(5));
+    withStore(tmp.db, (s) => expect(ramProgress(s, ID)).toEqual(stored));
+    // A later copy alone, into the store that has the run from the first: the same run.
+    const d = runFile('hostD', 1, 5);
+    utimesSync(d, new Date(Date.parse('2026-03-02T08:00:00Z')), new Date(Date.parse('2026-03-02T08:00:00Z')));
+    const copy = await cli('import', d, '--db', tmp.db, '--json');
+    expect(copy.code, copy.out).toBe(0);
+    expect(JSON.parse(copy.out)).toMatchObject({ rejected: 0, inserted: 0 });
+    withStore(tmp.db, (s) => expect(ramProgress(s, ID)).toEqual(stored));
+  });
+
+  it('a different run under the id with as many polls is still rejected, whatever its date', async () => {
+    const a = runFile('hostA', 1, 5);
+    expect((await cli('import', a, '--db', tmp.db)).code).toBe(0);
+    const b = runFile('hostB', 2, 5);
+    utimesSync(b, new Date(Date.parse('2026-03-02T08:00:00Z')), new Date(Date.parse('2026-03-02T08:00:00Z')));
+    const r = await cli('import', b, '--db', tmp.db);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`is already the id of a different run from ${a}`);
   });
 
   it('eval refuses to learn from two runs under one id: exit 1 naming both files', async () => {
