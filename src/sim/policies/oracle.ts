@@ -2,7 +2,7 @@
  * The `oracle` policy: the lower bound. It knows, at every poll, the exact blackout a switchover
  * started now would have (`fleet/true-blackout.ts`: the same device noise draws, link noise and
  * stalls the real switchover then meets) and switches at the **earliest poll where it fits the
- * deadline**. It runs on the same QEMU as the others (pre-copy, auto-converge when the VM has
+ * deadline** (or the guest's own timeout when lower, `missLimitMs`). It runs on the same QEMU as the others (pre-copy, auto-converge when the VM has
  * it, switchover-ack gating) but never throttles on its own. When no poll within the time
  * budget fits, it aborts at the end of the budget: it never misses, so its miss rate is 0 by
  * construction and its aborted share is the share of VMs no switchover instant could serve.
@@ -23,6 +23,7 @@
 import { DIRTY_LIMIT_FLOOR_BYTES_PER_S } from '../fleet/constants.js';
 import type { MigrationWorld } from '../fleet/migration-world.js';
 import { TrueBlackout } from '../fleet/true-blackout.js';
+import { missLimitMs } from '../fleet/vm-spec.js';
 import { CONTINUE, type Policy, type PolicyAction, type PolicyRun } from './types.js';
 
 /** Options of {@link OraclePolicy}. */
@@ -61,7 +62,8 @@ export class OraclePolicy implements Policy {
     const throttle = this.throttle;
     // The blind oracle sees the blackout without the stall, and wants it `margin` under the deadline.
     const hidden = this.marginMs === null ? 0 : truth.stallMs;
-    const limitMs = world.spec.deadlineMs - (this.marginMs ?? 0);
+    // The deadline, or the guest's own timeout when lower: a blackout past either is a miss.
+    const limitMs = missLimitMs(world.spec) - (this.marginMs ?? 0);
     return {
       onPoll(w: MigrationWorld): PolicyAction {
         if (w.nowMs >= w.spec.budgetMs) return { kind: 'abort', reason: 'no poll within the budget fits the deadline' };

@@ -5,6 +5,7 @@ import { MiB } from '../../../src/sim/fleet/constants.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import { drawVmSpec, type VmSpec } from '../../../src/sim/fleet/vm-spec.js';
 import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
+import { OraclePolicy } from '../../../src/sim/policies/oracle.js';
 import { QemuPolicy } from '../../../src/sim/policies/qemu.js';
 import { calibratedSimModel } from '../../governor/fixtures.js';
 import { calmVm } from './helpers.js';
@@ -46,6 +47,11 @@ describe('the governor in the simulator', () => {
     expect(qemu.blackoutMs).toBe(qemuFree.blackoutMs);
     expect(qemuFree.met).toBe(true);
     expect(qemu.met).toBe(false);
+    // The oracle foresees the blackout and holds it to the guest's timeout too: it never switches into a miss.
+    const tight = { ...roomy, guestTimeoutMs: Math.floor((qemuFree.blackoutMs as number) / 2) };
+    const oracle = await runMigration(tight, new OraclePolicy());
+    expect(oracle.met).not.toBe(false);
+    if (oracle.completed) expect(oracle.blackoutMs).toBeLessThanOrEqual(tight.guestTimeoutMs);
   });
 
   it("sees QEMU's passes level off at a working set above the switchover size, and throttles where ρ < 1 says wait", async () => {
