@@ -7,6 +7,8 @@
  * with the columns below, snake_case with units as in the SQLite `arcs_named` view. Every row
  * of one migration is in the same day (the day of its first arc; without arcs, of its first
  * outcome, size poll or RAM poll), so joins by `(host, migration_id)` stay within a partition.
+ * Transfers and attempts date nothing: a migration with no other rows is in day 1970-01-01. An
+ * export written before the `attempts` table existed simply has no such folder.
  * Each file carries `vfio_sla_export` = {@link EXPORT_FORMAT_VERSION} in its key-value metadata.
  */
 
@@ -17,7 +19,7 @@ export type ExportColumnType = 'VARCHAR' | 'DOUBLE' | 'BIGINT' | 'INTEGER' | 'BO
 export const EXPORT_FORMAT_VERSION = 1;
 
 /** Tables exported, in order; each a folder of the export. */
-export const EXPORT_TABLES = ['arcs', 'sizes', 'transfers', 'ram', 'outcomes'] as const;
+export const EXPORT_TABLES = ['arcs', 'sizes', 'transfers', 'ram', 'outcomes', 'attempts'] as const;
 export type ExportTable = (typeof EXPORT_TABLES)[number];
 
 /** Columns of each table, in file order (the `day` partition column comes from the folder). */
@@ -75,6 +77,17 @@ export const EXPORT_COLUMNS = {
     ['actual_blackout_ms', 'DOUBLE'],
     ['met', 'BOOLEAN'],
   ],
+  /** How every attempt ended (completed, aborted, cancelled, failed): the aborts beside the outcomes. */
+  attempts: [
+    ['host', 'VARCHAR'],
+    ['migration_id', 'VARCHAR'],
+    ['policy', 'VARCHAR'],
+    ['status', 'VARCHAR'],
+    ['reason', 'VARCHAR'],
+    ['deadline_ms', 'DOUBLE'],
+    ['total_time_ms', 'DOUBLE'],
+    ['predicted_blackout_ms', 'DOUBLE'],
+  ],
 } as const satisfies Record<ExportTable, ReadonlyArray<readonly [string, ExportColumnType]>>;
 
 /** Each table's row identity (the SQLite primary key, by name): a total order for reading back. */
@@ -84,6 +97,7 @@ export const EXPORT_KEYS: Readonly<Record<ExportTable, readonly string[]>> = {
   transfers: ['host', 'migration_id', 'device_id', 'phase', 'bytes', 'duration_ms'],
   ram: ['host', 'migration_id', 'at_ms'],
   outcomes: ['host', 'migration_id', 'policy', 'decided_at_ms'],
+  attempts: ['host', 'migration_id', 'policy'],
 };
 
 /** `CREATE TABLE` of a table's staging copy in DuckDB: its columns plus `day DATE`. */

@@ -15,7 +15,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { TelemetryRecord } from '../records/records.js';
+import { ATTEMPT_STATUSES, type AttemptStatus, type TelemetryRecord } from '../records/records.js';
 import { duckDbError, openDuckDb, sqlString } from './duckdb.js';
 import { ReportError } from './errors.js';
 import { EXPORT_COLUMNS, EXPORT_KEYS, EXPORT_TABLES, tableGlob, type ExportTable } from './export-schema.js';
@@ -84,12 +84,20 @@ function toRecord(table: ExportTable, migrationId: string, r: readonly Value[], 
     }
     case 'outcomes':
       return { kind: 'outcome', migrationId, policy: s(2), deadlineMs: n(3), decidedAtMs: n(4), predictedBlackoutMs: n(5), actualBlackoutMs: n(6), met: r[7] === true };
+    case 'attempts': {
+      const status = s(3);
+      if (!(ATTEMPT_STATUSES as readonly string[]).includes(status)) {
+        throw new ReportError('E_BAD_EXPORT', `attempts of ${migrationId}: status ${JSON.stringify(status)} is not one of ${ATTEMPT_STATUSES.join(', ')}`);
+      }
+      const rec = { kind: 'attempt' as const, migrationId, policy: s(2), status: status as AttemptStatus, reason: s(4), deadlineMs: n(5), totalTimeMs: n(6) };
+      return r[7] === null ? rec : { ...rec, predictedBlackoutMs: n(7) };
+    }
   }
 }
 
 /**
  * Streams every record of the export at `dir`: arcs, sizes, transfers, RAM polls, outcomes,
- * each table in its rows' identity order (host, migration, ...). Throws `E_BAD_EXPORT` when `dir` holds no
+ * attempts, each table in its rows' identity order (host, migration, ...). Throws `E_BAD_EXPORT` when `dir` holds no
  * exported table or a table lacks a column.
  */
 export async function* parquetRecords(dir: string, options: ParquetReadOptions = {}): AsyncGenerator<TelemetryRecord> {

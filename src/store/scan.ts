@@ -12,7 +12,7 @@ import { columnReader, type ColumnReader } from './column-reader.js';
 import type { Store } from './store.js';
 
 /** The telemetry tables of `schema.ts`. */
-export type ScanTable = 'arcs' | 'sizes' | 'transfers' | 'ram_progress' | 'outcomes';
+export type ScanTable = 'arcs' | 'sizes' | 'transfers' | 'ram_progress' | 'outcomes' | 'attempts';
 
 /** The columns {@link scanColumnBatches} yields for each table, in order; `*_ref` columns are ids of the reference tables. */
 export const SCAN_COLUMNS = {
@@ -21,10 +21,11 @@ export const SCAN_COLUMNS = {
   transfers: ['migration_ref', 'device_id', 'phase', 'bytes', 'duration_ms', 'link'],
   ram_progress: ['migration_ref', 'at_ms', 'pass', 'remaining_bytes', 'dirty_bytes_per_s', 'bandwidth_bytes_per_s', 'expected_downtime_ms'],
   outcomes: ['migration_ref', 'policy', 'deadline_ms', 'decided_at_ms', 'predicted_blackout_ms', 'actual_blackout_ms', 'met'],
+  attempts: ['migration_ref', 'policy', 'status', 'reason', 'deadline_ms', 'total_time_ms', 'predicted_blackout_ms'],
 } as const satisfies Record<ScanTable, readonly string[]>;
 
 /** Columns of {@link SCAN_COLUMNS} that hold text (the rest are numbers or NULL). */
-export const SCAN_TEXT_COLUMNS: ReadonlySet<string> = new Set(['errno', 'device_id', 'phase', 'link', 'policy']);
+export const SCAN_TEXT_COLUMNS: ReadonlySet<string> = new Set(['errno', 'device_id', 'phase', 'link', 'policy', 'status', 'reason']);
 
 /** Each table's primary key: {@link scanColumnBatches} reads in its order, the storage order. */
 const SCAN_KEY: Record<ScanTable, string> = {
@@ -33,6 +34,7 @@ const SCAN_KEY: Record<ScanTable, string> = {
   transfers: 'migration_ref, device_id, phase, bytes, duration_ms',
   ram_progress: 'migration_ref, at_ms',
   outcomes: 'migration_ref, policy, decided_at_ms',
+  attempts: 'migration_ref, policy',
 };
 
 /** Migrations per batch of {@link scanColumnBatches}: ~28 arcs each, a few thousand rows. */

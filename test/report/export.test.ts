@@ -8,7 +8,8 @@ import type { ArcStats } from '../../src/report/arc-stats.js';
 import { ReportError } from '../../src/report/errors.js';
 import { readParquetRecords } from '../../src/report/parquet-records.js';
 import { listMigrations } from '../../src/store/inventory.js';
-import { iterateArcs, outcomes, ramProgress, sizes, transfers } from '../../src/store/queries.js';
+import { attempts, iterateArcs, outcomes, ramProgress, sizes, transfers } from '../../src/store/queries.js';
+import { countingRecorder } from '../helpers/recording.js';
 import { openStore } from '../../src/store/store.js';
 import type { TelemetryRecord } from '../../src/records/records.js';
 import { captureIo } from '../cli/io.js';
@@ -24,6 +25,7 @@ let instance: DuckDBInstance;
 beforeAll(async () => {
   tmp = tempDb('vfio-sla-export-');
   await buildLabStore(tmp.db, { migrations: MIGRATIONS });
+  await addAttempts(tmp.db);
   instance = await DuckDBInstance.create(':memory:');
   duck = await instance.connect();
 });
@@ -32,6 +34,26 @@ afterAll(() => {
   instance.closeSync();
   tmp.cleanup();
 });
+
+/**
+ * How each lab migration ended, as its runner records it: completed where it has an outcome (with
+ * that outcome's policy), else a governor abort. Every fourth a different reason, one with no bound.
+ */
+async function addAttempts(db: string): Promise<void> {
+  const store = openStore(db);
+  const { pipeline, sink } = countingRecorder(store);
+  const done = new Map(outcomes(store).map((o) => [o.migrationId, o]));
+  for (const [i, m] of listMigrations(store).entries()) {
+    const o = done.get(m.migrationId);
+    sink.push(
+      o === undefined
+        ? { kind: 'attempt', migrationId: m.migrationId, policy: 'governor', status: 'aborted', reason: i % 4 === 0 ? 'BUDGET_SPENT' : 'DEADLINE_UNREACHABLE', deadlineMs: 1000, totalTimeMs: 1000 + i * 7.5, ...(i % 4 === 0 ? {} : { predictedBlackoutMs: 1500 + i }) }
+        : { kind: 'attempt', migrationId: m.migrationId, policy: o.policy, status: 'completed', reason: 'FITS', deadlineMs: o.deadlineMs, totalTimeMs: 20_000 + i * 3.25, predictedBlackoutMs: o.predictedBlackoutMs },
+    );
+  }
+  await pipeline.close();
+  store.close();
+}
 
 async function cli(args: string[], options: { tty?: boolean } = {}): Promise<{ code: number; out: string; err: string }> {
   const io = captureIo(tmp.dir, options);
@@ -59,13 +81,14 @@ const TABLES = [
   ['transfers', 'transfers'],
   ['ram', 'ram_progress'],
   ['outcomes', 'outcomes'],
+  ['attempts', 'attempts'],
 ] as const;
 
 /** Every record of the store, as the contract shapes. */
 function storeRecords(): TelemetryRecord[] {
   const store = openStore(tmp.db, { readonly: true });
   try {
-    const out: TelemetryRecord[] = [...iterateArcs(store), ...transfers(store), ...outcomes(store)];
+    const out: TelemetryRecord[] = [...iterateArcs(store), ...transfers(store), ...outcomes(store), ...attempts(store)];
     for (const m of listMigrations(store)) out.push(...ramProgress(store, m.migrationId), ...sizes(store, m.migrationId));
     return out;
   } finally {
@@ -188,7 +211,7 @@ describe('vfio-sla export', () => {
     const r = await cli(['export', '--db', tmp.db, '--out', 'tty', '--host', 'lab-a'], { tty: true });
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/export: rows \[#+\] 100% /);
-    expect(r.out).toMatch(new RegExp(`^exported ${MIGRATIONS} migrations of host lab-a to .*tty: arcs \\d+, sizes \\d+, transfers \\d+, ram \\d+, outcomes \\d+ rows over ${DAYS} days, ${5 * DAYS} files\\n$`));
+    expect(r.out).toMatch(new RegExp(`^exported ${MIGRATIONS} migrations of host lab-a to .*tty: arcs \\d+, sizes \\d+, transfers \\d+, ram \\d+, outcomes \\d+, attempts \\d+ rows over ${DAYS} days, ${6 * DAYS} files\\n$`));
   });
 
   it.each([
@@ -208,5 +231,14 @@ describe('vfio-sla export', () => {
     mkdirSync(join(tmp.dir, 'empty'), { recursive: true });
     await expect(readParquetRecords(join(tmp.dir, 'empty'))).rejects.toThrow(ReportError);
     await expect(readParquetRecords(join(tmp.dir, 'empty'))).rejects.toMatchObject({ code: 'E_BAD_EXPORT' });
+  });
+
+  it('refuses an attempt whose status is none of the four, naming the migration (E_BAD_EXPORT)', async () => {
+    const dir = join(tmp.dir, 'bad-status', 'attempts', 'day=2025-03-01');
+    mkdirSync(dir, { recursive: true });
+    await duck.run(
+      `COPY (SELECT 'h' AS host, 'm1' AS migration_id, 'governor' AS policy, 'gave-up' AS status, 'x' AS reason, 300.0 AS deadline_ms, 1.0 AS total_time_ms, NULL::DOUBLE AS predicted_blackout_ms) TO '${join(dir, 'h_0.parquet')}' (FORMAT PARQUET)`,
+    );
+    await expect(readParquetRecords(join(tmp.dir, 'bad-status'))).rejects.toMatchObject({ code: 'E_BAD_EXPORT', message: expect.stringContaining('attempts of m1: status "gave-up" is not one of completed, aborted, cancelled, failed') as string });
   });
 });

@@ -35,6 +35,7 @@ function fill(store: Store): void {
     const transfer = db.prepare('INSERT INTO transfers VALUES (?, ?, ?, ?, ?, ?)');
     const ram = db.prepare('INSERT INTO ram_progress VALUES (?, ?, ?, ?, ?, ?, ?)');
     const outcome = db.prepare('INSERT INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const attempt = db.prepare('INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const m of MIGRATION_IDS) {
       mig.run(m, `scan/m${m}`);
       for (let d = 0; d < 2; d++) {
@@ -50,6 +51,8 @@ function fill(store: Store): void {
       transfer.run(m, '0000:3b:00.0', 'stopcopy', m, -0.25, null);
       for (let p = 0; p < 4; p++) ram.run(m, m * 1000 + p * 0.5, p, 2 ** 33 - p, 1e9 + p, -3.5, p === 3 ? null : 12.75);
       outcome.run(m, m % 2 === 0 ? 'governor' : 'qemu', m * 1000 + 5, 300, 250.5, -1, m % 2);
+      attempt.run(m, 'governor', m % 3 === 0 ? 'aborted' : 'completed', m % 3 === 0 ? 'DEADLINE_UNREACHABLE' : 'FITS', 300, m * 10.5, m % 5 === 0 ? null : 2 ** 40 + m);
+      if (m % 7 === 0) attempt.run(m, 'qemu', 'failed', 'failed in QEMU: Broken pipe', 300.5, -0.25, null);
     }
   })();
 }
