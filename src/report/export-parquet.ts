@@ -61,13 +61,13 @@ const STAGED_ROWS_AHEAD = 4_000_000;
 const CHUNK_ROWS = 2048;
 
 /**
- * The order tables are read in: that of {@link DATING_COLUMNS}, transfers and attempts (which
- * date nothing) before the last, so the last table's COPY is not followed by another.
+ * The order tables are read in: that of {@link DATING_COLUMNS}, transfers, attempts and stacks
+ * (which date nothing) before the last, so the last table's COPY is not followed by another.
  */
-const STAGE_ORDER = ['arcs', 'outcomes', 'sizes', 'transfers', 'attempts', 'ram'] as const satisfies readonly ExportTable[];
+const STAGE_ORDER = ['arcs', 'outcomes', 'sizes', 'transfers', 'attempts', 'stacks', 'ram'] as const satisfies readonly ExportTable[];
 
 /** The store table each export table is read from. */
-const SOURCE: Record<ExportTable, ScanTable> = { arcs: 'arcs', sizes: 'sizes', transfers: 'transfers', ram: 'ram_progress', outcomes: 'outcomes', attempts: 'attempts' };
+const SOURCE: Record<ExportTable, ScanTable> = { arcs: 'arcs', sizes: 'sizes', transfers: 'transfers', ram: 'ram_progress', outcomes: 'outcomes', attempts: 'attempts', stacks: 'stacks' };
 
 /**
  * Each export table's columns after `host`, as expressions on its raw staged rows `r` (the
@@ -82,6 +82,7 @@ const EXPRESSIONS: Record<ExportTable, readonly string[]> = {
   ram: ['m.name', 'r.at_ms', 'r.pass', 'r.remaining_bytes', 'r.dirty_bytes_per_s', 'r.bandwidth_bytes_per_s', 'r.expected_downtime_ms'],
   outcomes: ['m.name', 'r.policy', 'r.deadline_ms', 'r.decided_at_ms', 'r.predicted_blackout_ms', 'r.actual_blackout_ms', 'coalesce(r.met = 1, false)'],
   attempts: ['m.name', 'r.policy', 'r.status', 'r.reason', 'r.deadline_ms', 'r.total_time_ms', 'r.predicted_blackout_ms'],
+  stacks: ['m.name', 'r.side', 'r.qemu_version'],
 };
 
 /** The SELECT list of a table's rows in the export's column order and types, `day` last. */
@@ -99,6 +100,7 @@ const JOINS: Record<ExportTable, string> = {
   ram: '',
   outcomes: '',
   attempts: '',
+  stacks: '',
 };
 
 /** The duckdb-node types and chunk class, loaded with DuckDB (importing this module must not load it). */

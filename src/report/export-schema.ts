@@ -7,8 +7,9 @@
  * with the columns below, snake_case with units as in the SQLite `arcs_named` view. Every row
  * of one migration is in the same day (the day of its first arc; without arcs, of its first
  * outcome, size poll or RAM poll), so joins by `(host, migration_id)` stay within a partition.
- * Transfers and attempts date nothing: a migration with no other rows is in day 1970-01-01. An
- * export written before the `attempts` table existed simply has no such folder.
+ * Transfers, attempts and stacks date nothing: a migration with no other rows is in day
+ * 1970-01-01. An export written before the `attempts` and `stacks` tables existed simply has no
+ * such folders.
  * Each file carries `vfio_sla_export` = {@link EXPORT_FORMAT_VERSION} in its key-value metadata.
  */
 
@@ -19,7 +20,7 @@ export type ExportColumnType = 'VARCHAR' | 'DOUBLE' | 'BIGINT' | 'INTEGER' | 'BO
 export const EXPORT_FORMAT_VERSION = 1;
 
 /** Tables exported, in order; each a folder of the export. */
-export const EXPORT_TABLES = ['arcs', 'sizes', 'transfers', 'ram', 'outcomes', 'attempts'] as const;
+export const EXPORT_TABLES = ['arcs', 'sizes', 'transfers', 'ram', 'outcomes', 'attempts', 'stacks'] as const;
 export type ExportTable = (typeof EXPORT_TABLES)[number];
 
 /** Columns of each table, in file order (the `day` partition column comes from the folder). */
@@ -88,6 +89,13 @@ export const EXPORT_COLUMNS = {
     ['total_time_ms', 'DOUBLE'],
     ['predicted_blackout_ms', 'DOUBLE'],
   ],
+  /** The QEMU version each side of a migration ran, where known: what the stack-specific calibration groups by. */
+  stacks: [
+    ['host', 'VARCHAR'],
+    ['migration_id', 'VARCHAR'],
+    ['side', 'VARCHAR'],
+    ['qemu_version', 'VARCHAR'],
+  ],
 } as const satisfies Record<ExportTable, ReadonlyArray<readonly [string, ExportColumnType]>>;
 
 /** Each table's row identity (the SQLite primary key, by name): a total order for reading back. */
@@ -98,6 +106,7 @@ export const EXPORT_KEYS: Readonly<Record<ExportTable, readonly string[]>> = {
   ram: ['host', 'migration_id', 'at_ms'],
   outcomes: ['host', 'migration_id', 'policy', 'decided_at_ms'],
   attempts: ['host', 'migration_id', 'policy'],
+  stacks: ['host', 'migration_id', 'side'],
 };
 
 /** `CREATE TABLE` of a table's staging copy in DuckDB: its columns plus `day DATE`. */

@@ -15,7 +15,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ATTEMPT_STATUSES, type AttemptStatus, type TelemetryRecord } from '../records/records.js';
+import type { TelemetryRecord } from '../records/records.js';
+import { validateRecord } from '../telemetry/validate.js';
 import { duckDbError, openDuckDb, sqlString } from './duckdb.js';
 import { ReportError } from './errors.js';
 import { EXPORT_COLUMNS, EXPORT_KEYS, EXPORT_TABLES, tableGlob, type ExportTable } from './export-schema.js';
@@ -84,20 +85,26 @@ function toRecord(table: ExportTable, migrationId: string, r: readonly Value[], 
     }
     case 'outcomes':
       return { kind: 'outcome', migrationId, policy: s(2), deadlineMs: n(3), decidedAtMs: n(4), predictedBlackoutMs: n(5), actualBlackoutMs: n(6), met: r[7] === true };
+    // Strings with a closed set of values (a status, a side, a version's form): checked as a record file's are.
     case 'attempts': {
-      const status = s(3);
-      if (!(ATTEMPT_STATUSES as readonly string[]).includes(status)) {
-        throw new ReportError('E_BAD_EXPORT', `attempts of ${migrationId}: status ${JSON.stringify(status)} is not one of ${ATTEMPT_STATUSES.join(', ')}`);
-      }
-      const rec = { kind: 'attempt' as const, migrationId, policy: s(2), status: status as AttemptStatus, reason: s(4), deadlineMs: n(5), totalTimeMs: n(6) };
-      return r[7] === null ? rec : { ...rec, predictedBlackoutMs: n(7) };
+      const rec = { kind: 'attempt', migrationId, policy: s(2), status: s(3), reason: s(4), deadlineMs: n(5), totalTimeMs: n(6) };
+      return validated(table, r[7] === null ? rec : { ...rec, predictedBlackoutMs: n(7) });
     }
+    case 'stacks':
+      return validated(table, { kind: 'stack', migrationId, side: s(2), qemuVersion: s(3) });
   }
+}
+
+/** `record` when it is a valid telemetry record, else `E_BAD_EXPORT` naming the table, the migration and what is wrong. */
+function validated(table: ExportTable, record: { readonly migrationId: string; readonly [field: string]: unknown }): TelemetryRecord {
+  const v = validateRecord(record);
+  if (typeof v === 'string') throw new ReportError('E_BAD_EXPORT', `${table} of ${record.migrationId}: ${v}`);
+  return v;
 }
 
 /**
  * Streams every record of the export at `dir`: arcs, sizes, transfers, RAM polls, outcomes,
- * attempts, each table in its rows' identity order (host, migration, ...). Throws `E_BAD_EXPORT` when `dir` holds no
+ * attempts, stacks, each table in its rows' identity order (host, migration, ...). Throws `E_BAD_EXPORT` when `dir` holds no
  * exported table or a table lacks a column.
  */
 export async function* parquetRecords(dir: string, options: ParquetReadOptions = {}): AsyncGenerator<TelemetryRecord> {

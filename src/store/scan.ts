@@ -12,7 +12,7 @@ import { columnReader, type ColumnReader } from './column-reader.js';
 import type { Store } from './store.js';
 
 /** The telemetry tables of `schema.ts`. */
-export type ScanTable = 'arcs' | 'sizes' | 'transfers' | 'ram_progress' | 'outcomes' | 'attempts';
+export type ScanTable = 'arcs' | 'sizes' | 'transfers' | 'ram_progress' | 'outcomes' | 'attempts' | 'stacks';
 
 /** The columns {@link scanColumnBatches} yields for each table, in order; `*_ref` columns are ids of the reference tables. */
 export const SCAN_COLUMNS = {
@@ -22,10 +22,11 @@ export const SCAN_COLUMNS = {
   ram_progress: ['migration_ref', 'at_ms', 'pass', 'remaining_bytes', 'dirty_bytes_per_s', 'bandwidth_bytes_per_s', 'expected_downtime_ms'],
   outcomes: ['migration_ref', 'policy', 'deadline_ms', 'decided_at_ms', 'predicted_blackout_ms', 'actual_blackout_ms', 'met'],
   attempts: ['migration_ref', 'policy', 'status', 'reason', 'deadline_ms', 'total_time_ms', 'predicted_blackout_ms'],
+  stacks: ['migration_ref', 'side', 'qemu_version'],
 } as const satisfies Record<ScanTable, readonly string[]>;
 
 /** Columns of {@link SCAN_COLUMNS} that hold text (the rest are numbers or NULL). */
-export const SCAN_TEXT_COLUMNS: ReadonlySet<string> = new Set(['errno', 'device_id', 'phase', 'link', 'policy', 'status', 'reason']);
+export const SCAN_TEXT_COLUMNS: ReadonlySet<string> = new Set(['errno', 'device_id', 'phase', 'link', 'policy', 'status', 'reason', 'side', 'qemu_version']);
 
 /** Each table's primary key: {@link scanColumnBatches} reads in its order, the storage order. */
 const SCAN_KEY: Record<ScanTable, string> = {
@@ -35,6 +36,27 @@ const SCAN_KEY: Record<ScanTable, string> = {
   ram_progress: 'migration_ref, at_ms',
   outcomes: 'migration_ref, policy, decided_at_ms',
   attempts: 'migration_ref, policy',
+  stacks: 'migration_ref, side',
+};
+
+/**
+ * What each table is read from: its own name, or for `stacks` (the columns `qemu_version` and
+ * `dest_qemu_version` of `migrations`, schema v4) one row per side a version is known of, in key
+ * order (`destination` before `source`), as a `StackRecord` says it. `CROSS JOIN` keeps
+ * `migrations` the outer loop (SQLite does not reorder it), so the rows come in key order for
+ * the extension's aggregates as for the plucked reader's ORDER BY, and a batch's range on
+ * `migration_ref` is a range of `migrations` rowids.
+ */
+const SCAN_FROM: Record<ScanTable, string> = {
+  arcs: 'arcs',
+  sizes: 'sizes',
+  transfers: 'transfers',
+  ram_progress: 'ram_progress',
+  outcomes: 'outcomes',
+  attempts: 'attempts',
+  stacks: `(SELECT m.id AS migration_ref, s.side AS side, CASE s.side WHEN 'source' THEN m.qemu_version ELSE m.dest_qemu_version END AS qemu_version
+            FROM migrations m CROSS JOIN (SELECT 'destination' AS side UNION ALL SELECT 'source') s
+            WHERE (CASE s.side WHEN 'source' THEN m.qemu_version ELSE m.dest_qemu_version END) IS NOT NULL)`,
 };
 
 /** Migrations per batch of {@link scanColumnBatches}: ~28 arcs each, a few thousand rows. */
@@ -85,19 +107,19 @@ export function* scanColumnBatches<T extends ScanTable>(
   reader: ColumnReader = columnReader(store),
   columns: ReadonlyArray<(typeof SCAN_COLUMNS)[T][number]> = SCAN_COLUMNS[table],
 ): Generator<readonly ScanColumn[]> {
-  const range = store.db.prepare(`SELECT min(migration_ref), max(migration_ref) FROM ${table}`).raw(true).get() as [number | null, number | null];
+  const range = store.db.prepare(`SELECT min(migration_ref), max(migration_ref) FROM ${SCAN_FROM[table]}`).raw(true).get() as [number | null, number | null];
   const [first, last] = range;
   if (first === null || last === null) return;
   const text = columns.map((c) => SCAN_TEXT_COLUMNS.has(c));
   let read: (from: number) => ScanColumn[];
   if (reader.kind === 'extension') {
     const select = store.db
-      .prepare(`SELECT ${columns.map((c, i) => (text[i] ? `json_group_array(${c})` : `f64s(${c})`)).join(', ')} FROM ${table} WHERE migration_ref >= ? AND migration_ref < ?`)
+      .prepare(`SELECT ${columns.map((c, i) => (text[i] ? `json_group_array(${c})` : `f64s(${c})`)).join(', ')} FROM ${SCAN_FROM[table]} WHERE migration_ref >= ? AND migration_ref < ?`)
       .raw(true);
     read = (from) => (select.get(from, from + BATCH_MIGRATIONS) as unknown[]).map((v, i) => (text[i] ? (JSON.parse(v as string) as Array<string | null>) : float64s(v as Buffer)));
   } else {
     // ORDER BY the key: the same order for every column even where an index covers one of them.
-    const selects = columns.map((c) => store.db.prepare(`SELECT ${c} FROM ${table} WHERE migration_ref >= ? AND migration_ref < ? ORDER BY ${SCAN_KEY[table]}`).pluck());
+    const selects = columns.map((c) => store.db.prepare(`SELECT ${c} FROM ${SCAN_FROM[table]} WHERE migration_ref >= ? AND migration_ref < ? ORDER BY ${SCAN_KEY[table]}`).pluck());
     const batch = store.db.transaction((from: number) => selects.map((s) => s.all(from, from + BATCH_MIGRATIONS)));
     read = (from) => batch(from).map((values, i) => (text[i] ? (values as Array<string | null>) : numbersOf(values)));
   }
@@ -109,7 +131,7 @@ export function* scanColumnBatches<T extends ScanTable>(
 
 /** Rows of `table`. */
 export function rowCount(store: Store, table: ScanTable): number {
-  return store.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+  return store.db.prepare(`SELECT count(*) FROM ${SCAN_FROM[table]}`).pluck().get() as number;
 }
 
 /** The reference tables as arrays indexed by id (ids are small dense integers: faster than a Map). */

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
@@ -25,7 +25,7 @@ let instance: DuckDBInstance;
 beforeAll(async () => {
   tmp = tempDb('vfio-sla-export-');
   await buildLabStore(tmp.db, { migrations: MIGRATIONS });
-  await addAttempts(tmp.db);
+  await addEndsAndStacks(tmp.db);
   instance = await DuckDBInstance.create(':memory:');
   duck = await instance.connect();
 });
@@ -38,8 +38,11 @@ afterAll(() => {
 /**
  * How each lab migration ended, as its runner records it: completed where it has an outcome (with
  * that outcome's policy), else a governor abort. Every fourth a different reason, one with no bound.
+ * And the stack of most: the source's QEMU version on all but every fifth, the destination's on
+ * every other — a third of them before 8.2, whose source stops each device inside the blackout,
+ * which the fit then places there (`estimators/stack.ts`).
  */
-async function addAttempts(db: string): Promise<void> {
+async function addEndsAndStacks(db: string): Promise<void> {
   const store = openStore(db);
   const { pipeline, sink } = countingRecorder(store);
   const done = new Map(outcomes(store).map((o) => [o.migrationId, o]));
@@ -50,6 +53,8 @@ async function addAttempts(db: string): Promise<void> {
         ? { kind: 'attempt', migrationId: m.migrationId, policy: 'governor', status: 'aborted', reason: i % 4 === 0 ? 'BUDGET_SPENT' : 'DEADLINE_UNREACHABLE', deadlineMs: 1000, totalTimeMs: 1000 + i * 7.5, ...(i % 4 === 0 ? {} : { predictedBlackoutMs: 1500 + i }) }
         : { kind: 'attempt', migrationId: m.migrationId, policy: o.policy, status: 'completed', reason: 'FITS', deadlineMs: o.deadlineMs, totalTimeMs: 20_000 + i * 3.25, predictedBlackoutMs: o.predictedBlackoutMs },
     );
+    if (i % 5 !== 0) sink.push({ kind: 'stack', migrationId: m.migrationId, side: 'source', qemuVersion: i % 3 === 0 ? '7.2.0' : '10.0.2' });
+    if (i % 2 === 0) sink.push({ kind: 'stack', migrationId: m.migrationId, side: 'destination', qemuVersion: '10.0.2' });
   }
   await pipeline.close();
   store.close();
@@ -75,6 +80,7 @@ async function rows(sql: string): Promise<unknown[][]> {
 }
 
 const parquet = (dir: string, table: string): string => `read_parquet('${join(tmp.dir, dir, table)}/*/*.parquet', hive_partitioning = true)`;
+/** Each exported table and its rows in the store (a table, or for stacks the sides with a version). */
 const TABLES = [
   ['arcs', 'arcs'],
   ['sizes', 'sizes'],
@@ -82,6 +88,7 @@ const TABLES = [
   ['ram', 'ram_progress'],
   ['outcomes', 'outcomes'],
   ['attempts', 'attempts'],
+  ['stacks', '(SELECT qemu_version AS v FROM migrations UNION ALL SELECT dest_qemu_version FROM migrations) WHERE v IS NOT NULL'],
 ] as const;
 
 /** Every record of the store, as the contract shapes. */
@@ -89,7 +96,11 @@ function storeRecords(): TelemetryRecord[] {
   const store = openStore(tmp.db, { readonly: true });
   try {
     const out: TelemetryRecord[] = [...iterateArcs(store), ...transfers(store), ...outcomes(store), ...attempts(store)];
-    for (const m of listMigrations(store)) out.push(...ramProgress(store, m.migrationId), ...sizes(store, m.migrationId));
+    for (const m of listMigrations(store)) {
+      out.push(...ramProgress(store, m.migrationId), ...sizes(store, m.migrationId));
+      if (m.qemuVersion !== undefined) out.push({ kind: 'stack', migrationId: m.migrationId, side: 'source', qemuVersion: m.qemuVersion });
+      if (m.destinationQemuVersion !== undefined) out.push({ kind: 'stack', migrationId: m.migrationId, side: 'destination', qemuVersion: m.destinationQemuVersion });
+    }
     return out;
   } finally {
     store.close();
@@ -167,6 +178,12 @@ describe('vfio-sla export', () => {
     expect(fromDbProvenance).toMatch(/^store /);
     expect(fromParquet).toEqual(fromDb);
     expect((fromParquet['calibration'] as { n: number }).n).toBe(sqliteCount('outcomes'));
+    // The stacks came through and matter: without their folder the fit is another model.
+    cpSync(join(tmp.dir, 'fleet'), join(tmp.dir, 'no-stacks'), { recursive: true });
+    rmSync(join(tmp.dir, 'no-stacks', 'stacks'), { recursive: true });
+    expect((await cli(['fit', '--parquet', 'no-stacks', '--out', 'models/no-stacks.json'])).code).toBe(0);
+    const { name: _e, fittedAt: _f, provenance: _g, ...withoutStacks } = load('no-stacks.json');
+    expect(withoutStacks).not.toEqual(fromDb);
   });
 
   it('re-exporting a host replaces its files: no row twice', async () => {
@@ -211,7 +228,7 @@ describe('vfio-sla export', () => {
     const r = await cli(['export', '--db', tmp.db, '--out', 'tty', '--host', 'lab-a'], { tty: true });
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/export: rows \[#+\] 100% /);
-    expect(r.out).toMatch(new RegExp(`^exported ${MIGRATIONS} migrations of host lab-a to .*tty: arcs \\d+, sizes \\d+, transfers \\d+, ram \\d+, outcomes \\d+, attempts \\d+ rows over ${DAYS} days, ${6 * DAYS} files\\n$`));
+    expect(r.out).toMatch(new RegExp(`^exported ${MIGRATIONS} migrations of host lab-a to .*tty: arcs \\d+, sizes \\d+, transfers \\d+, ram \\d+, outcomes \\d+, attempts \\d+, stacks \\d+ rows over ${DAYS} days, ${7 * DAYS} files\\n$`));
   });
 
   it.each([
@@ -239,6 +256,6 @@ describe('vfio-sla export', () => {
     await duck.run(
       `COPY (SELECT 'h' AS host, 'm1' AS migration_id, 'governor' AS policy, 'gave-up' AS status, 'x' AS reason, 300.0 AS deadline_ms, 1.0 AS total_time_ms, NULL::DOUBLE AS predicted_blackout_ms) TO '${join(dir, 'h_0.parquet')}' (FORMAT PARQUET)`,
     );
-    await expect(readParquetRecords(join(tmp.dir, 'bad-status'))).rejects.toMatchObject({ code: 'E_BAD_EXPORT', message: expect.stringContaining('attempts of m1: status "gave-up" is not one of completed, aborted, cancelled, failed') as string });
+    await expect(readParquetRecords(join(tmp.dir, 'bad-status'))).rejects.toMatchObject({ code: 'E_BAD_EXPORT', message: expect.stringContaining('attempts of m1: attempt.status: expected \"completed\", \"aborted\", \"cancelled\" or \"failed\", got \"gave-up\"') as string });
   });
 });

@@ -38,6 +38,7 @@ function fill(store: Store): void {
     const attempt = db.prepare('INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?)');
     for (const m of MIGRATION_IDS) {
       mig.run(m, `scan/m${m}`);
+      if (m % 4 !== 0) db.prepare('UPDATE migrations SET qemu_version = ?, dest_qemu_version = ? WHERE id = ?').run(m % 3 === 0 ? '7.2.0' : '10.0.2', m % 2 === 0 ? '10.1.0' : null, m);
       for (let d = 0; d < 2; d++) {
         const device = m * 2 + d;
         dev.run(device, m, `0000:3b:00.${d}`);
