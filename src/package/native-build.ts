@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -126,7 +126,14 @@ function build(module: NativeModule, compiler: string, include: string, dir: str
   }
 }
 
-/** A module someone else could have written is not loaded (the service may run as root). */
+/**
+ * A module someone else could have written is not loaded (the service may run as root): the file
+ * and its directory must be ours alone, and no directory above them writable by others — whoever
+ * can rename an entry of an ancestor could swap the module's directory between this check and
+ * the load. An ancestor may be root's, or writable by all with the sticky bit (`/tmp`: only an
+ * entry's owner may rename it). The ancestors are those of the real path (a symbolic link on the
+ * way, such as a home on another mount, is followed).
+ */
 function refuseForeignFile(path: string): void {
   const uid = process.getuid?.();
   for (const [p, kind] of [[path, 'file'], [dirname(path), 'directory']] as const) {
@@ -134,5 +141,16 @@ function refuseForeignFile(path: string): void {
     if ((kind === 'file' ? !st.isFile() : !st.isDirectory()) || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
       throw new Error(`${p} is not a ${kind} of ours alone (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): not loading it`);
     }
+  }
+  for (let dir = dirname(realpathSync(dirname(path))); ; ) {
+    const st = statSync(dir);
+    const owner = uid === undefined || st.uid === uid || st.uid === 0;
+    const othersMayRename = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0;
+    if (!owner || othersMayRename) {
+      throw new Error(`${dir}, above ${path}, could be changed by others (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}): not loading it`);
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
   }
 }

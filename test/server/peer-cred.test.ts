@@ -2,7 +2,7 @@
  * The per-peer shares' parts that need no server: the default shares, and building and loading
  * native/peer-cred.c (the server side is in socket.test.ts).
  */
-import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,21 @@ describe('building the peer-credential module', () => {
     writeFileSync(built, 'not an ELF file', { mode: 0o600 });
     return built;
   }
+
+  it('does not load a module under a directory others may write to (they could swap its folder), but does under a sticky one', () => {
+    const outer = join(cache, 'shared');
+    mkdirSync(outer);
+    const inner = join(outer, 'cache');
+    const first = loadPeerCredReader({ cacheDir: inner });
+    if (skipWithout(first.available, 'peer-credential module test', first.available ? '' : first.reason)) return;
+    chmodSync(outer, 0o777);
+    const r = loadPeerCredReader({ cacheDir: inner });
+    expect(r.available).toBe(false);
+    expect(r.available ? '' : r.reason).toContain(`${outer}, above ${join(inner, readdirSync(inner)[0] as string, 'peer-cred.node')}, could be changed by others (owner uid ${process.getuid?.() ?? 0}, mode 777): not loading it`);
+    // Writable by all with the sticky bit, as /tmp is: only an entry's owner may rename it.
+    chmodSync(outer, 0o1777);
+    expect(loadPeerCredReader({ cacheDir: inner }).available).toBe(true);
+  });
 
   it('builds a cached module that does not load (cut short, corrupt) again', () => {
     const built = corruptCopy();
