@@ -7,7 +7,7 @@ import type { BlackoutDevice, FittedModel } from '../estimators/types.js';
 import { QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S } from '../facts/qemu.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../files/model-file.js';
 import { MigFlags, MigState } from '../fsm/index.js';
-import { iterateArcs, listMigrations, openStore, outcomes, ramProgress, sizes } from '../store/index.js';
+import { iterateArcs, listMigrations, openStore, outcomes, ramProgress, sizes, transfers } from '../store/index.js';
 import { fitWorkload } from '../tuning/fit-workload.js';
 import { tune } from '../tuning/tune.js';
 import type { PrecopyWorkload, ThrottleMechanism, TuneResult } from '../tuning/types.js';
@@ -42,6 +42,14 @@ export interface TuneMigrationOptions {
   readonly alpha: number;
   /** Margin on the dirty rate, a fraction. */
   readonly dirtyRateMargin: number;
+  /** The migration link (default: the recorded migration's, else `default`). */
+  readonly link?: string | undefined;
+  /** `multifd-channels`, with the `multifd` capability. */
+  readonly multifdChannels?: number | undefined;
+  /** Device state over multifd (QEMU 10.0+). */
+  readonly deviceStateMultifd?: boolean | undefined;
+  /** The source QEMU's version (default: the recorded migration's). */
+  readonly qemuVersion?: string | undefined;
 }
 
 /** The input `tune()` got. */
@@ -68,13 +76,16 @@ interface Recorded {
   readonly workload: PrecopyWorkload;
   readonly devices: readonly TuneDevice[];
   readonly deadlineMs: number | undefined;
+  readonly link: string | undefined;
+  readonly qemuVersion: string | undefined;
 }
 
-/** What a recorded migration says: its RAM workload, its devices' last sizes, its deadline. */
+/** What a recorded migration says: its RAM workload, its devices' last sizes, its deadline, its link and its source QEMU. */
 function fromStore(dbPath: string, dbName: string, migrationId: string, ramBytes: number | undefined): Recorded {
   const store = openStore(dbPath, { readonly: true });
   try {
-    if (!listMigrations(store).some((m) => m.migrationId === migrationId)) {
+    const migration = listMigrations(store).find((m) => m.migrationId === migrationId);
+    if (migration === undefined) {
       throw new AppInputError('--migration', `--migration: no migration '${migrationId}' in '${dbName}' (see: vfio-sla stats)`);
     }
     const workload = fitWorkload([ramProgress(store, migrationId)], ramBytes === undefined ? {} : { ramBytes });
@@ -83,7 +94,9 @@ function fromStore(dbPath: string, dbName: string, migrationId: string, ramBytes
     const last = new Map<string, number>();
     for (const s of sizes(store, migrationId)) last.set(s.deviceId, s.stopCopyBytes);
     const devices = [...last].map(([id, stopCopyBytes]) => ({ model: models.get(id) ?? id, stopCopyBytes }));
-    return { workload, devices, deadlineMs: outcomes(store, { migrationId })[0]?.deadlineMs };
+    // The link its blackout transfer was tagged with (`import --link`, or the VMM's records).
+    const link = transfers(store, { migrationId, phase: 'stopcopy' }).find((t) => t.link !== undefined)?.link;
+    return { workload, devices, deadlineMs: outcomes(store, { migrationId })[0]?.deadlineMs, link, qemuVersion: migration.qemuVersion };
   } finally {
     store.close();
   }
@@ -116,6 +129,12 @@ export function tuneMigration(o: TuneMigrationOptions): TuneMigrationResult {
     budgetMs: o.budgetMs,
     alpha: o.alpha,
     dirtyRateMargin: o.dirtyRateMargin,
+    ...optional('link', o.link ?? recorded?.link),
+    ...optional('multifdChannels', o.multifdChannels),
+    ...optional('deviceStateMultifd', o.deviceStateMultifd),
+    ...optional('qemuVersion', o.qemuVersion ?? recorded?.qemuVersion),
+    // QEMU's own switchover, which the knobs steer, stops and restarts the devices one after another.
+    serial: true,
   };
   return { input, result: tune(input) };
 }

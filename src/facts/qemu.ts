@@ -79,6 +79,9 @@ export const QEMU_DEFAULT_DOWNTIME_LIMIT_MS = 300;
 /** `multifd-channels` default (`DEFAULT_MIGRATE_MULTIFD_CHANNELS`, `migration/options.c`; `qapi/migration.json`: "The default value is 2"). */
 export const QEMU_DEFAULT_MULTIFD_CHANNELS = 2;
 
+/** Most `multifd-channels` QEMU takes: a `uint8` in `qapi/migration.json`, at least 1 (`migrate_params_check()`, `migration/options.c`). */
+export const QEMU_MAX_MULTIFD_CHANNELS = 255;
+
 /** `max-bandwidth` default `MAX_THROTTLE` = 128 MiB/s (`migration/options.c`; ST §1.2), bytes/s. */
 export const QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S = 128 * MiB;
 

@@ -14,7 +14,14 @@ export function stackOfSnapshot(
   snapshot: VmSnapshot,
   devices: readonly BlackoutDevice[],
 ): { readonly stack?: string; readonly stopCopyToStopInBlackout?: boolean } {
-  const version = snapshot.qemuVersion;
+  return stackOfVersion(snapshot.qemuVersion, devices);
+}
+
+/** The same for a source QEMU `version` (undefined: `{}`). */
+export function stackOfVersion(
+  version: string | undefined,
+  devices: readonly BlackoutDevice[],
+): { readonly stack?: string; readonly stopCopyToStopInBlackout?: boolean } {
   if (version === undefined) return NO_STACK;
   const stack = stackKey(version, devices.map((d) => d.model));
   return arcPlacement(version).stopCopyToStop === 'inside' ? { stack, stopCopyToStopInBlackout: true } : { stack };

@@ -11,7 +11,9 @@
  * than the one they were computed for.
  */
 import type { CompiledModel } from '../estimators/predict.js';
-import { predictBlackout } from '../estimators/predict.js';
+import { predictBlackout, resolveLink } from '../estimators/predict.js';
+import { DEFAULT_LINK } from '../estimators/types.js';
+import { stackOfVersion } from '../governor/snapshot-stack.js';
 import type { BlackoutDevice } from '../estimators/types.js';
 import { precopyBoundWithinBudgetMs } from '../estimators/total-time.js';
 import { largestFittingRamBytes } from '../governor/ram-target.js';
@@ -28,28 +30,45 @@ export interface TuneContext {
   readonly deviceBytes: number;
   /** Median blackout rate of the link, bytes/s (`null`: the model has none). */
   readonly linkBytesPerS: number | null;
+  /** The blackout query's fields besides RAM and devices: the link at its channel count, the stepping, the stack. */
+  readonly switchover: SwitchoverOf;
   readonly triggerThresholdPct: number;
   /** P*: largest RAM pending whose bound fits the deadline at this dirty rate, bytes; −1 when none. */
   ramTarget(dirtyBytesPerS: number): number;
 }
 
+/** {@link TuneContext.switchover}. */
+export interface SwitchoverOf {
+  readonly link: string;
+  readonly serial: boolean;
+  readonly deviceStateMultifd?: boolean | undefined;
+  readonly stack?: string;
+  readonly stopCopyToStopInBlackout?: boolean;
+}
+
 /** Builds the shared context (P* memoised per dirty rate). */
 export function tuneContext(input: TuneInput): TuneContext {
   const model: CompiledModel = input.model;
-  const link = input.link ?? 'default';
-  const serial = input.serial ?? false;
-  const slope = model.links.get(link)?.slopeMsPerByte;
+  const switchover: SwitchoverOf = {
+    // The link at its channel count, as the predictor resolves it (the link's own rate, else `default`'s).
+    link: resolveLink(model, input.link ?? DEFAULT_LINK, input.multifdChannels),
+    serial: input.serial ?? false,
+    deviceStateMultifd: input.deviceStateMultifd,
+    ...stackOfVersion(input.qemuVersion, input.devices),
+  };
+  const slope = model.links.get(switchover.link)?.slopeMsPerByte;
   const memo = new Map<number, number>();
   return {
     input,
     devices: input.devices,
     deviceBytes: input.devices.reduce((s, d) => s + d.stopCopyBytes, 0),
     linkBytesPerS: slope !== undefined && slope > 0 ? 1000 / slope : null,
+    switchover,
     triggerThresholdPct: input.triggerThresholdPct ?? QEMU_THROTTLE_TRIGGER.defaultThresholdPct,
     ramTarget(dirtyBytesPerS: number): number {
       let p = memo.get(dirtyBytesPerS);
       if (p === undefined) {
-        p = largestFittingRamBytes(model, { devices: input.devices, ramDirtyBytesPerS: dirtyBytesPerS, link, serial }, input.alpha, input.deadlineMs, input.ramBytes);
+        p = largestFittingRamBytes(model, { ...switchover, devices: input.devices, ramDirtyBytesPerS: dirtyBytesPerS }, input.alpha, input.deadlineMs, input.ramBytes);
         memo.set(dirtyBytesPerS, p);
       }
       return p;
@@ -129,7 +148,7 @@ export function predict(ctx: TuneContext, run: PrecopyRun): TunePrediction {
   const input = ctx.input;
   const p = predictBlackout(
     input.model,
-    { devices: ctx.devices, ramRemainingBytes: run.pendingBytes, ramDirtyBytesPerS: run.dirtyBytesPerS, link: input.link, serial: input.serial },
+    { ...ctx.switchover, devices: ctx.devices, ramRemainingBytes: run.pendingBytes, ramDirtyBytesPerS: run.dirtyBytesPerS },
     input.alpha,
   );
   return {

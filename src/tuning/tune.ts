@@ -29,6 +29,7 @@ import { TuningError } from './errors.js';
 import { evaluate, isFeasible, recommendation, tuneContext, type Evaluation, type TuneContext } from './evaluate.js';
 import { tradeOffs } from './pareto.js';
 import { checkWorkload } from './precopy-run.js';
+import { DEFAULT_LINK } from '../estimators/types.js';
 import { stopCopyOnlyCulprits } from '../governor/stop-copy-only.js';
 import { MiB, QEMU_AUTO_CONVERGE, QEMU_DIRTY_LIMIT } from '../facts/qemu.js';
 import { dirtyLimitForVmRate, vcpuRates, vmRateUnderDirtyLimit } from './throttle.js';
@@ -185,6 +186,9 @@ export function tune(measured: TuneInput): TuneResult {
   const plannedDirtyBytesPerS = input.dirtyBytesPerS;
   const targetRamBytes = ctx.ramTarget(input.dirtyBytesPerS);
   if (margin > 0) notes.push(`planned for a dirty rate ${Math.round(margin * 100)} % above the measured one`);
+  if (input.link !== undefined && input.link !== DEFAULT_LINK && ctx.switchover.link === DEFAULT_LINK) {
+    notes.push(`the model has no blackout rate for link '${input.link}': predicted with the pooled '${DEFAULT_LINK}' rate (fit a model with transfers on that link)`);
+  }
   const table = tradeOffs(ctx, tradeOffSettings(allowed, rates, input.dirtyBytesPerS));
 
   const none = evaluate(ctx, NONE, input.budgetMs);
@@ -222,7 +226,7 @@ export function tune(measured: TuneInput): TuneResult {
   const unreachable = ctx.ramTarget(floorRate(allowed, rates, input.dirtyBytesPerS)) < 0;
   const reason: TuneReason = unreachable ? 'DEADLINE_UNREACHABLE' : 'BUDGET_TOO_SHORT';
   if (unreachable) {
-    for (const id of stopCopyOnlyCulprits(input.model, ctx.devices, input.link ?? 'default', input.alpha, input.deadlineMs)) {
+    for (const id of stopCopyOnlyCulprits(input.model, ctx.devices, ctx.switchover.link, input.alpha, input.deadlineMs, { qemuVersion: input.qemuVersion, deviceStateMultifd: input.deviceStateMultifd })) {
       notes.push(`device ${id} has no PRE_COPY: its whole state moves in the blackout, and alone it exceeds the deadline; no throttle helps`);
     }
   }

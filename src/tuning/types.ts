@@ -212,8 +212,16 @@ export interface TuneInput extends PrecopyWorkload {
   readonly budgetMs: number;
   /** Allowed miss probability of the blackout bound, in (0, 1). */
   readonly alpha: number;
+  /** The migration link as the model names it (default `default`). */
   readonly link?: string | undefined;
+  /** Devices stepped one after another (QEMU's own switchover does), not in parallel. Default false. */
   readonly serial?: boolean | undefined;
+  /** `multifd-channels` with the `multifd` capability: the link's rate is fitted per channel count (`estimators/channels.ts`). */
+  readonly multifdChannels?: number | undefined;
+  /** Device state over multifd (QEMU 10.0+): the destination loads the devices while the data arrives. */
+  readonly deviceStateMultifd?: boolean | undefined;
+  /** The source QEMU's version: its stack's calibration and, before 8.2, the devices' STOP_COPY → STOP inside the blackout. */
+  readonly qemuVersion?: string | undefined;
   /** Mechanisms allowed (default all; `dirty-limit` only counts when vCPU rates or a count are known). */
   readonly mechanisms?: readonly ThrottleMechanism[] | undefined;
   /** QEMU `throttle-trigger-threshold`, % (default 50). */

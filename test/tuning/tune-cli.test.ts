@@ -74,6 +74,10 @@ describe('vfio-sla tune', () => {
     [['--mechanism', 'postcopy'], "--mechanism: 'postcopy' is not one of none, auto-converge, dirty-limit"],
     [['--alpha', '1'], '--alpha must be a number in (0, 1)'],
     [['--vcpus', '0'], '--vcpus must be an integer ≥ 1'],
+    [['--multifd-channels', '0'], "--multifd-channels must be an integer in [1, 255], got '0'"],
+    [['--multifd-channels', '256'], "--multifd-channels must be an integer in [1, 255], got '256'"],
+    [['--qemu-version', '9.2'], "--qemu-version must be major.minor.micro (e.g. 9.2.0), got '9.2'"],
+    [['--link', 'x'.repeat(129)], '--link must be 1-128 characters'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ])('rejects %j naming the option and value (exit 2)', async (bad, message) => {
     const args = [...ISSUE];
@@ -87,6 +91,26 @@ describe('vfio-sla tune', () => {
     expect(r.err).toContain('(see: vfio-sla tune --help)');
   });
 
+  it('plans with the link, the channels and the source QEMU it is told: the bound and the knobs follow them', async () => {
+    type Out = { input: { link?: string; multifdChannels?: number; qemuVersion?: string; serial?: boolean }; tradeOffs: { mechanism: string; blackoutBoundMs: number }[]; notes: string[] };
+    /** The bound with no throttle (always among the trade-offs). */
+    const unthrottled = (o: Out): number | undefined => o.tradeOffs.find((t) => t.mechanism === 'none')?.blackoutBoundMs;
+    const withDevice = [...KNOWN, '--device', 'mlx5-cx7:300MB', '--deadline', '2s', '--json'];
+    const base = JSON.parse((await tune(...withDevice)).out) as Out;
+    // QEMU steps the devices one after another in its own switchover, which the knobs steer.
+    expect(base.input.serial).toBe(true);
+    // Before QEMU 8.2 the source stops each device inside the blackout: a longer bound.
+    const old = JSON.parse((await tune(...withDevice, '--qemu-version', '7.2.0')).out) as Out;
+    expect(old.input.qemuVersion).toBe('7.2.0');
+    expect(unthrottled(old)).toBeGreaterThan(unthrottled(base) ?? Infinity);
+    // A link the model has no rate for is predicted with the pooled one, and the answer says so.
+    const unknown = JSON.parse((await tune(...withDevice, '--link', '25G', '--multifd-channels', '4')).out) as Out;
+    expect(unknown.input).toMatchObject({ link: '25G', multifdChannels: 4 });
+    expect(unknown.notes).toContain("the model has no blackout rate for link '25G': predicted with the pooled 'default' rate (fit a model with transfers on that link)");
+    expect(unthrottled(unknown)).toBe(unthrottled(base));
+    expect(unthrottled(base)).toBeGreaterThan(0);
+  });
+
   it('requires the figures it cannot guess', async () => {
     expect((await tune('--ram', '8GiB')).err).toContain('--dirty-rate is required');
     expect((await tune('--db', 'x.db')).err).toContain('--db needs --migration <id>');
@@ -95,7 +119,7 @@ describe('vfio-sla tune', () => {
   it('has a full --help with units, every option, exit codes and examples', async () => {
     const io = captureIo(dir);
     expect(await runCli(['tune', '--help'], io)).toBe(0);
-    for (const s of ['--vcpu-dirty-rate', '--first-pass', '--wws', '--device', '--margin', '--mechanism', '--db', '--migration', '--json', 'Exit status', 'MiB/s', '800Mbps']) {
+    for (const s of ['--vcpu-dirty-rate', '--first-pass', '--wws', '--device', '--margin', '--mechanism', '--link', '--multifd-channels', '--device-state-multifd', '--qemu-version', '--db', '--migration', '--json', 'Exit status', 'MiB/s', '800Mbps']) {
       expect(io.out()).toContain(s);
     }
   });

@@ -7,6 +7,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tuneMigration, type TuneDevice, type TuneInput, type TuneMigrationOptions } from '../../app/tune.js';
 import type { Recommendation, ThrottleMechanism, TuneResult } from '../../tuning/types.js';
+import { parseQemuRelease } from '../../estimators/stack.js';
+import { QEMU_MAX_MULTIFD_CHANNELS } from '../../facts/qemu.js';
+import { MAX_LINK_NAME_LENGTH } from '../../telemetry/validate.js';
 import { dbOption, NOTHING_TO_READ } from '../analysis-options.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { formatBytes, formatDuration, formatRate, parseDuration, parseRate, parseSize } from '../units.js';
@@ -47,6 +50,13 @@ Options:
   --margin <pct>              plan for a dirty rate this many % above the measured one
                               (default 10)
   --mechanism <m>             consider only these (repeatable): none, auto-converge, dirty-limit
+  --link <name>               the migration link as the model names it (e.g. 25G): its fitted
+                              blackout rate (default: the recorded migration's, else 'default')
+  --multifd-channels <n>      with QEMU's multifd capability: the channel count (the model
+                              learns a rate per link and channel count)
+  --device-state-multifd      QEMU 10.0+ sends device state over multifd (loads overlap)
+  --qemu-version <x.y.z>      the source QEMU: its stack's calibration and, before 8.2, the
+                              devices' STOP inside the blackout (default: the recorded one)
   --model <file>              fitted model (default: the package's models/priors.json; fit one
                               with vfio-sla fit for numbers that match your hosts)
   --db <path>                 tune from a recorded migration in this database (default
@@ -104,6 +114,10 @@ function parse(argv: readonly string[], io: CliIo): { options: TuneMigrationOpti
       alpha: { type: 'string' },
       margin: { type: 'string' },
       mechanism: { type: 'string', multiple: true },
+      link: { type: 'string' },
+      'multifd-channels': { type: 'string' },
+      'device-state-multifd': { type: 'boolean', default: false },
+      'qemu-version': { type: 'string' },
       model: { type: 'string' },
       db: { type: 'string' },
       migration: { type: 'string' },
@@ -123,6 +137,17 @@ function parse(argv: readonly string[], io: CliIo): { options: TuneMigrationOpti
     if (!(MECHANISMS as readonly string[]).includes(m)) throw new UsageError(`--mechanism: '${m}' is not one of ${MECHANISMS.join(', ')}`);
     return m as ThrottleMechanism;
   });
+  const link = str(v, 'link');
+  if (link !== undefined && (link.length === 0 || link.length > MAX_LINK_NAME_LENGTH)) {
+    throw new UsageError(`--link must be 1-${MAX_LINK_NAME_LENGTH} characters, got '${link.length > 40 ? `${link.slice(0, 40)}…` : link}'`);
+  }
+  const channelsText = str(v, 'multifd-channels');
+  const multifdChannels = channelsText === undefined ? undefined : Number(channelsText);
+  if (multifdChannels !== undefined && !(Number.isInteger(multifdChannels) && multifdChannels >= 1 && multifdChannels <= QEMU_MAX_MULTIFD_CHANNELS)) {
+    throw new UsageError(`--multifd-channels must be an integer in [1, ${QEMU_MAX_MULTIFD_CHANNELS}], got '${channelsText ?? ''}'`);
+  }
+  const qemuVersion = str(v, 'qemu-version');
+  if (qemuVersion !== undefined && parseQemuRelease(qemuVersion) === undefined) throw new UsageError(`--qemu-version must be major.minor.micro (e.g. 9.2.0), got '${qemuVersion}'`);
   const modelFile = str(v, 'model') === undefined ? undefined : resolve(io.cwd, str(v, 'model') as string);
   if (modelFile !== undefined && !existsSync(modelFile)) throw new UsageError(`--model: no file '${str(v, 'model') ?? ''}'`);
 
@@ -156,6 +181,10 @@ function parse(argv: readonly string[], io: CliIo): { options: TuneMigrationOpti
     budgetMs,
     alpha,
     dirtyRateMargin: marginPct / 100,
+    link,
+    multifdChannels,
+    deviceStateMultifd: v['device-state-multifd'] === true ? true : undefined,
+    qemuVersion,
   };
   return { options, json: v['json'] === true };
 }
