@@ -4,7 +4,9 @@
  */
 import { compileModel } from '../estimators/predict.js';
 import type { BlackoutDevice, FittedModel } from '../estimators/types.js';
-import { QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S } from '../facts/qemu.js';
+import { parseQemuRelease } from '../estimators/stack.js';
+import { QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S, QEMU_MAX_MULTIFD_CHANNELS } from '../facts/qemu.js';
+import { MAX_LINK_NAME_LENGTH } from '../telemetry/validate.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../files/model-file.js';
 import { MigFlags, MigState } from '../fsm/index.js';
 import { iterateArcs, listMigrations, openStore, outcomes, ramProgress, sizes, transfers } from '../store/index.js';
@@ -102,8 +104,24 @@ function fromStore(dbPath: string, dbName: string, migrationId: string, ramBytes
   }
 }
 
+/** The link, channel count and QEMU version given, as `tune` takes them, or an error naming the option. */
+function checkSwitchoverOptions(o: TuneMigrationOptions): void {
+  const link = o.link;
+  if (link !== undefined && (link.length === 0 || link.length > MAX_LINK_NAME_LENGTH)) {
+    throw new AppInputError('--link', `--link must be 1-${MAX_LINK_NAME_LENGTH} characters, got '${link.length > 40 ? `${link.slice(0, 40)}…` : link}'`);
+  }
+  const n = o.multifdChannels;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= QEMU_MAX_MULTIFD_CHANNELS)) {
+    throw new AppInputError('--multifd-channels', `--multifd-channels must be an integer in [1, ${QEMU_MAX_MULTIFD_CHANNELS}], got '${n}'`);
+  }
+  if (o.qemuVersion !== undefined && parseQemuRelease(o.qemuVersion) === undefined) {
+    throw new AppInputError('--qemu-version', `--qemu-version must be major.minor.micro (e.g. 9.2.0), got '${o.qemuVersion}'`);
+  }
+}
+
 /** Builds the tuning input (model, recorded workload, devices) and tunes. */
 export function tuneMigration(o: TuneMigrationOptions): TuneMigrationResult {
+  checkSwitchoverOptions(o);
   const model = loadModel(o.model ?? DEFAULT_PRIORS_FILE);
   const recorded = o.recorded === undefined ? undefined : fromStore(o.recorded.db, o.recorded.dbName ?? o.recorded.db, o.recorded.migrationId, o.ramBytes);
   const deadlineMs = o.deadlineMs ?? recorded?.deadlineMs;

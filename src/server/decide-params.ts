@@ -24,6 +24,7 @@
 import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
 import type { DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../governor/types.js';
 import { parseQemuRelease } from '../estimators/stack.js';
+import { QEMU_MAX_MULTIFD_CHANNELS } from '../facts/qemu.js';
 import { array, badParam, byteCount, nonNegative, object, optionalBoolean, text, type Obj } from './params.js';
 
 /** More VFIO devices than any VM has: a bound on the work one request can ask for. */
@@ -102,7 +103,7 @@ function snapshot(v: unknown): VmSnapshot {
   }
   if (o['multifdChannels'] !== undefined) {
     const v = o['multifdChannels'];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_MULTIFD_CHANNELS) throw badParam(`${at}.multifdChannels`, `an integer 1..${MAX_MULTIFD_CHANNELS} (QEMU multifd-channels)`, v);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > QEMU_MAX_MULTIFD_CHANNELS) throw badParam(`${at}.multifdChannels`, `an integer 1..${QEMU_MAX_MULTIFD_CHANNELS} (QEMU multifd-channels)`, v);
     s.multifdChannels = v;
   }
   const deviceStateMultifd = optionalBoolean(o, 'deviceStateMultifd', at);
@@ -110,8 +111,6 @@ function snapshot(v: unknown): VmSnapshot {
   return s;
 }
 
-/** QEMU's `multifd-channels` is a uint8 (`'*multifd-channels': 'uint8'` in `MigrationParameters`, `qapi/migration.json`): at most 255. */
-export const MAX_MULTIFD_CHANNELS = 255;
 
 /** More pass starts than the plateau test reads by far: a bound on one request's work. */
 export const MAX_PASS_STARTS = 1024;

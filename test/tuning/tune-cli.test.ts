@@ -75,6 +75,7 @@ describe('vfio-sla tune', () => {
     [['--alpha', '1'], '--alpha must be a number in (0, 1)'],
     [['--vcpus', '0'], '--vcpus must be an integer ≥ 1'],
     [['--multifd-channels', '0'], "--multifd-channels must be an integer in [1, 255], got '0'"],
+    [['--multifd-channels', 'four'], "--multifd-channels must be an integer, got 'four'"],
     [['--multifd-channels', '256'], "--multifd-channels must be an integer in [1, 255], got '256'"],
     [['--qemu-version', '9.2'], "--qemu-version must be major.minor.micro (e.g. 9.2.0), got '9.2'"],
     [['--link', 'x'.repeat(129)], '--link must be 1-128 characters'],
