@@ -19,7 +19,10 @@
  * a device's `reinit: true` is a PRECOPY_INFO that reported `VFIO_PRECOPY_INFO_REINIT`;
  * `snapshot.qemuVersion` the source QEMU (`"10.0.2"`: its calibration group and arc placement),
  * `snapshot.multifdChannels` and `snapshot.deviceStateMultifd` how the stop-copy data travels.
- * Fields not named here are ignored.
+ * `slo.levels` (ascending miss levels in (0, 1), at most {@link MAX_LEVELS}) asks for the lowest
+ * level in reach (`governor/risk-levels.ts`), starting at index `slo.level` (default 0: pass back
+ * the `level` of the previous reply, so a VM never waits again for a bound it gave up on);
+ * `slo.alpha` is then ignored. Fields not named here are ignored.
  */
 import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
 import type { DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../governor/types.js';
@@ -33,7 +36,12 @@ export const MAX_DEVICES = 1024;
 export interface DecideParams {
   readonly snapshot: VmSnapshot;
   readonly slo: Slo;
+  /** `slo.levels` and `slo.level`, when a ladder was asked for. */
+  readonly ladder?: { readonly levels: readonly number[]; readonly from: number };
 }
+
+/** Most `slo.levels` one request may name (the governor's ladder has two). */
+export const MAX_LEVELS = 8;
 
 function state(o: Obj, at: string): MigState {
   const v = o['state'];
@@ -126,12 +134,12 @@ function passStarts(v: unknown, at: string): number[] {
   return out;
 }
 
-function slo(v: unknown, defaultAlpha: number): Slo {
+function slo(v: unknown, defaultAlpha: number, leveled: boolean): Slo {
   const at = 'params.slo';
   const o = object(v, at);
   const deadlineMs = o['deadlineMs'];
   if (typeof deadlineMs !== 'number' || !(deadlineMs > 0) || deadlineMs === Infinity) throw badParam(`${at}.deadlineMs`, 'a finite number of ms > 0', deadlineMs);
-  const alpha = o['alpha'] ?? defaultAlpha;
+  const alpha = leveled ? defaultAlpha : (o['alpha'] ?? defaultAlpha);
   if (typeof alpha !== 'number' || !(alpha > 0 && alpha < 1)) throw badParam(`${at}.alpha`, 'a miss probability in (0, 1)', alpha);
   const budget = o['budgetMs'];
   const budgetMs = budget === undefined || budget === null ? Infinity : nonNegative(o, 'budgetMs', at);
@@ -150,7 +158,32 @@ function switchoverAck(o: Obj, at: string): SwitchoverAck {
   return found;
 }
 
+/** `slo.levels` and `slo.level`, or undefined without `levels`. */
+function ladder(v: unknown): DecideParams['ladder'] {
+  const at = 'params.slo';
+  const o = object(v, at);
+  if (o['levels'] === undefined || o['levels'] === null) return undefined;
+  const list = array(o['levels'], `${at}.levels`, MAX_LEVELS);
+  if (list.length === 0) throw badParam(`${at}.levels`, 'at least one miss level', o['levels']);
+  const levels = new Array<number>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    if (typeof a !== 'number' || !(a > 0 && a < 1) || (i > 0 && !(a > (levels[i - 1] as number)))) {
+      throw badParam(`${at}.levels[${i}]`, 'a miss probability in (0, 1), above the one before', a);
+    }
+    levels[i] = a;
+  }
+  const level = o['level'] ?? 0;
+  if (typeof level !== 'number' || !Number.isInteger(level) || level < 0 || level >= levels.length) {
+    throw badParam(`${at}.level`, `an index into levels, 0..${levels.length - 1}`, level);
+  }
+  return { levels, from: level };
+}
+
 /** Narrows `decide` params; throws `E_BAD_PARAMS` naming the first bad field. */
 export function parseDecideParams(params: Obj, defaultAlpha: number): DecideParams {
-  return { snapshot: snapshot(params['snapshot']), slo: slo(params['slo'], defaultAlpha) };
+  const steps = ladder(params['slo']);
+  // With levels, `alpha` is not read: the first level stands in for it (`Slo` needs one).
+  const s = slo(params['slo'], steps?.levels[0] ?? defaultAlpha, steps !== undefined);
+  return steps === undefined ? { snapshot: snapshot(params['snapshot']), slo: s } : { snapshot: snapshot(params['snapshot']), slo: s, ladder: steps };
 }

@@ -20,9 +20,10 @@ export type RequestId = string | number | boolean | null;
 
 /**
  * The protocol's version, reported by `health`. Raised when a reply changes in a way a client
- * must know: 2 added the `defer` action (`NO_CALIBRATED_MODEL`) to `decide`.
+ * must know: 2 added the `defer` action (`NO_CALIBRATED_MODEL`) to `decide`; 3 its `slo.levels`
+ * (the lowest miss level in reach), answered with the `level` decided at.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Every method, in the order the docs list them. */
 export const METHODS = ['decide', 'record', 'fit', 'model', 'health'] as const;

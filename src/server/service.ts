@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { decide } from '../governor/decide.js';
+import { decideAtLowestLevel } from '../governor/risk-levels.js';
 import { GovernorError } from '../governor/errors.js';
 import type { Store } from '../store/store.js';
 import type { PeerShareInfo } from './peer-cred.js';
@@ -112,7 +113,9 @@ export class Service {
       switch (req.method) {
         case 'decide': {
           const p = parseDecideParams(req.params, this.defaultAlpha);
-          return resultLine(req.id, served(decide(p.snapshot, this.model.compiled, p.slo), this.abortWithoutModel));
+          if (p.ladder === undefined) return resultLine(req.id, served(decide(p.snapshot, this.model.compiled, p.slo), this.abortWithoutModel));
+          const leveled = decideAtLowestLevel(p.snapshot, this.model.compiled, p.slo, p.ladder.levels, p.ladder.from);
+          return resultLine(req.id, { ...served(leveled.decision, this.abortWithoutModel), level: leveled.level });
         }
         case 'record':
           return this.record(req.id, req.params, ctx);

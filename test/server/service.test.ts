@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decide } from '../../src/governor/decide.js';
+import { decideAtLowestLevel } from '../../src/governor/risk-levels.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../../src/files/model-file.js';
 import { parseDecideParams } from '../../src/server/decide-params.js';
 import { loadedModel } from '../../src/server/model-state.js';
@@ -67,6 +68,47 @@ describe('decide', () => {
     await running?.close();
     await start({ model: loadedModel(loadModel(DEFAULT_PRIORS_FILE), 'priors', null, '2026-01-01T00:00:00.000Z'), abortWithoutModel: true });
     expect(await client.request(decideRequest(2, { deadlineMs: 500 }))).toMatchObject({ result: { action: 'abort', reason: 'DEADLINE_UNREACHABLE' } });
+  });
+
+  it('decides at the lowest level in reach with slo.levels, says which, and starts where the client left off', async () => {
+    await start();
+    const leveled = (id: number, deadlineMs: number, levels: unknown, level?: unknown): Record<string, unknown> => {
+      const req = decideRequest(id, { deadlineMs });
+      const slo = (req['params'] as { slo: Record<string, unknown> }).slo;
+      slo['levels'] = levels;
+      if (level !== undefined) slo['level'] = level;
+      return req;
+    };
+    const expected = (req: Record<string, unknown>): unknown => {
+      const p = parseDecideParams(req['params'] as Record<string, unknown>, 0.01);
+      const l = decideAtLowestLevel(p.snapshot, running!.service.currentModel.compiled, p.slo, p.ladder!.levels, p.ladder!.from);
+      return JSON.parse(JSON.stringify({ ...l.decision, level: l.level }));
+    };
+    // Some deadline is out of reach at 1 in 10 000 and in reach at 1 in 20: decided at the second level.
+    let climbed: { deadlineMs: number; reply: unknown } | undefined;
+    for (const deadlineMs of [300, 500, 800, 1200, 2000, 3000]) {
+      const req = leveled(deadlineMs, deadlineMs, [0.0001, 0.05]);
+      const reply = (await client.request(req)) as { result: { level: number; alpha: number; action: string } };
+      expect(reply).toEqual({ id: deadlineMs, result: expected(req) });
+      if (reply.result.level === 1 && reply.result.action !== 'abort') climbed ??= { deadlineMs, reply };
+    }
+    expect(climbed).toBeDefined();
+    expect(climbed?.reply).toMatchObject({ result: { alpha: 0.05 } });
+    // Passed back, the level only rises: at index 1 the lower level is not tried again.
+    const again = leveled(2, 100_000, [0.0001, 0.05], 1);
+    expect(await client.request(again)).toMatchObject({ id: 2, result: { level: 1, alpha: 0.05 } });
+    // Without levels the reply has no level (protocol 2 clients see what they saw).
+    expect((await client.request(decideRequest(3))) as { result: Record<string, unknown> }).not.toHaveProperty('result.level');
+    for (const [levels, level, field] of [
+      [[0.05, 0.01], undefined, 'params.slo.levels[1]'],
+      [[], undefined, 'params.slo.levels'],
+      [[0, 0.1], undefined, 'params.slo.levels[0]'],
+      [[0.01, 0.05], 2, 'params.slo.level'],
+      [[0.01, 0.05], 0.5, 'params.slo.level'],
+      [Array.from({ length: 9 }, (_, i) => (i + 1) / 100), undefined, 'params.slo.levels'],
+    ] as const) {
+      expect(await client.request(leveled(4, 500, levels, level))).toMatchObject({ id: 4, error: { code: 'E_BAD_PARAMS', field } });
+    }
   });
 
   it('names a bad field and keeps the connection usable', async () => {
