@@ -18,6 +18,7 @@
  * with γ = 0.005) but missed 1.27–1.37 % pooled: not kept.
  */
 import type { CompiledModel } from '../estimators/predict.js';
+import { decisionAlpha } from './adaptive-alpha.js';
 import { decide } from './decide.js';
 import { GovernorError } from './errors.js';
 import type { Decision, DecisionReason, Slo, VmSnapshot } from './types.js';
@@ -30,6 +31,16 @@ export interface LeveledDecision {
   readonly decision: Decision;
   /** Index into the levels of the level decided at (pass it back as `from` at the next poll). */
   readonly level: number;
+}
+
+/**
+ * The governor's ladder under a top level `alpha` with `n` calibration scores: [max(α/4, 1/(n+1)),
+ * α] — a quarter of the risk first, never below the largest score ({@link decisionAlpha}) — or
+ * [α] alone when the two meet: what the fleet benchmark measured (module comment).
+ */
+export function governorLadder(alpha: number, n: number): number[] {
+  const low = decisionAlpha(alpha / 4, n);
+  return low < alpha ? [low, alpha] : [alpha];
 }
 
 /**

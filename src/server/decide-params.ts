@@ -22,7 +22,9 @@
  * `slo.levels` (ascending miss levels in (0, 1), at most {@link MAX_LEVELS}) asks for the lowest
  * level in reach (`governor/risk-levels.ts`), starting at index `slo.level` (default 0: pass back
  * the `level` of the previous reply, so a VM never waits again for a bound it gave up on);
- * `slo.alpha` is then ignored. Fields not named here are ignored.
+ * `slo.alpha` is then ignored. A lower level moves up only when its bound is out of reach within
+ * `slo.budgetMs` (no budget: a VM pre-copy never drains that far waits on). Fields not named
+ * here are ignored.
  */
 import { MigFlags, isMigState, parseStateName, type MigState } from '../fsm/index.js';
 import type { DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../governor/types.js';

@@ -19,7 +19,7 @@ import type { FittedModel } from '../../estimators/types.js';
 import { MigState } from '../../fsm/index.js';
 import { AdaptiveAlpha, decisionAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptive-alpha.js';
 import { decide } from '../../governor/decide.js';
-import { decideAtLowestLevel } from '../../governor/risk-levels.js';
+import { decideAtLowestLevel, governorLadder } from '../../governor/risk-levels.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
 import type { Decision, DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../../governor/types.js';
@@ -99,8 +99,7 @@ export class GovernorPolicy implements Policy {
     }
     const n = model.calibration?.n ?? 0;
     const top = adaptive === null ? this.options.alpha : decisionAlpha(adaptive.current, n);
-    const low = decisionAlpha(top / 4, n);
-    const levels = this.options.lowestLevelFirst !== false && low < top ? [low, top] : [top];
+    const levels = this.options.lowestLevelFirst !== false ? governorLadder(top, n) : [top];
     let level = 0;
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
