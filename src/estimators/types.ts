@@ -79,7 +79,7 @@ export interface FixedCostModel {
  * distribution-free guarantee (their §2 shows it can undercover for an unstable fit) and holds
  * ≈ 1 − α when the fit is stable — the refit model predicts new migrations as the fold models
  * predicted theirs (their §5: coverage ≥ 1 − α − O(stability)). Above `splitAbove` migrations
- * (default 500) the fit switches to split and the exact guarantee. The governor's adaptive α
+ * (default 5000, `DEFAULT_SPLIT_ABOVE` of `fit.ts`) the fit switches to split and the exact guarantee. The governor's adaptive α
  * (`governor/adaptive-alpha.ts`) bounds the long-run miss rate whatever holds here. When
  * exchangeability breaks (new firmware, new link, new workload) `driftTest()` sees the miss
  * rate exceed α and says recalibrate.

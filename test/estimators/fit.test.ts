@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fitBlackout } from '../../src/estimators/blackout-fit.js';
 import { compileModel } from '../../src/estimators/compile.js';
-import { fitModel } from '../../src/estimators/fit.js';
+import { DEFAULT_SPLIT_ABOVE, fitModel } from '../../src/estimators/fit.js';
 import { allMigrationFacts, migrationFacts } from '../../src/estimators/migrations.js';
 import { predictBlackout } from '../../src/estimators/predict.js';
 import { buildPriors } from '../../src/estimators/priors.js';
@@ -67,6 +67,12 @@ describe('fitModel', () => {
     expect(save?.source).toBe('shrunk');
     expect(Math.abs((save?.slopeMsPerByte ?? 0) / (0.4 / MB) - 1)).toBeLessThan(0.15);
     expect(model.calibration).toMatchObject({ n: 120, method: 'cross-fit', deviceModels: ['mlx5-cx7'] });
+  });
+
+  it('cross-fits 600 migrations by default: every one scores (a split would keep a fifth)', () => {
+    const model = fitModel(simulateFleet(new TestRng(5), 600, 's').flat(), buildPriors());
+    expect(model.calibration).toMatchObject({ method: 'cross-fit', n: 600 });
+    expect(DEFAULT_SPLIT_ABOVE).toBe(5000);
   });
 
   it('calibrates by split once there are many migrations', () => {
