@@ -73,19 +73,23 @@ export interface RunDating {
 }
 
 /**
- * `records` (one run with only monotonic times, dated at some anchor) dated instead as the run
- * stored under the same id was: the i-th `ram` record in time order takes the i-th stored RAM
- * poll time `storedRamAtMs` (ascending), and an `outcome` decided at a RAM poll takes that poll's
- * stored time. Undefined when the counts differ (then it is not the stored run, or a part of it).
- * The caller still checks the result against the store: this only dates, it judges nothing.
+ * `records` (one run with only monotonic times, dated at some anchor, its `ram` records in poll
+ * order as `migrationToRecords` makes them) dated instead as the run stored under the same id
+ * was: the i-th `ram` record takes the i-th stored RAM poll time `storedRamAtMs` (ascending), and
+ * an `outcome` decided at a RAM poll takes that poll's stored time. Undefined when the counts
+ * differ (then it is not the stored run, or a part of it). The caller still checks the result
+ * against the store: this only dates, it judges nothing.
  */
 export function realignToStored(records: readonly TelemetryRecord[], storedRamAtMs: readonly number[]): TelemetryRecord[] | undefined {
-  const ramTimes = records.flatMap((r) => (r.kind === 'ram' ? [r.atMs] : [])).sort((a, b) => a - b);
-  if (ramTimes.length === 0 || ramTimes.length !== storedRamAtMs.length) return undefined;
-  const to = new Map(ramTimes.map((t, i) => [t, storedRamAtMs[i] as number]));
-  return records.map((r) => {
-    if (r.kind === 'ram') return { ...r, atMs: to.get(r.atMs) as number };
-    if (r.kind === 'outcome' && to.has(r.decidedAtMs)) return { ...r, decidedAtMs: to.get(r.decidedAtMs) as number };
-    return r;
+  const ramCount = records.reduce((n, r) => n + (r.kind === 'ram' ? 1 : 0), 0);
+  if (ramCount === 0 || ramCount !== storedRamAtMs.length) return undefined;
+  const to = new Map<number, number>();
+  let i = 0;
+  const ramDated = records.map((r) => {
+    if (r.kind !== 'ram') return r;
+    const atMs = storedRamAtMs[i++] as number;
+    to.set(r.atMs, atMs);
+    return { ...r, atMs };
   });
+  return ramDated.map((r) => (r.kind === 'outcome' && to.has(r.decidedAtMs) ? { ...r, decidedAtMs: to.get(r.decidedAtMs) as number } : r));
 }

@@ -184,8 +184,9 @@ function ladder(v: unknown): DecideParams['ladder'] {
 
 /** Narrows `decide` params; throws `E_BAD_PARAMS` naming the first bad field. */
 export function parseDecideParams(params: Obj, defaultAlpha: number): DecideParams {
+  const snap = snapshot(params['snapshot']);
   const steps = ladder(params['slo']);
   // With levels, `alpha` is not read: the first level stands in for it (`Slo` needs one).
   const s = slo(params['slo'], steps?.levels[0] ?? defaultAlpha, steps !== undefined);
-  return steps === undefined ? { snapshot: snapshot(params['snapshot']), slo: s } : { snapshot: snapshot(params['snapshot']), slo: s, ladder: steps };
+  return steps === undefined ? { snapshot: snap, slo: s } : { snapshot: snap, slo: s, ladder: steps };
 }

@@ -2,8 +2,9 @@
  * The `oracle` policy: the lower bound. It knows, at every poll, the exact blackout a switchover
  * started now would have (`fleet/true-blackout.ts`: the same device noise draws, link noise and
  * stalls the real switchover then meets) and switches at the **earliest poll where it fits the
- * deadline** (or the guest's own timeout when lower, `missLimitMs`). It runs on the same QEMU as the others (pre-copy, auto-converge when the VM has
- * it, switchover-ack gating) but never throttles on its own. When no poll within the time
+ * deadline** (or the guest's own timeout when lower, `missLimitMs`). It runs on the same QEMU as
+ * the others (pre-copy, auto-converge when the VM has it, switchover-ack gating) but never
+ * throttles on its own. When no poll within the time
  * budget fits, it aborts at the end of the budget: it never misses, so its miss rate is 0 by
  * construction and its aborted share is the share of VMs no switchover instant could serve.
  *
