@@ -19,6 +19,7 @@ import type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.j
 import { jsonArrayElementLines } from './json-lines.js';
 import { lineQemuVersion } from './qemu-version.js';
 import { addVfioAnnotation, emptyVfioLog, isVfioAnnotation, VfioAnnotationError, type VfioLog } from './vfio-records.js';
+import { GovernorAnnotationError, isGovernorAnnotation, readGovernorAnnotation, type GovernorLog } from './governor-annotation.js';
 import { isJsonObject, type JsonObject } from '../json/guards.js';
 
 export type { QmpEvent, QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
@@ -173,6 +174,7 @@ interface Builder {
   vfio: VfioLog | undefined;
   monotonic: boolean;
   qemuVersion: string | undefined;
+  governor?: GovernorLog;
 }
 
 function newBuilder(limit: number | undefined, qemuVersion?: string): Builder {
@@ -202,6 +204,7 @@ function finish(builders: Builder[], file: string, errors: QmpLogError[]): QmpMi
       events,
       ...(b.downtimeLimitMs === undefined ? {} : { downtimeLimitMs: b.downtimeLimitMs }),
       ...(b.vfio === undefined ? {} : { vfio: b.vfio }),
+      ...(b.governor === undefined ? {} : { governor: b.governor }),
       ...(b.qemuVersion === undefined ? {} : { qemuVersion: b.qemuVersion }),
       ...(b.monotonic ? { clock: 'monotonic' as const } : {}),
     };
@@ -253,6 +256,16 @@ function parseWireLog(text: string, file: string, errors: QmpLogError[]): Builde
         continue;
       }
       if ('QMP' in v || 'error' in v) continue;
+      if (isGovernorAnnotation(v)) {
+        // Written after the migration's end: it belongs to the migration just read.
+        try {
+          (cur ?? open()).governor = readGovernorAnnotation(v);
+        } catch (e) {
+          if (e instanceof GovernorAnnotationError) throw new BadField(e.message);
+          throw e;
+        }
+        continue;
+      }
       if (isVfioAnnotation(v)) {
         const b = cur ?? open();
         b.vfio ??= emptyVfioLog();

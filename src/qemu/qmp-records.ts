@@ -121,7 +121,9 @@ export function stackRecords(m: QmpMigration): StackRecord[] {
  * - a `stack` record per QEMU whose version the log states ({@link stackRecords}) — also for a
  *   migration that did not complete;
  * - one `attempt` (policy `qemu`) when the log shows how the migration ended ({@link qemuAttemptRecord}),
- *   so that `stats` counts a failed or cancelled migration, and the total time of each.
+ *   so that `stats` counts a failed or cancelled migration, and the total time of each;
+ * - when `watch --drive` steered it (its `governor` annotation, `governor-annotation.ts`), the
+ *   governor's `outcome` and `attempt` in place of QEMU's.
  * A migration that never completed yields no `transfer` or `outcome`. Times (`atMs`, `decidedAtMs`,
  * `startedAtMs`) are the host times of the polls and events: Unix-epoch ms, as record times are —
  * unless `m.clock` is `monotonic`; then anchor it first (`anchorMonotonic` in `qmp-log.ts`).
@@ -136,7 +138,9 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     if (r !== undefined) out.push(r);
   }
   const done = completedPoll(m);
-  const attempt = qemuAttemptRecord(m);
+  // A migration `watch --drive` steered: the governor's attempt and outcome, as `watch` stored them.
+  const governed = m.governor;
+  const attempt = governed?.attempt !== undefined ? { kind: 'attempt' as const, migrationId: m.migrationId, ...governed.attempt } : qemuAttemptRecord(m);
   if (done === undefined) {
     if (attempt !== undefined) out.push(attempt);
     return out;
@@ -176,7 +180,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
     actualBlackoutMs: downtimeMs,
     met: downtimeMs <= deadlineMs,
   };
-  out.push(outcome);
+  out.push(governed?.outcome !== undefined ? { kind: 'outcome', migrationId, ...governed.outcome } : outcome);
   if (attempt !== undefined) out.push(attempt);
   return out;
 }

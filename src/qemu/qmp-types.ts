@@ -3,6 +3,7 @@
  * `query-migrate` replies (`MigrationInfo`, `qapi/migration.json`) and QMP events.
  * Names carry units; values are QEMU's, unconverted except seconds → ms for host times.
  */
+import type { GovernorLog } from './governor-annotation.js';
 import type { VfioLog } from './vfio-records.js';
 
 /** `MigrationInfo.ram` (QEMU `MigrationStats`). Optional fields are newer than QEMU 2.x. */
@@ -73,6 +74,8 @@ export interface QmpMigration {
   readonly events: readonly QmpEvent[];
   /** `downtime-limit` from a `query-migrate-parameters` reply, when the log has one. */
   readonly downtimeLimitMs?: number;
+  /** The governor's outcome and attempt, when `watch --drive` steered it (`governor-annotation.ts`). */
+  readonly governor?: GovernorLog;
   /** What `watch` annotated about the VFIO devices of both QEMUs (`vfio-records.ts`), when the log has it. */
   readonly vfio?: VfioLog;
   /**

@@ -199,6 +199,17 @@ describe('parseQmpLog, wire-log form', () => {
     expect(migrations).toHaveLength(1);
     expect(migrations[0]?.polls).toHaveLength(5);
   });
+
+  it("reads watch --drive's governor annotation into the migration, and names a bad field of it with its line", () => {
+    const attempt = { policy: 'governor', status: 'aborted', reason: 'DEADLINE_UNREACHABLE', deadlineMs: 300, totalTimeMs: 1200 };
+    const good = parseQmpLog([...lines, JSON.stringify({ 'vfio-sla': 'governor', attempt })].join('\n'), 'h/steered.log');
+    expect(good.errors).toEqual([]);
+    expect(good.migrations[0]?.governor).toEqual({ attempt });
+    expect(migrationToRecords(good.migrations[0] as QmpMigration).filter((r) => r.kind === 'attempt')).toEqual([{ kind: 'attempt', migrationId: 'h/steered', ...attempt }]);
+    const bad = parseQmpLog([...lines, JSON.stringify({ 'vfio-sla': 'governor', attempt: { ...attempt, status: 'gave-up' } })].join('\n'), 'h/bad.log');
+    expect(bad.errors).toEqual([{ file: 'h/bad.log', line: lines.length + 1, reason: 'vfio-sla governor attempt.status is not one of completed, aborted, cancelled, failed' }]);
+    expect(bad.migrations[0]?.governor).toBeUndefined();
+  });
 });
 
 describe.skipIf(!HAVE_DATASET)('parseQmpLog on the shared QEMU dataset', () => {

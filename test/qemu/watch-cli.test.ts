@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { listMigrations, tableCounts } from '../../src/store/inventory.js';
-import { outcomes, ramProgress } from '../../src/store/queries.js';
+import { attempts, outcomes, ramProgress } from '../../src/store/queries.js';
 import type { Store } from '../../src/store/store.js';
 import { captureIo, type CapturedIo } from '../cli/io.js';
 import { FakeQemu, type FakeMigrationOptions } from './watch-fake-qemu.js';
@@ -123,6 +123,18 @@ describe('vfio-sla watch', () => {
     const [stored] = readStore((s) => outcomes(s, { migrationId: 'driven' }));
     expect(stored).toMatchObject({ policy: 'governor', deadlineMs: 1200, decidedAtMs: commit?.['atMs'], actualBlackoutMs: 25, met: true });
     expect(readStore((s) => ramProgress(s, 'driven')).map((r) => r.atMs)).toContain(commit?.['atMs']);
+  });
+
+  it('with --drive writes the governor outcome and attempt into its --qmp-log, so an import of the log stores them, not QEMU\'s', async () => {
+    const { code } = await watchCli({ remainingBytes: converging }, ['--drive', '--abort-without-model', '--deadline', '1.2s', '--qmp-log', 'steered.qmp']);
+    expect(code).toBe(0);
+    const id = `${dir.split('/').at(-1)}/steered`;
+    const policies = (): string[][] => readStore((s) => [outcomes(s, { migrationId: id }).map((o) => o.policy), attempts(s, { migrationId: id }).map((a) => a.policy)]);
+    expect(policies()).toEqual([['governor'], ['governor']]);
+    const again = captureIo(dir);
+    expect(await runCli(['import', 'steered.qmp', '--db', 'w.db'], again)).toBe(0);
+    expect(again.out()).toMatch(/(\d+) records accepted \(0 new, \1 already stored\), 0 rejected/);
+    expect(policies()).toEqual([['governor'], ['governor']]);
   });
 
   it.each([

@@ -5,7 +5,8 @@
  * `readQueryMigrate` types a poll, `readQmpEvent` an event, `ramRecordOf` makes a poll's `ram`
  * record and `migrationToRecords` the records of the end. So the records
  * `watch` stores are the records `vfio-sla import` makes from the log `watch --qmp-log` writes:
- * `ram` records as the polls arrive, the `transfer` pair and the `outcome` at the end.
+ * `ram` records as the polls arrive, the `transfer` pair, the `outcome` and the `attempt` at the
+ * end — with `--drive`, the governor's, which the log then carries as its `governor` annotation.
  *
  * Kept out of the migration (and of the log, so that an import of the log agrees):
  * - replies from before the migration began: `{}`, and the final status of an earlier migration
@@ -13,7 +14,7 @@
  * - a `completed` reply without statistics: QEMU 7.2 sets `completed` in `migration_completion()`
  *   and fills `total-time`/`downtime` later, in `migration_calculate_complete()`, so a query in
  *   between reads `completed` with `total-time: 0, downtime: 0` (the caller polls again);
- * - everything after the migration ended.
+ * - everything after the migration ended, but the `governor` annotation `finish` writes.
  */
 import type { AttemptRecord, OutcomeRecord, RecordSink, RecordSource, StackRecord, TelemetryRecord } from '../../records/records.js';
 import { MIGRATION_FINAL_STATUSES } from '../../qemu/qapi-migration.js';
@@ -25,6 +26,7 @@ import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
 import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
 import { lineQemuVersion } from '../../qemu/qemu-version.js';
 import { addVfioAnnotation, emptyVfioLog, vfioAnnotationLine, type VfioLog, type VfioSide } from '../../qemu/vfio-records.js';
+import { governorAnnotationLine, readGovernorAnnotation, type GovernorLog } from '../../qemu/governor-annotation.js';
 import { isJsonObject, type JsonObject } from '../../json/guards.js';
 
 /** Where the recorder is in the migration it follows. */
@@ -61,6 +63,8 @@ export class WatchRecorder {
   private ramRecords = 0;
   private readonly recordSource: RecordSource;
   private vfio: VfioLog | undefined;
+  /** The governor's records, once `finish` was given them (its annotation in the log). */
+  private governor: GovernorLog | undefined;
   private readonly stackPushed: Record<VfioSide, string | undefined> = { source: undefined, destination: undefined };
 
   constructor(private readonly options: WatchRecorderOptions) {
@@ -84,7 +88,7 @@ export class WatchRecorder {
   /** The migration as recorded so far (the importer's view of the log). */
   migration(): QmpMigration {
     const plain = { migrationId: this.options.migrationId, file: this.options.source, polls: [...this.polls], events: [...this.events] };
-    const m: QmpMigration = this.vfio === undefined ? plain : { ...plain, vfio: this.vfio };
+    const m: QmpMigration = { ...plain, ...(this.vfio === undefined ? {} : { vfio: this.vfio }), ...(this.governor === undefined ? {} : { governor: this.governor }) };
     return this.migrationLimitMs === undefined ? m : { ...m, downtimeLimitMs: this.migrationLimitMs };
   }
 
@@ -111,21 +115,24 @@ export class WatchRecorder {
   }
 
   /**
-   * Pushes the records only the end of the migration gives — the `transfer` pair and the
-   * `outcome` of `migrationToRecords` — and returns them. `outcome`, when given, replaces the
-   * importer's (policy `qemu`): `watch --drive` records the governor's decision instead. A
-   * migration that did not complete gives none (its `ram` records are already pushed).
-   * `attempt`, when given, likewise replaces the importer's `attempt` (how the migration ended,
-   * policy `qemu`), or is the only one when the log does not show the end.
+   * Pushes the records only the end of the migration gives — the `transfer` pair, the `outcome`
+   * and the `attempt` of `migrationToRecords` — and returns them. A migration that did not
+   * complete gives no transfer or outcome (its `ram` records are already pushed). `outcome` and
+   * `attempt`, when given (`watch --drive` steered: the governor's), go into the log as its
+   * `governor` annotation (`governor-annotation.ts`), so they replace the importer's (policy
+   * `qemu`) here as in an import of the log.
    */
   finish(outcome?: OutcomeRecord, attempt?: AttemptRecord): TelemetryRecord[] {
+    if (outcome !== undefined || attempt !== undefined) {
+      const line = governorAnnotationLine(outcome, attempt);
+      this.keep(line);
+      this.governor = readGovernorAnnotation(JSON.parse(line) as JsonObject);
+    }
     const out: TelemetryRecord[] = [];
     for (const r of migrationToRecords(this.migration())) {
       // Pushed as they came: the polls' ram records, the stack at attach.
-      if (r.kind === 'ram' || r.kind === 'stack' || (r.kind === 'attempt' && attempt !== undefined)) continue;
-      out.push(r.kind === 'outcome' && outcome !== undefined ? outcome : r);
+      if (r.kind !== 'ram' && r.kind !== 'stack') out.push(r);
     }
-    if (attempt !== undefined) out.push(attempt);
     for (const r of out) this.options.sink.push(r, this.recordSource);
     this.phaseValue = 'ended';
     return out;

@@ -141,9 +141,15 @@ describe('WatchRecorder', () => {
     const ourAttempt: AttemptRecord = { kind: 'attempt', migrationId: 'logs/run', policy: 'governor', status: 'completed', reason: 'FITS', deadlineMs: 2000, totalTimeMs: 390, predictedBlackoutMs: 900 };
     const plain = record(smallRun()).records;
     expect(record(smallRun(), ours).records).toEqual([...plain.slice(0, -2), ours, plain.at(-1)]);
-    expect(record(smallRun(), ours, ourAttempt).records).toEqual([...plain.slice(0, -2), ours, ourAttempt]);
+    const steered = record(smallRun(), ours, ourAttempt);
+    expect(steered.records).toEqual([...plain.slice(0, -2), ours, ourAttempt]);
+    // They go into the log as its governor annotation: an import of the log makes them too.
+    expect(steered.log.at(-1)).toBe(JSON.stringify({ 'vfio-sla': 'governor', outcome: { policy: 'governor', deadlineMs: 2000, decidedAtMs: 300.75, predictedBlackoutMs: 900, actualBlackoutMs: 21, met: true }, attempt: { policy: 'governor', status: 'completed', reason: 'FITS', deadlineMs: 2000, totalTimeMs: 390, predictedBlackoutMs: 900 } }));
+    expect(imported(steered.log).records).toEqual(steered.records);
     // With no end in the log, the attempt given is the only one.
-    expect(record(smallRun().slice(0, 9), undefined, { ...ourAttempt, status: 'aborted' }).records.at(-1)).toEqual({ ...ourAttempt, status: 'aborted' });
+    const cut = record(smallRun().slice(0, 9), undefined, { ...ourAttempt, status: 'aborted' });
+    expect(cut.records.at(-1)).toEqual({ ...ourAttempt, status: 'aborted' });
+    expect(imported(cut.log).records).toEqual(cut.records);
   });
 
   it('records a failed or cancelled migration as an attempt with how it ended, as the importer does', () => {
