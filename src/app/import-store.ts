@@ -9,8 +9,8 @@ import { StoreFaultError } from '../telemetry/errors.js';
 import { RecordingPipeline } from '../telemetry/pipeline.js';
 import { importFiles, type ImportSummary } from './import-files.js';
 
-/** Longest `link` name a record may carry (`telemetry/validate.ts`): the bound of the `link` option. */
-export { MAX_LINK_NAME_LENGTH } from '../telemetry/validate.js';
+/** Why a `--link` option cannot name a link (`telemetry/validate.ts`): the bound a record may carry. */
+export { linkOptionProblem } from '../telemetry/validate.js';
 
 /** Options of {@link importIntoStore}. */
 export interface ImportIntoStoreOptions {

@@ -6,7 +6,7 @@ import { compileModel } from '../estimators/predict.js';
 import type { BlackoutDevice, FittedModel } from '../estimators/types.js';
 import { parseQemuRelease } from '../estimators/stack.js';
 import { QEMU_MAX_BANDWIDTH_DEFAULT_BYTES_PER_S, QEMU_MAX_MULTIFD_CHANNELS } from '../facts/qemu.js';
-import { MAX_LINK_NAME_LENGTH } from '../telemetry/validate.js';
+import { linkOptionProblem } from '../telemetry/validate.js';
 import { DEFAULT_PRIORS_FILE, loadModel } from '../files/model-file.js';
 import { MigFlags, MigState } from '../fsm/index.js';
 import { iterateArcs, listMigrations, openStore, outcomes, ramProgress, sizes, transfers } from '../store/index.js';
@@ -106,10 +106,8 @@ function fromStore(dbPath: string, dbName: string, migrationId: string, ramBytes
 
 /** The link, channel count and QEMU version given, as `tune` takes them, or an error naming the option. */
 function checkSwitchoverOptions(o: TuneMigrationOptions): void {
-  const link = o.link;
-  if (link !== undefined && (link.length === 0 || link.length > MAX_LINK_NAME_LENGTH)) {
-    throw new AppInputError('--link', `--link must be 1-${MAX_LINK_NAME_LENGTH} characters, got '${link.length > 40 ? `${link.slice(0, 40)}…` : link}'`);
-  }
+  const linkProblem = linkOptionProblem(o.link);
+  if (linkProblem !== undefined) throw new AppInputError('--link', linkProblem);
   const n = o.multifdChannels;
   if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= QEMU_MAX_MULTIFD_CHANNELS)) {
     throw new AppInputError('--multifd-channels', `--multifd-channels must be an integer in [1, ${QEMU_MAX_MULTIFD_CHANNELS}], got '${n}'`);

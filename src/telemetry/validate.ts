@@ -51,6 +51,12 @@ const reason: Check = (v) => (typeof v === 'string' && v.length > 0 && v.length 
 
 /** Longest link name a transfer may carry (UTF-16 code units): a NIC name or class, not a document. */
 export const MAX_LINK_NAME_LENGTH = 128;
+
+/** Why a `--link` option cannot name a link (empty, or longer than a record may carry), or undefined. */
+export function linkOptionProblem(link: string | undefined): string | undefined {
+  if (link === undefined || (link.length > 0 && link.length <= MAX_LINK_NAME_LENGTH)) return undefined;
+  return `--link must be 1-${MAX_LINK_NAME_LENGTH} characters, got '${link.length > 40 ? `${link.slice(0, 40)}…` : link}'`;
+}
 const linkName: Check = (v) =>
   typeof v === 'string' && v.length > 0 && v.length <= MAX_LINK_NAME_LENGTH && !CONTROL_CHARS.test(v)
     ? null

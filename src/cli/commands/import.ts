@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ImportSummary } from '../../app/import-files.js';
-import { importIntoStore, MAX_LINK_NAME_LENGTH } from '../../app/import-store.js';
+import { importIntoStore, linkOptionProblem } from '../../app/import-store.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from '../command.js';
 import { dbOption, IN_MEMORY_DB } from '../analysis-options.js';
 import { visible } from '../../report/table-format.js';
@@ -77,9 +77,8 @@ function parse(argv: readonly string[], io: CliIo): ImportArgs {
     if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`not a readable file: '${positionals[i] ?? f}'`);
   }
   const link = values.link;
-  if (link !== undefined && (link.length === 0 || link.length > MAX_LINK_NAME_LENGTH)) {
-    throw new UsageError(`--link must be 1-${MAX_LINK_NAME_LENGTH} characters, got '${link.length > 40 ? `${link.slice(0, 40)}…` : link}'`);
-  }
+  const linkProblem = linkOptionProblem(link);
+  if (linkProblem !== undefined) throw new UsageError(linkProblem);
   return {
     files,
     link,
