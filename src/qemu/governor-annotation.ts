@@ -27,13 +27,18 @@ export function isGovernorAnnotation(v: JsonObject): boolean {
   return v['vfio-sla'] === 'governor';
 }
 
-/** The annotation line for `watch` to write (no terminator). */
-export function governorAnnotationLine(outcome: OutcomeRecord | undefined, attempt: AttemptRecord | undefined): string {
+/** The governor's records as the annotation carries them (without `kind` and `migrationId`). */
+export function governorLog(outcome: OutcomeRecord | undefined, attempt: AttemptRecord | undefined): GovernorLog {
   const strip = <T extends { kind: string; migrationId: string }>(r: T): Omit<T, 'kind' | 'migrationId'> => {
     const { kind: _kind, migrationId: _id, ...rest } = r;
     return rest;
   };
-  return JSON.stringify({ 'vfio-sla': 'governor', ...(outcome === undefined ? {} : { outcome: strip(outcome) }), ...(attempt === undefined ? {} : { attempt: strip(attempt) }) });
+  return { ...(outcome === undefined ? {} : { outcome: strip(outcome) }), ...(attempt === undefined ? {} : { attempt: strip(attempt) }) };
+}
+
+/** The annotation line of `log` for `watch` to write (no terminator). */
+export function governorAnnotationLine(log: GovernorLog): string {
+  return JSON.stringify({ 'vfio-sla': 'governor', ...log });
 }
 
 /** Reads the annotation (already JSON-parsed); throws {@link GovernorAnnotationError} naming the bad field. */

@@ -26,7 +26,7 @@ import type { QmpEvent, QmpMigration, QmpPoll } from '../../qemu/qmp-types.js';
 import { toQmpLogLine } from '../../qemu/qmp-wire-log.js';
 import { lineQemuVersion } from '../../qemu/qemu-version.js';
 import { addVfioAnnotation, emptyVfioLog, vfioAnnotationLine, type VfioLog, type VfioSide } from '../../qemu/vfio-records.js';
-import { governorAnnotationLine, readGovernorAnnotation, type GovernorLog } from '../../qemu/governor-annotation.js';
+import { governorAnnotationLine, governorLog, type GovernorLog } from '../../qemu/governor-annotation.js';
 import { isJsonObject, type JsonObject } from '../../json/guards.js';
 
 /** Where the recorder is in the migration it follows. */
@@ -124,9 +124,8 @@ export class WatchRecorder {
    */
   finish(outcome?: OutcomeRecord, attempt?: AttemptRecord): TelemetryRecord[] {
     if (outcome !== undefined || attempt !== undefined) {
-      const line = governorAnnotationLine(outcome, attempt);
-      this.keep(line);
-      this.governor = readGovernorAnnotation(JSON.parse(line) as JsonObject);
+      this.governor = governorLog(outcome, attempt);
+      this.keep(governorAnnotationLine(this.governor));
     }
     const out: TelemetryRecord[] = [];
     for (const r of migrationToRecords(this.migration())) {
