@@ -77,9 +77,18 @@ function pendingDeviceBytes(s: VmSnapshot): number {
 /** Why a decision is inconsistent, or null. */
 function inconsistency(s: VmSnapshot, slo: Slo, model: CompiledModel, d: Decision): string | null {
   const budgetLeftMs = slo.budgetMs - s.elapsedMs;
+  // decide()'s plan (`not-fitting.ts`): the devices' pending pre-copy data is sent first only when
+  // no RAM target fits with the devices as they are; otherwise it stays for the blackout.
+  const keepPending = boundOf(model, { ...s, ramRemainingBytes: 0 }, slo.alpha) <= slo.deadlineMs;
+  const planned = keepPending ? s.devices : drained(s.devices);
   const precopy = (dirtyBytesPerS: number, target: number) =>
     projectPrecopy(
-      { remainingBytes: s.ramRemainingBytes + pendingDeviceBytes(s), dirtyBytesPerS, bandwidthBytesPerS: s.precopyBandwidthBytesPerS, ...(s.wwsBytes === undefined ? {} : { wwsBytes: s.wwsBytes }) },
+      {
+        remainingBytes: s.ramRemainingBytes + (keepPending ? 0 : pendingDeviceBytes(s)),
+        dirtyBytesPerS,
+        bandwidthBytesPerS: s.precopyBandwidthBytesPerS,
+        ...(s.wwsBytes === undefined ? {} : { wwsBytes: s.wwsBytes }),
+      },
       target,
       { maxTimeMs: budgetLeftMs },
     );
@@ -88,7 +97,7 @@ function inconsistency(s: VmSnapshot, slo: Slo, model: CompiledModel, d: Decisio
     const target = d.targetRamBytes!;
     if (!(t.maxDirtyBytesPerS < t.currentDirtyBytesPerS)) return `advice does not throttle: ${t.maxDirtyBytesPerS} of ${t.currentDirtyBytesPerS}`;
     if (!(t.throttleFraction > 0)) return 'throttle by 0 %';
-    const followed = { ...s, devices: drained(s.devices), ramRemainingBytes: target, ramDirtyBytesPerS: t.maxDirtyBytesPerS };
+    const followed = { ...s, devices: planned, ramRemainingBytes: target, ramDirtyBytesPerS: t.maxDirtyBytesPerS };
     const bound = boundOf(model, followed, slo.alpha);
     if (!(bound <= slo.deadlineMs)) return `followed, the bound is ${bound} ms > deadline ${slo.deadlineMs} ms`;
     if (!precopy(t.maxDirtyBytesPerS, target).reachesTarget) return 'pre-copy at the advised rate does not reach the target in the budget';
@@ -98,7 +107,7 @@ function inconsistency(s: VmSnapshot, slo: Slo, model: CompiledModel, d: Decisio
   }
   if (d.reason === 'BUDGET_INSUFFICIENT') {
     const target = d.targetRamBytes!;
-    const idle = { ...s, devices: drained(s.devices), ramRemainingBytes: target, ramDirtyBytesPerS: 0 };
+    const idle = { ...s, devices: planned, ramRemainingBytes: target, ramDirtyBytesPerS: 0 };
     if (!(boundOf(model, idle, slo.alpha) <= slo.deadlineMs)) return 'the idle target does not fit';
     if (precopy(0, target).reachesTarget) return 'a guest dirtying nothing would reach the target in the budget';
   }
