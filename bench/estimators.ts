@@ -16,6 +16,10 @@
  *   for a VM with 1 and 8 devices (the governor's decide() budget is 2 µs / 10 µs p99 in all):
  *   mean over `CALLS` calls (loop time / calls) and p99 of single calls timed with
  *   `process.hrtime.bigint()` (timer cost included), as bench/governor.ts times decide().
+ * - `predict_terms_1dev_{mean,p99}_ns`: the same 1-device call on the model compiled with
+ *   `{ bound: 'terms' }` (`term-risk.ts`: a bisection over the calibration's transfer factors ×
+ *   rest scores, O(n) per step), what the fleet governor's `decide()` calls. No target: the
+ *   knapsack governor calls it a few times per poll, not per arc.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,6 +102,10 @@ export async function run(): Promise<Record<string, number>> {
     const device = (i: number) => ({ id: `0000:3b:00.${i}`, model: 'mlx5-cx7', state: MigState.PRE_COPY, flags: ALL, stopCopyBytes: 200_000_000 + i });
     const one = timePredict(compiled, { devices: [device(0)], ramRemainingBytes: 30_000_000, ramDirtyBytesPerS: 1e8 });
     const eight = timePredict(compiled, { devices: Array.from({ length: 8 }, (_, i) => device(i)), ramRemainingBytes: 30_000_000, ramDirtyBytesPerS: 1e8 });
+    // The same queries bounded by the blackout's terms (`term-risk.ts`: what the fleet governor decides with).
+    if (model?.calibration?.terms === undefined) throw new Error('the fitted model has no blackout terms');
+    const byTerms = compileModel(model, { bound: 'terms' });
+    const oneTerms = timePredict(byTerms, { devices: [device(0)], ramRemainingBytes: 30_000_000, ramDirtyBytesPerS: 1e8 });
     return {
       fit_1m_s: best,
       fit_1m_cpu_s: bestCpu,
@@ -105,6 +113,8 @@ export async function run(): Promise<Record<string, number>> {
       predict_1dev_p99_ns: one.p99Ns,
       predict_8dev_mean_ns: eight.meanNs,
       predict_8dev_p99_ns: eight.p99Ns,
+      predict_terms_1dev_mean_ns: oneTerms.meanNs,
+      predict_terms_1dev_p99_ns: oneTerms.p99Ns,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,8 +16,8 @@ export * from './governor/index.js';
 export { abortWithoutCalibratedModel, tooFewCalibrationScores } from './governor/uncalibrated.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './files/model-file.js';
 export { compileModel } from './estimators/compile.js';
-export type { CompiledModel } from './estimators/compile.js';
-export { predictBlackout } from './estimators/predict.js';
+export type { CompiledModel, CompileOptions } from './estimators/compile.js';
+export { predictBlackout, blackoutMissProbability } from './estimators/predict.js';
 export { parseFittedModel, parseModelJson, stringifyModel } from './estimators/model-json.js';
 export { conformalRank, minCalibrationSize, driftTest, recalibrate } from './estimators/conformal.js';
 export type { DriftTest } from './estimators/conformal.js';
@@ -34,5 +34,6 @@ export type {
   FixedCostModel,
   LinkModel,
   RamCarryModel,
+  TermCalibration,
 } from './estimators/types.js';
 export type { ArcRecord, OutcomeRecord, RecordSink, RecordSource, SizeRecord, TelemetryRecord } from './records/records.js';

@@ -52,6 +52,9 @@ export { outcomeRecord, attemptRecord, GOVERNOR_POLICY } from './governor/outcom
 export { AdaptiveAlpha, decisionAlpha } from './governor/adaptive-alpha.js';
 export { decideAtLowestLevel, type LeveledDecision } from './governor/risk-levels.js';
 export type { AdaptiveAlphaOptions, AdaptiveAlphaStatus } from './governor/adaptive-alpha.js';
+export { RiskKnapsack } from './governor/risk-knapsack.js';
+export type { RiskKnapsackOptions, RiskKnapsackStatus } from './governor/risk-knapsack.js';
+export { bestCaseMissProbability } from './governor/best-case-risk.js';
 export { CalibrationWatcher } from './governor/calibration.js';
 export { GovernorError } from './governor/errors.js';
 export type { NowSource } from './governor/clock.js';
@@ -73,7 +76,7 @@ export type {
 export { fitModel } from './estimators/fit.js';
 export { FitInput, SIMULATED_MIGRATION_PREFIX } from './estimators/fit-input.js';
 export { compileModel } from './estimators/compile.js';
-export { predictBlackout } from './estimators/predict.js';
+export { predictBlackout, blackoutMissProbability } from './estimators/predict.js';
 export { driftTest, recalibrate } from './estimators/conformal.js';
 export { parseModelJson, stringifyModel } from './estimators/model-json.js';
 export { buildPriors } from './estimators/priors.js';
@@ -82,10 +85,10 @@ export { MODEL_VERSION } from './estimators/types.js';
 export { loadModel, saveModel, DEFAULT_PRIORS_FILE } from './files/model-file.js';
 export type { FitModelOptions } from './estimators/fit.js';
 export type { FitSelection } from './estimators/fit-input.js';
-export type { CompiledModel } from './estimators/compile.js';
+export type { CompiledModel, CompileOptions } from './estimators/compile.js';
 export type { DriftTest } from './estimators/conformal.js';
 export type { EstimatorErrorCode } from './estimators/errors.js';
-export type { FittedModel, PrecopyTimeModel, BlackoutDevice, BlackoutQuery, BlackoutPart, BlackoutPrediction } from './estimators/types.js';
+export type { FittedModel, TermCalibration, PrecopyTimeModel, BlackoutDevice, BlackoutQuery, BlackoutPart, BlackoutPrediction } from './estimators/types.js';
 
 // Recording: the RxJS pipeline into the SQLite store, the store, and importing files.
 export { RecordingPipeline } from './telemetry/pipeline.js';

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { FittedModel } from '../estimators/types.js';
 import { SIMULATED_MIGRATION_PREFIX } from '../estimators/fit-input.js';
 import type { AdaptiveAlphaStatus } from '../governor/adaptive-alpha.js';
+import type { RiskKnapsackStatus } from '../governor/risk-knapsack.js';
 import type { ReportSummary } from '../report/build-report.js';
 import { openStore } from '../store/store.js';
 import { RecordingPipeline } from '../telemetry/pipeline.js';
@@ -44,6 +45,8 @@ export interface FleetJobOptions {
   readonly startedAtMs?: number;
   /** The governor's online adaptive α (default: {@link GovernorPolicyOptions.adaptive}'s). */
   readonly governorAdaptive?: GovernorPolicyOptions['adaptive'];
+  /** How the governor spends the miss allowance (default: {@link GovernorPolicyOptions.allocation}'s). */
+  readonly governorAllocation?: GovernorPolicyOptions['allocation'];
   /** The fleet's distributions (default {@link DEFAULT_FLEET_MIX}). */
   readonly mix?: FleetMix;
   /** Write the HTML report of the store here at the end (default: no report). */
@@ -77,6 +80,8 @@ export interface FleetJobResult {
   readonly pairedMigrations: number;
   /** The governor's adaptive α after the last held-out migration (`null`: fixed α). */
   readonly governorAlpha: AdaptiveAlphaStatus | null;
+  /** The governor's knapsack after the replay; null unless it allocated by one. */
+  readonly governorKnapsack: RiskKnapsackStatus | null;
   /** How often the governor ended on each reason (`commit:FITS`, `abort:DEADLINE_UNREACHABLE`, …). */
   readonly governorReasons: Readonly<Record<string, number>>;
   readonly results: Readonly<Record<PolicyName, readonly MigrationResult[]>>;
@@ -126,7 +131,12 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
     const model = fitFromStore(store, prefix, options.fittedAt);
     const t2 = performance.now();
 
-    const governor = new GovernorPolicy({ model, alpha: options.alpha, ...(options.governorAdaptive === undefined ? {} : { adaptive: options.governorAdaptive }) });
+    const governor = new GovernorPolicy({
+      model,
+      alpha: options.alpha,
+      ...(options.governorAdaptive === undefined ? {} : { adaptive: options.governorAdaptive }),
+      ...(options.governorAllocation === undefined ? {} : { allocation: options.governorAllocation }),
+    });
     const policies: Record<PolicyName, Policy> = {
       governor,
       qemu: new QemuPolicy(),
@@ -181,6 +191,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
       pairedTimeRatioGovernorVsOracle: paired.ratio,
       pairedMigrations: paired.pairs,
       governorAlpha: governor.adaptive?.status() ?? null,
+      governorKnapsack: governor.knapsack?.status() ?? null,
       governorReasons: Object.fromEntries([...governor.stats.reasons].sort((a, b) => b[1] - a[1])),
       results,
       report,

@@ -85,6 +85,13 @@ export function formatJobReport(r: FleetJobResult): string {
           `Governor adaptive α: ${r.governorAlpha.current.toFixed(4)} after ${r.governorAlpha.attempts} attempts, ${r.governorAlpha.misses} misses ` +
             `(guarantee: ≤ ${r.governorAlpha.missAllowance.toFixed(1)} misses over these attempts, whatever the fleet)`,
         ]),
+    ...(r.governorKnapsack === null
+      ? []
+      : [
+          `Governor risk knapsack: level ${r.governorKnapsack.level.toFixed(4)}, budget ${r.governorKnapsack.budget.toFixed(4)} per attempt after ` +
+            `${r.governorKnapsack.attempts} attempts, ${r.governorKnapsack.misses} misses ` +
+            `(guarantee: ≤ ${r.governorKnapsack.missAllowance.toFixed(1)} misses over these attempts, whatever the fleet)`,
+        ]),
     `Governor vs oracle mean total time: ${r.timeRatioGovernorVsOracle.toFixed(2)}× ` +
       `(${r.pairedTimeRatioGovernorVsOracle.toFixed(2)}× over the ${r.pairedMigrations} migrations both completed)`,
     `Runtime: ${secs(r.runtimeMs.total)} (training ${secs(r.runtimeMs.train)}, fit ${secs(r.runtimeMs.fit)}, replay ${secs(r.runtimeMs.replay)}` +

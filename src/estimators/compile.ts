@@ -8,6 +8,7 @@ import { FsmError, isStateSupported, isValidFlagSet, MigState, pathArcs, planPat
 import { NO_FIXED_COST } from './blackout-fit.js';
 import { DEFAULT_DEVICE_SCALE_WEIGHT } from './conformal.js';
 import { EstimatorError } from './errors.js';
+import { compileTerms, type CompiledTerms } from './term-risk.js';
 import { RESIDUAL_QUANTILE_LEVELS, type ArcLatencyModel, type FittedModel } from './types.js';
 
 /** One arc of one device model, ready to evaluate. */
@@ -76,6 +77,13 @@ export interface CompiledModel {
   readonly deviceScaleWeight: number;
   /** The same by stack key ({@link CalibrationModel.byStack}); empty when the calibration has none. */
   readonly stackScores: ReadonlyMap<string, Float64Array>;
+  /** The calibration's terms (`term-risk.ts`); null when it has none. */
+  readonly terms: CompiledTerms | null;
+  /**
+   * Bounds come from {@link terms} (the 1 − α quantile of their blackout) instead of the
+   * conformal scores: compiled with `{ bound: 'terms' }` and a model that has terms.
+   */
+  readonly termsBound: boolean;
   /** Sorted scores ln(actual / projected) of the pre-copy time ({@link FittedModel.precopyTime}); empty when absent. */
   readonly precopyTimeScores: Float64Array;
   /** The model compiled. */
@@ -137,8 +145,19 @@ function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLate
   return { model, toStopCopy, load, restart, stopAfterCopy, inCalibration };
 }
 
+/** Options of {@link compileModel}. */
+export interface CompileOptions {
+  /**
+   * Where bounds come from: `conformal` (default) the calibration scores; `terms` the blackout's
+   * terms when the model has them (`term-risk.ts`: no finite-sample guarantee, a miss
+   * probability per VM — what the fleet governor's allocation spends its allowance by), else
+   * the conformal scores.
+   */
+  readonly bound?: 'conformal' | 'terms';
+}
+
 /** Precomputes everything {@link predictBlackout} needs; throws `E_BAD_MODEL` on inconsistent arrays. */
-export function compileModel(model: FittedModel): CompiledModel {
+export function compileModel(model: FittedModel, options: CompileOptions = {}): CompiledModel {
   const calibrated = new Set(model.calibration?.deviceModels ?? []);
   const devices = new Map<string, CompiledDevice>();
   for (const [name, arcModels] of Object.entries(model.arcs)) {
@@ -160,6 +179,7 @@ export function compileModel(model: FittedModel): CompiledModel {
     throw new EstimatorError('E_BAD_MODEL', `fixed: ${model.fixed.residualQuantilesMs.length} residual quantiles, expected ${RESIDUAL_QUANTILE_LEVELS.length}`);
   }
   const scores = Float64Array.from(model.calibration?.logRatioScores ?? []).sort();
+  const terms = model.calibration?.terms === undefined ? null : compileTerms(model.calibration.terms);
   return {
     name: model.name,
     levels: Float64Array.from(RESIDUAL_QUANTILE_LEVELS),
@@ -174,6 +194,8 @@ export function compileModel(model: FittedModel): CompiledModel {
     scaledScores: model.calibration?.score === 'scaled',
     deviceScaleWeight: model.calibration?.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT,
     stackScores: new Map(Object.entries(model.calibration?.byStack ?? {}).map(([key, g]) => [key, Float64Array.from(g.logRatioScores).sort()])),
+    terms,
+    termsBound: terms !== null && options.bound === 'terms',
     precopyTimeScores: Float64Array.from(model.precopyTime?.logRatioScores ?? []).sort(),
     source: model,
   };

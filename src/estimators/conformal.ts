@@ -58,6 +58,11 @@
  * 58.2 % at 1.23 % misses (seed 1 65 %); and adding the governor's completed migrations to the
  * scores as it goes: 55.7 % (seed 3 44 %: more small-VM stalls among the top scores).
  *
+ * What was kept instead, for the fleet governor: the blackout's two terms learned apart, the
+ * transfer timed on its own (`term-risk.ts`), which give each VM a miss probability fine enough
+ * for a knapsack over the allowance (`governor/risk-knapsack.ts`). These scores remain the
+ * bound wherever transfers are not timed (QMP imports) and for every distribution-free promise.
+ *
  * How many scores: the bound is the ⌈(n+1)(1−α)⌉-th smallest, so for α = 0.01 and n ≈ 220 it is
  * the 2nd largest — one rare blackout among the calibration migrations moves it (×2.2 to ×8 on
  * the simulator's fleet seeds, against ×3.4 for the pooled 99th percentile). That variance is

@@ -13,13 +13,14 @@
  * Every scoring model is a whole fit (arcs, per-link rates, fixed cost) of the other folds, and
  * a migration is scored with its own link's rate: the scores measure the predictor as shipped.
  */
-import type { TelemetryRecord } from '../records/records.js';
+import type { TelemetryRecord, TransferRecord } from '../records/records.js';
 import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
 import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
 import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scaledScore, scoreScaleMs } from './conformal.js';
 import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
 import { predictBlackout, resolveLink } from './predict.js';
+import { termCalibration, type TermRow } from './term-risk.js';
 import { DEFAULT_LINK, MODEL_VERSION, type BlackoutPrediction, type CalibrationModel, type FittedModel } from './types.js';
 import { precopyTimeModel, precopyTimePointsOf } from './total-time.js';
 import { crossValidatePrecopyPoints } from './total-time-eval.js';
@@ -112,6 +113,8 @@ interface ScoredSet {
   readonly links: string[];
   /** The stack key of each score (`stack.ts`). */
   readonly stacks: string[];
+  /** Each scored migration's terms (`term-risk.ts`). */
+  readonly terms: TermRow[];
 }
 
 /**
@@ -120,27 +123,42 @@ interface ScoredSet {
  */
 function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, deviceScaleWeight: number | undefined): void {
   const compiled = compileModel(model);
-  for (const { facts } of held) {
+  for (const { facts, data } of held) {
     if (facts.outcome === undefined) continue;
     const p = predictBlackout(compiled, facts.query, 0.5);
     if (p.missing.length > 0) continue;
     const actualMs = facts.outcome.actualBlackoutMs;
-    into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scaleOf(p, deviceScaleWeight)));
+    const { transferMs, fixedMs } = medianParts(p);
+    into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scoreScaleMs(transferMs, fixedMs, p.medianMs, deviceScaleWeight)));
+    const timed = timedTransferMs(data.stopcopyTransfers);
+    if (timed !== undefined) into.terms.push({ transferMedianMs: transferMs, restMedianMs: p.medianMs - transferMs, fixedMedianMs: fixedMs, transferMs: timed, actualMs });
     into.stacks.push(facts.stack);
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
   }
 }
 
-/** A prediction's score scale at `weight` (a fold model is compiled without calibration, so not at its own). */
-function scaleOf(p: BlackoutPrediction, weight: number): number {
+/** A prediction's transfer and fixed medians (a fold model is compiled without calibration, so its score scale is not at the weight asked). */
+function medianParts(p: BlackoutPrediction): { transferMs: number; fixedMs: number } {
   let transferMs = 0;
   let fixedMs = 0;
   for (const part of p.parts) {
     if (part.kind === 'transfer') transferMs += part.medianMs;
     else if (part.kind === 'vcpu-stop') fixedMs += part.medianMs;
   }
-  return scoreScaleMs(transferMs, fixedMs, p.medianMs, weight);
+  return { transferMs, fixedMs };
+}
+
+/**
+ * How long the blackout's transfer took, ms, when the VMM timed it (every `stopcopy` transfer
+ * record has a duration; the longest, as they run side by side): undefined when none was
+ * recorded. `termCalibration` keeps only those shorter than the blackout (a QMP import's
+ * transfer lasts the whole downtime: not timed on its own).
+ */
+function timedTransferMs(transfers: readonly TransferRecord[]): number | undefined {
+  let longest: number | undefined;
+  for (const t of transfers) longest = longest === undefined ? t.durationMs : Math.max(longest, t.durationMs);
+  return longest;
 }
 
 /**
@@ -163,7 +181,7 @@ export function fitModel(
   const precopyTime = fitPrecopyTime(all, opts.folds ?? 10);
   const withPrecopy = (m: FittedModel): FittedModel => (precopyTime === undefined ? m : { ...m, precopyTime });
   if (n < 2) return withPrecopy(fitPoint(all, everything, priors, opts));
-  const scored: ScoredSet = { scores: [], deviceModels: [], links: [], stacks: [] };
+  const scored: ScoredSet = { scores: [], deviceModels: [], links: [], stacks: [], terms: [] };
   const weight = opts.score === 'scaled' ? (opts.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT) : undefined;
   let model: FittedModel;
   let method: NonNullable<CalibrationModel['method']>;
@@ -188,7 +206,9 @@ export function fitModel(
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  return withPrecopy({ ...model, calibration: calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks) });
+  const terms = termCalibration(scored.terms);
+  const calibration = calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks);
+  return withPrecopy({ ...model, calibration: terms === undefined ? calibration : { ...calibration, terms } });
 }
 
 /** α the pre-copy time model's cross-validated figures are given at (as `eval`'s default). */

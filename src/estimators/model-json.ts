@@ -17,6 +17,7 @@ import {
   type PrecopyTimeModel,
   type RamCarryModel,
   type StackCalibration,
+  type TermCalibration,
 } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -102,14 +103,28 @@ function ramModel(v: unknown, where: string): RamCarryModel {
   return { n: num(o, 'n', where, 0), carryMs: num(o, 'carryMs', where, 0), source: source(o, where), ...optStr(o, 'provenance', where) };
 }
 
-/** `o.logRatioScores`: an array of finite numbers, as given. */
-function scoresOf(o: Obj, where: string): number[] {
-  const scores = o['logRatioScores'];
-  if (!Array.isArray(scores)) fail(`${where}.logRatioScores`, 'expected an array');
-  return scores.map((x: unknown, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${where}.logRatioScores[${i}]`, 'expected a finite number');
+/** `o[key]`: an array of finite numbers (≥ `min`), as given. */
+function numbersOf(o: Obj, key: string, where: string, min = -Infinity): number[] {
+  const values = o[key];
+  if (!Array.isArray(values)) fail(`${where}.${key}`, 'expected an array');
+  return values.map((x: unknown, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < min) fail(`${where}.${key}[${i}]`, min === -Infinity ? 'expected a finite number' : `expected a finite number ≥ ${min}`);
     return x;
   });
+}
+
+/** `o.logRatioScores`: an array of finite numbers, as given. */
+function scoresOf(o: Obj, where: string): number[] {
+  return numbersOf(o, 'logRatioScores', where);
+}
+
+/** `calibration.terms` (`term-risk.ts`): sorted on reading; at least one rest score. */
+function termCalibration(v: unknown, where: string): TermCalibration {
+  const o = obj(v, where);
+  const restScores = numbersOf(o, 'restScores', where).sort((a, b) => a - b);
+  if (restScores.length === 0) fail(`${where}.restScores`, 'expected at least one score');
+  const transferFactors = numbersOf(o, 'transferFactors', where, 0).sort((a, b) => a - b);
+  return { n: restScores.length, transferFactors, restScores, restDeviceWeight: num(o, 'restDeviceWeight', where, 0) };
 }
 
 function precopyTime(v: unknown, where: string): PrecopyTimeModel {
@@ -132,6 +147,7 @@ function calibration(v: unknown, where: string): CalibrationModel {
   if (score !== undefined && score !== 'log-ratio' && score !== 'scaled') fail(`${where}.score`, 'expected log-ratio|scaled');
   if (score === 'scaled' && o['deviceScaleWeight'] === undefined) fail(`${where}.deviceScaleWeight`, 'expected a number ≥ 0 with score: scaled');
   const byStack = o['byStack'] === undefined ? undefined : record(o['byStack'], `${where}.byStack`, stackCalibration);
+  const terms = o['terms'] === undefined ? undefined : termCalibration(o['terms'], `${where}.terms`);
   return {
     logRatioScores: sorted,
     n: sorted.length,
@@ -140,6 +156,7 @@ function calibration(v: unknown, where: string): CalibrationModel {
     ...(method === undefined ? {} : { method }),
     ...(score === 'scaled' ? { score, deviceScaleWeight: num(o, 'deviceScaleWeight', where, 0) } : {}),
     ...(byStack === undefined ? {} : { byStack }),
+    ...(terms === undefined ? {} : { terms }),
   };
 }
 

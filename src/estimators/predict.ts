@@ -51,10 +51,11 @@ import { baseLinkName, channelLinkName } from './channels.js';
 import { conformalRank, scoreScaleMs } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
+import { restScaleMs, termExceedance, termQuantile, type TermQuery } from './term-risk.js';
 import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
 
 export { compileModel } from './compile.js';
-export type { CompiledModel } from './compile.js';
+export type { CompiledModel, CompileOptions } from './compile.js';
 
 const NONE: readonly string[] = Object.freeze([]);
 
@@ -212,11 +213,41 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const useOwn = own !== undefined && conformalRank(own.length, alpha) <= own.length;
   const scores = useOwn ? own : model.scores;
   const rank = conformalRank(scores.length, alpha);
-  const calibrated = missing === undefined && inCalibration && rank <= scores.length;
+  const terms = model.termsBound ? model.terms : null;
+  const calibrated = missing === undefined && inCalibration && (terms !== null || rank <= scores.length);
   const scaleMs = scoreScaleMs(xferMed, fixedMed, medianMs, model.deviceScaleWeight);
   const q = scores[rank - 1] as number;
-  const boundMs = !calibrated ? conservativeMs : Math.max(medianMs, model.scaledScores ? medianMs + q * scaleMs : medianMs * Math.exp(q));
+  const boundMs = !calibrated
+    ? conservativeMs
+    : terms !== null
+      ? Math.max(medianMs, termQuantile(terms, termQueryOf(medianMs, xferMed, fixedMed, terms.restDeviceWeight), alpha))
+      : Math.max(medianMs, model.scaledScores ? medianMs + q * scaleMs : medianMs * Math.exp(q));
   return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
+}
+
+/** A prediction's terms (`term-risk.ts`): the rest is the median without its transfer. */
+function termQueryOf(medianMs: number, transferMs: number, fixedMs: number, weight: number): TermQuery {
+  const restMs = medianMs - transferMs;
+  return { restMs, restScaleMs: restScaleMs(fixedMs, restMs, weight), transferMs };
+}
+
+/**
+ * P(blackout > `limitMs`) for `query` under the model's terms (`term-risk.ts`): the miss
+ * probability of committing now with that limit. 1 when the prediction lacks a part or is
+ * outside the calibration (nothing says it would not miss); undefined when the model has no terms.
+ */
+export function blackoutMissProbability(model: CompiledModel, query: BlackoutQuery, limitMs: number): number | undefined {
+  const terms = model.terms;
+  if (terms === null) return undefined;
+  const p = predictBlackout(model, query, 0.5);
+  if (p.missing.length > 0 || !p.calibrated) return 1;
+  let transferMs = 0;
+  let fixedMs = 0;
+  for (const part of p.parts) {
+    if (part.kind === 'transfer') transferMs += part.medianMs;
+    else if (part.kind === 'vcpu-stop') fixedMs += part.medianMs;
+  }
+  return termExceedance(terms, termQueryOf(p.medianMs, transferMs, fixedMs, terms.restDeviceWeight), limitMs);
 }
 
 /** The link name a query asks for: its link at its channel count (`channels.ts`). */

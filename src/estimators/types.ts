@@ -120,6 +120,25 @@ export interface CalibrationModel {
    * sizes than a fixed one, and a driver's blackout spread is its own. Absent: pooled only.
    */
   readonly byStack?: Readonly<Record<string, StackCalibration>>;
+  /**
+   * The blackout's two terms learned apart (`term-risk.ts`), from the scored migrations whose
+   * blackout transfer was timed on its own; absent when fewer than `MIN_TERM_CALIBRATION` were.
+   * What a VM's miss probability is computed from (`blackoutMissProbability`), and the bound of
+   * a model compiled with `{ bound: 'terms' }`.
+   */
+  readonly terms?: TermCalibration;
+}
+
+/** {@link CalibrationModel.terms}: the scored migrations' transfer factors and rest scores (`term-risk.ts`). */
+export interface TermCalibration {
+  /** Scored migrations with a timed transfer. */
+  readonly n: number;
+  /** Sorted ascending: actual transfer ÷ predicted transfer median (transfers predicted ≥ 0.5 ms). */
+  readonly transferFactors: readonly number[];
+  /** Sorted ascending, n of them: (actual − actual transfer − rest median) ÷ rest scale. */
+  readonly restScores: readonly number[];
+  /** The weight w of the device arcs in the rest's scale. */
+  readonly restDeviceWeight: number;
 }
 
 /** Fewest scores a stack keeps its own calibration group for (the smallest useful one: α = 0.1). */

@@ -10,7 +10,7 @@ import { projectPrecopy, type PrecopyState } from '../estimators/precopy.js';
 import { precopyPlateauBytes } from '../estimators/precopy-plateau.js';
 import type { BlackoutDevice } from '../estimators/types.js';
 import { largestFittingRamBytes } from './ram-target.js';
-import { precopyPendingBytes, type SizedDevice } from './snapshot-devices.js';
+import { precopyPendingBytes, withoutPrecopyPending, type SizedDevice } from './snapshot-devices.js';
 import type { DecisionReason, Slo, ThrottleAdvice, VmSnapshot } from './types.js';
 
 /** Bisection steps on the advised dirty rate; each halves the interval. */
@@ -148,6 +148,3 @@ function devicePrecopyPendingBytes(devices: readonly SizedDevice[]): number {
   return sum;
 }
 
-function withoutPrecopyPending(d: SizedDevice): BlackoutDevice {
-  return { id: d.id, model: d.model, state: d.state, flags: d.flags, stopCopyBytes: d.stopCopyBytes - precopyPendingBytes(d) };
-}

@@ -77,6 +77,11 @@ export function precopyPendingBytes(d: SizedDevice): number {
   return Math.min(pending, d.stopCopyBytes);
 }
 
+/** The device as the blackout will see it once its pre-copy data is sent ({@link precopyPendingBytes}). */
+export function withoutPrecopyPending(d: SizedDevice): BlackoutDevice {
+  return { id: d.id, model: d.model, state: d.state, flags: d.flags, stopCopyBytes: d.stopCopyBytes - precopyPendingBytes(d) };
+}
+
 /** `x` when it is > 0, else 0 (also for `undefined` and NaN, which `Math.max(0, NaN)` would pass on). */
 function positiveOrZero(x: number | undefined): number {
   return x !== undefined && x > 0 ? x : 0;

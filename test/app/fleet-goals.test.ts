@@ -59,8 +59,10 @@ describe('the fleet on a few small seeds', () => {
   }, 300_000);
   afterAll(() => tmp.cleanup());
 
-  it('keeps the governor within its adaptive-α miss allowance on every seed', () => {
+  it('keeps the governor within its miss allowance on every seed', () => {
     for (const r of results) {
+      // 40 training migrations are too few for terms (`MIN_TERM_CALIBRATION`): adaptive α allocates.
+      expect(r.governorKnapsack).toBeNull();
       const a = r.governorAlpha!;
       expect(a.attempts).toBe(r.heldOut);
       expect(a.misses).toBe(r.policies[0]!.missed);

@@ -149,6 +149,24 @@ describe('the fleet job', () => {
   });
 });
 
+describe('the fleet job with enough timed blackouts for terms', () => {
+  it('allocates the governor by the risk knapsack, within its allowance, and the report says so', async () => {
+    const t = tempDb('vfio-sla-fleet-terms-');
+    try {
+      const r = await runFleetJob({ ...small(t.db), migrations: 12, trainingMigrations: 80 });
+      expect(r.model.calibration?.terms?.n).toBeGreaterThanOrEqual(50);
+      expect(r.governorAlpha).toBeNull();
+      const k = r.governorKnapsack!;
+      expect(k.attempts).toBe(12);
+      expect(k.misses).toBe(r.policies[0]!.missed);
+      expect(k.misses).toBeLessThanOrEqual(k.missAllowance);
+      expect(formatJobReport(r)).toMatch(/Governor risk knapsack: level \d\.\d{4}, budget \d\.\d{4} per attempt after 12 attempts, \d+ misses \(guarantee: ≤ 5\.1 misses/);
+    } finally {
+      t.cleanup();
+    }
+  }, 120_000);
+});
+
 describe('vfio-sla demo', () => {
   it('prints the job as JSON with --json', async () => {
     const t = tempDb('vfio-sla-demo-');

@@ -87,6 +87,18 @@ export function calibratedSimModel(sigma = 0.15): FittedModel {
   return { ...simTruthModel(), name: 'sim-truth-calibrated', calibration: calibrationFromScores(scores, 'split', ['mlx5-cx7', 'qat-vf', 'generic-nic']) };
 }
 
+/**
+ * `model` with blackout terms (`estimators/term-risk.ts`) of 300 migrations drawn like the
+ * simulator's: transfers ×LN(0.1), 1 in 10 ×1.5–3 slower; rest residuals N(0, 0.5) scales, 1 in
+ * 40 a stall of 15–50 scales.
+ */
+export function withTerms(model: FittedModel): FittedModel {
+  const rng = new Rng(43);
+  const transferFactors = Array.from({ length: 300 }, () => rng.lognormal(0, 0.1) * (rng.chance(0.1) ? rng.uniform(1.5, 3) : 1)).sort((a, b) => a - b);
+  const restScores = Array.from({ length: 300 }, () => rng.normal(0, 0.5) + (rng.chance(1 / 40) ? rng.uniform(15, 50) : 0)).sort((a, b) => a - b);
+  return { ...model, name: `${model.name}-terms`, calibration: { ...model.calibration!, terms: { n: 300, transferFactors, restScores, restDeviceWeight: 0.2 } } };
+}
+
 /** A sink that keeps every record. */
 export function arraySink(): RecordSink & { readonly records: TelemetryRecord[] } {
   const records: TelemetryRecord[] = [];

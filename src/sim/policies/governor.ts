@@ -10,6 +10,9 @@
  * - `wait`: keep pre-copying;
  * - `throttle`: cap the guest's dirty rate at the advised rate (QEMU dirty-limit);
  * - `abort`: the VM stays on the source.
+ * Which miss level `decide()` is asked at is the allocation's: with a model that has blackout
+ * terms, the risk knapsack's (`governor/risk-knapsack.ts`: at the first poll the VM's best-case
+ * miss probability, then twice that and the fleet's level λ); otherwise adaptive α's ladder.
  * QEMU's own auto-converge is off under the governor (it owns throttling); switchover-ack still
  * gates the commit, as it gates any switchover in QEMU: the snapshot carries the ack state and
  * `decide()` waits while it is pending.
@@ -20,11 +23,15 @@ import { MigState } from '../../fsm/index.js';
 import { AdaptiveAlpha, decisionAlpha, type AdaptiveAlphaOptions } from '../../governor/adaptive-alpha.js';
 import { decide } from '../../governor/decide.js';
 import { decideAtLowestLevel, governorLadder } from '../../governor/risk-levels.js';
+import { bestCaseMissProbability } from '../../governor/best-case-risk.js';
+import { GovernorError } from '../../governor/errors.js';
+import { RiskKnapsack, type RiskKnapsackOptions } from '../../governor/risk-knapsack.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
 import type { Decision, DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../../governor/types.js';
 import type { RecordSink } from '../../records/records.js';
 import type { EnterStopCopy, MigrationWorld } from '../fleet/migration-world.js';
+import { missLimitMs } from '../fleet/vm-spec.js';
 import { CONTINUE, type EndedMigration, type Policy, type PolicyAction, type PolicyRun } from './types.js';
 
 /** Drops everything: the held-out replay records nothing. */
@@ -44,6 +51,16 @@ export interface GovernorPolicyOptions {
    * 1/(n+1) (n calibration scores) is decided at 1/(n+1), the largest score ({@link decisionAlpha}).
    */
   readonly adaptive?: Omit<AdaptiveAlphaOptions, 'alpha'> | false;
+  /**
+   * How the fleet's miss allowance is spent: `knapsack` (the default when the model has terms,
+   * `CalibrationModel.terms`) decides each VM by its miss probability at its best case
+   * (`governor/best-case-risk.ts`) against the level of a {@link RiskKnapsack}, with bounds from
+   * the terms; `adaptive-alpha` (the default otherwise, and the only choice without terms)
+   * decides every VM at α_t ({@link adaptive}) on the conformal bound.
+   */
+  readonly allocation?: 'knapsack' | 'adaptive-alpha';
+  /** Options of the knapsack (`allocation: 'knapsack'`); α is {@link alpha}. */
+  readonly knapsack?: Omit<RiskKnapsackOptions, 'alpha'>;
   /**
    * Decide each poll at the lowest miss level in reach first (`governor/risk-levels.ts`): the
    * ladder [max(α_t/4, 1/(n+1)), α_t]. Default true; `false`: at α_t alone.
@@ -70,13 +87,21 @@ export class GovernorPolicy implements Policy {
   /** How often each final reason (abort or commit) was given. */
   readonly stats: GovernorStats = { reasons: new Map() };
 
-  /** α_t across the migrations this policy runs, in the order they end; null when off. */
+  /** α_t across the migrations this policy runs, in the order they end; null when off or under the knapsack. */
   readonly adaptive: AdaptiveAlpha | null;
+  /** The allowance's allocator across the migrations this policy runs; null unless the allocation is `knapsack`. */
+  readonly knapsack: RiskKnapsack | null;
 
   constructor(private readonly options: GovernorPolicyOptions) {
-    this.compiled = compileModel(options.model);
+    const hasTerms = options.model.calibration?.terms !== undefined;
+    if (options.allocation === 'knapsack' && !hasTerms) {
+      throw new GovernorError('E_BAD_SLO', `allocation 'knapsack' needs a model with calibration terms (a fit from migrations whose blackout transfer was timed); model '${options.model.name}' has none`);
+    }
+    const knapsack = (options.allocation ?? (hasTerms ? 'knapsack' : 'adaptive-alpha')) === 'knapsack';
+    this.compiled = compileModel(options.model, { bound: knapsack ? 'terms' : 'conformal' });
+    this.knapsack = knapsack ? new RiskKnapsack({ ...options.knapsack, alpha: options.alpha }) : null;
     this.adaptive =
-      options.adaptive === false
+      knapsack || options.adaptive === false
         ? null
         : new AdaptiveAlpha({ initialAlpha: governorInitialAlpha(options.alpha), gamma: GOVERNOR_ACI_GAMMA, ...options.adaptive, alpha: options.alpha });
   }
@@ -86,20 +111,26 @@ export class GovernorPolicy implements Policy {
   }
 
   ended(result: EndedMigration): void {
-    this.adaptive?.observe(result.completed && result.met === false);
+    const missed = result.completed && result.met === false;
+    this.adaptive?.observe(missed);
+    this.knapsack?.observe(missed);
   }
 
   start(world: MigrationWorld): PolicyRun {
     const { model } = this.options;
     const adaptive = this.adaptive;
-    if (adaptive !== null && !adaptive.mayCommit) {
-      // α_t ≤ 0: the miss allowance is spent; committing now could break the guarantee.
+    const knapsack = this.knapsack;
+    if ((adaptive !== null && !adaptive.mayCommit) || (knapsack !== null && !knapsack.mayCommit)) {
+      // α_t ≤ 0, or misses past α·t + slack: the miss allowance is spent; committing now could break the guarantee.
+      knapsack?.offer(1);
       this.count('abort:MISS_ALLOWANCE_SPENT');
       return { onPoll: () => ({ kind: 'abort', reason: 'MISS_ALLOWANCE_SPENT' }) };
     }
     const n = model.calibration?.n ?? 0;
-    const top = adaptive === null ? this.options.alpha : decisionAlpha(adaptive.current, n);
-    const levels = this.options.lowestLevelFirst !== false ? governorLadder(top, n) : [top];
+    const top = knapsack !== null ? Math.max(knapsack.level(), MIN_RISK_LEVEL) : adaptive === null ? this.options.alpha : decisionAlpha(adaptive.current, n);
+    // Under the knapsack the ladder is set at the first poll, from the VM's best-case risk.
+    let levels = knapsack === null && this.options.lowestLevelFirst !== false ? governorLadder(top, n) : [top];
+    let riskPending = knapsack !== null;
     let level = 0;
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
@@ -125,7 +156,7 @@ export class GovernorPolicy implements Policy {
         await ctx.onCommit();
         return { committed: true, predictedBlackoutMs: again.predictedBlackoutMs };
       }
-      dss ??= new DeadlineSetState(devices, { model, sink, clock: world.clock, migrationId, alpha: alphaNow(), serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
+      dss ??= new DeadlineSetState(devices, { model: compiled, sink, clock: world.clock, migrationId, alpha: alphaNow(), serial: ctx.serial, link: world.spec.link, multifdChannels: world.spec.multifdChannels, deviceStateMultifd: world.spec.deviceStateMultifd });
       const result = await dss.setState(MigState.STOP_COPY, {
         deadlineMs: slo.deadlineMs,
         alpha: alphaNow(),
@@ -148,7 +179,14 @@ export class GovernorPolicy implements Policy {
     return {
       async onPoll(w: MigrationWorld): Promise<PolicyAction> {
         const probed = await probeDevices(devices, w.nowMs, { sink: NULL_SINK, migrationId });
-        const leveled = decideAtLowestLevel(snapshotOf(w, probed), compiled, slo, levels, level);
+        const snapshot = snapshotOf(w, probed);
+        if (riskPending && knapsack !== null) {
+          riskPending = false;
+          const risk = bestCaseMissProbability(snapshot, compiled, missLimitMs(w.spec)) ?? 1;
+          knapsack.offer(risk);
+          levels = knapsackLadder(risk, top);
+        }
+        const leveled = decideAtLowestLevel(snapshot, compiled, slo, levels, level);
         const decision = leveled.decision;
         level = leveled.level;
         onDecision?.(w, decision);
@@ -207,6 +245,23 @@ export const GOVERNOR_ACI_GAMMA = 0.005;
  */
 export function governorInitialAlpha(alpha: number): number {
   return 2 * alpha < 1 ? 2 * alpha : alpha;
+}
+
+/**
+ * The lowest level the knapsack decides a VM at, 10⁻⁴ (`decide()` takes α in (0, 1)): with
+ * ~220 scores of each term the terms resolve ~50 000 pairs, so 10⁻⁴ is still a few of them.
+ */
+export const MIN_RISK_LEVEL = 1e-4;
+
+/**
+ * The ladder of a VM under the knapsack: twice its best-case risk first, then the allowance's
+ * level λ — a VM that can get near its best case waits for it, so its expected miss is near the
+ * cost the knapsack charged it; [λ] alone when the two meet. A VM whose risk exceeds λ is
+ * decided at λ, where no bound of it fits (its best case does not): it is refused.
+ */
+export function knapsackLadder(risk: number, top: number): number[] {
+  const low = Math.max(2 * risk, MIN_RISK_LEVEL);
+  return low < top ? [low, top] : [top];
 }
 
 /** What QEMU's `query-migrate` and the uAPI show now, as `decide()` takes it. */

@@ -4,7 +4,7 @@ import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import type { DeviceSpec } from '../../../src/sim/fleet/vm-spec.js';
 import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
 import { OraclePolicy } from '../../../src/sim/policies/oracle.js';
-import { calibratedSimModel } from '../../governor/fixtures.js';
+import { calibratedSimModel, withTerms } from '../../governor/fixtures.js';
 import { calmVm, vmSpec } from './helpers.js';
 
 const mlx5 = (d: number): DeviceSpec => ({ id: `dev${d}`, profile: 'mlx5-cx7', seed: 300 + d, destSeed: 400 + d });
@@ -74,6 +74,44 @@ describe('the governor policy', () => {
   it('leaves QEMU auto-converge off (it owns throttling); the others keep the VM setting', () => {
     expect(new GovernorPolicy({ model, alpha: 0.01 }).qemuAutoConverge).toBe(false);
     expect(new OraclePolicy().qemuAutoConverge).toBe(true);
+  });
+});
+
+describe('the governor policy with blackout terms (the risk knapsack)', () => {
+  const model = withTerms(calibratedSimModel());
+
+  it('allocates by the knapsack when the model has terms, by adaptive α otherwise or when told', () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    expect(policy.knapsack?.status()).toMatchObject({ alpha: 0.01, level: 0.02, budget: 0.012 });
+    expect(policy.adaptive).toBeNull();
+    expect(policy.compiled.termsBound).toBe(true);
+    const aci = new GovernorPolicy({ model, alpha: 0.01, allocation: 'adaptive-alpha' });
+    expect(aci.knapsack).toBeNull();
+    expect(aci.adaptive?.current).toBeCloseTo(0.02, 12);
+    expect(aci.compiled.termsBound).toBe(false);
+    expect(() => new GovernorPolicy({ model: calibratedSimModel(), alpha: 0.01, allocation: 'knapsack' })).toThrow(
+      "allocation 'knapsack' needs a model with calibration terms (a fit from migrations whose blackout transfer was timed); model 'sim-truth-calibrated' has none",
+    );
+  });
+
+  it('commits a calm VM within its deadline and counts the attempt in the knapsack', async () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    const r = await runMigration(calm({ deadlineMs: 1000 }), policy);
+    expect(r.completed).toBe(true);
+    expect(r.met).toBe(true);
+    expect([...policy.stats.reasons.keys()]).toEqual(['commit:FITS']);
+    expect(policy.knapsack?.status()).toMatchObject({ attempts: 1, misses: 0 });
+  });
+
+  it('refuses at once a VM whose best case risks more than the level, and every VM once misses pass the allowance', async () => {
+    const policy = new GovernorPolicy({ model, alpha: 0.01 });
+    const r = await runMigration(calm({ deadlineMs: 50, devices: [0, 1, 2, 3].map(mlx5) }), policy);
+    expect(r.completed).toBe(false);
+    expect(r.abortReason).toBe('DEADLINE_UNREACHABLE');
+    expect(r.polls).toBeLessThan(5);
+    for (let i = 0; i < 6; i++) policy.knapsack?.observe(true);
+    const spent = await runMigration(calm({ deadlineMs: 1000 }), policy);
+    expect(spent.abortReason).toBe('MISS_ALLOWANCE_SPENT');
   });
 });
 

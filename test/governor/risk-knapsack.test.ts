@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compileModel } from '../../src/estimators/compile.js';
+import { MigState } from '../../src/fsm/index.js';
+import { bestCaseMissProbability } from '../../src/governor/best-case-risk.js';
+import { GovernorError } from '../../src/governor/errors.js';
+import { RiskKnapsack } from '../../src/governor/risk-knapsack.js';
+import { calibratedSimModel, mlx5, vm, withTerms } from './fixtures.js';
+
+describe('RiskKnapsack', () => {
+  it('decides the first VMs at 2α, then at the largest risk whose cheaper VMs fill the budget', () => {
+    const k = new RiskKnapsack({ alpha: 0.01, gamma: 0 });
+    expect(k.level()).toBe(0.02);
+    // 80 VMs at 0.1 %, 15 at 2 %, 5 at 50 %: a budget of 1.2 % × 100 = 1.2 expected misses.
+    for (let i = 0; i < 80; i++) k.offer(0.001);
+    for (let i = 0; i < 15; i++) k.offer(0.02 + i * 1e-4);
+    for (let i = 0; i < 5; i++) k.offer(0.5);
+    // 0.08 on the cheap ones, then 2 % VMs while the sum stays ≤ 1.2: 0.08 + Σ_{i<m} (0.02 + i·1e-4) ≤ 1.2 → m = 15.
+    expect(k.level()).toBeCloseTo(0.0214, 12);
+    expect(k.status()).toMatchObject({ attempts: 0, misses: 0, mayCommit: true });
+  });
+
+  it('admits equal risks together or not at all', () => {
+    const k = new RiskKnapsack({ alpha: 0.01, budget: 0.01, gamma: 0 });
+    for (let i = 0; i < 90; i++) k.offer(0.001);
+    // One 50 % VM would fit the budget of 1 (0.09 + 0.5), all ten would not.
+    for (let i = 0; i < 10; i++) k.offer(0.5);
+    expect(k.level()).toBe(0.001);
+  });
+
+  it('lowers its budget by γ(1 − α) per miss and stops every commit once misses pass α·t + slack', () => {
+    const k = new RiskKnapsack({ alpha: 0.01, budget: 0.012, gamma: 0.0025, slack: 4 });
+    k.observe(true);
+    expect(k.budget).toBeCloseTo(0.012 - 0.0025 * 0.99, 12);
+    for (let i = 0; i < 4; i++) k.observe(true);
+    // 5 misses in 5 attempts > 0.05 + 4.
+    expect(k.mayCommit).toBe(false);
+    expect(k.level()).toBe(0);
+    expect(k.status().missAllowance).toBeCloseTo(0.05 + 5, 12);
+  });
+
+  it('keeps misses ≤ α·T + slack + 1 over any sequence when a VM commits only within its level', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0.001, max: 0.2, noNaN: true }),
+        fc.double({ min: 0, max: 0.5, noNaN: true }),
+        fc.integer({ min: 0, max: 10 }),
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean()), { minLength: 1, maxLength: 1500 }),
+        (alpha, budget, slack, attempts) => {
+          const k = new RiskKnapsack({ alpha, budget, slack, gamma: 0.01 });
+          let misses = 0;
+          for (const [risk, wantsMiss] of attempts) {
+            const may = k.mayCommit && risk <= k.level();
+            k.offer(risk);
+            // The adversary: every VM that may commit misses when it wants to.
+            const missed = may && wantsMiss;
+            if (missed) misses++;
+            k.observe(missed);
+          }
+          return misses <= alpha * attempts.length + slack + 1;
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('forgets the risks beyond its window', () => {
+    const k = new RiskKnapsack({ alpha: 0.01, gamma: 0, window: 50, warmup: 10 });
+    for (let i = 0; i < 50; i++) k.offer(0.3);
+    expect(k.level()).toBe(0);
+    for (let i = 0; i < 50; i++) k.offer(0.001);
+    expect(k.level()).toBe(0.001);
+  });
+
+  it('refuses options and risks it cannot use, naming them', () => {
+    expect(() => new RiskKnapsack({ alpha: 0 })).toThrow(new GovernorError('E_BAD_SLO', 'alpha must be in (0, 1), got 0'));
+    expect(() => new RiskKnapsack({ alpha: 0.01, gamma: -1 })).toThrow('gamma must be a finite number ≥ 0, got -1');
+    expect(() => new RiskKnapsack({ alpha: 0.01, window: 0 })).toThrow('window must be an integer ≥ 1, got 0');
+    expect(() => new RiskKnapsack({ alpha: 0.01 }).offer(Number.NaN)).toThrow('risk must be in [0, 1], got NaN');
+  });
+});
+
+describe('bestCaseMissProbability', () => {
+  const model = compileModel(withTerms(calibratedSimModel()), { bound: 'terms' });
+
+  it('is the risk with no RAM left, an idle guest and the pre-copy data sent, below the risk now', () => {
+    const pending = mlx5('nic', { initialBytes: 200 * 2 ** 20, stopCopyBytes: 400 * 2 ** 20 });
+    const now = vm([pending], { ramRemainingBytes: 2 * 2 ** 30 });
+    const best = bestCaseMissProbability(now, model, 300)!;
+    const drained = bestCaseMissProbability(vm([mlx5('nic', { stopCopyBytes: 200 * 2 ** 20 - 2 ** 20, dirtyBytes: 0 })], { ramRemainingBytes: 0, ramDirtyBytesPerS: 0 }), model, 300)!;
+    expect(best).toBeCloseTo(drained, 12);
+    expect(best).toBeGreaterThan(0);
+    expect(best).toBeLessThan(bestCaseMissProbability(vm([mlx5('nic', { stopCopyBytes: 400 * 2 ** 20 })]), model, 300)!);
+    expect(bestCaseMissProbability(now, model, 100_000)).toBe(0);
+  });
+
+  it('is 1 for a VM nothing can be said of, and undefined for a model without terms', () => {
+    expect(bestCaseMissProbability(vm([mlx5('nic', { state: MigState.ERROR })]), model, 300)).toBe(1);
+    expect(bestCaseMissProbability(vm([mlx5('nic', { stopCopyBytes: null })]), model, 300)).toBe(1);
+    expect(bestCaseMissProbability(vm([mlx5('nic', { model: 'unknown-vf' })]), model, 300)).toBe(1);
+    expect(bestCaseMissProbability(vm([mlx5('nic')]), compileModel(calibratedSimModel()), 300)).toBeUndefined();
+  });
+});
