@@ -19,9 +19,9 @@ import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
 import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scaledScore, scoreScaleMs } from './conformal.js';
 import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
-import { predictBlackout, resolveLink } from './predict.js';
+import { medianParts, predictBlackout, resolveLink } from './predict.js';
 import { termCalibration, type TermRow } from './term-risk.js';
-import { DEFAULT_LINK, MODEL_VERSION, type BlackoutPrediction, type CalibrationModel, type FittedModel } from './types.js';
+import { DEFAULT_LINK, MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
 import { precopyTimeModel, precopyTimePointsOf } from './total-time.js';
 import { crossValidatePrecopyPoints } from './total-time-eval.js';
 
@@ -136,17 +136,6 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, 
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
   }
-}
-
-/** A prediction's transfer and fixed medians (a fold model is compiled without calibration, so its score scale is not at the weight asked). */
-function medianParts(p: BlackoutPrediction): { transferMs: number; fixedMs: number } {
-  let transferMs = 0;
-  let fixedMs = 0;
-  for (const part of p.parts) {
-    if (part.kind === 'transfer') transferMs += part.medianMs;
-    else if (part.kind === 'vcpu-stop') fixedMs += part.medianMs;
-  }
-  return { transferMs, fixedMs };
 }
 
 /**

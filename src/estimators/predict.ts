@@ -241,13 +241,19 @@ export function blackoutMissProbability(model: CompiledModel, query: BlackoutQue
   if (terms === null) return undefined;
   const p = predictBlackout(model, query, 0.5);
   if (p.missing.length > 0 || !p.calibrated) return 1;
+  const { transferMs, fixedMs } = medianParts(p);
+  return termExceedance(terms, termQueryOf(p.medianMs, transferMs, fixedMs, terms.restDeviceWeight), limitMs);
+}
+
+/** A prediction's transfer and fixed (VM-level) medians, ms. */
+export function medianParts(p: BlackoutPrediction): { transferMs: number; fixedMs: number } {
   let transferMs = 0;
   let fixedMs = 0;
   for (const part of p.parts) {
     if (part.kind === 'transfer') transferMs += part.medianMs;
     else if (part.kind === 'vcpu-stop') fixedMs += part.medianMs;
   }
-  return termExceedance(terms, termQueryOf(p.medianMs, transferMs, fixedMs, terms.restDeviceWeight), limitMs);
+  return { transferMs, fixedMs };
 }
 
 /** The link name a query asks for: its link at its channel count (`channels.ts`). */
