@@ -51,7 +51,7 @@ import { baseLinkName, channelLinkName } from './channels.js';
 import { conformalRank, scoreScaleMs } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
-import { restScaleMs, termExceedance, termQuantile, type TermQuery } from './term-risk.js';
+import { restScaleMs, termBound, termExceedance, type TermQuery } from './term-risk.js';
 import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
 
 export { compileModel } from './compile.js';
@@ -220,7 +220,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const boundMs = !calibrated
     ? conservativeMs
     : terms !== null
-      ? Math.max(medianMs, termQuantile(terms, termQueryOf(medianMs, xferMed, fixedMed, terms.restDeviceWeight), alpha))
+      ? Math.max(medianMs, termBound(terms, termQueryOf(medianMs, xferMed, fixedMed, terms.restDeviceWeight), alpha))
       : Math.max(medianMs, model.scaledScores ? medianMs + q * scaleMs : medianMs * Math.exp(q));
   return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
 }

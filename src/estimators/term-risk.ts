@@ -92,6 +92,8 @@ export interface CompiledTerms {
   /** Sorted ascending, not empty. */
   readonly restScores: Float64Array;
   readonly restDeviceWeight: number;
+  /** {@link termBound}'s memo: α → grid step of the ratio transfer ÷ rest scale → quantile of S + ratio × F. */
+  readonly memo: Map<number, Map<number, number>>;
 }
 
 export function compileTerms(t: TermCalibration): CompiledTerms {
@@ -100,6 +102,7 @@ export function compileTerms(t: TermCalibration): CompiledTerms {
     transferFactors: Float64Array.from(t.transferFactors).sort(),
     restScores: Float64Array.from(t.restScores).sort(),
     restDeviceWeight: t.restDeviceWeight,
+    memo: new Map(),
   };
 }
 
@@ -166,4 +169,35 @@ export function termQuantile(t: CompiledTerms, q: TermQuery, alpha: number): num
     else hi = mid;
   }
   return hi;
+}
+
+/** Grid of {@link termBound}: ratios rounded up to the next power of 1.005. */
+const RATIO_STEP = Math.log(1.005);
+/** α values {@link termBound} keeps quantiles for (the governor uses two or three at a time). */
+const MEMO_LEVELS = 16;
+
+/**
+ * The 1 − α bound of {@link termQuantile}, fast: `rest + scale × Q(r⁺)`, Q(r) the quantile of
+ * S + r × F and r⁺ the ratio transfer ÷ rest scale rounded up to the next power of 1.005. Q rises
+ * with r (factors are ≥ 0), so the bound is at or above the exact one, by at most 0.5 % of the
+ * transfer's share; each (α, r⁺) is computed once and remembered in the compiled terms — the
+ * governor's RAM-target and throttle searches ask the same few thousand times per poll (26.6 s
+ * for seed 1's 300 VMs exact, against 1.9 s for the conformal bound).
+ */
+export function termBound(t: CompiledTerms, q: TermQuery, alpha: number): number {
+  const ratio = q.transferMs / q.restScaleMs;
+  const step = ratio > 0 ? Math.ceil(Math.log(ratio) / RATIO_STEP) : -Infinity;
+  let byStep = t.memo.get(alpha);
+  if (byStep === undefined) {
+    if (t.memo.size >= MEMO_LEVELS) t.memo.delete(t.memo.keys().next().value as number);
+    byStep = new Map();
+    t.memo.set(alpha, byStep);
+  }
+  let z = byStep.get(step);
+  if (z === undefined) {
+    // In units of 1/1000 of the scale, so the bisection's 0.01 stops at 10⁻⁵ of it.
+    z = termQuantile(t, { restMs: 0, restScaleMs: 1000, transferMs: step === -Infinity ? 0 : 1000 * Math.exp(step * RATIO_STEP) }, alpha) / 1000;
+    byStep.set(step, z);
+  }
+  return q.restMs + q.restScaleMs * z;
 }

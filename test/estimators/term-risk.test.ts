@@ -10,6 +10,7 @@ import {
   MIN_TERM_CALIBRATION,
   restScaleMs,
   termCalibration,
+  termBound,
   termExceedance,
   termQuantile,
   type CompiledTerms,
@@ -60,6 +61,22 @@ describe('the blackout terms (term-risk.ts)', () => {
       expect(termExceedance(terms, q, b - Math.max(0.02, 2e-5 * b))).toBeGreaterThan(alpha);
       expect(termQuantile(terms, q, alpha / 2)).toBeGreaterThanOrEqual(b);
     }
+  });
+
+  it('bounds fast at or above the exact quantile, by at most 0.5 % of the transfer', () => {
+    const rng = new TestRng(9);
+    const terms = randomTerms(rng, 40, 40);
+    for (let k = 0; k < 300; k++) {
+      const q = { restMs: rng.uniform(1, 300), restScaleMs: rng.uniform(1, 60), transferMs: rng.chance(0.1) ? 0 : rng.uniform(0, 500) };
+      const alpha = [0.01, 0.05, 0.2][k % 3]!;
+      const exact = termQuantile(terms, q, alpha);
+      const fast = termBound(terms, q, alpha);
+      expect(fast).toBeGreaterThanOrEqual(exact - 0.02);
+      expect(fast).toBeLessThanOrEqual(exact + 0.005 * q.transferMs * terms.transferFactors[terms.transferFactors.length - 1]! + 0.02);
+      // Remembered: asked again, the same.
+      expect(termBound(terms, q, alpha)).toBe(fast);
+    }
+    expect(terms.memo.size).toBe(3);
   });
 
   it('learns only from migrations whose transfer was timed apart from the blackout, and needs 50 of them', () => {
