@@ -17,9 +17,9 @@
  *   mean over `CALLS` calls (loop time / calls) and p99 of single calls timed with
  *   `process.hrtime.bigint()` (timer cost included), as bench/governor.ts times decide().
  * - `predict_terms_1dev_{mean,p99}_ns`: the same 1-device call on the model compiled with
- *   `{ bound: 'terms' }` (`term-risk.ts`: a bisection over the calibration's transfer factors ×
- *   rest scores, O(n) per step), what the fleet governor's `decide()` calls. No target: the
- *   knapsack governor calls it a few times per poll, not per arc.
+ *   `{ bound: 'terms' }` (`term-risk.ts` `termBound`: a bisection over the calibration's transfer
+ *   factors × rest scores, O(n) per step, remembered per α and ratio — the repeated query here
+ *   is the remembered path; `term_quantile_us` is one exact bisection). No target.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { collectStore } from '../src/store/store-records.js';
 import { compileModel, type CompiledModel } from '../src/estimators/compile.js';
 import { fitModel } from '../src/estimators/fit.js';
 import { predictBlackout } from '../src/estimators/predict.js';
+import { termQuantile } from '../src/estimators/term-risk.js';
 import { buildPriors } from '../src/estimators/priors.js';
 import type { BlackoutQuery, FittedModel } from '../src/estimators/types.js';
 import { MigFlags, MigState } from '../src/fsm/index.js';
@@ -106,6 +107,10 @@ export async function run(): Promise<Record<string, number>> {
     if (model?.calibration?.terms === undefined) throw new Error('the fitted model has no blackout terms');
     const byTerms = compileModel(model, { bound: 'terms' });
     const oneTerms = timePredict(byTerms, { devices: [device(0)], ramRemainingBytes: 30_000_000, ramDirtyBytesPerS: 1e8 });
+    const terms = byTerms.terms!;
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) termQuantile(terms, { restMs: 50, restScaleMs: 20, transferMs: 100 + i }, 0.01);
+    const termQuantileUs = ((performance.now() - t0) * 1000) / 1000; // ms → µs, over 1000 calls
     return {
       fit_1m_s: best,
       fit_1m_cpu_s: bestCpu,
@@ -115,6 +120,7 @@ export async function run(): Promise<Record<string, number>> {
       predict_8dev_p99_ns: eight.p99Ns,
       predict_terms_1dev_mean_ns: oneTerms.meanNs,
       predict_terms_1dev_p99_ns: oneTerms.p99Ns,
+      term_quantile_us: termQuantileUs,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
