@@ -26,7 +26,7 @@
  * bound for every VM (`estimators/conformal.ts`). Feedback arrives one migration late in a
  * sequential stream; with d migrations in flight the bound gains d misses at most.
  */
-import { GovernorError } from './errors.js';
+import { checkOpenUnit } from './errors.js';
 
 /**
  * The level a decision is made at when α_t > 0 and the bound is conformal on `n` scores:
@@ -90,10 +90,7 @@ export class AdaptiveAlpha {
     this.gamma = options.gamma ?? DEFAULT_ACI_GAMMA;
     this.initialAlpha = options.initialAlpha ?? options.alpha;
     this.maxAlpha = options.maxAlpha ?? DEFAULT_ACI_MAX_ALPHA;
-    for (const [name, v] of [['alpha', this.alpha], ['initialAlpha', this.initialAlpha], ['maxAlpha', this.maxAlpha]] as const) {
-      if (!(v > 0 && v < 1)) throw new GovernorError('E_BAD_SLO', `${name} must be in (0, 1), got ${String(v)}`);
-    }
-    if (!(this.gamma > 0 && this.gamma < 1)) throw new GovernorError('E_BAD_SLO', `gamma must be in (0, 1), got ${String(this.gamma)}`);
+    checkOpenUnit([['alpha', this.alpha], ['initialAlpha', this.initialAlpha], ['maxAlpha', this.maxAlpha], ['gamma', this.gamma]]);
     this.alphaT = Math.min(this.initialAlpha, this.maxAlpha);
   }
 

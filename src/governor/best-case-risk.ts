@@ -7,7 +7,7 @@
  */
 import { channelLinkName } from '../estimators/channels.js';
 import { blackoutMissProbability, type CompiledModel } from '../estimators/predict.js';
-import { isInError, isSourceState, sizesKnown, withoutPrecopyPending } from './snapshot-devices.js';
+import { isSourceState, sizesKnown, withoutPrecopyPending } from './snapshot-devices.js';
 import { stackOfSnapshot } from './snapshot-stack.js';
 import type { VmSnapshot } from './types.js';
 
@@ -19,7 +19,8 @@ import type { VmSnapshot } from './types.js';
 export function bestCaseMissProbability(snapshot: VmSnapshot, model: CompiledModel, limitMs: number): number | undefined {
   if (model.terms === null) return undefined;
   const devices = snapshot.devices;
-  if (!sizesKnown(devices) || devices.some((d) => isInError(d) || !isSourceState(d))) return 1;
+  // ERROR is not a source state (`isSourceState`): one check covers a device in ERROR too.
+  if (!sizesKnown(devices) || devices.some((d) => !isSourceState(d))) return 1;
   const drained = devices.map(withoutPrecopyPending);
   return blackoutMissProbability(
     model,

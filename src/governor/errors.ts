@@ -20,3 +20,10 @@ export class GovernorError extends Error {
     this.name = 'GovernorError';
   }
 }
+
+/** Throws `E_BAD_SLO` naming the first of `values` outside (0, 1) — a probability or a level. */
+export function checkOpenUnit(values: readonly (readonly [string, number])[]): void {
+  for (const [name, v] of values) {
+    if (!(v > 0 && v < 1)) throw new GovernorError('E_BAD_SLO', `${name} must be in (0, 1), got ${String(v)}`);
+  }
+}

@@ -26,7 +26,7 @@
  * 103, 81, 103, 77, 95, 101, 81 (0.87 %). The same knapsack on the conformal score's p-value
  * spent twice the allowance (2.17 % misses): that p-value understates the 1–5 % risks.
  */
-import { GovernorError } from './errors.js';
+import { checkOpenUnit, GovernorError } from './errors.js';
 
 /** Options of {@link RiskKnapsack}. */
 export interface RiskKnapsackOptions {
@@ -92,9 +92,7 @@ export class RiskKnapsack {
     this.initialLevel = options.initialLevel ?? Math.min(2 * options.alpha, 0.25);
     this.maxLevel = options.maxLevel ?? 0.25;
     this.window = options.window ?? 1000;
-    for (const [name, v] of [['alpha', this.alpha], ['initialLevel', this.initialLevel], ['maxLevel', this.maxLevel]] as const) {
-      if (!(v > 0 && v < 1)) throw new GovernorError('E_BAD_SLO', `${name} must be in (0, 1), got ${String(v)}`);
-    }
+    checkOpenUnit([['alpha', this.alpha], ['initialLevel', this.initialLevel], ['maxLevel', this.maxLevel]]);
     for (const [name, v] of [['budget', this.budget1], ['gamma', this.gamma], ['slack', this.slack]] as const) {
       if (!(v >= 0 && Number.isFinite(v))) throw new GovernorError('E_BAD_SLO', `${name} must be a finite number ≥ 0, got ${String(v)}`);
     }
