@@ -13,8 +13,13 @@
  * uses type1 dirty tracking, which needs `enable-migration=on` to be allowed.
  *
  * Control: the host writes `src` or `dst` on the `ctl` port; the guest starts that QEMU and
- * answers `started src` / `started dst` (`reset` kills inner QEMUs left over, freeing their ports). The host connects to a QEMU's QMP socket before asking
- * for it, so that its greeting is not lost.
+ * answers `started src` / `started dst`. `reset` kills inner QEMUs left over, freeing their ports,
+ * and makes both mdevs anew: mtty's `close_device` leaves a device's migration state as it was
+ * and mtty offers no VFIO reset (QEMU: "no available reset mechanism"), so after a cancelled
+ * migration the destination mdev stays in RESUMING; the next destination QEMU's RESUMING is then
+ * no arc and gets no data fd, and its load fails ("Bad file descriptor", the source sees
+ * "Sibling indicated error 1") — every later migration failed before. The host connects to a
+ * QEMU's QMP socket before asking for it, so that its greeting is not lost.
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -60,7 +65,8 @@ while true; do
   case "$cmd" in
     src) ${innerQemu('src', uuids[0])} ;;
     dst) ${innerQemu('dst', uuids[1])} ;;
-    reset) /bin/busybox killall -9 qemu-system-x86_64 2>/dev/null; /bin/busybox sleep 0.5 ;;
+    reset) /bin/busybox killall -9 qemu-system-x86_64 2>/dev/null; /bin/busybox sleep 0.5
+      for u in ${uuids[0]} ${uuids[1]}; do echo 1 > /sys/bus/mdev/devices/$u/remove; echo $u > ${types} || echo "qemu10-lab: mdev $u failed"; done ;;
     *) echo "qemu10-lab: unknown command $cmd" ;;
   esac
   echo "started $cmd" >&3
