@@ -70,7 +70,7 @@ function syntheticTerms(n: number): TermCalibration {
   const rng = new Rng(5);
   const transferFactors = Array.from({ length: n }, () => rng.lognormal(0, 0.1) * (rng.chance(0.1) ? rng.uniform(1.5, 3) : 1)).sort((a, b) => a - b);
   const restScores = Array.from({ length: n }, () => rng.normal(0, 0.5) + (rng.chance(1 / 40) ? rng.uniform(15, 50) : 0)).sort((a, b) => a - b);
-  return { n, transferFactors, restScores, restDeviceWeight: 0.2 };
+  return { n, transferFactors, restScores, restSpreadWeight: 0.3 };
 }
 
 function timePredict(model: CompiledModel, query: BlackoutQuery): { meanNs: number; p99Ns: number } {

@@ -131,7 +131,7 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, 
     const { transferMs, fixedMs } = medianParts(p);
     into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scoreScaleMs(transferMs, fixedMs, p.medianMs, deviceScaleWeight)));
     const timed = timedTransferMs(data.stopcopyTransfers);
-    if (timed !== undefined) into.terms.push({ transferMedianMs: transferMs, restMedianMs: p.medianMs - transferMs, fixedMedianMs: fixedMs, transferMs: timed, actualMs });
+    if (timed !== undefined) into.terms.push({ transferMedianMs: transferMs, restMedianMs: p.medianMs - transferMs, fixedMedianMs: fixedMs, deviceSpreadMs: p.deviceSpreadMs, transferMs: timed, actualMs });
     into.stacks.push(facts.stack);
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));

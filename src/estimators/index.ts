@@ -12,7 +12,7 @@ export type { FitModelOptions } from './fit.js';
 export { compileModel } from './compile.js';
 export type { CompiledModel, CompiledArc, CompiledChain, CompiledDevice, CompiledLink, CompileOptions } from './compile.js';
 export { predictBlackout, blackoutMissProbability, unionBoundCoverage, UNION_BOUND_TOP_LEVEL, resolveLink } from './predict.js';
-export { termCalibration, termExceedance, termQuantile, restScaleMs, TERM_REST_DEVICE_WEIGHT, MIN_TERM_CALIBRATION } from './term-risk.js';
+export { termCalibration, termExceedance, termQuantile, restScaleMs, TERM_REST_SPREAD_WEIGHT, TERM_REST_SPREAD_LEVEL, MIN_TERM_CALIBRATION } from './term-risk.js';
 export type { TermRow, TermQuery, CompiledTerms } from './term-risk.js';
 export { fitArc, fitArcModels, bucketArcs, bucketMigrations, fitArcBuckets } from './arc-fit.js';
 export type { ArcModels, ArcFitOptions, ArcBucket, ArcBuckets } from './arc-fit.js';

@@ -334,6 +334,9 @@ function sourceDevices(d: MigrationData, idx: readonly number[], decidedAtMs: nu
     devices.push({ id, model: d.arcModel[first] as string, state: d.arcFrom[first] as MigState, flags: flagsOf(states), stopCopyBytes });
     spans.push({ start: d.arcStartedAtMs[first] as number, end: (d.arcStartedAtMs[into] as number) + (d.arcLatencyMs[into] as number) });
   }
+  // In the order of their ids, whatever order the records came in (a store and a Parquet export
+  // of it fit the same model to the last bit: sums over devices round alike).
+  devices.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // Serial when each device's chain into STOP_COPY starts after the previous one ended.
   spans.sort((a, b) => a.start - b.start);
   let serial = spans.length > 1;

@@ -124,7 +124,12 @@ function termCalibration(v: unknown, where: string): TermCalibration {
   const restScores = numbersOf(o, 'restScores', where).sort((a, b) => a - b);
   if (restScores.length === 0) fail(`${where}.restScores`, 'expected at least one score');
   const transferFactors = numbersOf(o, 'transferFactors', where, 0).sort((a, b) => a - b);
-  return { n: restScores.length, transferFactors, restScores, restDeviceWeight: num(o, 'restDeviceWeight', where, 0) };
+  // Terms fitted before the rest was scaled by the device arcs' spread carry restDeviceWeight:
+  // their rest scores are in other units, so reading them as these would misstate every risk.
+  if (o['restSpreadWeight'] === undefined && o['restDeviceWeight'] !== undefined) {
+    fail(`${where}.restSpreadWeight`, 'missing: these terms scale the rest by its median (restDeviceWeight, an older fit); refit the model');
+  }
+  return { n: restScores.length, transferFactors, restScores, restSpreadWeight: num(o, 'restSpreadWeight', where, 0) };
 }
 
 function precopyTime(v: unknown, where: string): PrecopyTimeModel {

@@ -51,7 +51,7 @@ import { baseLinkName, channelLinkName } from './channels.js';
 import { conformalRank, scoreScaleMs } from './conformal.js';
 import { EstimatorError } from './errors.js';
 import { normalQuantile } from './robust.js';
-import { restScaleMs, termBound, termExceedance, type TermQuery } from './term-risk.js';
+import { restScaleMs, TERM_REST_SPREAD_LEVEL, termBound, termExceedance, type TermQuery } from './term-risk.js';
 import { DEFAULT_LINK, RESIDUAL_QUANTILE_LEVELS, type BlackoutPart, type BlackoutPrediction, type BlackoutQuery } from './types.js';
 
 export { compileModel } from './compile.js';
@@ -154,6 +154,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const highLevel = 1 - alpha / k;
   const posMid = levelPosition(levels, 0.5);
   const posHigh = levelPosition(levels, highLevel);
+  const posSpread = levelPosition(levels, TERM_REST_SPREAD_LEVEL);
   const parts: BlackoutPart[] = [];
 
   const fixedMed = Math.max(0, model.fixedMedianMs + at(model.fixedQ, posMid));
@@ -170,6 +171,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   let stopMed = 0;
   let stopHigh = 0;
   let deviceBytes = 0;
+  let spreadMs = 0;
   for (let d = 0; d < devices.length; d++) {
     const dev = devices[d]!;
     deviceBytes += dev.stopCopyBytes;
@@ -179,17 +181,21 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     const rst = c.restart[dev.flags];
     if (src == null || rst == null) continue;
     const bytes = dev.stopCopyBytes;
-    srcMed = agg(srcMed, chain(parts, src, 'arc', dev.id, bytes, posMid, posHigh), serial);
+    srcMed = agg(srcMed, chain(parts, src, 'arc', dev.id, bytes, posMid, posHigh, posSpread), serial);
     srcHigh = agg(srcHigh, lastHighSum, serial);
+    spreadMs += lastSpreadSum;
     if (stopInBlackout) {
       // Before QEMU 8.2 the source stops each device after reading it out, inside the blackout.
-      stopMed = agg(stopMed, chain(parts, c.stopAfterCopy, 'arc', dev.id, bytes, posMid, posHigh), serial);
+      stopMed = agg(stopMed, chain(parts, c.stopAfterCopy, 'arc', dev.id, bytes, posMid, posHigh, posSpread), serial);
       stopHigh = agg(stopHigh, lastHighSum, serial);
+      spreadMs += lastSpreadSum;
     }
-    loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh), serialLoads);
+    loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh, posSpread), serialLoads);
     loadHigh = agg(loadHigh, lastHighSum, serialLoads);
-    rstMed = agg(rstMed, chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh), serial);
+    spreadMs += lastSpreadSum;
+    rstMed = agg(rstMed, chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh, posSpread), serial);
     rstHigh = agg(rstHigh, lastHighSum, serial);
+    spreadMs += lastSpreadSum;
   }
 
   let xferMed = 0;
@@ -220,15 +226,14 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const boundMs = !calibrated
     ? conservativeMs
     : terms !== null
-      ? Math.max(medianMs, termBound(terms, termQueryOf(medianMs, xferMed, fixedMed, terms.restDeviceWeight), alpha))
+      ? Math.max(medianMs, termBound(terms, termQueryOf(medianMs, xferMed, fixedMed, spreadMs, terms.restSpreadWeight), alpha))
       : Math.max(medianMs, model.scaledScores ? medianMs + q * scaleMs : medianMs * Math.exp(q));
-  return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs };
+  return { medianMs, boundMs, alpha, calibrated, calibrationGroup: useOwn ? (query.stack as string) : POOLED, parts, missing: missing ?? NONE, scoreScaleMs: scaleMs, deviceSpreadMs: spreadMs };
 }
 
 /** A prediction's terms (`term-risk.ts`): the rest is the median without its transfer. */
-function termQueryOf(medianMs: number, transferMs: number, fixedMs: number, weight: number): TermQuery {
-  const restMs = medianMs - transferMs;
-  return { restMs, restScaleMs: restScaleMs(fixedMs, restMs, weight), transferMs };
+function termQueryOf(medianMs: number, transferMs: number, fixedMs: number, spreadMs: number, weight: number): TermQuery {
+  return { restMs: medianMs - transferMs, restScaleMs: restScaleMs(fixedMs, spreadMs, weight), transferMs };
 }
 
 /**
@@ -242,7 +247,7 @@ export function blackoutMissProbability(model: CompiledModel, query: BlackoutQue
   const p = predictBlackout(model, query, 0.5);
   if (p.missing.length > 0 || !p.calibrated) return 1;
   const { transferMs, fixedMs } = medianParts(p);
-  return termExceedance(terms, termQueryOf(p.medianMs, transferMs, fixedMs, terms.restDeviceWeight), limitMs);
+  return termExceedance(terms, termQueryOf(p.medianMs, transferMs, fixedMs, p.deviceSpreadMs, terms.restSpreadWeight), limitMs);
 }
 
 /** A prediction's transfer and fixed (VM-level) medians, ms. */
@@ -284,8 +289,10 @@ export function resolveLink(model: CompiledModel, link: string | undefined, mult
 
 /** Σ highs of the last {@link chain} call (a module-level scratch: no tuple allocated per chain). */
 let lastHighSum = 0;
+/** Σ spreads (quantile at the spread level above the median) of the last {@link chain} call, likewise. */
+let lastSpreadSum = 0;
 
-/** Pushes one part per arc of `c`; returns Σ medians and leaves Σ highs in {@link lastHighSum}. */
+/** Pushes one part per arc of `c`; returns Σ medians and leaves Σ highs in {@link lastHighSum}, Σ spreads in {@link lastSpreadSum}. */
 function chain(
   parts: BlackoutPart[],
   c: CompiledChain,
@@ -294,9 +301,11 @@ function chain(
   bytes: number,
   posMid: number,
   posHigh: number,
+  posSpread: number,
 ): number {
   let med = 0;
   let high = 0;
+  let spread = 0;
   const arcs = c.arcs;
   for (let i = 0; i < arcs.length; i++) {
     const a = arcs[i]!;
@@ -306,8 +315,10 @@ function chain(
     parts.push({ kind, deviceId, arc: a.key, medianMs: m, highMs: h, fromPrior: a.fromPrior });
     med += m;
     high += h;
+    spread += Math.max(0, line + at(a.q, posSpread) - m);
   }
   lastHighSum = high;
+  lastSpreadSum = spread;
   return med;
 }
 

@@ -137,8 +137,8 @@ export interface TermCalibration {
   readonly transferFactors: readonly number[];
   /** Sorted ascending, n of them: (actual − actual transfer − rest median) ÷ rest scale. */
   readonly restScores: readonly number[];
-  /** The weight w of the device arcs in the rest's scale. */
-  readonly restDeviceWeight: number;
+  /** The weight c of the device arcs' spread in the rest's scale (fixed + c × spread, `term-risk.ts`). */
+  readonly restSpreadWeight: number;
 }
 
 /** Fewest scores a stack keeps its own calibration group for (the smallest useful one: α = 0.1). */
@@ -280,4 +280,9 @@ export interface BlackoutPrediction {
   readonly missing: readonly string[];
   /** The scale of a scaled conformal score for this query (`scoreScaleMs` at the model's weight), ms. */
   readonly scoreScaleMs: number;
+  /**
+   * How widely the device arcs in the blackout spread: the sum over them of each arc's quantile at
+   * `TERM_REST_SPREAD_LEVEL` (0.9) above its median, ms (`term-risk.ts` scales the rest by it).
+   */
+  readonly deviceSpreadMs: number;
 }

@@ -9,6 +9,8 @@ import {
   compileTerms,
   MIN_TERM_CALIBRATION,
   restScaleMs,
+  TERM_REST_SPREAD_LEVEL,
+  TERM_REST_SPREAD_WEIGHT,
   termCalibration,
   termBound,
   termExceedance,
@@ -34,7 +36,7 @@ function randomTerms(rng: TestRng, n: number, m: number): CompiledTerms {
     n: m,
     transferFactors: Array.from({ length: n }, () => rng.lognormal(0.3) * (rng.chance(0.1) ? rng.uniform(1.5, 3) : 1)),
     restScores: Array.from({ length: m }, () => (rng.chance(0.05) ? rng.uniform(10, 50) : rng.normal())),
-    restDeviceWeight: 0.2,
+    restSpreadWeight: 0.3,
   });
 }
 
@@ -80,7 +82,7 @@ describe('the blackout terms (term-risk.ts)', () => {
   });
 
   it('learns only from migrations whose transfer was timed apart from the blackout, and needs 50 of them', () => {
-    const row = (i: number, transferMs: number): TermRow => ({ transferMedianMs: 100, restMedianMs: 30, fixedMedianMs: 10, transferMs, actualMs: 140 + (i % 7) });
+    const row = (i: number, transferMs: number): TermRow => ({ transferMedianMs: 100, restMedianMs: 30, fixedMedianMs: 10, deviceSpreadMs: 20, transferMs, actualMs: 140 + (i % 7) });
     const timed = Array.from({ length: MIN_TERM_CALIBRATION }, (_, i) => row(i, 90 + i));
     // A QMP import's transfer lasts the whole downtime: it says nothing about the transfer alone.
     const untimed = Array.from({ length: 40 }, (_, i) => row(i, 140 + (i % 7)));
@@ -89,9 +91,12 @@ describe('the blackout terms (term-risk.ts)', () => {
     expect(t.transferFactors).toHaveLength(MIN_TERM_CALIBRATION);
     expect(t.transferFactors[0]).toBeCloseTo(0.9, 12);
     expect([...t.restScores]).toEqual([...t.restScores].sort((a, b) => a - b));
-    // rest score = (actual − transfer − rest median) / (fixed + 0.2 × (rest − fixed)).
-    expect(t.restScores).toContainEqual((140 - 90 - 30) / restScaleMs(10, 30, 0.2));
-    expect(restScaleMs(10, 30, 0.2)).toBeCloseTo(14, 12);
+    // rest score = (actual − transfer − rest median) / (fixed + 0.3 × device spread).
+    expect(t.restScores).toContainEqual((140 - 90 - 30) / restScaleMs(10, 20, 0.3));
+    expect(restScaleMs(10, 20, 0.3)).toBeCloseTo(16, 12);
+    // No devices: the fixed part alone; never below the scored floor.
+    expect(restScaleMs(10, 0, 0.3)).toBe(10);
+    expect(restScaleMs(0, 0, 0.3)).toBeGreaterThan(0);
     expect(termCalibration(timed.slice(1))).toBeUndefined();
     expect(termCalibration(untimed)).toBeUndefined();
     // A transfer predicted below 0.5 ms gives a rest score but no factor.
@@ -116,12 +121,18 @@ describe('a model fitted with timed transfers', () => {
   it('has terms, read back from its JSON as written, and a bad one is refused by name', () => {
     const terms = model.calibration!.terms!;
     expect(terms.n).toBe(model.calibration!.n);
-    expect(terms.restDeviceWeight).toBe(0.2);
+    expect(terms.restSpreadWeight).toBe(TERM_REST_SPREAD_WEIGHT);
     expect(parseFittedModel(JSON.parse(JSON.stringify(model))).calibration!.terms).toEqual(terms);
     const bad = (over: object): unknown => JSON.parse(JSON.stringify({ ...model, calibration: { ...model.calibration, terms: { ...terms, ...over } } }));
     expect(() => parseFittedModel(bad({ restScores: [0, 'x'] }), 'm.json')).toThrow('m.json.calibration.terms.restScores[1]: expected a finite number');
     expect(() => parseFittedModel(bad({ transferFactors: [-1] }), 'm.json')).toThrow('m.json.calibration.terms.transferFactors[0]: expected a finite number ≥ 0');
     expect(() => parseFittedModel(bad({ restScores: [] }), 'm.json')).toThrow('m.json.calibration.terms.restScores: expected at least one score');
+    // Terms of an older fit (rest scaled by its median) are refused, not misread.
+    const older = (): unknown => {
+      const { restSpreadWeight: _w, ...rest } = terms;
+      return JSON.parse(JSON.stringify({ ...model, calibration: { ...model.calibration, terms: { ...rest, restDeviceWeight: 0.2 } } }));
+    };
+    expect(() => parseFittedModel(older(), 'm.json')).toThrow('m.json.calibration.terms.restSpreadWeight: missing: these terms scale the rest by its median');
   });
 
   it('has no terms when every transfer lasted the whole blackout (what a QMP import records)', () => {
@@ -152,6 +163,24 @@ describe('a model fitted with timed transfers', () => {
     // The conformal compile is what it was: the terms do not touch its bound.
     const q = tests[0]!.query;
     expect(predictBlackout(conformal, q, 0.05).boundMs).toBe(predictBlackout(compileModel(withoutTerms(model)), q, 0.05).boundMs);
+  });
+
+  it("scales each VM's rest by its device arcs' spread: each arc's quantile at 0.9 above its median, summed", () => {
+    const withDevices = tests.map((f) => f.query).filter((q) => q.devices.length > 0);
+    expect(withDevices.length).toBeGreaterThan(100);
+    let checked = 0;
+    for (const q of withDevices.slice(0, 100)) {
+      // At α = (1 − 0.9) × parts each part's high is its quantile at 0.9 (the union bound's level).
+      const k = predictBlackout(conformal, q, 0.5).parts.length;
+      if ((1 - TERM_REST_SPREAD_LEVEL) * k >= 1) continue;
+      const p = predictBlackout(conformal, q, (1 - TERM_REST_SPREAD_LEVEL) * k);
+      const spread = p.parts.filter((x) => x.kind !== 'transfer' && x.kind !== 'vcpu-stop').reduce((sum, x) => sum + x.highMs - x.medianMs, 0);
+      expect(p.deviceSpreadMs).toBeCloseTo(spread, 6);
+      expect(p.deviceSpreadMs).toBeGreaterThan(0);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20);
+    expect(predictBlackout(conformal, { ...withDevices[0]!, devices: [] }, 0.1).deviceSpreadMs).toBe(0);
   });
 
   it('gives each VM a miss probability that falls as its limit rises and agrees with its bound', () => {

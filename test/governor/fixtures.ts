@@ -96,7 +96,7 @@ export function withTerms(model: FittedModel): FittedModel {
   const rng = new Rng(43);
   const transferFactors = Array.from({ length: 300 }, () => rng.lognormal(0, 0.1) * (rng.chance(0.1) ? rng.uniform(1.5, 3) : 1)).sort((a, b) => a - b);
   const restScores = Array.from({ length: 300 }, () => rng.normal(0, 0.5) + (rng.chance(1 / 40) ? rng.uniform(15, 50) : 0)).sort((a, b) => a - b);
-  return { ...model, name: `${model.name}-terms`, calibration: { ...model.calibration!, terms: { n: 300, transferFactors, restScores, restDeviceWeight: 0.2 } } };
+  return { ...model, name: `${model.name}-terms`, calibration: { ...model.calibration!, terms: { n: 300, transferFactors, restScores, restSpreadWeight: 0.3 } } };
 }
 
 /** A sink that keeps every record. */

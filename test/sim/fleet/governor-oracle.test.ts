@@ -82,7 +82,7 @@ describe('the governor policy with blackout terms (the risk knapsack)', () => {
 
   it('allocates by the knapsack when the model has terms, by adaptive α otherwise or when told', () => {
     const policy = new GovernorPolicy({ model, alpha: 0.01 });
-    expect(policy.knapsack?.status()).toMatchObject({ alpha: 0.01, level: 0.02, budget: 0.012 });
+    expect(policy.knapsack?.status()).toMatchObject({ alpha: 0.01, level: 0.02, budget: 0.01 });
     expect(policy.adaptive).toBeNull();
     expect(policy.compiled.termsBound).toBe(true);
     const aci = new GovernorPolicy({ model, alpha: 0.01, allocation: 'adaptive-alpha' });
