@@ -183,9 +183,13 @@ export function theilSenSlope(
   const slopeLow = selectInPlace(s, lowRank, 0, midLo);
   const slopeHigh = selectInPlace(s, highRank, midLo);
   // Below lowRank everything is ≤ slopeLow after the selection above: the 95 % rank lies there.
-  const lowRank95 = Math.max(0, Math.floor(mid - SEN_Z_95 * halfWidthRank));
+  // A rank below the smallest slope: the interval is not bounded below by the data — with 3 or 4
+  // points even all-positive slopes are as likely as 1 in 6 or 1 in 24 under no slope (Kendall's
+  // exact test cannot reach 5 %), so such a slope is not above the noise.
+  const lowPos95 = mid - SEN_Z_95 * halfWidthRank;
+  const lowRank95 = Math.max(0, Math.floor(lowPos95));
   const slopeLow95 = selectInPlace(s, Math.min(lowRank95, lowRank), 0, lowRank);
-  return { n, slope, slopeLow, slopeHigh, slopeIdentified: true, slopeAboveNoise: slopeLow95 > 0 };
+  return { n, slope, slopeLow, slopeHigh, slopeIdentified: true, slopeAboveNoise: lowPos95 >= 0 && slopeLow95 > 0 };
 }
 
 /** Tie groups of `x[0..n)`: Σ t(t−1)(2t+5) (Sen's variance term) and Σ t(t−1)/2 (pairs with equal x). */
@@ -208,17 +212,20 @@ function xTies(x: ArrayLike<number>, n: number): { readonly varTerm: number; rea
  * Whether `line` (Theil–Sen of `x`, `y`) is a slope the data identify, not noise ÷ spread: its
  * Sen 95 % interval lies above zero ({@link RobustSlope.slopeAboveNoise}), or — for a few points,
  * whose interval is too wide to say — the size spread at the `referenceSlope` we already believe
- * (a prior, the pooled fit) moves y by more than y's noise about the line: `referenceSlope ×
- * (p90 − p10 of x) > MAD(y − slope·x)` (quantiles and MAD by simple-statistics). Sizes of a few
- * KiB against a 50 ms downtime with ±10 ms of noise (the QEMU lab's blackouts) fail both: their
- * "slope" is the noise.
+ * (a prior, the pooled fit) moves y by more than y's noise about that slope: `referenceSlope ×
+ * (p90 − p10 of x) > MAD(y − referenceSlope·x)` (quantiles and MAD by simple-statistics). Sizes of
+ * a few KiB against a 50 ms downtime with ±10 ms of noise (the QEMU lab's blackouts) fail both:
+ * their "slope" is the noise. The noise is taken about the believed slope, not the fitted one:
+ * Theil–Sen's line through 3 points passes through 2 of them, so their residuals' MAD is 0 and
+ * any spread "moved y more than the noise" (a CI run's first three lab blackouts became a 4 MB/s
+ * link with a 10 KB/s low rate, and bounds of 10⁸ ms).
  */
 export function slopeIdentifiedAboveNoise(x: ArrayLike<number>, y: ArrayLike<number>, line: RobustSlope, referenceSlope: number): boolean {
   if (!line.slopeIdentified) return false;
   if (line.slopeAboveNoise) return true;
   if (!(referenceSlope > 0) || line.n < 2) return false;
   const [p10, p90] = quantiles(Array.from(x).slice(0, line.n), [0.1, 0.9]) as [number, number];
-  return referenceSlope * (p90 - p10) > medianAbsoluteDeviation(Array.from(offsets(x, y, line.slope)));
+  return referenceSlope * (p90 - p10) > medianAbsoluteDeviation(Array.from(offsets(x, y, referenceSlope)));
 }
 
 /** `y − slope·x` for every point. */

@@ -141,6 +141,26 @@ describe('a blackout rate from sizes that spread less than the noise', () => {
     }
   });
 
+  it('keeps the prior’s rate from the first few lab blackouts, even when their sizes and downtimes happen to rise together', () => {
+    // A CI run's first three QEMU 10 lab migrations (RAM + mtty bytes, downtime ms): all three
+    // pairwise slopes positive, which 3 points give by chance 1 time in 6 (no 95 % interval
+    // exists). Read as a rate (≈ 4 MB/s, low 10 KB/s) it made the governor's bound 10⁸ ms and
+    // cancelled every later migration, so none could teach the model otherwise.
+    const ci = labBlackouts(1, 3, undefined).map((f, i): MigrationFacts => {
+      const bytes = [42_127, 72, 135][i] as number;
+      return { ...f, blackoutBytes: bytes, ramBlackoutBytes: bytes, outcome: { ...f.outcome!, actualBlackoutMs: [92, 62, 79][i] as number } };
+    });
+    const fit = fitBlackout(ci, [], { link: prior });
+    expect(fit.link?.medianBytesPerS).toBe(prior?.medianBytesPerS);
+    expect(fit.link?.lowBytesPerS).toBe(prior?.lowBytesPerS);
+    for (let seed = 1; seed <= 10; seed++) {
+      for (const n of [2, 3, 4]) {
+        const few = fitBlackout(labBlackouts(seed, n, undefined), [], { link: prior });
+        expect(few.link?.lowBytesPerS, `seed ${seed}, ${n} blackouts`).toBe(prior?.lowBytesPerS);
+      }
+    }
+  });
+
   it('keeps the prior’s pooled rate when every blackout is a lab one (seeds 1–10)', () => {
     for (let seed = 1; seed <= 10; seed++) {
       const fit = fitBlackout(labBlackouts(seed, 23, undefined), [], { link: prior });
