@@ -7,6 +7,7 @@ import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
 import { MIGRATION_FINAL_STATUSES } from './qapi-migration.js';
 import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { vfioRecords } from './vfio-records.js';
+import { blackoutTransferMs } from './vfio-trace.js';
 
 /**
  * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
@@ -78,16 +79,17 @@ export const VFIO_TRANSFER_DEVICE_ID = 'vfio';
  * completed poll adds to it — the device state moved in the blackout (an upper bound by what was
  * sent between that poll and the stop, ≤ one 100 ms window), so that the blackout's bytes are
  * RAM's `downtime-bytes` (RAM only: `ram_transferred_add()`, `migration/ram.c`) plus these. None
- * when QEMU reports no `vfio` member (no VFIO device, or QEMU < 5.2).
+ * when QEMU reports no `vfio` member (no VFIO device, or QEMU < 5.2). Durations as RAM's:
+ * `stopcopyMs` the blackout's transfer (timed, or the whole downtime).
  */
-function vfioTransfers(m: QmpMigration, done: QmpPoll, downtimeMs: number, totalTimeMs: number): TransferRecord[] {
+function vfioTransfers(m: QmpMigration, done: QmpPoll, downtimeMs: number, stopcopyMs: number, totalTimeMs: number): TransferRecord[] {
   const total = done.vfioTransferredBytes;
   if (total === undefined) return [];
   const before = Math.min(total, lastActivePoll(m)?.vfioTransferredBytes ?? 0);
   const t = { kind: 'transfer', migrationId: m.migrationId, deviceId: VFIO_TRANSFER_DEVICE_ID } as const;
   return [
     { ...t, phase: 'precopy', bytes: before, durationMs: totalTimeMs - downtimeMs },
-    { ...t, phase: 'stopcopy', bytes: total - before, durationMs: downtimeMs },
+    { ...t, phase: 'stopcopy', bytes: total - before, durationMs: stopcopyMs },
   ];
 }
 
@@ -109,9 +111,11 @@ export function stackRecords(m: QmpMigration): StackRecord[] {
  * - one `ram` record per `active`/`device` poll with statistics (`pass` = `dirty-sync-count`,
  *   dirty bytes/s = `dirty-pages-rate` × `page-size`, bandwidth = `mbps` × 10⁶ / 8);
  * - two `transfer` records for device `ram` from the completed poll: `stopcopy` =
- *   `downtime-bytes` over `downtime`, `precopy` = the rest of `transferred` over the rest of
- *   `total-time` (post-copy bytes, if any, fall in `precopy`: the contract has two phases), so
- *   the two sum to QEMU's `transferred` and `total-time`;
+ *   `downtime-bytes` over the blackout's transfer as the source's downtime checkpoints timed it
+ *   (QEMU 8.2+ with `watch --vfio-trace`: `blackoutTransferMs`, `vfio-trace.ts`), else over the
+ *   whole `downtime`; `precopy` = the rest of `transferred` over the rest of `total-time`
+ *   (post-copy bytes, if any, fall in `precopy`: the contract has two phases), so the bytes sum
+ *   to QEMU's `transferred`;
  * - two for device `vfio` from `vfio.transferred`, when QEMU reports it ({@link vfioTransfers});
  * - one `outcome` (policy `qemu`): actual = `downtime`, predicted = the last active poll's
  *   `expected-downtime` (else the deadline, which is where QEMU starts that estimate), deadline
@@ -147,6 +151,9 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   }
   const downtimeMs = done.downtimeMs;
   const totalTimeMs = done.totalTimeMs ?? downtimeMs;
+  // The blackout's transfer timed apart when the source's downtime checkpoints were traced, else the whole downtime.
+  const traced = blackoutTransferMs(m.vfio?.source.trace ?? []);
+  const stopcopyMs = traced !== undefined && traced < downtimeMs ? traced : downtimeMs;
   if (done.ram.downtimeBytes !== undefined) {
     const stopcopyBytes = done.ram.downtimeBytes;
     const precopy: TransferRecord = {
@@ -163,11 +170,11 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
       deviceId: 'ram',
       phase: 'stopcopy',
       bytes: stopcopyBytes,
-      durationMs: downtimeMs,
+      durationMs: stopcopyMs,
     };
     out.push(precopy, stopcopy);
   }
-  out.push(...vfioTransfers(m, done, downtimeMs, totalTimeMs));
+  out.push(...vfioTransfers(m, done, downtimeMs, stopcopyMs, totalTimeMs));
   const deadlineMs = m.downtimeLimitMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS;
   const last = lastActivePoll(m);
   const outcome: OutcomeRecord = {

@@ -151,7 +151,11 @@ export interface VfioSideRecords {
  */
 export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[], side: VfioSideLog): VfioSideRecords {
   const byName = new Map(side.devices.map((d) => [d.name, d.deviceId]));
-  const names = new Set(side.trace.map((t) => parseVfioTraceLine(t.text, t.atMs)?.name).filter((n): n is string => n !== undefined));
+  const names = new Set<string>();
+  for (const t of side.trace) {
+    const parsed = parseVfioTraceLine(t.text, t.atMs);
+    if (parsed !== undefined && parsed.kind !== 'checkpoint') names.add(parsed.name);
+  }
   const ids = new Set(events.map((e) => (typeof e.data['device-id'] === 'string' ? e.data['device-id'] : undefined)).filter((n): n is string => n !== undefined));
   // One device without a devices line: its trace name and its event id are the same device.
   const only = side.devices.length === 0 && names.size === 1 && ids.size === 1 ? [...ids][0] : undefined;

@@ -15,6 +15,13 @@
  *   `vfio_migration_set_state()`, before the ioctl: the START of the arc into X (its end is the
  *   `VFIO_MIGRATION` event; `vfio-events.ts`).
  *
+ * - `vmstate_downtime_checkpoint CHECKPOINT` (8.2+, `migration/trace-events`) — not a VFIO event:
+ *   QEMU's marks inside the blackout. On the source `src-downtime-start` (before the vCPUs stop),
+ *   `src-vm-stopped` (vCPUs stopped, devices in STOP_COPY), `src-iterable-saved` (RAM's last pass
+ *   and every device's stop-copy data written), `src-non-iterable-saved`, `src-downtime-end`;
+ *   the destination's begin `dst-`. `src-vm-stopped` → `src-iterable-saved` is the blackout's
+ *   transfer timed apart from the rest of the blackout ({@link blackoutTransferMs}).
+ *
  * Formats (`hw/vfio/trace-events`): sizes are `0x%"PRIx64` up to QEMU 8.x and `%"PRIu64` later;
  * both are read. The log backend (`scripts/tracetool/backend/log.py`) writes `name fmt` and,
  * with `-msg timestamp=on`, `TID@SEC.USEC:name fmt`; a line without its own time takes the time
@@ -24,8 +31,15 @@
 import type { MigStateName } from '../fsm/index.js';
 import type { SizeRecord } from '../records/records.js';
 
-/** The trace events `watch --vfio-trace` switches on (a `trace-event-set-state` pattern each). */
-export const VFIO_TRACE_EVENTS: readonly string[] = ['vfio_state_pending_*', 'vfio_migration_set_state', 'vfio_save_*', 'vfio_load_*'];
+/** QEMU's downtime checkpoint trace event (8.2+; see the module comment). */
+export const DOWNTIME_CHECKPOINT_EVENT = 'vmstate_downtime_checkpoint';
+
+/**
+ * The trace events `watch --vfio-trace` switches on (a `trace-event-set-state` pattern each):
+ * the VFIO ones and QEMU's downtime checkpoints (a QEMU before 8.2 refuses that one; the watch
+ * notes it and goes on).
+ */
+export const VFIO_TRACE_EVENTS: readonly string[] = ['vfio_state_pending_*', 'vfio_migration_set_state', 'vfio_save_*', 'vfio_load_*', DOWNTIME_CHECKPOINT_EVENT];
 
 /** One parsed trace line. */
 export type VfioTraceLine =
@@ -40,6 +54,8 @@ export type VfioTraceLine =
       readonly dirtyBytes: number;
     }
   | { readonly kind: 'set-state'; readonly atMs: number; readonly name: string; readonly to: MigStateName }
+  /** A downtime checkpoint; `timed`: the line carried its own time (else `atMs` is when it was read). */
+  | { readonly kind: 'checkpoint'; readonly atMs: number; readonly checkpoint: string; readonly timed: boolean }
   | { readonly kind: 'other'; readonly atMs: number; readonly name: string; readonly event: string };
 
 /** A size: hex with `0x` (QEMU ≤ 8.x) or decimal. */
@@ -49,6 +65,8 @@ const LINE = /^(?:\d+@(\d+)\.(\d{6}):)?(vfio_[a-z_]+) +\(([^)]*)\)(.*)$/;
 const EXACT = new RegExp(`precopy ${NUM} postcopy ${NUM} stopcopy size ${NUM} precopy initial size ${NUM} precopy dirty size ${NUM}`);
 const ESTIMATE = new RegExp(`precopy ${NUM} postcopy ${NUM} precopy initial size ${NUM} precopy dirty size ${NUM}`);
 const SET_STATE = /new state ([A-Z0-9_]+)/;
+/** `TID@SEC.USEC:vmstate_downtime_checkpoint NAME`. */
+const CHECKPOINT = /^(?:\d+@(\d+)\.(\d{6}):)?vmstate_downtime_checkpoint +([a-z0-9-]+)$/;
 
 /** QEMU's `mig_state_to_str()` names are the kernel's; `UNKNOWN STATE` is not one. */
 const STATE_NAMES: ReadonlySet<string> = new Set(['STOP', 'RUNNING', 'STOP_COPY', 'RESUMING', 'RUNNING_P2P', 'PRE_COPY', 'PRE_COPY_P2P', 'ERROR']);
@@ -62,6 +80,12 @@ function size(s: string | undefined): number {
  * may hold other QEMU messages). `readAtMs` (epoch ms) is used when the line has no time.
  */
 export function parseVfioTraceLine(line: string, readAtMs: number): VfioTraceLine | undefined {
+  const c = CHECKPOINT.exec(line.trim());
+  if (c !== null) {
+    const [, sec, usec, checkpoint = ''] = c;
+    const timed = sec !== undefined;
+    return { kind: 'checkpoint', atMs: timed ? Number(sec) * 1000 + Number(usec) / 1000 : readAtMs, checkpoint, timed };
+  }
   const m = LINE.exec(line.trim());
   if (m === null) return undefined;
   const [, sec, usec, event = '', name = '', rest = ''] = m;
@@ -108,6 +132,7 @@ export class VfioTraceTracker {
 
   /** Takes one parsed line; returns the `size` record it makes, if any (at the line's epoch time). */
   observe(t: VfioTraceLine, migrationId: string): SizeRecord | undefined {
+    if (t.kind === 'checkpoint') return undefined;
     const id = this.deviceIdOf(t.name);
     if (t.kind === 'set-state') {
       const list = this.starts.get(id) ?? [];
@@ -160,4 +185,27 @@ export class VfioTraceTracker {
     }
     return undefined;
   }
+}
+
+/**
+ * The blackout's transfer as the source QEMU timed it, ms: from its last `src-vm-stopped`
+ * checkpoint to the `src-iterable-saved` after it — RAM's last pass and the devices' stop-copy
+ * data, apart from stopping the vCPUs and devices before it and the destination's load after.
+ * Undefined without both checkpoints carrying their own times (QEMU before 8.2, no trace, a log
+ * backend without `-msg timestamp=on`: a time of reading says nothing at this scale).
+ */
+export function blackoutTransferMs(trace: readonly { readonly atMs: number; readonly text: string }[]): number | undefined {
+  let stoppedAtMs: number | undefined;
+  let savedAtMs: number | undefined;
+  for (const t of trace) {
+    const c = parseVfioTraceLine(t.text, t.atMs);
+    if (c?.kind !== 'checkpoint' || !c.timed) continue;
+    if (c.checkpoint === 'src-vm-stopped') {
+      stoppedAtMs = c.atMs;
+      savedAtMs = undefined;
+    } else if (c.checkpoint === 'src-iterable-saved' && stoppedAtMs !== undefined && savedAtMs === undefined && c.atMs >= stoppedAtMs) {
+      savedAtMs = c.atMs;
+    }
+  }
+  return stoppedAtMs === undefined || savedAtMs === undefined ? undefined : savedAtMs - stoppedAtMs;
 }

@@ -7,16 +7,16 @@ import { buildPriors } from '../../src/estimators/priors.js';
 import { MigFlags, MigState } from '../../src/fsm/index.js';
 import { decisionModelOf, deviceModelOf } from '../../src/qemu/vfio-devices.js';
 import { vfioArcRecords, vfioStateEvent } from '../../src/qemu/vfio-events.js';
-import { parseVfioTraceLine } from '../../src/qemu/vfio-trace.js';
+import { blackoutTransferMs, DOWNTIME_CHECKPOINT_EVENT, parseVfioTraceLine, VFIO_TRACE_EVENTS } from '../../src/qemu/vfio-trace.js';
 import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/records/records.js';
 import { validateRecord } from '../../src/telemetry/validate.js';
-import { MDEV_UUID, qemu10WireLog, T0_S, vfioEvent } from './vfio-fixture.js';
+import { checkpointLine, MDEV_UUID, qemu10WireLog, T0_S, vfioEvent } from './vfio-fixture.js';
 
 const arcsOf = (rs: TelemetryRecord[]): ArcRecord[] => rs.filter((r): r is ArcRecord => r.kind === 'arc');
 const sizesOf = (rs: TelemetryRecord[]): SizeRecord[] => rs.filter((r): r is SizeRecord => r.kind === 'size');
 
-function records(trace: boolean): TelemetryRecord[] {
-  const { migrations, errors } = parseQmpLog(qemu10WireLog({ trace }).join('\n'), '/logs/vm1.qmp.log');
+function records(trace: boolean, checkpoints = false): TelemetryRecord[] {
+  const { migrations, errors } = parseQmpLog(qemu10WireLog({ trace, checkpoints }).join('\n'), '/logs/vm1.qmp.log');
   expect(errors).toEqual([]);
   expect(migrations).toHaveLength(1);
   return migrationToRecords(migrations[0]!);
@@ -106,6 +106,34 @@ describe('VFIO trace as size records', () => {
     const { migrations, errors } = parseQmpLog(lines.join('\n'), 'x.log');
     expect(errors).toEqual([{ file: 'x.log', line: 2, reason: 'vfio-sla side is neither "source" nor "destination"' }]);
     expect(arcsOf(migrationToRecords(migrations[0]!))).toHaveLength(2);
+  });
+});
+
+describe("QEMU's downtime checkpoints", () => {
+  it('are switched on with the VFIO trace and read with their own times only', () => {
+    expect(VFIO_TRACE_EVENTS).toContain(DOWNTIME_CHECKPOINT_EVENT);
+    expect(parseVfioTraceLine(checkpointLine(T0_S + 0.1713, 'src-vm-stopped'), 1)).toEqual({ kind: 'checkpoint', atMs: T0_S * 1000 + 171.3, checkpoint: 'src-vm-stopped', timed: true });
+    expect(parseVfioTraceLine('vmstate_downtime_checkpoint src-iterable-saved', 5)).toEqual({ kind: 'checkpoint', atMs: 5, checkpoint: 'src-iterable-saved', timed: false });
+    const at = (tS: number, c: string): { atMs: number; text: string } => ({ atMs: 0, text: checkpointLine(T0_S + tS, c) });
+    expect(blackoutTransferMs([at(0.1, 'src-downtime-start'), at(0.1013, 'src-vm-stopped'), at(0.1202, 'src-iterable-saved')])).toBeCloseTo(18.9, 2);
+    // A second blackout (an attempt brought back, then another): the last one's.
+    expect(blackoutTransferMs([at(0.1, 'src-vm-stopped'), at(0.2, 'src-iterable-saved'), at(0.5, 'src-vm-stopped'), at(0.504, 'src-iterable-saved')])).toBeCloseTo(4, 2);
+    // Without its own time a checkpoint says nothing at this scale; without both, nothing either.
+    expect(blackoutTransferMs([at(0.1, 'src-vm-stopped'), { atMs: 130, text: 'vmstate_downtime_checkpoint src-iterable-saved' }])).toBeUndefined();
+    expect(blackoutTransferMs([at(0.1, 'src-vm-stopped')])).toBeUndefined();
+    expect(blackoutTransferMs([])).toBeUndefined();
+  });
+
+  it("time the blackout's transfer apart from QEMU's downtime in the stop-copy transfer records, and nothing else changes", () => {
+    const stopcopy = (rs: TelemetryRecord[]): [string, number, number][] =>
+      rs.flatMap((r) => (r.kind === 'transfer' && r.phase === 'stopcopy' ? [[r.deviceId, r.bytes, r.durationMs] as [string, number, number]] : []));
+    expect(stopcopy(records(true))).toEqual([['ram', 900_000, 61], ['vfio', 72, 61]]);
+    const timed = stopcopy(records(true, true));
+    expect(timed.map(([d, b]) => [d, b])).toEqual([['ram', 900_000], ['vfio', 72]]);
+    for (const [, , ms] of timed) expect(ms).toBeCloseTo(18.9, 3);
+    const other = (rs: TelemetryRecord[]): TelemetryRecord[] => rs.filter((r) => !(r.kind === 'transfer' && r.phase === 'stopcopy'));
+    expect(other(records(true, true))).toEqual(other(records(true)));
+    for (const r of records(true, true)) expect(validateRecord(r)).toEqual(r);
   });
 });
 

@@ -46,6 +46,8 @@ QMP has no VFIO sizes: --vfio-trace switches QEMU's own VFIO trace events on for
 (trace-event-set-state, the file set with HMP 'logfile'; QEMU's "log" trace backend, as in
 Debian) and off at the end, and reads the stop-copy and pre-copy sizes per device and iteration
 from it (size records; the decisions count them). Without it a device's data counts as 0 bytes.
+It also switches on QEMU's downtime checkpoints (8.2+), which time the blackout's transfer apart
+from the rest of the downtime: fits then learn the blackout's terms, a miss probability per VM.
 --dest-qmp also follows the destination QEMU's VFIO devices, so their arcs are recorded too.
 
 With --drive, and a model whose bound is calibrated for this VM (fitted from enough of your own
