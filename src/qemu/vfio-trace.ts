@@ -71,6 +71,11 @@ const CHECKPOINT = /^(?:\d+@(\d+)\.(\d{6}):)?vmstate_downtime_checkpoint +([a-z0
 /** QEMU's `mig_state_to_str()` names are the kernel's; `UNKNOWN STATE` is not one. */
 const STATE_NAMES: ReadonlySet<string> = new Set(['STOP', 'RUNNING', 'STOP_COPY', 'RESUMING', 'RUNNING_P2P', 'PRE_COPY', 'PRE_COPY_P2P', 'ERROR']);
 
+/** A line's own time (`SEC.USEC` of `-msg timestamp=on`) in epoch ms, else when it was read. */
+function lineAtMs(sec: string | undefined, usec: string | undefined, readAtMs: number): number {
+  return sec === undefined ? readAtMs : Number(sec) * 1000 + Number(usec) / 1000;
+}
+
 function size(s: string | undefined): number {
   return Number(s); // Number('0x1f') is 31; both forms are safe integers for any real device size
 }
@@ -83,13 +88,12 @@ export function parseVfioTraceLine(line: string, readAtMs: number): VfioTraceLin
   const c = CHECKPOINT.exec(line.trim());
   if (c !== null) {
     const [, sec, usec, checkpoint = ''] = c;
-    const timed = sec !== undefined;
-    return { kind: 'checkpoint', atMs: timed ? Number(sec) * 1000 + Number(usec) / 1000 : readAtMs, checkpoint, timed };
+    return { kind: 'checkpoint', atMs: lineAtMs(sec, usec, readAtMs), checkpoint, timed: sec !== undefined };
   }
   const m = LINE.exec(line.trim());
   if (m === null) return undefined;
   const [, sec, usec, event = '', name = '', rest = ''] = m;
-  const atMs = sec === undefined ? readAtMs : Number(sec) * 1000 + Number(usec) / 1000;
+  const atMs = lineAtMs(sec, usec, readAtMs);
   if (event === 'vfio_state_pending_exact') {
     const x = EXACT.exec(rest);
     if (x === null) return undefined;
