@@ -143,7 +143,7 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, 
  * record has a duration; the longest, as they run side by side): undefined when none was
  * recorded. `termCalibration` keeps only those shorter than the blackout (a QMP import's
  * transfer lasts the whole downtime unless the source's downtime checkpoints were traced:
- * `blackoutTransferMs`, `qemu/vfio-trace.ts`).
+ * `VfioTraceTracker.blackoutTransferMs`, `qemu/vfio-trace.ts`).
  */
 function timedTransferMs(transfers: readonly TransferRecord[]): number | undefined {
   let longest: number | undefined;

@@ -7,7 +7,6 @@ import { QEMU_DEFAULT_DOWNTIME_LIMIT_MS } from '../facts/qemu.js';
 import { MIGRATION_FINAL_STATUSES } from './qapi-migration.js';
 import type { QmpMigration, QmpPoll, QmpRamStats } from './qmp-types.js';
 import { vfioRecords } from './vfio-records.js';
-import { blackoutTransferMs } from './vfio-trace.js';
 
 /**
  * x86 target page size, bytes: used only when a reply lacks `page-size` (QEMU < 2.10 did not
@@ -112,7 +111,7 @@ export function stackRecords(m: QmpMigration): StackRecord[] {
  *   dirty bytes/s = `dirty-pages-rate` × `page-size`, bandwidth = `mbps` × 10⁶ / 8);
  * - two `transfer` records for device `ram` from the completed poll: `stopcopy` =
  *   `downtime-bytes` over the blackout's transfer as the source's downtime checkpoints timed it
- *   (QEMU 8.2+ with `watch --vfio-trace`: `blackoutTransferMs`, `vfio-trace.ts`), else over the
+ *   (QEMU 8.2+ with `watch --vfio-trace`: `VfioTraceTracker.blackoutTransferMs`, `vfio-trace.ts`), else over the
  *   whole `downtime`; `precopy` = the rest of `transferred` over the rest of `total-time`
  *   (post-copy bytes, if any, fall in `precopy`: the contract has two phases), so the bytes sum
  *   to QEMU's `transferred`;
@@ -152,7 +151,7 @@ export function migrationToRecords(m: QmpMigration): TelemetryRecord[] {
   const downtimeMs = done.downtimeMs;
   const totalTimeMs = done.totalTimeMs ?? downtimeMs;
   // The blackout's transfer timed apart when the source's downtime checkpoints were traced, else the whole downtime.
-  const traced = blackoutTransferMs(m.vfio?.source.trace ?? []);
+  const traced = vfio.blackoutTransferMs;
   const stopcopyMs = traced !== undefined && traced < downtimeMs ? traced : downtimeMs;
   if (done.ram.downtimeBytes !== undefined) {
     const stopcopyBytes = done.ram.downtimeBytes;

@@ -143,6 +143,8 @@ export interface VfioSideRecords {
   readonly arcs: ArcRecord[];
   readonly sizes: SizeRecord[];
   readonly untimedArcs: number;
+  /** The blackout's transfer as the source's downtime checkpoints timed it ({@link VfioTraceTracker.blackoutTransferMs}). */
+  readonly blackoutTransferMs: number | undefined;
 }
 
 /**
@@ -151,19 +153,15 @@ export interface VfioSideRecords {
  */
 export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[], side: VfioSideLog): VfioSideRecords {
   const byName = new Map(side.devices.map((d) => [d.name, d.deviceId]));
-  const names = new Set<string>();
-  for (const t of side.trace) {
-    const parsed = parseVfioTraceLine(t.text, t.atMs);
-    if (parsed !== undefined && parsed.kind !== 'checkpoint') names.add(parsed.name);
-  }
+  // Each trace line parsed once, in the order it was read.
+  const lines = [...side.trace].sort((a, b) => a.atMs - b.atMs).flatMap((t) => parseVfioTraceLine(t.text, t.atMs) ?? []);
+  const names = new Set(lines.flatMap((l) => (l.kind === 'checkpoint' ? [] : [l.name])));
   const ids = new Set(events.map((e) => (typeof e.data['device-id'] === 'string' ? e.data['device-id'] : undefined)).filter((n): n is string => n !== undefined));
   // One device without a devices line: its trace name and its event id are the same device.
   const only = side.devices.length === 0 && names.size === 1 && ids.size === 1 ? [...ids][0] : undefined;
   const tracker = new VfioTraceTracker((name) => byName.get(name) ?? only ?? name);
   const sizes: SizeRecord[] = [];
-  for (const t of [...side.trace].sort((a, b) => a.atMs - b.atMs)) {
-    const parsed = parseVfioTraceLine(t.text, t.atMs);
-    if (parsed === undefined) continue;
+  for (const parsed of lines) {
     const r = tracker.observe(parsed, migrationId);
     if (r !== undefined) sizes.push(r);
   }
@@ -175,13 +173,13 @@ export function vfioSideRecords(migrationId: string, events: readonly QmpEvent[]
     stopCopyBytesAt: (id, atMs) => tracker.stopCopyBytesAt(id, atMs),
     tracedStartAtMs: (id, to, endAtMs) => tracker.startOf(id, to, endAtMs),
   });
-  return { arcs, sizes, untimedArcs: untimed };
+  return { arcs, sizes, untimedArcs: untimed, blackoutTransferMs: tracker.blackoutTransferMs() };
 }
 
-/** Both sides' records of a migration (source events = the log's own events). */
+/** Both sides' records of a migration (source events = the log's own events); the blackout's transfer is the source's. */
 export function vfioRecords(migrationId: string, sourceEvents: readonly QmpEvent[], log: VfioLog | undefined): VfioSideRecords {
   const l = log ?? emptyVfioLog();
   const src = vfioSideRecords(migrationId, sourceEvents, l.source);
   const dst = vfioSideRecords(migrationId, l.destination.events, l.destination);
-  return { arcs: [...src.arcs, ...dst.arcs], sizes: [...src.sizes, ...dst.sizes], untimedArcs: src.untimedArcs + dst.untimedArcs };
+  return { arcs: [...src.arcs, ...dst.arcs], sizes: [...src.sizes, ...dst.sizes], untimedArcs: src.untimedArcs + dst.untimedArcs, blackoutTransferMs: src.blackoutTransferMs };
 }

@@ -20,7 +20,7 @@
  *   `src-vm-stopped` (vCPUs stopped, devices in STOP_COPY), `src-iterable-saved` (RAM's last pass
  *   and every device's stop-copy data written), `src-non-iterable-saved`, `src-downtime-end`;
  *   the destination's begin `dst-`. `src-vm-stopped` → `src-iterable-saved` is the blackout's
- *   transfer timed apart from the rest of the blackout ({@link blackoutTransferMs}).
+ *   transfer timed apart from the rest of the blackout ({@link VfioTraceTracker.blackoutTransferMs}).
  *
  * Formats (`hw/vfio/trace-events`): sizes are `0x%"PRIx64` up to QEMU 8.x and `%"PRIu64` later;
  * both are read. The log backend (`scripts/tracetool/backend/log.py`) writes `name fmt` and,
@@ -131,12 +131,18 @@ export class VfioTraceTracker {
   private readonly sizes = new Map<string, VfioDeviceSizes>();
   private readonly starts = new Map<string, { to: MigStateName; atMs: number }[]>();
   private readonly stopCopyHistory = new Map<string, { atMs: number; bytes: number }[]>();
+  /** The last timed `src-vm-stopped`, and the first timed `src-iterable-saved` after it. */
+  private stoppedAtMs: number | undefined;
+  private savedAtMs: number | undefined;
 
   constructor(private readonly deviceIdOf: (name: string) => string = (n) => n) {}
 
   /** Takes one parsed line; returns the `size` record it makes, if any (at the line's epoch time). */
   observe(t: VfioTraceLine, migrationId: string): SizeRecord | undefined {
-    if (t.kind === 'checkpoint') return undefined;
+    if (t.kind === 'checkpoint') {
+      this.checkpoint(t);
+      return undefined;
+    }
     const id = this.deviceIdOf(t.name);
     if (t.kind === 'set-state') {
       const list = this.starts.get(id) ?? [];
@@ -162,6 +168,27 @@ export class VfioTraceTracker {
       initialBytes: t.initialBytes,
       dirtyBytes: t.dirtyBytes,
     };
+  }
+
+  private checkpoint(c: Extract<VfioTraceLine, { kind: 'checkpoint' }>): void {
+    if (!c.timed) return;
+    if (c.checkpoint === 'src-vm-stopped') {
+      this.stoppedAtMs = c.atMs;
+      this.savedAtMs = undefined;
+    } else if (c.checkpoint === 'src-iterable-saved' && this.stoppedAtMs !== undefined && this.savedAtMs === undefined && c.atMs >= this.stoppedAtMs) {
+      this.savedAtMs = c.atMs;
+    }
+  }
+
+  /**
+   * The blackout's transfer as the source QEMU timed it, ms: from its last `src-vm-stopped`
+   * checkpoint to the `src-iterable-saved` after it — RAM's last pass and the devices' stop-copy
+   * data, apart from stopping the vCPUs and devices before it and the destination's load after.
+   * Undefined without both checkpoints carrying their own times (QEMU before 8.2, no trace, a log
+   * backend without `-msg timestamp=on`: a time of reading says nothing at this scale).
+   */
+  blackoutTransferMs(): number | undefined {
+    return this.stoppedAtMs === undefined || this.savedAtMs === undefined ? undefined : this.savedAtMs - this.stoppedAtMs;
   }
 
   /** The device's latest sizes, if the trace gave any. */
@@ -191,25 +218,3 @@ export class VfioTraceTracker {
   }
 }
 
-/**
- * The blackout's transfer as the source QEMU timed it, ms: from its last `src-vm-stopped`
- * checkpoint to the `src-iterable-saved` after it — RAM's last pass and the devices' stop-copy
- * data, apart from stopping the vCPUs and devices before it and the destination's load after.
- * Undefined without both checkpoints carrying their own times (QEMU before 8.2, no trace, a log
- * backend without `-msg timestamp=on`: a time of reading says nothing at this scale).
- */
-export function blackoutTransferMs(trace: readonly { readonly atMs: number; readonly text: string }[]): number | undefined {
-  let stoppedAtMs: number | undefined;
-  let savedAtMs: number | undefined;
-  for (const t of trace) {
-    const c = parseVfioTraceLine(t.text, t.atMs);
-    if (c?.kind !== 'checkpoint' || !c.timed) continue;
-    if (c.checkpoint === 'src-vm-stopped') {
-      stoppedAtMs = c.atMs;
-      savedAtMs = undefined;
-    } else if (c.checkpoint === 'src-iterable-saved' && stoppedAtMs !== undefined && savedAtMs === undefined && c.atMs >= stoppedAtMs) {
-      savedAtMs = c.atMs;
-    }
-  }
-  return stoppedAtMs === undefined || savedAtMs === undefined ? undefined : savedAtMs - stoppedAtMs;
-}

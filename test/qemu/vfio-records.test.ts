@@ -7,7 +7,8 @@ import { buildPriors } from '../../src/estimators/priors.js';
 import { MigFlags, MigState } from '../../src/fsm/index.js';
 import { decisionModelOf, deviceModelOf } from '../../src/qemu/vfio-devices.js';
 import { vfioArcRecords, vfioStateEvent } from '../../src/qemu/vfio-events.js';
-import { blackoutTransferMs, DOWNTIME_CHECKPOINT_EVENT, parseVfioTraceLine, VFIO_TRACE_EVENTS } from '../../src/qemu/vfio-trace.js';
+import { DOWNTIME_CHECKPOINT_EVENT, parseVfioTraceLine, VFIO_TRACE_EVENTS } from '../../src/qemu/vfio-trace.js';
+import { vfioSideRecords } from '../../src/qemu/vfio-records.js';
 import type { ArcRecord, SizeRecord, TelemetryRecord } from '../../src/records/records.js';
 import { validateRecord } from '../../src/telemetry/validate.js';
 import { checkpointLine, MDEV_UUID, qemu10WireLog, T0_S, vfioEvent } from './vfio-fixture.js';
@@ -115,6 +116,8 @@ describe("QEMU's downtime checkpoints", () => {
     expect(parseVfioTraceLine(checkpointLine(T0_S + 0.1713, 'src-vm-stopped'), 1)).toEqual({ kind: 'checkpoint', atMs: T0_S * 1000 + 171.3, checkpoint: 'src-vm-stopped', timed: true });
     expect(parseVfioTraceLine('vmstate_downtime_checkpoint src-iterable-saved', 5)).toEqual({ kind: 'checkpoint', atMs: 5, checkpoint: 'src-iterable-saved', timed: false });
     const at = (tS: number, c: string): { atMs: number; text: string } => ({ atMs: 0, text: checkpointLine(T0_S + tS, c) });
+    const blackoutTransferMs = (trace: { atMs: number; text: string }[]): number | undefined =>
+      vfioSideRecords('m', [], { devices: [], trace, events: [], qemuVersion: undefined }).blackoutTransferMs;
     expect(blackoutTransferMs([at(0.1, 'src-downtime-start'), at(0.1013, 'src-vm-stopped'), at(0.1202, 'src-iterable-saved')])).toBeCloseTo(18.9, 2);
     // A second blackout (an attempt brought back, then another): the last one's.
     expect(blackoutTransferMs([at(0.1, 'src-vm-stopped'), at(0.2, 'src-iterable-saved'), at(0.5, 'src-vm-stopped'), at(0.504, 'src-iterable-saved')])).toBeCloseTo(4, 2);
