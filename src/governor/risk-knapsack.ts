@@ -19,7 +19,8 @@
  * misses ≤ α·T + slack + 1 (+ the migrations in flight when feedback lags), as for adaptive α.
  *
  * Measured (fleet replay of the governor and the oracle, 300 held-out VMs, α = 1 %, useful share
- * as % of the oracle's; γ = 0.0025, slack 4, each VM decided first at twice its best-case risk,
+ * as % of the oracle's; γ = 0.0025, slack 4, each VM decided first at twice its best-case risk
+ * (1.2 times since, `sim/policies/governor.ts` `KNAPSACK_FIRST_RUNG`: seeds 1–10 99.5 % at 1.10 %),
  * the terms' rest scaled by the device arcs' spread, `estimators/term-risk.ts`): A_1 = α, seeds
  * 1–10 113, 99, 96, 91, 99, 99, 100, 99, 94, 87 (pooled 97.9 %, misses 1.17 %), development
  * seeds 11–20 104, 107, 101, 107, 95, 97, 81, 96, 105, 94 (99.2 %, 0.93 %), unseen seeds 21–25

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GiB } from '../../../src/sim/fleet/constants.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import type { DeviceSpec } from '../../../src/sim/fleet/vm-spec.js';
-import { GovernorPolicy } from '../../../src/sim/policies/governor.js';
+import { GovernorPolicy, KNAPSACK_FIRST_RUNG, knapsackLadder, MIN_RISK_LEVEL } from '../../../src/sim/policies/governor.js';
 import { OraclePolicy } from '../../../src/sim/policies/oracle.js';
 import { calibratedSimModel, withTerms } from '../../governor/fixtures.js';
 import { calmVm, vmSpec } from './helpers.js';
@@ -101,6 +101,16 @@ describe('the governor policy with blackout terms (the risk knapsack)', () => {
     expect(r.met).toBe(true);
     expect([...policy.stats.reasons.keys()]).toEqual(['commit:FITS']);
     expect(policy.knapsack?.status()).toMatchObject({ attempts: 1, misses: 0 });
+  });
+
+  it('decides a VM first at 1.2 × its best-case risk, then at the level; at the level alone when they meet', () => {
+    expect(KNAPSACK_FIRST_RUNG).toBe(1.2);
+    expect(knapsackLadder(0.01, 0.08)).toEqual([0.012, 0.08]);
+    // Nearly safe: no lower than the smallest level decide() is asked at.
+    expect(knapsackLadder(0, 0.08)).toEqual([MIN_RISK_LEVEL, 0.08]);
+    // Its first rung at or past the level (a VM riskier than the level is refused there).
+    expect(knapsackLadder(0.07, 0.08)).toEqual([0.08]);
+    expect(knapsackLadder(0.2, 0.08)).toEqual([0.08]);
   });
 
   it('refuses at once a VM whose best case risks more than the level, and every VM once misses pass the allowance', async () => {
