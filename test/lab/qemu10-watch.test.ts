@@ -54,8 +54,34 @@ async function client(path: string): Promise<QmpClient> {
   return new QmpClient({ endpoint: { path }, commandTimeoutMs: 60_000, connectTimeoutMs: 60_000 });
 }
 
-/** One migration src → dst in the guest, followed (and with `drive`, steered) by a watch. */
+/**
+ * Longest one migration may take, setup and teardown included, ms: its watch ends within
+ * {@link BUDGET_MS}, every QMP command within 60 s. Past it the lab has hung (seen once: 9 minutes
+ * after a migration with no QEMU left), and the test fails with the guest's console instead of
+ * waiting for its own 25-minute timeout.
+ */
+const MIGRATION_WATCHDOG_MS = 180_000;
+
+/** {@link migrateOnce}, failing as soon as the guest exits or {@link MIGRATION_WATCHDOG_MS} passes. */
 async function migrate(id: string, model: CompiledModel, o: { drive: boolean; deadlineMs: number }): Promise<Migration> {
+  const g = guest as Qemu10Guest;
+  const tail = (): string => g.process.console.slice(-2000);
+  let timer: NodeJS.Timeout | undefined;
+  const exited = g.process.exited.then((e) => {
+    throw new Error(`${id}: the lab guest exited (code ${String(e.code)}, signal ${String(e.signal)}); console:\n${tail()}`);
+  });
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${id}: not over after ${MIGRATION_WATCHDOG_MS / 1000} s; guest console:\n${tail()}`)), MIGRATION_WATCHDOG_MS);
+  });
+  try {
+    return await Promise.race([migrateOnce(id, model, o), exited, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One migration src → dst in the guest, followed (and with `drive`, steered) by a watch. */
+async function migrateOnce(id: string, model: CompiledModel, o: { drive: boolean; deadlineMs: number }): Promise<Migration> {
   const g = guest as Qemu10Guest;
   const src = await client(g.sockets['qmp-src']);
   const dst = await client(g.sockets['qmp-dst']);
