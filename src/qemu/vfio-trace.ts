@@ -217,4 +217,3 @@ export class VfioTraceTracker {
     return undefined;
   }
 }
-
