@@ -1,8 +1,8 @@
 /**
  * The law-aware frontier (`app/fleet-frontier.ts` `lawAwareFrontier`) on fleet seeds 1–10
  * (`BENCH_FLEET_SEEDS` as in `bench/fleet.ts`), 300 held-out VMs each, α = 1 %, 16 redrawn
- * switchovers per VM (`BENCH_LAW_DRAWS`). Not in the default `npm run bench` (about two minutes
- * per seed): `node dist-bench/bench/run.js law-frontier`.
+ * switchovers per VM (`BENCH_LAW_DRAWS`). Not in the default `npm run bench` (about two and a half
+ * minutes per seed): `node dist-bench/bench/run.js law-frontier`.
  *
  * Keys, per seed S: `fleet_s<S>_law_aware_useful_vs_oracle` (expected completions within the
  * deadline ÷ the clairvoyant oracle's completions), `_expected_miss_rate` (÷ attempted), and the
@@ -11,13 +11,22 @@
  * cannot see the attempt's draws can beat in expectation, even knowing the simulator's law: where
  * it stays under 95 % of the oracle, the issue 17 goal is out of reach.
  *
+ * And how right the governor's best-case risks are against that law (`app/risk-calibration.ts`;
+ * the governor of the fleet job, run on the seed too): `fleet_s<S>_risk_vs_law_<group>`, Σ risk ÷
+ * Σ law over the group's VMs of risk < 0.25, and `_vms` how many, for the groups none / main /
+ * multifd; pooled over the seeds `fleet_pooled_risk_vs_law_<group>`.
+ *
  * Measured (16 draws): waiting alone 98, 98, 94, 95, 96, 94, 93, 92, 93, 94 % (pooled 94.7 %);
  * throttling to the floor as well 120, 111, 115, 109, 109, 109, 110, 105, 105, 106 % (pooled
  * 109.9 %; the clairvoyant throttling oracle: 117 %); expected misses 0.94–0.99 % per seed. So the
  * goal is within a non-clairvoyant policy's reach only by throttling for slack.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { lawAwareFrontier, replayTally, type LawAwareFrontier } from '../src/app/fleet-frontier.js';
-import { heldOutFleet } from '../src/app/fleet-job.js';
+import { heldOutFleet, runFleetJob } from '../src/app/fleet-job.js';
+import { DATA_PHASE_GROUPS, dataPhaseGroup, riskCalibration, riskToLawRatio, type GroupCalibration, type RiskLawRow } from '../src/app/risk-calibration.js';
 import { OraclePolicy } from '../src/sim/policies/oracle.js';
 import { fleetSeeds } from './fleet.js';
 
@@ -32,18 +41,52 @@ function draws(): number {
   return n;
 }
 
+/** The governor's best-case risk of each held-out VM (`runFleetJob` on a temporary database), by VM id, with its group. */
+async function governorRisks(seed: number): Promise<Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>> {
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-bench-law-'));
+  const risks = new Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>();
+  try {
+    await runFleetJob({
+      migrations: MIGRATIONS,
+      seed,
+      dbPath: join(dir, 'fleet.db'),
+      alpha: ALPHA,
+      fittedAt: new Date().toISOString(),
+      onGovernorRisk: (spec, risk) => void risks.set(spec.id, { risk, group: dataPhaseGroup(spec) }),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return risks;
+}
+
 /** The clairvoyant oracle's completions within the deadline on the seed's held-out fleet. */
 async function oracleMet(seed: number): Promise<number> {
   return (await replayTally(heldOutFleet(seed, MIGRATIONS), new OraclePolicy())).met;
+}
+
+/** `<key>` Σ risk ÷ Σ law (omitted when the law expects no miss), `<key>_vms` how many VMs. */
+function putCalibration(out: Record<string, number>, key: string, g: GroupCalibration): void {
+  const ratio = riskToLawRatio(g);
+  if (Number.isFinite(ratio)) out[key] = round(ratio);
+  out[`${key}_vms`] = g.vms;
 }
 
 export async function run(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const k = draws();
   const pooled = { oracle: 0, attempted: 0, met: 0, missed: 0, metNo: 0, missedNo: 0, min: Infinity, minNo: Infinity };
+  const calibration = new Map(DATA_PHASE_GROUPS.map((g) => [g, { vms: 0, riskSum: 0, lawSum: 0 }]));
   for (const seed of fleetSeeds()) {
     const o = await oracleMet(seed);
     const f: LawAwareFrontier = await lawAwareFrontier(seed, MIGRATIONS, { alpha: ALPHA, draws: k });
+    const rows: RiskLawRow[] = [];
+    for (const [id, { risk, group }] of await governorRisks(seed)) rows.push({ group, risk, law: f.lowest.get(id) ?? 1 });
+    for (const g of riskCalibration(rows)) {
+      putCalibration(out, `fleet_s${seed}_risk_vs_law_${g.group}`, g);
+      const sum = calibration.get(g.group)!;
+      calibration.set(g.group, { vms: sum.vms + g.vms, riskSum: sum.riskSum + g.riskSum, lawSum: sum.lawSum + g.lawSum });
+    }
     const key = `fleet_s${seed}_law_aware`;
     out[`${key}_useful_vs_oracle`] = round(f.expectedMet / o);
     out[`${key}_expected_miss_rate`] = round(f.expectedMissed / f.attempted);
@@ -58,6 +101,7 @@ export async function run(): Promise<Record<string, number>> {
     pooled.min = Math.min(pooled.min, f.expectedMet / o);
     pooled.minNo = Math.min(pooled.minNo, f.withoutThrottle.expectedMet / o);
   }
+  for (const [group, g] of calibration) putCalibration(out, `fleet_pooled_risk_vs_law_${group}`, { group, ...g });
   Object.assign(out, {
     fleet_pooled_law_aware_useful_vs_oracle: round(pooled.met / pooled.oracle),
     fleet_pooled_law_aware_expected_miss_rate: round(pooled.missed / pooled.attempted),

@@ -61,6 +61,8 @@ export interface LawAwareFrontier {
   readonly expectedMissed: number;
   /** The same without throttling: waiting alone. */
   readonly withoutThrottle: { readonly committed: number; readonly expectedMet: number; readonly expectedMissed: number };
+  /** Each VM's lowest miss probability, waiting or throttling, by VM id: the law's price of committing it. */
+  readonly lowest: ReadonlyMap<string, number>;
 }
 
 /**
@@ -79,8 +81,9 @@ export async function lawAwareFrontier(seed: number, migrations: number, options
   const allowance = options.alpha * fleet.length;
   const lowest = (probe: LawAwareProbe, id: string): number => probe.minima.get(id)?.missProbability ?? 1;
   const withoutThrottle = takeWhileAllowed(fleet.map((s) => lowest(waiting, s.id)), allowance);
-  const best = takeWhileAllowed(fleet.map((s) => Math.min(lowest(waiting, s.id), lowest(throttling, s.id))), allowance);
-  return { attempted: fleet.length, ...best, withoutThrottle };
+  const lowestById = new Map(fleet.map((s) => [s.id, Math.min(lowest(waiting, s.id), lowest(throttling, s.id))]));
+  const best = takeWhileAllowed([...lowestById.values()], allowance);
+  return { attempted: fleet.length, ...best, withoutThrottle, lowest: lowestById };
 }
 
 /** The VMs of lowest miss probability first, while their sum stays ≤ `allowance`. */

@@ -17,6 +17,7 @@ import { KubevirtPolicy } from '../sim/policies/kubevirt.js';
 import { OraclePolicy } from '../sim/policies/oracle.js';
 import { QemuPolicy } from '../sim/policies/qemu.js';
 import type { Policy } from '../sim/policies/types.js';
+import type { MigrationWorld } from '../sim/fleet/migration-world.js';
 import { pairedTimeRatio, summarize, type PolicySummary } from '../sim/fleet/metrics.js';
 import type { MigrationResult } from '../sim/fleet/run-migration.js';
 import { fitFromStore, recordTrainingFleet, runRecorded, type RecordingTally, type TrainingSummary } from '../sim/fleet/train.js';
@@ -47,6 +48,8 @@ export interface FleetJobOptions {
   readonly governorAdaptive?: GovernorPolicyOptions['adaptive'];
   /** How the governor spends the miss allowance (default: {@link GovernorPolicyOptions.allocation}'s). */
   readonly governorAllocation?: GovernorPolicyOptions['allocation'];
+  /** Sees each held-out VM's best-case miss probability under the governor's knapsack ({@link GovernorPolicyOptions.onRisk}). */
+  readonly onGovernorRisk?: (spec: VmSpec, risk: number) => void;
   /** The fleet's distributions (default {@link DEFAULT_FLEET_MIX}). */
   readonly mix?: FleetMix;
   /** Write the HTML report of the store here at the end (default: no report). */
@@ -136,6 +139,7 @@ export async function runFleetJob(options: FleetJobOptions): Promise<FleetJobRes
       alpha: options.alpha,
       ...(options.governorAdaptive === undefined ? {} : { adaptive: options.governorAdaptive }),
       ...(options.governorAllocation === undefined ? {} : { allocation: options.governorAllocation }),
+      ...(options.onGovernorRisk === undefined ? {} : { onRisk: (w: MigrationWorld, risk: number) => options.onGovernorRisk?.(w.spec, risk) }),
     });
     const policies: Record<PolicyName, Policy> = {
       governor,

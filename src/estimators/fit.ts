@@ -19,7 +19,7 @@ import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
 import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scaledScore, scoreScaleMs } from './conformal.js';
 import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
-import { medianParts, predictBlackout, resolveLink } from './predict.js';
+import { fixedPartMedianMs, medianParts, predictBlackout, resolveLink } from './predict.js';
 import { termCalibration, type TermRow } from './term-risk.js';
 import { DEFAULT_LINK, MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
 import { precopyTimeModel, precopyTimePointsOf } from './total-time.js';
@@ -196,7 +196,12 @@ export function fitModel(
     }
     model = fitPoint(all, everything, priors, opts);
   }
-  const terms = termCalibration(scored.terms);
+  // Each row's rest is scaled by the fixed cost of the model the governor will ask, as a query's
+  // is (`term-risk.ts`), not by its fold's: fold fits of the fixed cost swing (0 to 6 ms on fleet
+  // seed 18), and a fold at 0 scaled the rest of VMs without devices by 1 µs — five scores
+  // of 10⁴ that gave every VM a miss probability ≥ 2 %.
+  const fixedMs = fixedPartMedianMs(compileModel(model));
+  const terms = termCalibration(scored.terms.map((r) => ({ ...r, fixedMedianMs: fixedMs })));
   const calibration = calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks);
   return withPrecopy({ ...model, calibration: terms === undefined ? calibration : { ...calibration, terms } });
 }

@@ -96,6 +96,19 @@ function at(q: Float64Array, pos: number): number {
   return t === 0 ? a : a + t * ((q[i + 1] as number) - a);
 }
 
+/** The fixed (VM-level) cost's median at level position `posMid` (of 0.5), ms, ≥ 0. */
+function fixedAt(model: CompiledModel, posMid: number): number {
+  return Math.max(0, model.fixedMedianMs + at(model.fixedQ, posMid));
+}
+
+/**
+ * The fixed (VM-level) cost's median, ms: the `vcpu-stop` part of every prediction of `model`,
+ * whatever the query (`term-risk.ts` scales the rest by it).
+ */
+export function fixedPartMedianMs(model: CompiledModel): number {
+  return fixedAt(model, levelPosition(model.levels, 0.5));
+}
+
 /** Per-phase aggregate of devices: max (parallel) or sum (serial). */
 function agg(acc: number, v: number, serial: boolean): number {
   return serial ? acc + v : v > acc ? v : acc;
@@ -157,7 +170,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
   const posSpread = levelPosition(levels, TERM_REST_SPREAD_LEVEL);
   const parts: BlackoutPart[] = [];
 
-  const fixedMed = Math.max(0, model.fixedMedianMs + at(model.fixedQ, posMid));
+  const fixedMed = fixedAt(model, posMid);
   const fixedHigh = Math.max(fixedMed, model.fixedMedianMs + at(model.fixedQ, posHigh));
   parts.push({ kind: 'vcpu-stop', medianMs: fixedMed, highMs: fixedHigh, fromPrior: model.fixedFromPrior });
 

@@ -153,8 +153,12 @@ describe('the fleet job with enough timed blackouts for terms', () => {
   it('allocates the governor by the risk knapsack, within its allowance, and the report says so', async () => {
     const t = tempDb('vfio-sla-fleet-terms-');
     try {
-      const r = await runFleetJob({ ...small(t.db), migrations: 12, trainingMigrations: 80 });
+      const risks = new Map<string, number>();
+      const r = await runFleetJob({ ...small(t.db), migrations: 12, trainingMigrations: 80, onGovernorRisk: (spec, risk) => void risks.set(spec.id, risk) });
       expect(r.model.calibration?.terms?.n).toBeGreaterThanOrEqual(50);
+      // Each held-out VM's best-case risk, once, as the knapsack was offered it.
+      expect([...risks.keys()]).toEqual(r.results.governor.map((m) => m.vmId));
+      for (const risk of risks.values()) expect(risk >= 0 && risk <= 1).toBe(true);
       expect(r.governorAlpha).toBeNull();
       const k = r.governorKnapsack!;
       expect(k.attempts).toBe(12);

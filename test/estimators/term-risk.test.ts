@@ -7,6 +7,7 @@ import { blackoutMissProbability, predictBlackout } from '../../src/estimators/p
 import { buildPriors } from '../../src/estimators/priors.js';
 import {
   compileTerms,
+  MIN_REST_SCALE_MS,
   MIN_TERM_CALIBRATION,
   restScaleMs,
   TERM_REST_SPREAD_LEVEL,
@@ -94,9 +95,10 @@ describe('the blackout terms (term-risk.ts)', () => {
     // rest score = (actual − transfer − rest median) / (fixed + 0.3 × device spread).
     expect(t.restScores).toContainEqual((140 - 90 - 30) / restScaleMs(10, 20, 0.3));
     expect(restScaleMs(10, 20, 0.3)).toBeCloseTo(16, 12);
-    // No devices: the fixed part alone; never below the scored floor.
+    // No devices: the fixed part alone; never below a millisecond.
     expect(restScaleMs(10, 0, 0.3)).toBe(10);
-    expect(restScaleMs(0, 0, 0.3)).toBeGreaterThan(0);
+    expect(restScaleMs(0, 0, 0.3)).toBe(MIN_REST_SCALE_MS);
+    expect(restScaleMs(0.2, 1, 0.3)).toBe(1);
     expect(termCalibration(timed.slice(1))).toBeUndefined();
     expect(termCalibration(untimed)).toBeUndefined();
     // A transfer predicted below 0.5 ms gives a rest score but no factor.

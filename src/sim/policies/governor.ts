@@ -72,6 +72,8 @@ export interface GovernorPolicyOptions {
   readonly onCommit?: (world: MigrationWorld, decision: Decision) => void;
   /** Sees every poll's decision. */
   readonly onDecision?: (world: MigrationWorld, decision: Decision) => void;
+  /** Sees each VM's best-case miss probability under the knapsack, once, at its first poll: what the knapsack was offered. */
+  readonly onRisk?: (world: MigrationWorld, risk: number) => void;
 }
 
 /** Counters of what the governor decided, over all migrations it ran. */
@@ -135,6 +137,7 @@ export class GovernorPolicy implements Policy {
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
     const onDecision = this.options.onDecision;
+    const onRisk = this.options.onRisk;
     const compiled = this.compiled;
     const migrationId = world.spec.id;
     const devices = world.pairs.map((p) => p.src);
@@ -184,6 +187,7 @@ export class GovernorPolicy implements Policy {
           riskPending = false;
           const risk = bestCaseMissProbability(snapshot, compiled, missLimitMs(w.spec)) ?? 1;
           knapsack.offer(risk);
+          onRisk?.(w, risk);
           levels = knapsackLadder(risk, top);
         }
         const leveled = decideAtLowestLevel(snapshot, compiled, slo, levels, level);

@@ -62,5 +62,9 @@ describe('the law-aware frontier', () => {
     }
     expect(f.committed).toBeGreaterThanOrEqual(f.withoutThrottle.committed);
     expect(f.expectedMet).toBeGreaterThanOrEqual(f.withoutThrottle.expectedMet - 1e-9);
+    // Each VM's price, the lowest probability: the committed are the cheapest, and cost what was spent.
+    expect(f.lowest.size).toBe(24);
+    const cheapest = [...f.lowest.values()].sort((a, b) => a - b).slice(0, f.committed);
+    expect(cheapest.reduce((s, p) => s + p, 0)).toBeCloseTo(f.expectedMissed, 9);
   });
 });
