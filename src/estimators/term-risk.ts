@@ -59,8 +59,10 @@
  * better, pooled shares 0.2–0.8 points lower, and a change of what `restSpreadWeight` means.
  *
  * Where the risks are wrong (`app/risk-calibration.ts`, the law-aware bench): by group, not on
- * the whole — VMs whose devices go over multifd read a third of the law's risk, those on the main
- * channel about twice it (seeds 3 and 9). Measured before the fix above on the same replay
+ * the whole — seeds 1–10 with the fix above, Σ risk ÷ Σ law over VMs of risk < 0.25: devices over
+ * multifd 0.36 (0.24–0.68 per seed), on the main channel 1.72 (1.31–2.82), no devices 1.04
+ * (0.32–1.64). The knapsack takes main-channel VMs too rarely and charges multifd ones too
+ * little, which no budget fixes. Measured before the fix above on the same replay
  * (seeds 1–10; 99.5 % at 1.10 % misses, worst seed 91.7 %) and not kept: rest scores per
  * data-phase group (none / main / multifd with ≥ 2 devices, each ≥ 40 scores) 99.0 % at
  * 1.27 % (88.6); the destination's load
