@@ -6,11 +6,11 @@
  *
  * The knapsack spends the fleet's allowance by these risks. A group whose risks read k times the
  * law's is charged k times what it costs: its VMs are taken too rarely when k > 1, and miss more
- * than they were charged when k < 1; a budget moves both groups at once and fixes neither. Groups are by where the device state goes in the blackout — the
- * part of the prediction whose shape differs most (`estimators/predict.ts`): no devices, the main
- * channel, or multifd (QEMU ≥ 10, `deviceStateMultifd`). Only VMs whose risk is under
- * {@link RISK_CALIBRATION_MAX} count: the range where the allocation decides, not VMs no level
- * would take.
+ * than they were charged when k < 1; a budget moves both groups at once and fixes neither.
+ * Groups are by where the device state goes in the blackout — the part of the prediction whose
+ * shape differs most (`estimators/predict.ts`): no devices, the main channel, or multifd (QEMU ≥
+ * 10, `deviceStateMultifd`). Only VMs whose risk is under {@link RISK_CALIBRATION_MAX} count: the
+ * range where the allocation decides, not VMs no level would take.
  */
 import { DEFAULT_KNAPSACK_MAX_LEVEL } from '../governor/risk-knapsack.js';
 import type { VmSpec } from '../sim/fleet/vm-spec.js';

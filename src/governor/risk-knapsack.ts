@@ -33,9 +33,9 @@
  *
  * What sets a seed's share is mostly when its misses come (replay of seeds 1–10 with the 1.2
  * rung, before the rest scale of `fit.ts` was the model's: pooled 99.5 % at 1.10 %, worst seed
- * 91.7 %). Seed 3's four misses at attempts 81–123
- * take A_t from 0.012 to 0.0035 and λ from 0.109 to 0.024 for ~100 VMs; the first 20 VMs,
- * decided at 2α, leave 32 VMs over the ten seeds that the final level would have taken. Measured
+ * 91.7 %). Seed 3's four misses at attempts 81–123 take A_t from 0.012 to 0.0035 and λ from
+ * 0.109 to 0.024 for ~100 VMs; the first 20 VMs, decided at 2α, leave 32 VMs over the ten seeds
+ * that the final level would have taken. Measured
  * and not kept (pooled % of the oracle at pooled misses, worst seed): γ = 0, 0.001, 0.005: 98.9 %
  * at 1.17 % (91.2), 99.8 % at 1.23 % (92.2), 94.7 % at 1.13 % (69.1); warm-up 1, 3, 5, 50 VMs:
  * 99.3, 99.6, 99.7, 98.3 % at 1.10 % (92.7, 93.2, 93.2, 90.6); initial level α and 5α: 98.6 %

@@ -72,7 +72,11 @@ export interface GovernorPolicyOptions {
   readonly onCommit?: (world: MigrationWorld, decision: Decision) => void;
   /** Sees every poll's decision. */
   readonly onDecision?: (world: MigrationWorld, decision: Decision) => void;
-  /** Sees each VM's best-case miss probability under the knapsack, once, at its first poll: what the knapsack was offered. */
+  /**
+   * Sees each VM's best-case miss probability under the knapsack, once, at its first poll: what
+   * the knapsack was offered. Not called for a VM refused at its start because the allowance is
+   * spent (the knapsack is offered 1 for it, not a risk).
+   */
   readonly onRisk?: (world: MigrationWorld, risk: number) => void;
 }
 
