@@ -26,10 +26,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lawAwareFrontier, replayTally, type LawAwareFrontier } from '../src/app/fleet-frontier.js';
-import { heldOutFleet, runFleetJob } from '../src/app/fleet-job.js';
+import { lawAwareFrontier, type LawAwareFrontier } from '../src/app/fleet-frontier.js';
+import { seedFigures } from '../src/app/fleet-goals.js';
+import { runFleetJob } from '../src/app/fleet-job.js';
 import { DATA_PHASE_GROUPS, dataPhaseGroup, riskCalibration, riskToLawRatio, type GroupCalibration, type RiskLawRow } from '../src/app/risk-calibration.js';
-import { OraclePolicy } from '../src/sim/policies/oracle.js';
 import { fleetSeeds } from './fleet.js';
 
 const ALPHA = 0.01;
@@ -43,12 +43,16 @@ function draws(): number {
   return n;
 }
 
-/** The governor's best-case risk of each held-out VM (`runFleetJob` on a temporary database), by VM id, with its group. */
-async function governorRisks(seed: number): Promise<Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>> {
+/**
+ * The fleet job on the seed (on a temporary database): the governor's best-case risk of each
+ * held-out VM, by VM id, with its group, and the clairvoyant oracle's completions within the
+ * deadline on the same VMs.
+ */
+async function fleetJob(seed: number): Promise<{ risks: Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>; oracleMet: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-bench-law-'));
   const risks = new Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>();
   try {
-    await runFleetJob({
+    const r = await runFleetJob({
       migrations: MIGRATIONS,
       seed,
       dbPath: join(dir, 'fleet.db'),
@@ -56,15 +60,10 @@ async function governorRisks(seed: number): Promise<Map<string, { readonly risk:
       fittedAt: new Date().toISOString(),
       onGovernorRisk: (spec, risk) => void risks.set(spec.id, { risk, group: dataPhaseGroup(spec) }),
     });
+    return { risks, oracleMet: seedFigures(r).policies.oracle.met };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return risks;
-}
-
-/** The clairvoyant oracle's completions within the deadline on the seed's held-out fleet. */
-async function oracleMet(seed: number): Promise<number> {
-  return (await replayTally(heldOutFleet(seed, MIGRATIONS), new OraclePolicy())).met;
 }
 
 /** `<key>` Σ risk ÷ Σ law (omitted when the law expects no miss), `<key>_vms` how many VMs. */
@@ -80,10 +79,10 @@ export async function run(): Promise<Record<string, number>> {
   const pooled = { oracle: 0, attempted: 0, met: 0, missed: 0, metNo: 0, missedNo: 0, min: Infinity, minNo: Infinity };
   const calibration = new Map(DATA_PHASE_GROUPS.map((g) => [g, { vms: 0, riskSum: 0, lawSum: 0 }]));
   for (const seed of fleetSeeds()) {
-    const o = await oracleMet(seed);
+    const { risks, oracleMet: o } = await fleetJob(seed);
     const f: LawAwareFrontier = await lawAwareFrontier(seed, MIGRATIONS, { alpha: ALPHA, draws: k });
     const rows: RiskLawRow[] = [];
-    for (const [id, { risk, group }] of await governorRisks(seed)) rows.push({ group, risk, law: f.lowest.get(id) ?? 1 });
+    for (const [id, { risk, group }] of risks) rows.push({ group, risk, law: f.lowest.get(id) ?? 1 });
     for (const g of riskCalibration(rows)) {
       putCalibration(out, `fleet_s${seed}_risk_vs_law_${g.group}`, g);
       const sum = calibration.get(g.group)!;

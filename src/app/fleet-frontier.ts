@@ -42,7 +42,7 @@ export async function stallBlindFrontier(seed: number, migrations: number, margi
 }
 
 /** Runs every VM of `fleet` under `policy` and counts with the fleet job's own tally (`summarize`). */
-export async function replayTally(fleet: readonly VmSpec[], policy: Policy): Promise<{ readonly attempted: number; readonly met: number; readonly missed: number }> {
+async function replayTally(fleet: readonly VmSpec[], policy: Policy): Promise<{ readonly attempted: number; readonly met: number; readonly missed: number }> {
   const results = [];
   for (const spec of fleet) results.push(await runMigration(spec, policy));
   const s = summarize(policy.name, results);
