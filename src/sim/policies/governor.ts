@@ -274,7 +274,9 @@ export const MIN_RISK_LEVEL = 1e-4;
  * case falls to λ). At 1.2, per seed 113, 99, 97, 99, 100, 99, 100, 101, 95, 94 (worst 94.1 against
  * 87.7 at 2); on seeds it was not chosen on, 11–20 99.1 % at 0.93 % (99.2 % at 0.93 % at 2) and
  * 21–25 102.6 % at 0.93 % (102.7 % at 0.93 %), worst seed 96.9 against 94.3 there: no loss where it
- * was not tuned. Mean total time over VMs both complete stays ≤ 0.86× the oracle's on every seed.
+ * was not tuned. (Those replays fitted from training fleets recorded by an instrumented recorder;
+ * on the fleet job's own training fleets, seeds 11–20 gave 94.4 % at 0.90 % — seed 18 at 57.9 %
+ * — until the rest scale of `estimators/fit.ts` became the model's: 99.4 % at 0.90 % since.) Mean total time over VMs both complete stays ≤ 0.86× the oracle's on every seed.
  * The fleet bench (`bench/fleet.ts`, its own training fleets) gives 114, 99, 96, 98, 101, 102, 99,
  * 100, 92, 96 (pooled 62.9 % useful, 1.10 % misses) against 114, 99, 96, 92, 101, 102, 99, 100, 95,
  * 90 (62.4 %, 1.13 %) at 2.
