@@ -223,7 +223,11 @@ export interface BlackoutQuery {
   readonly ramDirtyBytesPerS?: number | undefined;
   /** Link name for {@link FittedModel.links}; `default` when absent. */
   readonly link?: string | undefined;
-  /** Devices stepped in parallel (default) or one after another: the source arcs and the restart. */
+  /**
+   * Source devices stepped in parallel (default) or one after another, into STOP_COPY (and out
+   * of it, `stopCopyToStopInBlackout`). The destination's restart is always one after another
+   * (QEMU's `vm_state_notify()`).
+   */
   readonly serial?: boolean | undefined;
   /**
    * The migration's stack key (`stack.ts` {@link stackKey}): its calibration group when the
