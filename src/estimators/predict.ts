@@ -30,10 +30,10 @@
  * in `vm_state_notify(true, …)`, whoever stepped the source (`governor/phases.ts`).
  *
  * Why (the governor's fleet replay, 300 held-out VMs, α = 1 %, useful share pooled as % of the
- * oracle's, misses pooled): the restart of a multifd VM taken as its slowest device's, as before,
- * gave seeds 1–10 99.6 % at 1.10 % (seed 10 at 94.7), development seeds 11–20 99.4 % at 0.90 %,
- * unseen seeds 21–25 103.2 % at 0.87 %; summed, 100.3 % at 1.10 % (seed 10 at 95.2), 99.8 % at
- * 0.90 % and 103.8 % at 0.87 %.
+ * oracle's, misses pooled): the restart taken as its slowest device's wherever the source was
+ * stepped in parallel (the fleet's multifd VMs), as before, gave seeds 1–10 99.6 % at 1.10 %
+ * (seed 10 at 94.7), development seeds 11–20 99.4 % at 0.90 %, unseen seeds 21–25 103.2 % at
+ * 0.87 %; summed, 100.3 % at 1.10 % (seed 10 at 95.2), 99.8 % at 0.90 % and 103.8 % at 0.87 %.
  *
  * The median is the sum of parts' medians. The bound is conformal when the model is calibrated
  * for this query (see {@link CalibrationModel}) — with the scores of the query's stack when the
