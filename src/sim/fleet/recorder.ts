@@ -44,14 +44,17 @@ const SIZE_EVERY_MS = 10_000;
  * events); `anchorMs` is the Unix time of virtual time 0 (record times are Unix-epoch ms).
  *
  * Known difference, left as it is: a destination arc carries the device's own size, which in
- * RESUMING is every byte written into it (pre-copy's and the stream's); a real host's records
- * (`qemu/vfio-records.ts`) carry the source's last stop-copy size, and `predictBlackout` asks
- * the load at the stream's bytes. Recording the stream's bytes instead (measured on fleet seeds
- * 1–10, replay of the governor and the oracle) moved the multifd VMs' risk ÷ law ratio from 0.30
- * to 0.76 on seeds 3 and 9 but the main channel's from 1.39 to 2.01, and the governor from 99.6 %
- * of the oracle's useful share at 1.10 % misses to 96.0 % at 1.03 %: the simulated load's time is
- * mostly allocation of the bytes not pre-loaded (`allocationMsPerByte`, 16× its per-byte load
- * cost on mlx5), a regressor the arc fit does not have.
+ * RESUMING is every byte written into it (pre-copy's and the stream's) — what the simulated load
+ * scales with (`RESUMING>STOP`; its allocation term is zero in the fleet, whose VMs all pre-load
+ * their initial data under switchover-ack). A real host's records (`qemu/vfio-records.ts`) carry
+ * the source's last stop-copy size instead, and `predictBlackout` asks the load at the stream's
+ * bytes, so the load of a VM whose pre-copy wrote much is predicted low. Measured on fleet seeds
+ * 1–10 (replay of the governor and the oracle, % of the oracle's useful share at pooled misses):
+ * recording the stream's bytes, 96.0 % at 1.03 %, and asking the load at pre-copy's + the
+ * stream's bytes, 94.8 % at 1.20 % (both before the restart was summed in `predict.ts`, against
+ * 99.6 % at 1.10 %); the latter with the main channel's data phase as the simulator runs it (per
+ * device the longer of load and stream) and the restart summed, 95.0 % at 1.17 % (against 100.3 %
+ * at 1.10 %). The calibration's rest scores had absorbed these biases together.
  */
 export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: number, anchorMs = 0): ArcRecord {
   return {
