@@ -201,12 +201,14 @@ export function fitBlackout(
   };
   // Known bias, left as it is: y subtracts the union of the blackout's arcs, including destination
   // loads that ran while the data still arrived (multifd; the simulator's main channel too), so the
-  // transfer they hid is taken out twice and the fixed cost comes out low — 6.7 ms on fleet seeds
-  // 3 and 9, where the blackouts without devices lie above their predicted rest in 96 % of cases
-  // (by 12.5 ms on average). Adding those 12 ms back made the governor worse (seeds 1–10, replay:
-  // 94.8 % of the oracle's useful share at 1.23 % misses, against 100.3 % at 1.10 %): the term
-  // calibration (`term-risk.ts`) absorbs this bias together with others, and fixing one alone
-  // shifts the balance. A fix needs the transfer's own interval, which no record carries yet.
+  // transfer they hid is taken out twice and the fixed cost comes out low: 7.9 and 9.0 ms on fleet
+  // seeds 3 and 9, where the simulator's VM-level costs have medians summing to 10 ms plus
+  // 0.25 ms per GiB of RAM. Blackouts without devices lie above their predicted rest in 96 % of
+  // cases there (by 12.5 ms on average, in an instrumented build). Adding 12 ms made the governor
+  // worse (seeds 1–10, replay: 94.8 % of the oracle's useful share at 1.23 % misses, against
+  // 100.3 % at 1.10 %): the term calibration (`term-risk.ts`) absorbs this bias together with
+  // others, and fixing one alone shifts the balance. A fix needs the transfer's own interval,
+  // which no record carries yet.
   const offsets = y.map((yi, i) => yi - slopeOfPair(i) * (x[i] as number));
   const dataFixed = median(offsets);
   const medianMs = Math.max(0, priorFixed === undefined ? dataFixed : mix(w, dataFixed, priorFixed.medianMs));
