@@ -120,8 +120,10 @@ interface ScoredSet {
 /**
  * Scores of the migrations `held` predicted by `model` (fitted without them), each with its own
  * link's rate when `model` has that link (`links.default` otherwise, and that is the link noted).
+ * Their terms' rest is scaled by `restFixedMs`, the fixed cost of the model the governor will ask
+ * (`fitModel`), not by `model`'s.
  */
-function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, deviceScaleWeight: number | undefined): void {
+function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, deviceScaleWeight: number | undefined, restFixedMs: number): void {
   const compiled = compileModel(model);
   for (const { facts, data } of held) {
     if (facts.outcome === undefined) continue;
@@ -131,7 +133,7 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, 
     const { transferMs, fixedMs } = medianParts(p);
     into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scoreScaleMs(transferMs, fixedMs, p.medianMs, deviceScaleWeight)));
     const timed = timedTransferMs(data.stopcopyTransfers);
-    if (timed !== undefined) into.terms.push({ transferMedianMs: transferMs, restMedianMs: p.medianMs - transferMs, fixedMedianMs: fixedMs, deviceSpreadMs: p.deviceSpreadMs, transferMs: timed, actualMs });
+    if (timed !== undefined) into.terms.push({ transferMedianMs: transferMs, restMedianMs: p.medianMs - transferMs, fixedMedianMs: restFixedMs, deviceSpreadMs: p.deviceSpreadMs, transferMs: timed, actualMs });
     into.stacks.push(facts.stack);
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
@@ -173,15 +175,19 @@ export function fitModel(
   if (n < 2) return withPrecopy(fitPoint(all, everything, priors, opts));
   const scored: ScoredSet = { scores: [], deviceModels: [], links: [], stacks: [], terms: [] };
   const weight = opts.score === 'scaled' ? (opts.deviceScaleWeight ?? DEFAULT_DEVICE_SCALE_WEIGHT) : undefined;
-  let model: FittedModel;
-  let method: NonNullable<CalibrationModel['method']>;
-  if (n >= (opts.splitAbove ?? DEFAULT_SPLIT_ABOVE)) {
-    method = 'split';
-    const cal = new Set(withOutcome.filter((c) => hashId(c.data.migrationId) % 5 === 0));
-    model = fitPoint(all, (c) => !cal.has(c), priors, opts);
-    score(model, [...cal], scored, weight);
+  const split = n >= (opts.splitAbove ?? DEFAULT_SPLIT_ABOVE);
+  const method: NonNullable<CalibrationModel['method']> = split ? 'split' : 'cross-fit';
+  const cal = split ? new Set(withOutcome.filter((c) => hashId(c.data.migrationId) % 5 === 0)) : undefined;
+  // The model the governor will ask: split, fitted without the calibration set; else on everything.
+  const model = fitPoint(all, cal === undefined ? everything : (c) => !cal.has(c), priors, opts);
+  // Each row's rest is scaled by that model's fixed cost, as a query's is (`term-risk.ts`), not by
+  // its fold's: fold fits of the fixed cost swing (0 to 6 ms on fleet seed 18), and a fold at 0
+  // scaled the rest of VMs without devices by 1 µs — five scores of 10⁴ that gave every VM a miss
+  // probability ≥ 2 %.
+  const restFixedMs = fixedPartMedianMs(compileModel(model));
+  if (cal !== undefined) {
+    score(model, [...cal], scored, weight, restFixedMs);
   } else {
-    method = 'cross-fit';
     const k = Math.max(2, Math.min(opts.folds ?? 10, n));
     const order = [...withOutcome].sort((a, b) => hashId(a.data.migrationId) - hashId(b.data.migrationId) || (a.data.migrationId < b.data.migrationId ? -1 : 1));
     const foldOf = new Map(order.map((c, i) => [c, i % k]));
@@ -192,16 +198,11 @@ export function fitModel(
         order.filter((c) => foldOf.get(c) === fold),
         scored,
         weight,
+        restFixedMs,
       );
     }
-    model = fitPoint(all, everything, priors, opts);
   }
-  // Each row's rest is scaled by the fixed cost of the model the governor will ask, as a query's
-  // is (`term-risk.ts`), not by its fold's: fold fits of the fixed cost swing (0 to 6 ms on fleet
-  // seed 18), and a fold at 0 scaled the rest of VMs without devices by 1 µs — five scores
-  // of 10⁴ that gave every VM a miss probability ≥ 2 %.
-  const fixedMs = fixedPartMedianMs(compileModel(model));
-  const terms = termCalibration(scored.terms.map((r) => ({ ...r, fixedMedianMs: fixedMs })));
+  const terms = termCalibration(scored.terms);
   const calibration = calibrationFromScores(scored.scores, method, scored.deviceModels, scored.links, weight, scored.stacks);
   return withPrecopy({ ...model, calibration: terms === undefined ? calibration : { ...calibration, terms } });
 }
