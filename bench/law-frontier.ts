@@ -48,9 +48,9 @@ function draws(): number {
  * held-out VM, by VM id, with its group, and the clairvoyant oracle's completions within the
  * deadline on the same VMs.
  */
-async function fleetJob(seed: number): Promise<{ risks: Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>; oracleMet: number }> {
+async function fleetJob(seed: number): Promise<{ risks: Map<string, Omit<RiskLawRow, 'law'>>; oracleMet: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sla-bench-law-'));
-  const risks = new Map<string, { readonly risk: number; readonly group: RiskLawRow['group'] }>();
+  const risks = new Map<string, Omit<RiskLawRow, 'law'>>();
   try {
     const r = await runFleetJob({
       migrations: MIGRATIONS,
@@ -82,7 +82,7 @@ export async function run(): Promise<Record<string, number>> {
     const { risks, oracleMet: o } = await fleetJob(seed);
     const f: LawAwareFrontier = await lawAwareFrontier(seed, MIGRATIONS, { alpha: ALPHA, draws: k });
     const rows: RiskLawRow[] = [];
-    for (const [id, { risk, group }] of risks) rows.push({ group, risk, law: f.lowest.get(id) ?? 1 });
+    for (const [id, r] of risks) rows.push({ ...r, law: f.lowest.get(id) ?? 1 });
     for (const g of riskCalibration(rows)) {
       putCalibration(out, `fleet_s${seed}_risk_vs_law_${g.group}`, g);
       const sum = calibration.get(g.group)!;
