@@ -23,3 +23,36 @@ describe('the recorded blackout query: where the device state went', () => {
     expect(facts([1200, 1300]).query.serial).toBe(true);
   });
 });
+
+describe('the recorded blackout query: arcs that start the instant the previous one ended', () => {
+  // Unix-epoch ms, as a host's records carry: near 1.78e12 a float64 is 2.4e-4 ms apart, so
+  // `start + latency` of one arc can round past the next arc's start, taken at the same instant.
+  const anchor = 1780000031361.5;
+  const first = anchor + 0.37;
+  const latency = 50.3;
+  const next = anchor + (0.37 + latency);
+  const arc = (deviceId: string, from: string, to: string, startedAtMs: number, latencyMs: number): TelemetryRecord =>
+    ({ kind: 'arc', migrationId: 'm', deviceId, deviceModel: 'mlx5-cx7', from, to, startedAtMs, latencyMs, stopCopyBytes: 1e8, ok: true }) as TelemetryRecord;
+  const records: TelemetryRecord[] = [
+    { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: anchor, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
+    arc('a', 'PRE_COPY_P2P', 'STOP_COPY', first, latency),
+    arc('b', 'PRE_COPY_P2P', 'STOP_COPY', next, 50),
+    arc('dst-a', 'RESUMING', 'STOP', anchor + 300.37, latency),
+    arc('dst-b', 'RESUMING', 'STOP', anchor + (300.37 + latency), 100),
+  ];
+
+  it('reads them as one after another, not as overlapping by a rounding error', () => {
+    // The premise: the rounded end of the first arc is past the second's start.
+    expect(first + latency).toBeGreaterThan(next);
+    const facts = factsOf(collectMigrations(records).get('m')!);
+    expect(facts.query.serial).toBe(true);
+    expect(facts.query.deviceStateMultifd).toBe(false);
+  });
+
+  it('still reads arcs that overlap by a millisecond as side by side', () => {
+    const overlapping = records.map((r) => (r.kind === 'arc' && (r.deviceId === 'b' || r.deviceId === 'dst-b') ? { ...r, startedAtMs: r.startedAtMs - 1 } : r));
+    const facts = factsOf(collectMigrations(overlapping).get('m')!);
+    expect(facts.query.serial).toBe(false);
+    expect(facts.query.deviceStateMultifd).toBe(true);
+  });
+});
