@@ -212,8 +212,10 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
       stopHigh = agg(stopHigh, lastHighSum, serial);
       spreadMs += lastSpreadSum;
     }
-    loadMed = agg(loadMed, chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh, posSpread), serialLoads);
-    loadHigh = agg(loadHigh, lastHighSum, serialLoads);
+    // Over multifd a device's load starts once its own image is in: its stream, then its load.
+    const streamMs = multifdState === true && link !== undefined ? bytes * link.slopeMsPerByte : 0;
+    loadMed = agg(loadMed, streamMs + chain(parts, c.load, 'dest-load', dev.id, bytes, posMid, posHigh, posSpread), serialLoads);
+    loadHigh = agg(loadHigh, streamMs + lastHighSum, serialLoads);
     spreadMs += lastSpreadSum;
     rstMed += chain(parts, rst, 'restart', dev.id, bytes, posMid, posHigh, posSpread);
     rstHigh += lastHighSum;
@@ -230,7 +232,7 @@ export function predictBlackout(model: CompiledModel, query: BlackoutQuery, alph
     parts.push({ kind: 'transfer', medianMs: xferMed, highMs: xferHigh, fromPrior: link.fromPrior });
   }
 
-  // Over multifd the loads run while the data still arrives: the phase is the longer of the two.
+  // Over multifd the devices' streams and loads run beside the transfer: the phase is the longer.
   const overlap = multifdState === true;
   const dataMed = overlap ? Math.max(xferMed, loadMed) : xferMed + loadMed;
   const dataHigh = overlap ? Math.max(xferHigh, loadHigh) : xferHigh + loadHigh;

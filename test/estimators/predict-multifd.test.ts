@@ -33,10 +33,11 @@ const nic = (id: string, bytes: number): BlackoutDevice => ({ id, model: 'nic', 
 const four = [nic('a', 100e6), nic('b', 100e6), nic('c', 100e6), nic('d', 100e6)];
 
 describe('predictBlackout with QEMU 10 multifd device state', () => {
-  it('overlaps the transfer with the loads, which run in parallel, over multifd', () => {
+  it('overlaps the transfer with the devices, each loaded once its own image is in, in parallel, over multifd', () => {
     const p = predictBlackout(c, { devices: four, ramRemainingBytes: 0, link: '100G', multifdChannels: 8, deviceStateMultifd: true, serial: true }, 0.1);
-    // arcs in turn 4 × 50; transfer 400 MB at 10 GB/s = 40 ms under the slowest load 60 + 200 = 260; restart in turn 4 × 13.
-    expect(p.medianMs).toBeCloseTo(15 + 200 + 260 + 52, 9);
+    // arcs in turn 4 × 50; transfer 400 MB at 10 GB/s = 40 ms under the slowest device: its 100 MB
+    // in 10 ms, then its load 60 + 200 = 260; restart in turn 4 × 13.
+    expect(p.medianMs).toBeCloseTo(15 + 200 + (10 + 260) + 52, 9);
   });
 
   it('adds the transfer and every load one after another on the main channel', () => {

@@ -15,12 +15,15 @@
  *   `vfio_vmstate_change()`, `hw/vfio/migration.c`): serial, with or without multifd;
  * - device STOP_COPY data over the main channel (`vfio_save_complete_precopy()` per device on the
  *   source, `vfio_load_state()` → `write()` on the destination): after RAM, one device after
- *   another, each streamed at the main channel's rate while the destination loads it (the
- *   `SimDevice`'s `RESUMING>STOP` arc stands for that load: mlx5 loads each image inside
- *   `write()`, `mlx5vf_resume_write()` → `mlx5vf_cmd_load_vhca_state()`), the longer of the two;
+ *   another, each streamed at the main channel's rate and then loaded (the `SimDevice`'s
+ *   `RESUMING>STOP` arc stands for that load). mlx5 reads an image chunk by chunk and loads it
+ *   inside the `write()` that completes it (`mlx5vf_resume_write()`: READ_IMAGE, then
+ *   LOAD_IMAGE → `mlx5vf_cmd_load_vhca_state()`), and the main channel's thread is in that
+ *   `write()` meanwhile: a load does not overlap its own stream, nor the next device's;
  * - over multifd (`x-migration-multifd-transfer`, `hw/vfio/migration-multifd.c`): a
  *   `vfio_multifd_save_complete_precopy_thread()` and a `vfio_load_bufs_thread()` per device, all
- *   in parallel with each other and with RAM on the same channels.
+ *   in parallel with each other and with RAM on the same channels; each device's load, again,
+ *   once its own image is in.
  */
 import { MigState } from '../../fsm/index.js';
 import type { SimArcEvent } from '../sim-device.js';
@@ -277,8 +280,11 @@ export class MigrationWorld {
    */
   private async moveAndLoad(ramBytes: number, streamBytes: readonly number[], costs: AttemptCosts): Promise<number> {
     const rate = this.spec.blackoutBytesPerS;
-    const load = (p: DevicePair, i: number, bytesPerS: number): Promise<unknown> =>
-      Promise.all([this.clock.sleep(transferMs(streamBytes[i] ?? 0, bytesPerS, costs)), p.dst.setState(MigState.STOP)]);
+    // A device's load starts once its image is in (mlx5 loads it inside the write() of its last chunk).
+    const load = async (p: DevicePair, i: number, bytesPerS: number): Promise<void> => {
+      await this.clock.sleep(transferMs(streamBytes[i] ?? 0, bytesPerS, costs));
+      await p.dst.setState(MigState.STOP);
+    };
     if (this.spec.deviceStateMultifd) {
       const all = ramBytes + streamBytes.reduce((s, b) => s + b, 0);
       const wireMs = transferMs(all, rate, costs);

@@ -150,19 +150,19 @@ export class TrueBlackout {
 }
 
 /**
- * The stop-copy data phase as `MigrationWorld.moveAndLoad()` runs it: over multifd the wire and
- * every device's load at once (the longest); on the main channel RAM, then per device the longer
- * of its stream and its load, one device after another.
+ * The stop-copy data phase as `MigrationWorld.moveAndLoad()` runs it: over multifd the wire beside
+ * every device's stream then load (the longest); on the main channel RAM, then per device its
+ * stream then its load, one device after another.
  */
 function dataPhaseMs(world: MigrationWorld, ramBytes: number, streamBytes: readonly number[], loads: readonly number[], costs: AttemptCosts): number {
   const rate = world.spec.blackoutBytesPerS;
   if (world.spec.deviceStateMultifd) {
     const all = streamBytes.reduce((s, b) => s + b, ramBytes);
-    return loads.reduce((m, l, i) => Math.max(m, l, transferMs(streamBytes[i] ?? 0, rate, costs)), transferMs(all, rate, costs));
+    return loads.reduce((m, l, i) => Math.max(m, transferMs(streamBytes[i] ?? 0, rate, costs) + l), transferMs(all, rate, costs));
   }
   let ms = transferMs(ramBytes, rate, costs);
   loads.forEach((l, i) => {
-    ms += Math.max(l, transferMs(streamBytes[i] ?? 0, world.mainChannelBytesPerS, costs));
+    ms += transferMs(streamBytes[i] ?? 0, world.mainChannelBytesPerS, costs) + l;
   });
   return ms;
 }
