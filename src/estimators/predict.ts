@@ -18,9 +18,10 @@
  * Where the device state goes (`query.deviceStateMultifd`, QEMU ≥ 10.0):
  * - over multifd (`hw/vfio/migration-multifd.c`: a `vfio_multifd_save_complete_precopy_thread()`
  *   per device reads its STOP_COPY data onto the multifd channels beside RAM, a
- *   `vfio_load_bufs_thread()` per device writes it into the destination device — mlx5 loads each
- *   image inside that `write()`, `mlx5vf_resume_write()` → `mlx5vf_cmd_load_vhca_state()`): the
- *   transfer and the loads overlap, so that phase is max(transfer, slowest load);
+ *   `vfio_load_bufs_thread()` per device writes it into the destination device — mlx5 loads an
+ *   image inside the `write()` that completes it, `mlx5vf_resume_write()` → READ_IMAGE then
+ *   LOAD_IMAGE, `mlx5vf_cmd_load_vhca_state()`): the devices run beside the transfer, each its
+ *   stream then its load, so that phase is max(transfer, max over devices of stream + load);
  * - over the main channel (`vfio_save_complete_precopy()` then `vfio_load_state()` per device,
  *   `hw/vfio/migration.c`): one device after another, transfer + Σ loads.
  * The source arcs stay aggregated by `serial`: QEMU steps them in `vm_state_notify()`

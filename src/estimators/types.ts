@@ -246,8 +246,9 @@ export interface BlackoutQuery {
   readonly multifdChannels?: number | undefined;
   /**
    * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): each device
-   * is saved and loaded by its own thread, in parallel with each other and with RAM, so the
-   * transfer and the loads overlap (the longer counts). `false`: the main channel, devices one
+   * is saved and loaded by its own thread, in parallel with each other and with RAM: the phase is
+   * the longer of the transfer and each device's stream then load (a device loads once its image
+   * is in). `false`: the main channel, devices one
    * after another, transfer then loads. Absent: as before QEMU 10 was modelled (loads aggregated
    * like the arcs, by `serial`).
    */

@@ -74,9 +74,9 @@ export interface VmSnapshot {
    */
   readonly multifdChannels?: number;
   /**
-   * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): the devices'
-   * loads overlap the transfer and each other. `false`: the main channel, transfer then loads one
-   * after another. Absent: as before (loads aggregated like the arcs).
+   * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): the devices
+   * (each its stream, then its load) run beside the transfer and each other. `false`: the main
+   * channel, transfer then loads one after another. Absent: as before (loads aggregated like the arcs).
    */
   readonly deviceStateMultifd?: boolean;
   /**

@@ -51,7 +51,7 @@ Options:
                               blackout rate (default: the recorded migration's, else 'default')
   --multifd-channels <n>      with QEMU's multifd capability: the channel count (the model
                               learns a rate per link and channel count)
-  --device-state-multifd      QEMU 10.0+ sends device state over multifd (loads overlap)
+  --device-state-multifd      QEMU 10.0+ sends device state over multifd (devices beside RAM)
   --qemu-version <x.y.z>      the source QEMU: its stack's calibration and, before 8.2, the
                               devices' STOP inside the blackout (default: the recorded one)
   --model <file>              fitted model (default: the package's models/priors.json; fit one

@@ -276,7 +276,7 @@ export class MigrationWorld {
   /**
    * The stop-copy data: RAM and every device's stream moved, and each destination device's load
    * (`RESUMING>STOP`), as QEMU 10 runs them (module comment). Returns the time the bytes alone
-   * took on the wire (the loads overlap it), ms.
+   * took on the wire (over multifd the loads overlap it), ms.
    */
   private async moveAndLoad(ramBytes: number, streamBytes: readonly number[], costs: AttemptCosts): Promise<number> {
     const rate = this.spec.blackoutBytesPerS;

@@ -52,9 +52,11 @@ const SIZE_EVERY_MS = 10_000;
  * 1–10 (replay of the governor and the oracle, % of the oracle's useful share at pooled misses):
  * recording the stream's bytes, 96.0 % at 1.03 %, and asking the load at pre-copy's + the
  * stream's bytes, 94.8 % at 1.20 % (both before the restart was summed in `predict.ts`, against
- * 99.6 % at 1.10 %); the latter with the main channel's data phase as the simulator runs it (per
- * device the longer of load and stream) and the restart summed, 95.0 % at 1.17 % (against 100.3 %
- * at 1.10 %). The calibration's rest scores had absorbed these biases together.
+ * 99.6 % at 1.10 %); the latter with the main channel's data phase as the simulator then ran it
+ * (per device the longer of load and stream) and the restart summed, 95.0 % at 1.17 % (against
+ * 100.3 % at 1.10 %). The calibration's rest scores had absorbed these biases together. (Those
+ * replays predate the simulator loading an image only once its stream is in, and the fit reading
+ * back-to-back arcs as one after another: `migration-world.ts`, `migrations.ts`.)
  */
 export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: number, anchorMs = 0): ArcRecord {
   return {
