@@ -15,9 +15,11 @@
  * the governor can be held to: the governor does not foresee the stall either, and knows far
  * less besides (device and link noise, its own model's error). Throttling like
  * `oracle-throttle`, fleet seeds 1–10 (`bench/fleet.ts`, which reports this frontier): margin
- * 0 ms, 115 % of the oracle's useful share at 2.13 % misses; 50 ms, 98 % at 1.63 %; 100 ms, 90 %
- * (81 % on the worst seed) at 1.23 %. Development seeds 11–20: 0 ms 116 % at 1.47 %; 30 ms 104 %
- * at 1.37 %; 60 ms 94 % at 1.20 %; 100 ms 88 % (84–96 % per seed) at 1.00 %. So a margin rule
+ * 0 ms, 115 % of the oracle's useful share at 2.07 % misses; 50 ms, 98 % at 1.60 %; 100 ms, 95 %
+ * (88 % on the worst seed) at 1.23 % (before loads waited for their image, `migration-world.ts`:
+ * 115 % at 2.13 %, 98 % at 1.63 %, 90 % and 81 % at 1.23 %). Development seeds 11–20, before:
+ * 0 ms 116 % at 1.47 %; 30 ms 104 % at 1.37 %; 60 ms 94 % at 1.20 %; 100 ms 88 % (84–96 % per
+ * seed) at 1.00 %. So a margin rule
  * that cannot foresee the stall does not complete ≥ 95 % of what the clairvoyant oracle
  * completes on every seed with misses ≤ 1 %, even knowing every other draw.
  */
