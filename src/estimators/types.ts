@@ -248,9 +248,8 @@ export interface BlackoutQuery {
    * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): each device
    * is saved and loaded by its own thread, in parallel with each other and with RAM: the phase is
    * the longer of the transfer and each device's stream then load (a device loads once its image
-   * is in). `false`: the main channel, devices one
-   * after another, transfer then loads. Absent: as before QEMU 10 was modelled (loads aggregated
-   * like the arcs, by `serial`).
+   * is in). `false`: the main channel, devices one after another, transfer then loads. Absent: as
+   * before QEMU 10 was modelled (loads aggregated like the arcs, by `serial`).
    */
   readonly deviceStateMultifd?: boolean | undefined;
 }

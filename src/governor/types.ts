@@ -76,7 +76,8 @@ export interface VmSnapshot {
   /**
    * Device STOP_COPY data over multifd (QEMU ≥ 10.0 `x-migration-multifd-transfer`): the devices
    * (each its stream, then its load) run beside the transfer and each other. `false`: the main
-   * channel, transfer then loads one after another. Absent: as before (loads aggregated like the arcs).
+   * channel, transfer then loads one after another. Absent: as before (loads aggregated like the
+   * arcs).
    */
   readonly deviceStateMultifd?: boolean;
   /**

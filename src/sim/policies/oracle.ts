@@ -19,9 +19,9 @@
  * (88 % on the worst seed) at 1.23 % (before loads waited for their image, `migration-world.ts`:
  * 115 % at 2.13 %, 98 % at 1.63 %, 90 % and 81 % at 1.23 %). Development seeds 11–20, before:
  * 0 ms 116 % at 1.47 %; 30 ms 104 % at 1.37 %; 60 ms 94 % at 1.20 %; 100 ms 88 % (84–96 % per
- * seed) at 1.00 %. So a margin rule
- * that cannot foresee the stall does not complete ≥ 95 % of what the clairvoyant oracle
- * completes on every seed with misses ≤ 1 %, even knowing every other draw.
+ * seed) at 1.00 %. So a margin rule that cannot foresee the stall does not complete ≥ 95 % of
+ * what the clairvoyant oracle completes on every seed with misses ≤ 1 %, even knowing every
+ * other draw.
  */
 import { DIRTY_LIMIT_FLOOR_BYTES_PER_S } from '../fleet/constants.js';
 import type { MigrationWorld } from '../fleet/migration-world.js';
