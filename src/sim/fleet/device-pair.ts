@@ -26,6 +26,8 @@ export class DevicePair {
   destWrittenBytes = 0;
   /** Destination state allocated ahead of the switchover (switchover-ack pre-load). */
   destAllocatedBytes = 0;
+  /** Bytes the source streamed into the destination in the last switchover's blackout. */
+  lastStreamBytes = 0;
   /** switchover-ack: `none` until the initial data is in, `loading` while it is processed, then `acked`. */
   ack: 'none' | 'loading' | 'acked' = 'none';
   private loading: Promise<void> | null = null;

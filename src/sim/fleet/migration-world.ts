@@ -142,7 +142,9 @@ export class MigrationWorld {
       const onArc = observer.onArc.bind(observer);
       for (const p of this.pairs) {
         p.src.arcs$.subscribe((e) => onArc(e, this));
-        p.dst.arcs$.subscribe((e) => onArc(e, this));
+        // The load is logged at the size the source streamed in the blackout, as the VMM knows it
+        // and as `predictBlackout` asks the load at (`recorder.ts`).
+        p.dst.arcs$.subscribe((e) => onArc(e.from === MigState.RESUMING ? { ...e, stopCopyBytes: p.lastStreamBytes } : e, this));
       }
     }
   }
@@ -242,6 +244,7 @@ export class MigrationWorld {
       const bytes = p.src.readData(Number.MAX_SAFE_INTEGER);
       p.dst.writeData(bytes);
       p.destWrittenBytes += bytes;
+      p.lastStreamBytes = bytes;
       return bytes;
     });
     this.ram.remainingBytes = 0;

@@ -43,20 +43,19 @@ const SIZE_EVERY_MS = 10_000;
  * A simulated device's arc as the `arc` telemetry record a host would log (QMP `VFIO_MIGRATION`
  * events); `anchorMs` is the Unix time of virtual time 0 (record times are Unix-epoch ms).
  *
- * Known difference, left as it is: a destination arc carries the device's own size, which in
- * RESUMING is every byte written into it (pre-copy's and the stream's) — what the simulated load
- * scales with (`RESUMING>STOP`; its allocation term is zero in the fleet, whose VMs all pre-load
- * their initial data under switchover-ack). A real host's records (`qemu/vfio-records.ts`) carry
- * the source's last stop-copy size instead, and `predictBlackout` asks the load at the stream's
- * bytes, so the load of a VM whose pre-copy wrote much is predicted low. Measured on fleet seeds
- * 1–10 (replay of the governor and the oracle, % of the oracle's useful share at pooled misses):
- * recording the stream's bytes, 96.0 % at 1.03 %, and asking the load at pre-copy's + the
- * stream's bytes, 94.8 % at 1.20 % (both before the restart was summed in `predict.ts`, against
- * 99.6 % at 1.10 %); the latter with the main channel's data phase as the simulator then ran it
- * (per device the longer of load and stream) and the restart summed, 95.0 % at 1.17 % (against
- * 100.3 % at 1.10 %). The calibration's rest scores had absorbed these biases together. (Those
- * replays predate the simulator loading an image only once its stream is in, and the fit reading
- * back-to-back arcs as one after another: `migration-world.ts`, `migrations.ts`.)
+ * A destination's load (`RESUMING>STOP`) is logged at the bytes the source streamed in the
+ * blackout (`MigrationWorld` hands it over so): the size a VMM knows for that device at the
+ * switchover, and the size `predictBlackout` asks the load at. The simulated load itself scales
+ * with every byte written into the device, pre-copy's too (`SimDevice`; its allocation term is
+ * zero in the fleet, whose VMs all pre-load their initial data under switchover-ack), so the fit
+ * learns the load against what it will be asked at, with the pre-copy share in its intercept and
+ * noise. Fleet replay of the governor and the oracle (% of the oracle's useful share at pooled
+ * misses; worst seed): logged at every byte written (before), seeds 1–10 102.2 % at 1.20 % (96.0),
+ * 11–20 101.4 % at 1.17 % (89.8), 21–25 104.0 % at 1.20 % (97.3); at the stream's bytes, 105.2 %
+ * at 1.23 % (98.9), 104.4 % at 1.17 % (92.0), 107.7 % at 1.07 % (101.6). (On the simulator
+ * before loads waited for their image and before the fit read back-to-back arcs as one after
+ * another, `migration-world.ts`, `migrations.ts`, the stream's bytes had done worse: 96.0 % at
+ * 1.03 % against 99.6 % at 1.10 %; the calibration's rest scores had absorbed those biases.)
  */
 export function arcRecordOf(e: SimArcEvent, migrationId: string, deadlineMs?: number, anchorMs = 0): ArcRecord {
   return {
