@@ -16,12 +16,16 @@
  * Σ law over the group's VMs of risk < 0.25, and `_vms` how many, for the groups none / main /
  * multifd; pooled over the seeds `fleet_pooled_risk_vs_law_<group>`.
  *
- * Measured (16 draws): waiting alone 98, 98, 94, 95, 96, 94, 93, 92, 93, 94 % (pooled 94.7 %);
- * throttling to the floor as well 120, 111, 115, 109, 109, 109, 110, 105, 105, 106 % (pooled
- * 109.9 %; the clairvoyant throttling oracle: 117 %); expected misses 0.94–0.99 % per seed. So the
+ * Measured (16 draws): waiting alone 98, 99, 96, 96, 97, 93, 96, 95, 97, 95 % (pooled 96.3 %);
+ * throttling to the floor as well 119, 111, 117, 111, 111, 107, 114, 108, 109, 109 % (pooled
+ * 111.4 %; the clairvoyant throttling oracle: 117 %); expected misses 0.94–0.99 % per seed. So the
  * goal is within a non-clairvoyant policy's reach only by throttling for slack. The governor's
- * risks against the law, pooled (per seed): no devices 1.04 (0.32–1.64), main channel 1.72
- * (1.31–2.82), multifd 0.36 (0.24–0.68) — over 585, 734 and 945 VMs of risk < 0.25.
+ * risks against the law, pooled: no devices 2.43, main channel 0.65, multifd 0.36 — over 585, 731
+ * and 855 VMs of risk < 0.25 (before the simulator logged a destination's load at the stream's
+ * bytes, `sim/fleet/recorder.ts`). Before loads waited for their image (`migration-world.ts`) and
+ * the fit read back-to-back arcs as one after another (`estimators/migrations.ts`): waiting alone
+ * 98, 98, 94, 95, 96, 94, 93, 92, 93, 94 %, throttling 120, 111, 115, 109, 109, 109, 110, 105,
+ * 105, 106 %; risks against the law 1.04, 1.72, 0.36.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
