@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MigState } from '../../../src/fsm/index.js';
 import { GiB, MiB } from '../../../src/sim/fleet/constants.js';
+import type { TelemetryRecord } from '../../../src/records/records.js';
+import { TelemetryRecorder } from '../../../src/sim/fleet/recorder.js';
 import { runMigration } from '../../../src/sim/fleet/run-migration.js';
 import type { DeviceSpec, VmSpec } from '../../../src/sim/fleet/vm-spec.js';
 import type { SimArcEvent } from '../../../src/sim/sim-device.js';
@@ -85,6 +87,25 @@ describe('multifd device state in the simulator, against the published 4× Conne
     console.log(`sim 4×mlx5 100 GbE downtime, seeds 1–10, median: main channel ${main.toFixed(0)} ms (published ~2100), multifd ${multi.toFixed(0)} ms (published ~1100)`);
     expect(Math.abs(main / 2100 - 1)).toBeLessThan(0.15);
     expect(Math.abs(multi / 1100 - 1)).toBeLessThan(0.15);
+  });
+
+  it('loads each device once its stream is in, and logs the load at the bytes the source streamed', async () => {
+    for (const multifd of [false, true]) {
+      const records: TelemetryRecord[] = [];
+      const spec = published(3, multifd);
+      const r = await runMigration(spec, new SwitchAtPoll(60), { recorder: new TelemetryRecorder({ push: (x) => records.push(x) }, 'm', spec.deadlineMs) });
+      expect(r.completed).toBe(true);
+      const loads = records.flatMap((x) => (x.kind === 'arc' && x.from === 'RESUMING' && x.to === 'STOP' ? [x] : [])).sort((a, b) => a.startedAtMs - b.startedAtMs);
+      const streamed = records.flatMap((x) => (x.kind === 'transfer' && x.phase === 'stopcopy' && x.deviceId !== 'ram' ? [x.bytes] : []));
+      expect(loads).toHaveLength(4);
+      // Pre-copy wrote most of each image: the load is logged at the stream's bytes, not at all that was written.
+      expect(loads.map((l) => l.stopCopyBytes).sort((a, b) => a - b)).toEqual([...streamed].sort((a, b) => a - b));
+      if (!multifd) {
+        // On the main channel the next device's stream runs between two loads (mlx5 loads an image in
+        // the write() that completes it): no load starts where the previous one ended.
+        for (let i = 1; i < loads.length; i++) expect(loads[i]!.startedAtMs - (loads[i - 1]!.startedAtMs + loads[i - 1]!.latencyMs)).toBeGreaterThan(1);
+      }
+    }
   });
 
   it('loads the devices in parallel over multifd and one after another on the main channel; source arcs in turn either way', async () => {
