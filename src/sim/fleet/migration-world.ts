@@ -142,9 +142,7 @@ export class MigrationWorld {
       const onArc = observer.onArc.bind(observer);
       for (const p of this.pairs) {
         p.src.arcs$.subscribe((e) => onArc(e, this));
-        // The load is logged at the size the source streamed in the blackout, as the VMM knows it
-        // and as `predictBlackout` asks the load at (`recorder.ts`).
-        p.dst.arcs$.subscribe((e) => onArc(e.from === MigState.RESUMING ? { ...e, stopCopyBytes: p.lastStreamBytes } : e, this));
+        p.dst.arcs$.subscribe((e) => onArc(e, this));
       }
     }
   }

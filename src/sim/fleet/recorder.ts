@@ -6,7 +6,7 @@
  * and duration, so the blackout rate is learnable), and the outcome — the same record kinds the
  * QMP importer produces, plus the arcs.
  */
-import { stateName } from '../../fsm/index.js';
+import { MigState, stateName } from '../../fsm/index.js';
 import type { ArcRecord, RecordSink, TelemetryRecord } from '../../records/records.js';
 import type { SimArcEvent } from '../sim-device.js';
 import type { QemuCheck } from '../policies/qemu-rule.js';
@@ -44,12 +44,12 @@ const SIZE_EVERY_MS = 10_000;
  * events); `anchorMs` is the Unix time of virtual time 0 (record times are Unix-epoch ms).
  *
  * A destination's load (`RESUMING>STOP`) is logged at the bytes the source streamed in the
- * blackout (`MigrationWorld` hands it over so): the size a VMM knows for that device at the
- * switchover, and the size `predictBlackout` asks the load at. The simulated load itself scales
- * with every byte written into the device, pre-copy's too (`SimDevice`; its allocation term is
- * zero in the fleet, whose VMs all pre-load their initial data under switchover-ack), so the fit
- * learns the load against what it will be asked at, with the pre-copy share in its intercept and
- * noise. Fleet replay of the governor and the oracle (% of the oracle's useful share at pooled
+ * blackout (`TelemetryRecorder.onArc` reads `DevicePair.lastStreamBytes`): the size a VMM knows
+ * for that device at the switchover, and the size `predictBlackout` asks the load at. The
+ * simulated load itself scales with every byte written into the device, pre-copy's too
+ * (`SimDevice`; its allocation term is zero in the fleet, whose VMs all pre-load their initial
+ * data under switchover-ack), so the fit learns the load against what it will be asked at, with
+ * the pre-copy share in its intercept and noise. Fleet replay of the governor and the oracle (% of the oracle's useful share at pooled
  * misses; worst seed): logged at every byte written (before), seeds 1–10 102.2 % at 1.20 % (96.0),
  * 11–20 101.4 % at 1.17 % (89.8), 21–25 104.0 % at 1.20 % (97.3); at the stream's bytes, 105.2 %
  * at 1.23 % (98.9), 104.4 % at 1.17 % (92.0), 107.7 % at 1.07 % (101.6). (On the simulator
@@ -99,8 +99,10 @@ export class TelemetryRecorder implements MigrationRecorder {
     this.linkField = link === undefined ? {} : { link };
   }
 
-  onArc(e: SimArcEvent): void {
-    this.push(arcRecordOf(e, this.migrationId, this.deadlineMs, this.anchorMs));
+  onArc(e: SimArcEvent, world: MigrationWorld): void {
+    // A load is logged at the bytes its source streamed, not at all that was written (`arcRecordOf`).
+    const pair = e.from === MigState.RESUMING ? world.pairs.find((p) => p.dst.id === e.deviceId) : undefined;
+    this.push(arcRecordOf(pair === undefined ? e : { ...e, stopCopyBytes: pair.lastStreamBytes }, this.migrationId, this.deadlineMs, this.anchorMs));
   }
 
   onSync(world: MigrationWorld): void {
