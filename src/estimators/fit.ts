@@ -13,12 +13,12 @@
  * Every scoring model is a whole fit (arcs, per-link rates, fixed cost) of the other folds, and
  * a migration is scored with its own link's rate: the scores measure the predictor as shipped.
  */
-import type { TelemetryRecord, TransferRecord } from '../records/records.js';
+import type { TelemetryRecord } from '../records/records.js';
 import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
 import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
 import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scaledScore, scoreScaleMs } from './conformal.js';
-import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
+import { collectMigrations, factsOf, MigrationCollector, timedTransferMs, type MigrationData, type MigrationFacts } from './migrations.js';
 import { fixedPartMedianMs, medianParts, predictBlackout, resolveLink } from './predict.js';
 import { termCalibration, type TermRow } from './term-risk.js';
 import { DEFAULT_LINK, MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
@@ -138,19 +138,6 @@ function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, 
     for (const d of facts.query.devices) into.deviceModels.push(d.model);
     into.links.push(resolveLink(compiled, facts.query.link));
   }
-}
-
-/**
- * How long the blackout's transfer took, ms, when the VMM timed it (every `stopcopy` transfer
- * record has a duration; the longest, as they run side by side): undefined when none was
- * recorded. `termCalibration` keeps only those shorter than the blackout (a QMP import's
- * transfer lasts the whole downtime unless the source's downtime checkpoints were traced:
- * `VfioTraceTracker.blackoutTransferMs`, `qemu/vfio-trace.ts`).
- */
-function timedTransferMs(transfers: readonly TransferRecord[]): number | undefined {
-  let longest: number | undefined;
-  for (const t of transfers) longest = longest === undefined ? t.durationMs : Math.max(longest, t.durationMs);
-  return longest;
 }
 
 /**

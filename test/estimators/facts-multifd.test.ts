@@ -24,6 +24,41 @@ describe('the recorded blackout query: where the device state went', () => {
   });
 });
 
+describe('the recorded blackout query: loads beside the wire', () => {
+  // Two source devices into STOP_COPY by 1100; the blackout's transfer timed at 300 ms; loads at `loads`.
+  const arc = (deviceId: string, from: string, to: string, startedAtMs: number, latencyMs: number): TelemetryRecord =>
+    ({ kind: 'arc', migrationId: 'm', deviceId, deviceModel: 'mlx5-cx7', from, to, startedAtMs, latencyMs, stopCopyBytes: 1e8, ok: true }) as TelemetryRecord;
+  const facts = (loads: readonly (readonly [number, number])[], timedMs = 300) =>
+    factsOf(
+      collectMigrations([
+        { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: 1000, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
+        { kind: 'transfer', migrationId: 'm', deviceId: 'ram', phase: 'stopcopy', bytes: 1e9, durationMs: timedMs },
+        arc('a', 'PRE_COPY_P2P', 'STOP_COPY', 1000, 50),
+        arc('b', 'PRE_COPY_P2P', 'STOP_COPY', 1050, 50),
+        ...loads.map(([start, latency], i) => arc(`dst-${i}`, 'RESUMING', 'STOP', start, latency)),
+      ]).get('m')!,
+    ).query.deviceStateMultifd;
+
+  it('is multifd when the last load started before the sources’ end plus the transfer, overlapping or not', () => {
+    // A short load, then the next device's, both before 1100 + 300: beside the wire, not beside each other.
+    expect(facts([[1110, 2], [1130, 100]])).toBe(true);
+    // One device's load beside the wire.
+    expect(facts([[1150, 100]])).toBe(true);
+  });
+
+  it('is the main channel when the last load started after the transfer, and unknown with one such load', () => {
+    // RAM and both streams (300 ms) before the last load, the first load between the streams.
+    expect(facts([[1300, 100], [1405, 50]])).toBe(false);
+    expect(facts([[1400, 100]])).toBeUndefined();
+  });
+
+  it('reads nothing from a transfer timed as long as the blackout (a QMP import): overlapping loads alone tell', () => {
+    expect(facts([[1110, 2], [1130, 100]], 600)).toBe(false);
+    expect(facts([[1110, 50], [1130, 100]], 600)).toBe(true);
+    expect(facts([[1150, 100]], 600)).toBeUndefined();
+  });
+});
+
 describe('the recorded blackout query: arcs that start the instant the previous one ended', () => {
   // Unix-epoch ms, as a host's records carry: near 1.78e12 a float64 is 2.4e-4 ms apart, so
   // `start + latency` of one arc can round past the next arc's start, taken at the same instant.
