@@ -93,6 +93,20 @@ export const DEFAULT_KNAPSACK_GAMMA = 0.0025;
 export const DEFAULT_KNAPSACK_MAX_LEVEL = 0.25;
 export const DEFAULT_KNAPSACK_SLACK = 4;
 
+/** What one offered VM is charged ({@link RiskKnapsack.offer}). */
+export interface KnapsackCharge {
+  /** Its risk as the knapsack counts it: the offered one, or the level it committed at when higher. */
+  readonly risk: number;
+}
+
+class Charge implements KnapsackCharge {
+  constructor(public risk: number) {}
+}
+
+function checkRisk(risk: number): void {
+  if (!(risk >= 0 && risk <= 1)) throw new GovernorError('E_BAD_SLO', `risk must be in [0, 1], got ${String(risk)}`);
+}
+
 /** The allowance's allocator across a fleet's attempts. */
 export class RiskKnapsack {
   readonly alpha: number;
@@ -103,7 +117,7 @@ export class RiskKnapsack {
   readonly initialLevel: number;
   readonly maxLevel: number;
   readonly window: number;
-  private readonly risks: number[] = [];
+  private readonly risks: Charge[] = [];
   private attemptCount = 0;
   private missCount = 0;
 
@@ -144,7 +158,7 @@ export class RiskKnapsack {
     const budget = this.budget;
     const seen = this.risks.length;
     if (seen < this.warmup) return this.initialLevel;
-    const sorted = [...this.risks].sort((a, b) => a - b);
+    const sorted = this.risks.map((c) => c.risk).sort((a, b) => a - b);
     const cap = budget * seen;
     let sum = 0;
     let level = 0;
@@ -160,11 +174,29 @@ export class RiskKnapsack {
     return Math.min(level, this.maxLevel);
   }
 
-  /** One VM's risk at its best case, in [0, 1] (1: it cannot meet the deadline, or nothing says). */
-  offer(risk: number): void {
-    if (!(risk >= 0 && risk <= 1)) throw new GovernorError('E_BAD_SLO', `risk must be in [0, 1], got ${String(risk)}`);
-    this.risks.push(risk);
+  /**
+   * One VM's risk at its best case, in [0, 1] (1: it cannot meet the deadline, or nothing says).
+   * Returns what the VM is charged, for {@link committedAt}.
+   */
+  offer(risk: number): KnapsackCharge {
+    checkRisk(risk);
+    const charge = new Charge(risk);
+    this.risks.push(charge);
     if (this.risks.length > this.window) this.risks.shift();
+    return charge;
+  }
+
+  /**
+   * The VM charged `charge` committed at miss level `level`: when that is above its charge, it
+   * spent that level, and is charged it from now on (the levels of the VMs after it are learnt
+   * with it). A VM offered its best-case risk r that cannot get near its best case commits at
+   * the fleet's level λ (`sim/policies/governor.ts` `knapsackLadder`); charged r, it spent the
+   * allowance unseen (module comment).
+   */
+  committedAt(charge: KnapsackCharge, level: number): void {
+    checkRisk(level);
+    if (!(charge instanceof Charge)) throw new GovernorError('E_BAD_SLO', 'committedAt: not a charge this knapsack made');
+    if (level > charge.risk) charge.risk = level;
   }
 
   /** One attempt ended: `missed` when it committed and its blackout exceeded the deadline. */

@@ -20,6 +20,24 @@ describe('RiskKnapsack', () => {
     expect(k.status()).toMatchObject({ attempts: 0, misses: 0, mayCommit: true });
   });
 
+  it('charges a VM the level it committed at when that is above its offered risk, and so lowers the level of the VMs after it', () => {
+    const k = new RiskKnapsack({ alpha: 0.01, budget: 0.01, gamma: 0 });
+    // A budget of 1 expected miss over 100 VMs: 90 × 0.001 + 0.0005 + 9 × 0.1 = 0.9905 fits.
+    for (let i = 0; i < 90; i++) k.offer(0.001);
+    const late = k.offer(0.0005);
+    for (let i = 0; i < 9; i++) k.offer(0.1);
+    expect(k.level()).toBe(0.1);
+    // It could not get near its best case and committed at λ = 0.1: ten VMs at 0.1 no longer fit.
+    k.committedAt(late, 0.1);
+    expect(late.risk).toBe(0.1);
+    expect(k.level()).toBe(0.001);
+    // A lower level never lowers a charge; a level outside [0, 1] and a charge of another kind are refused.
+    k.committedAt(late, 0.001);
+    expect(late.risk).toBe(0.1);
+    expect(() => k.committedAt(late, 1.5)).toThrow(GovernorError);
+    expect(() => k.committedAt({ risk: 0.1 }, 0.2)).toThrow(/not a charge this knapsack made/);
+  });
+
   it('admits equal risks together or not at all', () => {
     const k = new RiskKnapsack({ alpha: 0.01, budget: 0.01, gamma: 0 });
     for (let i = 0; i < 90; i++) k.offer(0.001);

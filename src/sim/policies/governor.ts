@@ -25,7 +25,7 @@ import { decide } from '../../governor/decide.js';
 import { decideAtLowestLevel, governorLadder } from '../../governor/risk-levels.js';
 import { bestCaseMissProbability } from '../../governor/best-case-risk.js';
 import { GovernorError } from '../../governor/errors.js';
-import { RiskKnapsack, type RiskKnapsackOptions } from '../../governor/risk-knapsack.js';
+import { RiskKnapsack, type KnapsackCharge, type RiskKnapsackOptions } from '../../governor/risk-knapsack.js';
 import { DeadlineSetState } from '../../governor/deadline-set-state.js';
 import { probeDevices } from '../../governor/probe.js';
 import type { Decision, DeviceSnapshot, Slo, SwitchoverAck, VmSnapshot } from '../../governor/types.js';
@@ -137,6 +137,8 @@ export class GovernorPolicy implements Policy {
     // Under the knapsack the ladder is set at the first poll, from the VM's best-case risk.
     let levels = knapsack === null && this.options.lowestLevelFirst !== false ? governorLadder(top, n) : [top];
     let riskPending = knapsack !== null;
+    // What the knapsack charged this VM: raised to the level it commits at when that is above it.
+    let charge: KnapsackCharge | null = null;
     let level = 0;
     const sink = this.options.sink ?? NULL_SINK;
     const onCommit = this.options.onCommit;
@@ -151,6 +153,11 @@ export class GovernorPolicy implements Policy {
     const alphaNow = (): number => levels[level] as number;
     let dss: DeadlineSetState | null = null;
     const count = (reason: string): void => this.count(reason);
+    // A VM committing on its ladder's second rung (λ, above 1.2 × its charge) spent λ: charge it so.
+    // On the first rung it stays charged its best-case risk (`KNAPSACK_FIRST_RUNG`).
+    const spent = (): void => {
+      if (charge !== null && level > 0) knapsack?.committedAt(charge, alphaNow());
+    };
 
     const enter: EnterStopCopy = async (ctx) => {
       world.exactSync();
@@ -159,6 +166,7 @@ export class GovernorPolicy implements Policy {
         const again = decide(snapshotOf(world, []), compiled, { ...slo, alpha: alphaNow() });
         if (again.action !== 'commit') return { committed: false, needsReset: false, reason: `NOT_COMMITTED:${again.reason}` };
         count(`commit:${again.reason}`);
+        spent();
         onCommit?.(world, again);
         await ctx.onCommit();
         return { committed: true, predictedBlackoutMs: again.predictedBlackoutMs };
@@ -177,6 +185,7 @@ export class GovernorPolicy implements Policy {
       const predicted = result.decision?.predictedBlackoutMs;
       if (result.committed) {
         count(`commit:${result.decision?.reason ?? '?'}`);
+        spent();
         if (result.decision !== null) onCommit?.(world, result.decision);
         return predicted === undefined ? { committed: true } : { committed: true, predictedBlackoutMs: predicted };
       }
@@ -190,7 +199,7 @@ export class GovernorPolicy implements Policy {
         if (riskPending && knapsack !== null) {
           riskPending = false;
           const risk = bestCaseMissProbability(snapshot, compiled, missLimitMs(w.spec)) ?? 1;
-          knapsack.offer(risk);
+          charge = knapsack.offer(risk);
           onRisk?.(w, risk);
           levels = knapsackLadder(risk, top);
         }
