@@ -296,8 +296,8 @@ export const KNAPSACK_FIRST_RUNG = 1.2;
  * The ladder of a VM under the knapsack: {@link KNAPSACK_FIRST_RUNG} × its best-case risk first,
  * then the allowance's level λ — a VM that can get near its best case waits for it, so its
  * expected miss is near the cost the knapsack charged it; [λ] alone when the two meet. A VM
- * whose risk exceeds λ is decided at λ, where no bound of it fits (its best case does not): it
- * is refused.
+ * that commits at λ is charged λ (`RiskKnapsack.committedAt`). A VM whose risk exceeds λ is
+ * decided at λ, where no bound of it fits (its best case does not): it is refused.
  */
 export function knapsackLadder(risk: number, top: number): number[] {
   const low = Math.max(KNAPSACK_FIRST_RUNG * risk, MIN_RISK_LEVEL);
