@@ -31,18 +31,24 @@
  * bound. The same knapsack on the conformal score's p-value spent twice the allowance (2.17 %
  * misses): that p-value understates the 1–5 % risks.
  *
- * A VM is charged the level it commits at when that is above its best-case risk
- * ({@link RiskKnapsack.committedAt}): a VM that cannot get near its best case (its pre-copy never
- * drains that far) is decided at the fleet's level λ next, and charged only its best-case risk,
- * it would spend the allowance unseen. Fleet replay, seeds 1–10 (the governor and the oracle, 300 held-out
- * VMs, α = 1 %): 68 of 1 912 commits were on that rung, charged 1.87 expected misses against
- * 8.09 at the levels they committed at, and missed 6 times. Charging them so (with the multifd
- * reading of `estimators/migrations.ts`), pooled % of the oracle's useful share at pooled misses,
- * worst seed: seeds 1–10 103.6 % at 1.23 % (97.7), 11–20 103.7 % at 0.97 % (89.1), 21–25
- * 106.0 % at 1.00 % (101.1), against 104.0 % at 1.27 % (98.3), 105.0 % at 1.07 % (92.0), 106.9 %
- * at 1.13 % (101.6) without; 81 misses in 7 500 attempts against 87. Refusing such VMs instead
- * (a VM commits near its best case or not at all; measured before that multifd reading) missed
- * less on seeds 1–10, 1.07 %, but completed 101.8 % with seed 9 at 93.2 %.
+ * A VM is offered at its best-case risk r and charged, once it commits, the level it committed at
+ * ({@link RiskKnapsack.committedAt}; the governor decides it first at 1.2 r, then at the fleet's
+ * level λ, `sim/policies/governor.ts` `knapsackLadder`): its bound fitted at that level, so that
+ * is what it risked. Charged r alone, the allowance was spent unseen — most by VMs that could not
+ * get near their best case (the pre-copy never drained that far) and committed at λ: fleet
+ * replay, seeds 1–10 (the governor and the oracle, 300 held-out VMs, α = 1 %), 68 of 1 912
+ * commits were on that rung, charged 1.87 expected misses against 8.09 at the levels they
+ * committed at, and missed 6 times. Pooled % of the oracle's useful share at pooled misses,
+ * worst seed in brackets, seeds 1–10 / 11–20 / 21–25 (all with the multifd reading of
+ * `estimators/migrations.ts`):
+ *
+ *   charged r:                        104.0 % at 1.27 % (98.3) / 105.0 % at 1.07 % (92.0) / 106.9 % at 1.13 % (101.6)
+ *   the level, on λ's rung only:      103.6 % at 1.23 % (97.7) / 103.7 % at 0.97 % (89.1) / 106.0 % at 1.00 % (101.1)
+ *   the level, on every rung (now):   103.1 % at 1.13 % (97.7) / 103.3 % at 0.90 % (86.2) / 105.5 % at 0.93 % (100.5)
+ *
+ * — 87, 81 and 75 misses in 7 500 attempts. Refusing a VM that cannot commit near its best case
+ * instead (measured before that multifd reading) missed less on seeds 1–10, 1.07 %, but completed
+ * 101.8 % with seed 9 at 93.2 %.
  *
  * What sets a seed's share is mostly when its misses come (replay of seeds 1–10 with the 1.2
  * rung, before the rest scale of `fit.ts` was the model's: pooled 99.5 % at 1.10 %, worst seed
@@ -95,6 +101,8 @@ export interface RiskKnapsackStatus {
   readonly mayCommit: boolean;
   /** The misses the guarantee allows over the attempts so far: α·T + slack + 1. */
   readonly missAllowance: number;
+  /** Σ of the charges the level is learnt from (the latest `window` VMs): offered risks, raised to the levels committed at. */
+  readonly charged: number;
 }
 
 /** A_1 = α: what the fleet replay measured (module comment). */
@@ -200,11 +208,10 @@ export class RiskKnapsack {
   }
 
   /**
-   * The VM charged `charge` committed at miss level `level`: when that is above its charge, it
-   * spent that level, and is charged it from now on (the levels of the VMs after it are learnt
-   * with it). A VM offered its best-case risk r that cannot get near its best case commits at
-   * the fleet's level λ (`sim/policies/governor.ts` `knapsackLadder`); charged r, it spent the
-   * allowance unseen (module comment).
+   * The VM charged `charge` committed at miss level `level` (its bound fitted there): when that
+   * is above its charge, it spent that level, and is charged it from now on (the levels of the
+   * VMs after it are learnt with it). Charged only its best-case risk, a VM that commits above it
+   * spends the allowance unseen (module comment).
    */
   committedAt(charge: KnapsackCharge, level: number): void {
     checkRisk(level);
@@ -228,6 +235,7 @@ export class RiskKnapsack {
       level: this.level(),
       mayCommit: this.mayCommit,
       missAllowance: this.alpha * this.attemptCount + this.slack + 1,
+      charged: this.risks.reduce((sum, c) => sum + c.risk, 0),
     };
   }
 }

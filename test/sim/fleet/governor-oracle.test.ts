@@ -103,6 +103,19 @@ describe('the governor policy with blackout terms (the risk knapsack)', () => {
     expect(policy.knapsack?.status()).toMatchObject({ attempts: 1, misses: 0 });
   });
 
+  it('charges a committed VM the level it committed at, not only its best-case risk', async () => {
+    const offered: number[] = [];
+    const committedAt: number[] = [];
+    const policy = new GovernorPolicy({ model, alpha: 0.01, onRisk: (_w, r) => offered.push(r), onCommit: (_w, d) => committedAt.push(d.alpha) });
+    const r = await runMigration(calm({ deadlineMs: 1000 }), policy);
+    expect(r.completed).toBe(true);
+    expect(offered).toHaveLength(1);
+    expect(committedAt).toHaveLength(1);
+    // Decided first at 1.2 × its risk (no lower than the smallest level): above what it was offered at.
+    expect(committedAt[0]).toBeGreaterThan(offered[0] as number);
+    expect(policy.knapsack?.status().charged).toBe(committedAt[0]);
+  });
+
   it('decides a VM first at 1.2 × its best-case risk, then at the level; at the level alone when they meet', () => {
     expect(KNAPSACK_FIRST_RUNG).toBe(1.2);
     expect(knapsackLadder(0.01, 0.08)).toEqual([0.012, 0.08]);
