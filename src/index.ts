@@ -53,7 +53,7 @@ export { AdaptiveAlpha, decisionAlpha } from './governor/adaptive-alpha.js';
 export { decideAtLowestLevel, type LeveledDecision } from './governor/risk-levels.js';
 export type { AdaptiveAlphaOptions, AdaptiveAlphaStatus } from './governor/adaptive-alpha.js';
 export { RiskKnapsack } from './governor/risk-knapsack.js';
-export type { RiskKnapsackOptions, RiskKnapsackStatus } from './governor/risk-knapsack.js';
+export type { KnapsackCharge, RiskKnapsackOptions, RiskKnapsackStatus } from './governor/risk-knapsack.js';
 export { bestCaseMissProbability } from './governor/best-case-risk.js';
 export { CalibrationWatcher } from './governor/calibration.js';
 export { GovernorError } from './governor/errors.js';

@@ -343,13 +343,13 @@ export function timedTransferMs(transfers: readonly TransferRecord[]): number | 
  */
 function deviceStateMultifd(d: MigrationData, idx: readonly number[], timedMs: number | undefined): boolean | undefined {
   const spans: { start: number; end: number }[] = [];
-  const sources = new Set<string>();
-  for (const i of idx) if (d.arcTo[i] === MigState.STOP_COPY) sources.add(d.arcDeviceId[i] as string);
+  // The source's arcs by their states (into STOP_COPY, or out of it before QEMU 8.2), not by device
+  // id: a host may name a device the same on both sides.
   let sourcesEnd = Number.NEGATIVE_INFINITY;
   for (const i of idx) {
     const start = d.arcStartedAtMs[i] as number;
     const end = start + (d.arcLatencyMs[i] as number);
-    if (sources.has(d.arcDeviceId[i] as string)) sourcesEnd = Math.max(sourcesEnd, end);
+    if (d.arcTo[i] === MigState.STOP_COPY || d.arcFrom[i] === MigState.STOP_COPY) sourcesEnd = Math.max(sourcesEnd, end);
     else if (d.arcFrom[i] === MigState.RESUMING && d.arcTo[i] === MigState.STOP) spans.push({ start, end });
   }
   if (spans.length === 0) return undefined;

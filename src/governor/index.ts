@@ -19,7 +19,7 @@ export { CalibrationWatcher } from './calibration.js';
 export { AdaptiveAlpha, DEFAULT_ACI_GAMMA, DEFAULT_ACI_MAX_ALPHA, decisionAlpha } from './adaptive-alpha.js';
 export type { AdaptiveAlphaOptions, AdaptiveAlphaStatus } from './adaptive-alpha.js';
 export { RiskKnapsack, defaultKnapsackBudget, DEFAULT_KNAPSACK_GAMMA, DEFAULT_KNAPSACK_MAX_LEVEL, DEFAULT_KNAPSACK_SLACK } from './risk-knapsack.js';
-export type { RiskKnapsackOptions, RiskKnapsackStatus } from './risk-knapsack.js';
+export type { KnapsackCharge, RiskKnapsackOptions, RiskKnapsackStatus } from './risk-knapsack.js';
 export { bestCaseMissProbability } from './best-case-risk.js';
 export type { CalibrationStatus, CalibrationWatcherOptions, ObservedOutcome } from './calibration.js';
 export { GovernorError, type GovernorErrorCode } from './errors.js';

@@ -121,7 +121,10 @@ export interface KnapsackCharge {
 }
 
 class Charge implements KnapsackCharge {
-  constructor(public risk: number) {}
+  constructor(
+    readonly owner: RiskKnapsack,
+    public risk: number,
+  ) {}
 }
 
 function checkRisk(risk: number): void {
@@ -201,7 +204,7 @@ export class RiskKnapsack {
    */
   offer(risk: number): KnapsackCharge {
     checkRisk(risk);
-    const charge = new Charge(risk);
+    const charge = new Charge(this, risk);
     this.risks.push(charge);
     if (this.risks.length > this.window) this.risks.shift();
     return charge;
@@ -215,7 +218,7 @@ export class RiskKnapsack {
    */
   committedAt(charge: KnapsackCharge, level: number): void {
     checkRisk(level);
-    if (!(charge instanceof Charge)) throw new GovernorError('E_BAD_SLO', 'committedAt: not a charge this knapsack made');
+    if (!(charge instanceof Charge && charge.owner === this)) throw new GovernorError('E_BAD_SLO', 'committedAt: not a charge this knapsack made');
     if (level > charge.risk) charge.risk = level;
   }
 

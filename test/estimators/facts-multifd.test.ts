@@ -52,6 +52,21 @@ describe('the recorded blackout query: loads beside the wire', () => {
     expect(facts([[1400, 100]])).toBeUndefined();
   });
 
+  it('finds the source arcs by their states, so a device named the same on both sides reads the same', () => {
+    const sameNames = (loads: readonly (readonly [number, number])[]) =>
+      factsOf(
+        collectMigrations([
+          { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: 1000, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
+          { kind: 'transfer', migrationId: 'm', deviceId: 'ram', phase: 'stopcopy', bytes: 1e9, durationMs: 300 },
+          arc('a', 'PRE_COPY_P2P', 'STOP_COPY', 1000, 50),
+          arc('b', 'PRE_COPY_P2P', 'STOP_COPY', 1050, 50),
+          ...loads.map(([start, latency], i) => arc(i === 0 ? 'a' : 'b', 'RESUMING', 'STOP', start, latency)),
+        ]).get('m')!,
+      ).query.deviceStateMultifd;
+    expect(sameNames([[1110, 2], [1130, 100]])).toBe(true);
+    expect(sameNames([[1300, 100], [1405, 50]])).toBe(false);
+  });
+
   it('reads nothing from a transfer timed as long as the blackout (a QMP import): overlapping loads alone tell', () => {
     expect(facts([[1110, 2], [1130, 100]], 600)).toBe(false);
     expect(facts([[1110, 50], [1130, 100]], 600)).toBe(true);

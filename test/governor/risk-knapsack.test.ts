@@ -36,6 +36,7 @@ describe('RiskKnapsack', () => {
     expect(late.risk).toBe(0.1);
     expect(() => k.committedAt(late, 1.5)).toThrow(GovernorError);
     expect(() => k.committedAt({ risk: 0.1 }, 0.2)).toThrow(/not a charge this knapsack made/);
+    expect(() => k.committedAt(new RiskKnapsack({ alpha: 0.01 }).offer(0.01), 0.2)).toThrow(/not a charge this knapsack made/);
   });
 
   it('admits equal risks together or not at all', () => {
