@@ -140,9 +140,11 @@ describe('decide: throttle advice', () => {
     );
     expect(bad.slice(0, 5)).toEqual([]);
     expect(bad).toHaveLength(0);
-    // Every throttle and give-up branch was reached.
+    // Every throttle and give-up branch was reached. The rarest, CONVERGING_TOO_SLOWLY, comes
+    // 24–45 times in 10 000 (fast-check seeds 1–12), so "more than 20" failed about one random
+    // run in 150 (a CI run saw 19); at least 5 fails less than once in 10⁹.
     for (const r of ['DIRTY_RATE_TOO_HIGH', 'NOT_CONVERGING', 'CONVERGING_TOO_SLOWLY', 'BUDGET_INSUFFICIENT', 'DEADLINE_UNREACHABLE']) {
-      expect(seen.get(r) ?? 0, r).toBeGreaterThan(20);
+      expect(seen.get(r) ?? 0, r).toBeGreaterThanOrEqual(5);
     }
   });
 });
