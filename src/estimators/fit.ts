@@ -18,7 +18,7 @@ import { bucketMigrations, fitArcBuckets } from './arc-fit.js';
 import { fitBlackout } from './blackout-fit.js';
 import { compileModel } from './compile.js';
 import { calibrationFromScores, DEFAULT_DEVICE_SCALE_WEIGHT, logRatioScore, scaledScore, scoreScaleMs } from './conformal.js';
-import { collectMigrations, factsOf, MigrationCollector, timedTransferMs, type MigrationData, type MigrationFacts } from './migrations.js';
+import { collectMigrations, factsOf, MigrationCollector, type MigrationData, type MigrationFacts } from './migrations.js';
 import { fixedPartMedianMs, medianParts, predictBlackout, resolveLink } from './predict.js';
 import { termCalibration, type TermRow } from './term-risk.js';
 import { DEFAULT_LINK, MODEL_VERSION, type CalibrationModel, type FittedModel } from './types.js';
@@ -125,14 +125,14 @@ interface ScoredSet {
  */
 function score(model: FittedModel, held: readonly Collected[], into: ScoredSet, deviceScaleWeight: number | undefined, restFixedMs: number): void {
   const compiled = compileModel(model);
-  for (const { facts, data } of held) {
+  for (const { facts } of held) {
     if (facts.outcome === undefined) continue;
     const p = predictBlackout(compiled, facts.query, 0.5);
     if (p.missing.length > 0) continue;
     const actualMs = facts.outcome.actualBlackoutMs;
     const { transferMs, fixedMs } = medianParts(p);
     into.scores.push(deviceScaleWeight === undefined ? logRatioScore(actualMs, p.medianMs) : scaledScore(actualMs, p.medianMs, scoreScaleMs(transferMs, fixedMs, p.medianMs, deviceScaleWeight)));
-    const timed = timedTransferMs(data.stopcopyTransfers);
+    const timed = facts.blackoutTransferMs;
     if (timed !== undefined) into.terms.push({ transferMedianMs: transferMs, restMedianMs: p.medianMs - transferMs, fixedMedianMs: restFixedMs, deviceSpreadMs: p.deviceSpreadMs, transferMs: timed, actualMs });
     into.stacks.push(facts.stack);
     for (const d of facts.query.devices) into.deviceModels.push(d.model);

@@ -49,6 +49,14 @@ export interface MigrationFacts {
   readonly blackoutBytes: number | undefined;
   /** Bytes of the `ram` stop-copy transfer; undefined when none was recorded. */
   readonly ramBlackoutBytes: number | undefined;
+  /**
+   * How long the blackout's transfer took, ms, when the VMM timed it (every `stopcopy` transfer
+   * record has a duration; the longest, as they run side by side): undefined when none was
+   * recorded. Only one shorter than the blackout was timed apart from it (a QMP import's transfer
+   * lasts the whole downtime unless the source's downtime checkpoints were traced:
+   * `VfioTraceTracker.blackoutTransferMs`, `qemu/vfio-trace.ts`); `termCalibration` keeps only those.
+   */
+  readonly blackoutTransferMs: number | undefined;
   /** The link the blackout bytes crossed ({@link blackoutLink}); undefined when no transfer named one. */
   readonly link: string | undefined;
   /** The last `ram` record at or before the decision. */
@@ -310,19 +318,6 @@ function spansOverlap(spans: readonly { start: number; end: number }[]): boolean
 }
 
 /**
- * How long the blackout's transfer took, ms, when the VMM timed it (every `stopcopy` transfer
- * record has a duration; the longest, as they run side by side): undefined when none was
- * recorded. `termCalibration` keeps only those shorter than the blackout (a QMP import's
- * transfer lasts the whole downtime unless the source's downtime checkpoints were traced:
- * `VfioTraceTracker.blackoutTransferMs`, `qemu/vfio-trace.ts`).
- */
-export function timedTransferMs(transfers: readonly TransferRecord[]): number | undefined {
-  let longest: number | undefined;
-  for (const t of transfers) longest = longest === undefined ? t.durationMs : Math.max(longest, t.durationMs);
-  return longest;
-}
-
-/**
  * Where the device state went in the blackout, read off the destination's loads (`RESUMING>STOP`
  * in the blackout): true over multifd, false on the main channel, undefined when the records do
  * not tell. QEMU 10 loads device state that came over multifd in a thread per device
@@ -331,7 +326,7 @@ export function timedTransferMs(transfers: readonly TransferRecord[]): number | 
  * another (`vfio_load_state()`), each after RAM and its own stream. So it is multifd when
  * - two loads overlapped, or
  * - the last load started before the source arcs' end plus the blackout transfer as timed (when
- *   it was timed apart from the blackout, {@link timedTransferMs}): on the main channel the last
+ *   it was timed apart from the blackout, {@link MigrationFacts.blackoutTransferMs}): on the main channel the last
  *   load starts after RAM and every stream, so at or after that. This reads loads that ran beside
  *   the wire but not beside each other (a short load, then the next device's), and a single
  *   device's, as multifd. Reading overlapping loads alone, 359 of the 888 blackouts whose device
@@ -423,9 +418,11 @@ export function factsOf(d: MigrationData): MigrationFacts {
   for (const r of d.rams) if (r.atMs <= decidedAtMs && (decisionRam === undefined || r.atMs >= decisionRam.atMs)) decisionRam = r;
   let blackoutBytes: number | undefined;
   let ramBlackoutBytes: number | undefined;
+  let blackoutTransferMs: number | undefined;
   for (const t of d.stopcopyTransfers) {
     blackoutBytes = (blackoutBytes ?? 0) + t.bytes;
     if (t.deviceId === 'ram') ramBlackoutBytes = (ramBlackoutBytes ?? 0) + t.bytes;
+    blackoutTransferMs = blackoutTransferMs === undefined ? t.durationMs : Math.max(blackoutTransferMs, t.durationMs);
   }
   const idx: number[] = [];
   const qemuVersion = d.qemuVersion.source;
@@ -443,8 +440,7 @@ export function factsOf(d: MigrationData): MigrationFacts {
   const { devices, serial } = sourceDevices(d, idx, decidedAtMs);
   const link = blackoutLink(d.stopcopyTransfers);
   // A transfer timed as long as the blackout (a QMP import's) says nothing of where the loads ran.
-  const timed = timedTransferMs(d.stopcopyTransfers);
-  const multifd = deviceStateMultifd(d, idx, outcome !== undefined && timed !== undefined && timed < outcome.actualBlackoutMs ? timed : undefined);
+  const multifd = deviceStateMultifd(d, idx, outcome !== undefined && blackoutTransferMs !== undefined && blackoutTransferMs < outcome.actualBlackoutMs ? blackoutTransferMs : undefined);
   const query: BlackoutQuery = {
     devices,
     ramRemainingBytes: decisionRam?.remainingBytes ?? 0,
@@ -455,7 +451,7 @@ export function factsOf(d: MigrationData): MigrationFacts {
     ...(multifd === undefined ? {} : { deviceStateMultifd: multifd }),
   };
   const stack = stackKey(qemuVersion, devices.map((x) => x.model));
-  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, link, decisionRam, blackoutArcsMs, arcInsideBlackout, placement, qemuVersion, stack, query };
+  return { migrationId: d.migrationId, outcome, blackoutBytes, ramBlackoutBytes, blackoutTransferMs, link, decisionRam, blackoutArcsMs, arcInsideBlackout, placement, qemuVersion, stack, query };
 }
 
 /** Facts of one migration from its records (any order; all taken as this migration's). */

@@ -113,6 +113,7 @@ function labBlackouts(seed: number, n: number, link: string | undefined): Migrat
       outcome: { kind: 'outcome', migrationId: `lab-${seed}-${i}`, policy: 'governor', deadlineMs: 300, decidedAtMs: 0, predictedBlackoutMs: 60, actualBlackoutMs: rng.uniform(49, 73), met: true },
       blackoutBytes: bytes,
       ramBlackoutBytes: bytes,
+      blackoutTransferMs: undefined,
       link,
       decisionRam: undefined,
       blackoutArcsMs: 0,
