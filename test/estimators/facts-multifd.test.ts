@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { collectMigrations, factsOf } from '../../src/estimators/migrations.js';
 import type { TelemetryRecord } from '../../src/records/records.js';
 
+/** One arc record of migration `m`. */
+const arc = (deviceId: string, from: string, to: string, startedAtMs: number, latencyMs: number): TelemetryRecord =>
+  ({ kind: 'arc', migrationId: 'm', deviceId, deviceModel: 'mlx5-cx7', from, to, startedAtMs, latencyMs, stopCopyBytes: 1e8, ok: true }) as TelemetryRecord;
+
 /** Two devices into STOP_COPY one after another, then their destination loads at `loadStartsMs`. */
 function migration(loadStartsMs: readonly [number, number]): TelemetryRecord[] {
-  const arc = (deviceId: string, from: string, to: string, startedAtMs: number, latencyMs: number): TelemetryRecord =>
-    ({ kind: 'arc', migrationId: 'm', deviceId, deviceModel: 'mlx5-cx7', from, to, startedAtMs, latencyMs, stopCopyBytes: 1e8, ok: true }) as TelemetryRecord;
   return [
     { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: 1000, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
     arc('a', 'PRE_COPY_P2P', 'STOP_COPY', 1000, 50),
@@ -25,17 +27,16 @@ describe('the recorded blackout query: where the device state went', () => {
 });
 
 describe('the recorded blackout query: loads beside the wire', () => {
-  // Two source devices into STOP_COPY by 1100; the blackout's transfer timed at 300 ms; loads at `loads`.
-  const arc = (deviceId: string, from: string, to: string, startedAtMs: number, latencyMs: number): TelemetryRecord =>
-    ({ kind: 'arc', migrationId: 'm', deviceId, deviceModel: 'mlx5-cx7', from, to, startedAtMs, latencyMs, stopCopyBytes: 1e8, ok: true }) as TelemetryRecord;
-  const facts = (loads: readonly (readonly [number, number])[], timedMs = 300) =>
+  // Two source devices into STOP_COPY by 1100; the blackout's transfer timed at 300 ms; loads at
+  // `loads`, the i-th on the destination device `loadId(i)`.
+  const facts = (loads: readonly (readonly [number, number])[], timedMs = 300, loadId = (i: number): string => `dst-${i}`) =>
     factsOf(
       collectMigrations([
         { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: 1000, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
         { kind: 'transfer', migrationId: 'm', deviceId: 'ram', phase: 'stopcopy', bytes: 1e9, durationMs: timedMs },
         arc('a', 'PRE_COPY_P2P', 'STOP_COPY', 1000, 50),
         arc('b', 'PRE_COPY_P2P', 'STOP_COPY', 1050, 50),
-        ...loads.map(([start, latency], i) => arc(`dst-${i}`, 'RESUMING', 'STOP', start, latency)),
+        ...loads.map(([start, latency], i) => arc(loadId(i), 'RESUMING', 'STOP', start, latency)),
       ]).get('m')!,
     ).query.deviceStateMultifd;
 
@@ -53,16 +54,7 @@ describe('the recorded blackout query: loads beside the wire', () => {
   });
 
   it('finds the source arcs by their states, so a device named the same on both sides reads the same', () => {
-    const sameNames = (loads: readonly (readonly [number, number])[]) =>
-      factsOf(
-        collectMigrations([
-          { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: 1000, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
-          { kind: 'transfer', migrationId: 'm', deviceId: 'ram', phase: 'stopcopy', bytes: 1e9, durationMs: 300 },
-          arc('a', 'PRE_COPY_P2P', 'STOP_COPY', 1000, 50),
-          arc('b', 'PRE_COPY_P2P', 'STOP_COPY', 1050, 50),
-          ...loads.map(([start, latency], i) => arc(i === 0 ? 'a' : 'b', 'RESUMING', 'STOP', start, latency)),
-        ]).get('m')!,
-      ).query.deviceStateMultifd;
+    const sameNames = (loads: readonly (readonly [number, number])[]) => facts(loads, 300, (i) => (i === 0 ? 'a' : 'b'));
     expect(sameNames([[1110, 2], [1130, 100]])).toBe(true);
     expect(sameNames([[1300, 100], [1405, 50]])).toBe(false);
   });
@@ -81,8 +73,6 @@ describe('the recorded blackout query: arcs that start the instant the previous 
   const first = anchor + 0.37;
   const latency = 50.3;
   const next = anchor + (0.37 + latency);
-  const arc = (deviceId: string, from: string, to: string, startedAtMs: number, latencyMs: number): TelemetryRecord =>
-    ({ kind: 'arc', migrationId: 'm', deviceId, deviceModel: 'mlx5-cx7', from, to, startedAtMs, latencyMs, stopCopyBytes: 1e8, ok: true }) as TelemetryRecord;
   const records: TelemetryRecord[] = [
     { kind: 'outcome', migrationId: 'm', policy: 'qemu', deadlineMs: 1000, decidedAtMs: anchor, predictedBlackoutMs: 500, actualBlackoutMs: 600, met: true },
     arc('a', 'PRE_COPY_P2P', 'STOP_COPY', first, latency),
