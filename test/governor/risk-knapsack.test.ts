@@ -11,11 +11,11 @@ describe('RiskKnapsack', () => {
   it('decides the first VMs at 2α, then at the largest risk whose cheaper VMs fill the budget', () => {
     const k = new RiskKnapsack({ alpha: 0.01, gamma: 0 });
     expect(k.level()).toBe(0.02);
-    // 80 VMs at 0.1 %, 15 at 2 %, 5 at 50 %: a budget of 1.2 % × 100 = 1.2 expected misses.
+    // 80 VMs at 0.1 %, 15 at 2 %, 5 at 50 %: a budget of 1 % × 100 = 1 expected miss.
     for (let i = 0; i < 80; i++) k.offer(0.001);
     for (let i = 0; i < 15; i++) k.offer(0.02 + i * 1e-4);
     for (let i = 0; i < 5; i++) k.offer(0.5);
-    // 0.08 on the cheap ones, then 2 % VMs while the sum stays ≤ 1.2: 0.08 + Σ_{i<m} (0.02 + i·1e-4) ≤ 1.2 → m = 15.
+    // 0.08 on the cheap ones, then every 2 % VM (0.08 + Σ_{i<15} (0.02 + i·1e-4) = 0.3905 ≤ 1), not the five 50 % VMs together.
     expect(k.level()).toBeCloseTo(0.0214, 12);
     expect(k.status()).toMatchObject({ attempts: 0, misses: 0, mayCommit: true });
   });
@@ -47,7 +47,7 @@ describe('RiskKnapsack', () => {
     expect(k.level()).toBe(0.001);
   });
 
-  it('lowers its budget by γ(1 − α) per miss and stops every commit once misses pass α·t + slack', () => {
+  it('lowers its budget by γ per miss beyond α·t and stops every commit once misses pass α·t + slack', () => {
     const k = new RiskKnapsack({ alpha: 0.01, budget: 0.012, gamma: 0.0025, slack: 4 });
     k.observe(true);
     expect(k.budget).toBeCloseTo(0.012 - 0.0025 * 0.99, 12);
@@ -58,15 +58,39 @@ describe('RiskKnapsack', () => {
     expect(k.status().missAllowance).toBeCloseTo(0.05 + 5, 12);
   });
 
+  it('never raises its budget above A_1 unless told to, and wins back what a miss took as α·t catches up', () => {
+    const ceiling = new RiskKnapsack({ alpha: 0.01, budget: 0.01, gamma: 0.001 });
+    for (let i = 0; i < 200; i++) ceiling.observe(false);
+    expect(ceiling.budget).toBe(0.01);
+    // A miss within α·t (2.01 here) costs nothing.
+    ceiling.observe(true);
+    expect(ceiling.budget).toBe(0.01);
+
+    const k = new RiskKnapsack({ alpha: 0.01, budget: 0.01, gamma: 0.001 });
+    k.observe(true);
+    expect(k.budget).toBeCloseTo(0.01 - 0.001 * 0.99, 12);
+    for (let i = 0; i < 49; i++) k.observe(false);
+    expect(k.budget).toBeCloseTo(0.01 - 0.001 * 0.5, 12);
+    for (let i = 0; i < 60; i++) k.observe(false);
+    expect(k.budget).toBe(0.01);
+
+    // rises: adaptive conformal's two-way step, γα per attempt without a miss.
+    const rising = new RiskKnapsack({ alpha: 0.01, budget: 0.01, gamma: 0.001, rises: true });
+    for (let i = 0; i < 200; i++) rising.observe(false);
+    expect(rising.budget).toBeCloseTo(0.01 + 0.001 * 2, 12);
+    expect(rising.status().budget).toBe(rising.budget);
+  });
+
   it('keeps misses ≤ α·T + slack + 1 over any sequence when a VM commits only within its level', () => {
     fc.assert(
       fc.property(
         fc.double({ min: 0.001, max: 0.2, noNaN: true }),
         fc.double({ min: 0, max: 0.5, noNaN: true }),
         fc.integer({ min: 0, max: 10 }),
+        fc.boolean(),
         fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean()), { minLength: 1, maxLength: 1500 }),
-        (alpha, budget, slack, attempts) => {
-          const k = new RiskKnapsack({ alpha, budget, slack, gamma: 0.01 });
+        (alpha, budget, slack, rises, attempts) => {
+          const k = new RiskKnapsack({ alpha, budget, slack, gamma: 0.01, rises });
           let misses = 0;
           for (const [risk, wantsMiss] of attempts) {
             const may = k.mayCommit && risk <= k.level();

@@ -274,9 +274,11 @@ export const MIN_RISK_LEVEL = 1e-4;
  *
  * Why: the knapsack is offered a VM's best-case risk r, and the VM may commit at any state whose
  * risk is up to this multiple of r; once it commits it is charged the level it committed at
- * (`RiskKnapsack.committedAt`). With that charge (replay of the governor and the oracle, seeds
- * 1–10, pooled % of the oracle's useful share at pooled misses): 1.1 103.8 % at 1.17 %, **1.2
- * 103.1 % at 1.13 %**, 1.5 101.6 % at 1.20 %. The figures below are from before, when a VM was
+ * (`RiskKnapsack.committedAt`). With that charge and the budget's ceiling (replay of the governor
+ * and the oracle, seeds 1–10, pooled % of the oracle's useful share at pooled misses, worst seed):
+ * 1.1 104.0 % at 1.00 % (97.2), **1.2 103.8 % at 1.00 % (97.7)**, 1.5 101.0 % at 1.10 % (92.9);
+ * with the charge before the ceiling: 1.1 103.8 % at 1.17 %, 1.2 103.1 % at 1.13 %, 1.5 101.6 %
+ * at 1.20 %. The figures below are from before, when a VM was
  * charged r whatever it committed at. At 2 the fleet's committed VMs were charged 24.3 expected
  * misses and missed 35 (seeds 1–10, 1890 of 1893 commits on the first rung): the slack between the
  * charge and the rung spent the allowance past α (at 1.2: 1921 commits, charged 26.1, 33 missed).
