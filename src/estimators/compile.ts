@@ -34,9 +34,17 @@ export interface CompiledDevice {
   readonly model: string;
   /** Source: `planPath(state, STOP_COPY, flags)` at index `flags × 8 + state`; null where the kernel rejects. */
   readonly toStopCopy: readonly (CompiledChain | null)[];
-  /** Destination `RESUMING>STOP`: loading the state, often the slowest part (Horon 2023, 1480 ms). */
+  /**
+   * Destination `RESUMING>STOP`: loading the state, often the slowest part (Horon 2023, 1480 ms).
+   * No arcs when the model has none: the restart then names it missing, or starts at RESUMING
+   * ({@link resumeInOneRequest}).
+   */
   readonly load: CompiledChain;
-  /** Destination `planPath(STOP, RUNNING, flags)` at index `flags`; null where the kernel rejects. */
+  /**
+   * Destination `planPath(STOP, RUNNING, flags)` at index `flags`, or `RESUMING>X` then X → RUNNING
+   * where the model knows the destination only from QEMU's one request ({@link resumeInOneRequest});
+   * null where the kernel rejects.
+   */
   readonly restart: readonly (CompiledChain | null)[];
   /** Source `STOP_COPY>STOP`: inside the blackout only before QEMU 8.2 (`stack.ts`, {@link BlackoutQuery.stopCopyToStopInBlackout}). */
   readonly stopAfterCopy: CompiledChain;
@@ -127,19 +135,45 @@ function chainFor(model: string, arcs: ReadonlyMap<string, CompiledArc>, cur: Mi
   return { arcs: found, missing };
 }
 
+/**
+ * The destination's whole way back to RUNNING for `flags`, where the model has no `RESUMING>STOP`
+ * but the arc QEMU asks for: QEMU moves a resuming device to RUNNING_P2P (RUNNING without P2P) in
+ * one request as the VM starts (`vfio_vmstate_change_prepare()`, `hw/vfio/migration.c`), which
+ * the kernel runs through STOP (`vfio_mig_get_next_state()`), so a QEMU host records
+ * `RESUMING>RUNNING_P2P` and never the load or `STOP>RUNNING_P2P` alone. That arc is the load
+ * and the restart's first step, one after another with the other devices' restarts at the VM's
+ * start: the chain is it, then the kernel's steps from where it ends (the farthest state of
+ * `planPath(RESUMING, RUNNING, flags)` one recorded arc reaches). Null when no such arc is known.
+ */
+function resumeInOneRequest(model: string, arcs: ReadonlyMap<string, CompiledArc>, flags: MigFlags): CompiledChain | null {
+  if (!isValidFlagSet(flags) || !isStateSupported(MigState.RESUMING, flags)) return null;
+  const path = planPath(MigState.RESUMING, MigState.RUNNING, flags);
+  // path[0] is STOP: RESUMING>STOP itself is the load, absent here.
+  for (let j = path.length - 1; j >= 1; j--) {
+    const to = path[j] as MigState;
+    const first = arcs.get(`RESUMING>${stateName(to)}`);
+    if (first === undefined) continue;
+    const rest = chainFor(model, arcs, to, MigState.RUNNING, flags);
+    return rest === null ? null : { arcs: [first, ...rest.arcs], missing: rest.missing };
+  }
+  return null;
+}
+
 function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLatencyModel>>, inCalibration: boolean): CompiledDevice {
   const arcs = new Map<string, CompiledArc>();
   for (const [key, m] of Object.entries(arcModels)) arcs.set(key, compileArc(key, m));
+  const loadArc = arcs.get('RESUMING>STOP');
   const toStopCopy: (CompiledChain | null)[] = [];
   const restart: (CompiledChain | null)[] = [];
   for (let flags = 0; flags < NUM_FLAG_VALUES; flags++) {
     for (let state = 0; state < NUM_STATES; state++) {
       toStopCopy.push(chainFor(model, arcs, state as MigState, MigState.STOP_COPY, flags));
     }
-    restart.push(chainFor(model, arcs, MigState.STOP, MigState.RUNNING, flags));
+    const steps = chainFor(model, arcs, MigState.STOP, MigState.RUNNING, flags);
+    if (loadArc !== undefined || steps === null) restart.push(steps);
+    else restart.push(resumeInOneRequest(model, arcs, flags) ?? { arcs: steps.arcs, missing: [`${model}:RESUMING>STOP`, ...steps.missing] });
   }
-  const loadArc = arcs.get('RESUMING>STOP');
-  const load: CompiledChain = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
+  const load: CompiledChain = { arcs: loadArc === undefined ? [] : [loadArc], missing: [] };
   const stopArc = arcs.get('STOP_COPY>STOP');
   const stopAfterCopy: CompiledChain = stopArc === undefined ? { arcs: [], missing: [`${model}:STOP_COPY>STOP`] } : { arcs: [stopArc], missing: [] };
   return { model, toStopCopy, load, restart, stopAfterCopy, inCalibration };

@@ -76,9 +76,11 @@ export function decisionModelOf(model: CompiledModel, deviceModel: string, state
 
 /**
  * Whether the model has every arc of the device's source chain into STOP_COPY, its load and its
- * restart. A device model learnt only from QEMU's events lacks some: QEMU asks the kernel for
- * `RESUMING → RUNNING_P2P` in one request, which the kernel runs as `RESUMING → STOP →
- * RUNNING_P2P` (`vfio_mig_get_next_state()`), so the model's `RESUMING>STOP` load arc is never seen alone.
+ * restart. QEMU asks the kernel for `RESUMING → RUNNING_P2P` in one request, which the kernel
+ * runs as `RESUMING → STOP → RUNNING_P2P` (`vfio_mig_get_next_state()`), so a model learnt from
+ * QEMU's records has no `RESUMING>STOP` load arc: its restart starts from that one request
+ * instead (`estimators/compile.ts` `resumeInOneRequest`). Without the VFIO trace QEMU's events
+ * time only the arcs it issues back to back, and the destination is not covered.
  */
 function covers(model: CompiledModel, deviceModel: string, state: MigState, flags: MigFlags): boolean {
   const d = model.devices.get(deviceModel);

@@ -58,3 +58,34 @@ describe('predictBlackout with QEMU 10 multifd device state', () => {
     expect(at(undefined)).toBeCloseTo(500, 9);
   });
 });
+
+describe('predictBlackout with a destination QEMU moves in one request', () => {
+  // What a QEMU host records: RESUMING>RUNNING_P2P (the load and STOP>RUNNING_P2P in one request as
+  // the VM starts), never RESUMING>STOP alone. Its median, 68 ms + 2 ms/MB, is the step model's load and first restart step.
+  const { 'RESUMING>STOP': _load, 'STOP>RUNNING_P2P': _p2p, ...source } = model.arcs['nic']!;
+  const oneRequest = compileModel({ ...model, arcs: { nic: { ...source, 'RESUMING>RUNNING_P2P': exact(68, 2e-6) } } });
+
+  it('predicts the load inside the restart, at the VM start, one device after another', () => {
+    const p = predictBlackout(oneRequest, { devices: [nic('a', 100e6)], ramRemainingBytes: 0, link: '100G', deviceStateMultifd: false }, 0.1);
+    expect(p.missing).toEqual([]);
+    expect(p.parts.filter((x) => x.kind === 'restart' || x.kind === 'dest-load').map((x) => [x.kind, x.arc])).toEqual([
+      ['restart', 'RESUMING>RUNNING_P2P'],
+      ['restart', 'RUNNING_P2P>RUNNING'],
+    ]);
+    // On the main channel it is the step model's sum: transfer 50 ms, then 268 + 5.
+    expect(p.medianMs).toBeCloseTo(predictBlackout(c, { devices: [nic('a', 100e6)], ramRemainingBytes: 0, link: '100G', deviceStateMultifd: false }, 0.1).medianMs, 9);
+    expect(p.medianMs).toBeCloseTo(15 + 50 + 50 + 273, 9);
+  });
+
+  it('does not hide it under the wire over multifd: QEMU moves each device at the VM start, after the wire', () => {
+    const p = predictBlackout(oneRequest, { devices: four, ramRemainingBytes: 0, link: '100G', multifdChannels: 8, deviceStateMultifd: true, serial: true }, 0.1);
+    // arcs in turn 4 × 50; transfer 40 ms (each stream 10 ms, nothing to load beside it); 4 × 273 at the start.
+    expect(p.medianMs).toBeCloseTo(15 + 200 + 40 + 4 * 273, 9);
+  });
+
+  it('names the load missing when neither it nor the one request is known', () => {
+    const none = compileModel({ ...model, arcs: { nic: source } });
+    const p = predictBlackout(none, { devices: [nic('a', 1e6)], ramRemainingBytes: 0 }, 0.1);
+    expect(p.missing).toEqual(['nic:RESUMING>STOP', 'nic:STOP>RUNNING_P2P']);
+  });
+});

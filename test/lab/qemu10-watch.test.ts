@@ -195,12 +195,17 @@ describe.skipIf(SKIP)(SKIP ? 'QEMU 10 VFIO lab (skipped: no lab tools on this ho
   it(`over ${SCORED} migrations the device-aware bound covers QEMU's measured downtime`, async () => {
     for (let i = runs; i < WARMUP; i++) await run({ drive: true, deadlineMs: SCORING_DEADLINE_MS });
     const rows: { predictedMs: number; boundMs: number; actualMs: number; expectedMs: number | null }[] = [];
+    const priorNotes: string[] = [];
+    let deviceRestarts = 0;
     for (let i = 0; i < SCORED; i++) {
       const m = await run({ drive: true, deadlineMs: SCORING_DEADLINE_MS });
       const d = lastDecision(m.entries);
+      for (const e of m.entries) if (e.type === 'note' && e.message.includes('which the model does not know')) priorNotes.push(e.message);
       if (m.result.end !== 'completed' || d?.decision.action !== 'commit') continue;
       const ram = m.records.filter((r): r is RamRecord => r.kind === 'ram').at(-1);
       if (d === undefined || m.result.downtimeMs === null) continue;
+      // The destination's load and first restart step, learnt from QEMU's one request (`compile.ts` resumeInOneRequest).
+      if (d.decision.breakdown.some((p) => p.kind === 'restart' && p.arc === 'RESUMING>RUNNING_P2P')) deviceRestarts++;
       rows.push({ predictedMs: d.decision.medianBlackoutMs, boundMs: d.decision.predictedBlackoutMs, actualMs: m.result.downtimeMs, expectedMs: ram?.expectedDowntimeMs ?? null });
     }
     const log2 = (p: number, a: number): number => Math.abs(Math.log2(p / a));
@@ -217,6 +222,13 @@ describe.skipIf(SKIP)(SKIP ? 'QEMU 10 VFIO lab (skipped: no lab tools on this ho
     console.info(`qemu10-lab: ${JSON.stringify(summary)}`);
     expect(rows.length).toBeGreaterThanOrEqual(Math.min(SCORED, 20) - 2);
     expect(summary.coverage).toBeGreaterThanOrEqual(0.85);
+    // The device is predicted with its own arcs, not a prior's: once the model has learnt them from
+    // QEMU's records, and its calibration scores these migrations (a prediction missing an arc is
+    // not scored). With the prior standing in (before), the median was 1.9× off and the bound 11×.
+    expect(priorNotes).toEqual([]);
+    expect(deviceRestarts).toBe(rows.length);
+    expect(summary.medianAbsLog2Error).toBeLessThan(0.5);
+    expect(summary.boundMedianMs).toBeLessThan(5 * summary.downtimeMs.median);
   }, 1_500_000);
 
   it('--drive holds QEMU past the point its own rule would switch, then switches when the governor commits', async () => {
