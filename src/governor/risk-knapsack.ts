@@ -141,7 +141,7 @@ export interface RiskKnapsackStatus {
 export function defaultKnapsackBudget(alpha: number): number {
   return alpha;
 }
-/** γ = 0.001: a miss beyond α·t lowers the budget by a tenth of α (module comment). */
+/** γ = 0.001: each miss beyond α·t lowers the budget by 0.001, a tenth of α = 1 % (module comment). */
 export const DEFAULT_KNAPSACK_GAMMA = 0.001;
 /** The level's ceiling unless {@link RiskKnapsackOptions.maxLevel} says otherwise. */
 export const DEFAULT_KNAPSACK_MAX_LEVEL = 0.25;

@@ -12,7 +12,8 @@
  * - `abort`: the VM stays on the source.
  * Which miss level `decide()` is asked at is the allocation's: with a model that has blackout
  * terms, the risk knapsack's (`governor/risk-knapsack.ts`: at the first poll the VM's best-case
- * miss probability, then twice that and the fleet's level λ); otherwise adaptive α's ladder.
+ * miss probability, then 1.2 times that ({@link KNAPSACK_FIRST_RUNG}) and the fleet's level λ);
+ * otherwise adaptive α's ladder.
  * QEMU's own auto-converge is off under the governor (it owns throttling); switchover-ack still
  * gates the commit, as it gates any switchover in QEMU: the snapshot carries the ack state and
  * `decide()` waits while it is pending.
