@@ -36,8 +36,8 @@ export interface CompiledDevice {
   readonly toStopCopy: readonly (CompiledChain | null)[];
   /**
    * Destination `RESUMING>STOP`: loading the state, often the slowest part (Horon 2023, 1480 ms).
-   * No arcs when the model has none: the restart then names it missing, or starts at RESUMING
-   * ({@link resumeInOneRequest}).
+   * No arcs when the model has none, or only a prior's beside a learnt one-request arc: the
+   * restart then starts at RESUMING ({@link resumeInOneRequest}) or names the load missing.
    */
   readonly load: CompiledChain;
   /**
@@ -135,6 +135,9 @@ function chainFor(model: string, arcs: ReadonlyMap<string, CompiledArc>, cur: Mi
   return { arcs: found, missing };
 }
 
+/** The arcs QEMU asks a resuming device for in one request ({@link resumeInOneRequest}). */
+const ONE_REQUEST_ARCS = ['RESUMING>RUNNING_P2P', 'RESUMING>RUNNING'] as const;
+
 /**
  * The destination's whole way back to RUNNING for `flags`, where the model has no `RESUMING>STOP`
  * but the arc QEMU asks for: QEMU moves a resuming device to RUNNING_P2P (RUNNING without P2P) in
@@ -144,6 +147,9 @@ function chainFor(model: string, arcs: ReadonlyMap<string, CompiledArc>, cur: Mi
  * and the restart's first step, one after another with the other devices' restarts at the VM's
  * start: the chain is it, then the kernel's steps from where it ends (the farthest state of
  * `planPath(RESUMING, RUNNING, flags)` one recorded arc reaches). Null when no such arc is known.
+ * Also used where the load is only a prior's and the one request was learnt: a fitted model carries
+ * every prior arc over (`arc-fit.ts`), so a host's `mlx5-cx7` would otherwise be predicted by the
+ * prior's load and P2P step with the arc it measured left out.
  */
 function resumeInOneRequest(model: string, arcs: ReadonlyMap<string, CompiledArc>, flags: MigFlags): CompiledChain | null {
   if (!isValidFlagSet(flags) || !isStateSupported(MigState.RESUMING, flags)) return null;
@@ -163,6 +169,9 @@ function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLate
   const arcs = new Map<string, CompiledArc>();
   for (const [key, m] of Object.entries(arcModels)) arcs.set(key, compileArc(key, m));
   const loadArc = arcs.get('RESUMING>STOP');
+  const learntOneRequest = ONE_REQUEST_ARCS.some((key) => arcs.get(key)?.fromPrior === false);
+  // The destination from QEMU's one request ({@link resumeInOneRequest}) unless the load was learnt or nothing better is known.
+  const oneRequest = loadArc === undefined || (loadArc.fromPrior && learntOneRequest);
   const toStopCopy: (CompiledChain | null)[] = [];
   const restart: (CompiledChain | null)[] = [];
   for (let flags = 0; flags < NUM_FLAG_VALUES; flags++) {
@@ -170,10 +179,14 @@ function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLate
       toStopCopy.push(chainFor(model, arcs, state as MigState, MigState.STOP_COPY, flags));
     }
     const steps = chainFor(model, arcs, MigState.STOP, MigState.RUNNING, flags);
-    if (loadArc !== undefined || steps === null) restart.push(steps);
-    else restart.push(resumeInOneRequest(model, arcs, flags) ?? { arcs: steps.arcs, missing: [`${model}:RESUMING>STOP`, ...steps.missing] });
+    if (!oneRequest || steps === null) restart.push(steps);
+    else {
+      // Where no one-request arc reaches these flags' path, the load (a prior's) goes first in the restart, or is named missing.
+      const load = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
+      restart.push(resumeInOneRequest(model, arcs, flags) ?? { arcs: [...load.arcs, ...steps.arcs], missing: [...load.missing, ...steps.missing] });
+    }
   }
-  const load: CompiledChain = { arcs: loadArc === undefined ? [] : [loadArc], missing: [] };
+  const load: CompiledChain = { arcs: oneRequest || loadArc === undefined ? [] : [loadArc], missing: [] };
   const stopArc = arcs.get('STOP_COPY>STOP');
   const stopAfterCopy: CompiledChain = stopArc === undefined ? { arcs: [], missing: [`${model}:STOP_COPY>STOP`] } : { arcs: [stopArc], missing: [] };
   return { model, toStopCopy, load, restart, stopAfterCopy, inCalibration };

@@ -9,6 +9,8 @@
  *            + (RAM remaining + dirty rate × carry + Σ stop-copy bytes) / blackout rate
  *            + agg over devices of the destination RESUMING>STOP load
  *            + Σ over devices of the destination STOP → … → RUNNING restart
+ *              (RESUMING → … → RUNNING, the load inside it, for a device known from QEMU's one
+ *              request, `compile.ts` `resumeInOneRequest`)
  *
  * `agg` is max (devices in parallel, the default) or sum (serial). Phases add up because QEMU
  * runs them as barriers: `vm_stop_force_state()` takes every device to STOP_COPY before

@@ -77,9 +77,9 @@
  * instead (measured before that multifd reading) missed less on seeds 1–10, 1.07 %, but completed
  * 101.8 % with seed 9 at 93.2 %.
  *
- * What sets a seed's share is mostly when its misses come (replay of seeds 1–10 with the 1.2
- * rung, before the rest scale of `fit.ts` was the model's: pooled 99.5 % at 1.10 %, worst seed
- * 91.7 %). Seed 3's four misses at attempts 81–123 take A_t from 0.012 to 0.0035 and λ from
+ * With the two-way step (A_1 = α, γ = 0.0025), what set a seed's share was mostly when its misses
+ * came (replay of seeds 1–10 with the 1.2 rung, before the rest scale of `fit.ts` was the model's:
+ * pooled 99.5 % at 1.10 %, worst seed 91.7 %). Seed 3's four misses at attempts 81–123 take A_t from 0.012 to 0.0035 and λ from
  * 0.109 to 0.024 for ~100 VMs; the first 20 VMs, decided at 2α, leave 32 VMs over the ten seeds
  * that the final level would have taken. Measured
  * and not kept (pooled % of the oracle at pooled misses, worst seed): γ = 0, 0.001, 0.005: 98.9 %

@@ -29,7 +29,9 @@ export function ackPending(s: VmSnapshot): boolean {
  * Median time until the destination can ack, ms: the pending initial bytes sent at the pre-copy
  * rate, then loaded by the destination (the model's destination RESUMING load chain at that
  * size; devices in parallel, or one after another when `serial`). With no initial bytes left the
- * destination is still loading what it got: the chain's fixed part is the least that takes.
+ * destination is still loading what it got: the chain's fixed part is the least that takes. A
+ * device known only from QEMU's one request has no load chain (`compile.ts` `resumeInOneRequest`:
+ * its load runs at the VM's start), so its wait is the send time alone.
  * Infinity when initial bytes are pending and nothing is being sent.
  */
 export function ackWaitMs(model: CompiledModel, s: VmSnapshot, devices: readonly DeviceSnapshot[], link: string, serial: boolean, alpha: number): number {

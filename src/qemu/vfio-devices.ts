@@ -85,7 +85,8 @@ export function decisionModelOf(model: CompiledModel, deviceModel: string, state
 function covers(model: CompiledModel, deviceModel: string, state: MigState, flags: MigFlags): boolean {
   const d = model.devices.get(deviceModel);
   if (d === undefined) return false;
-  return d.toStopCopy[flags * 8 + state]?.missing.length === 0 && d.restart[flags]?.missing.length === 0 && d.load.missing.length === 0;
+  // The restart names the load when neither it nor the one request is known (`compile.ts`).
+  return d.toStopCopy[flags * 8 + state]?.missing.length === 0 && d.restart[flags]?.missing.length === 0;
 }
 
 /** Every PCI function `query-pci` reports, bridges' buses included. */

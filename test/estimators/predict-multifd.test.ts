@@ -83,6 +83,21 @@ describe('predictBlackout with a destination QEMU moves in one request', () => {
     expect(p.medianMs).toBeCloseTo(15 + 200 + 40 + 4 * 273, 9);
   });
 
+  it("prefers a learnt one request to a prior's load (a fitted model carries every prior arc over), not to a learnt load", () => {
+    const prior = (a: ArcLatencyModel): ArcLatencyModel => ({ ...a, n: 0, source: 'prior' });
+    const withPrior = compileModel({ ...model, arcs: { nic: { ...source, 'RESUMING>STOP': prior(exact(60, 2e-6)), 'STOP>RUNNING_P2P': prior(exact(8)), 'STOP>RUNNING': exact(3), 'RESUMING>RUNNING_P2P': exact(400) } } });
+    const restartArcs = (m: typeof c): string[] =>
+      predictBlackout(m, { devices: [nic('a', 1e6)], ramRemainingBytes: 0 }, 0.1).parts.filter((x) => x.kind === 'restart' || x.kind === 'dest-load').map((x) => `${x.kind} ${x.arc ?? ''}`);
+    expect(restartArcs(withPrior)).toEqual(['restart RESUMING>RUNNING_P2P', 'restart RUNNING_P2P>RUNNING']);
+    // Without P2P no one-request arc reaches RUNNING: the prior's load goes first in the restart.
+    const plain = withPrior.devices.get('nic')!.restart[MigFlags.STOP_COPY]!;
+    expect(plain.arcs.map((a) => a.key)).toEqual(['RESUMING>STOP', 'STOP>RUNNING']);
+    expect(plain.missing).toEqual([]);
+    // Both learnt (a host that steps the destination itself): the kernel's steps, the load beside the wire.
+    const learnt = compileModel({ ...model, arcs: { nic: { ...model.arcs['nic']!, 'RESUMING>RUNNING_P2P': exact(400) } } });
+    expect(restartArcs(learnt)).toEqual(['dest-load RESUMING>STOP', 'restart STOP>RUNNING_P2P', 'restart RUNNING_P2P>RUNNING']);
+  });
+
   it('names the load missing when neither it nor the one request is known', () => {
     const none = compileModel({ ...model, arcs: { nic: source } });
     const p = predictBlackout(none, { devices: [nic('a', 1e6)], ramRemainingBytes: 0 }, 0.1);

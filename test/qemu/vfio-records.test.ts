@@ -160,6 +160,7 @@ describe('device models', () => {
     expect(decisionModelOf(learnt, 'pci-4348:3253', MigState.PRE_COPY, flags)).toEqual({ model: 'pci-4348:3253', fallback: false });
     // Without the trace QEMU's events time only the arcs it issues back to back: the load is unknown.
     const events = compileModel(fitModel(arcsOf(records(false)), buildPriors()));
+    expect(events.devices.get('pci-4348:3253')?.restart[flags]?.missing).toEqual(['pci-4348:3253:RESUMING>STOP', 'pci-4348:3253:STOP>RUNNING_P2P']);
     expect(decisionModelOf(events, 'pci-4348:3253', MigState.PRE_COPY, flags)).toEqual({ model: 'qat-vf', fallback: true });
   });
 });
