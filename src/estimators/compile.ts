@@ -182,11 +182,11 @@ function compileDevice(model: string, arcModels: Readonly<Record<string, ArcLate
     if (!oneRequest || steps === null) restart.push(steps);
     else {
       // Where no one-request arc reaches these flags' path, the load (a prior's) goes first in the restart, or is named missing.
-      const load = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
-      restart.push(resumeInOneRequest(model, arcs, flags) ?? { arcs: [...load.arcs, ...steps.arcs], missing: [...load.missing, ...steps.missing] });
+      const first = loadArc === undefined ? { arcs: [], missing: [`${model}:RESUMING>STOP`] } : { arcs: [loadArc], missing: [] };
+      restart.push(resumeInOneRequest(model, arcs, flags) ?? { arcs: [...first.arcs, ...steps.arcs], missing: [...first.missing, ...steps.missing] });
     }
   }
-  const load: CompiledChain = { arcs: oneRequest || loadArc === undefined ? [] : [loadArc], missing: [] };
+  const load: CompiledChain = { arcs: !oneRequest && loadArc !== undefined ? [loadArc] : [], missing: [] };
   const stopArc = arcs.get('STOP_COPY>STOP');
   const stopAfterCopy: CompiledChain = stopArc === undefined ? { arcs: [], missing: [`${model}:STOP_COPY>STOP`] } : { arcs: [stopArc], missing: [] };
   return { model, toStopCopy, load, restart, stopAfterCopy, inCalibration };
