@@ -64,16 +64,17 @@ describe('predictBlackout with a destination QEMU moves in one request', () => {
   // the VM starts), never RESUMING>STOP alone. Its median, 68 ms + 2 ms/MB, is the step model's load and first restart step.
   const { 'RESUMING>STOP': _load, 'STOP>RUNNING_P2P': _p2p, ...source } = model.arcs['nic']!;
   const oneRequest = compileModel({ ...model, arcs: { nic: { ...source, 'RESUMING>RUNNING_P2P': exact(68, 2e-6) } } });
+  /** The destination's parts of a prediction, `kind arc`. */
+  const destinationParts = (p: ReturnType<typeof predictBlackout>): string[] =>
+    p.parts.filter((x) => x.kind === 'restart' || x.kind === 'dest-load').map((x) => `${x.kind} ${x.arc ?? ''}`);
 
   it('predicts the load inside the restart, at the VM start, one device after another', () => {
-    const p = predictBlackout(oneRequest, { devices: [nic('a', 100e6)], ramRemainingBytes: 0, link: '100G', deviceStateMultifd: false }, 0.1);
+    const query = { devices: [nic('a', 100e6)], ramRemainingBytes: 0, link: '100G', deviceStateMultifd: false };
+    const p = predictBlackout(oneRequest, query, 0.1);
     expect(p.missing).toEqual([]);
-    expect(p.parts.filter((x) => x.kind === 'restart' || x.kind === 'dest-load').map((x) => [x.kind, x.arc])).toEqual([
-      ['restart', 'RESUMING>RUNNING_P2P'],
-      ['restart', 'RUNNING_P2P>RUNNING'],
-    ]);
+    expect(destinationParts(p)).toEqual(['restart RESUMING>RUNNING_P2P', 'restart RUNNING_P2P>RUNNING']);
     // On the main channel it is the step model's sum: transfer 50 ms, then 268 + 5.
-    expect(p.medianMs).toBeCloseTo(predictBlackout(c, { devices: [nic('a', 100e6)], ramRemainingBytes: 0, link: '100G', deviceStateMultifd: false }, 0.1).medianMs, 9);
+    expect(p.medianMs).toBeCloseTo(predictBlackout(c, query, 0.1).medianMs, 9);
     expect(p.medianMs).toBeCloseTo(15 + 50 + 50 + 273, 9);
   });
 
@@ -86,8 +87,7 @@ describe('predictBlackout with a destination QEMU moves in one request', () => {
   it("prefers a learnt one request to a prior's load (a fitted model carries every prior arc over), not to a learnt load", () => {
     const prior = (a: ArcLatencyModel): ArcLatencyModel => ({ ...a, n: 0, source: 'prior' });
     const withPrior = compileModel({ ...model, arcs: { nic: { ...source, 'RESUMING>STOP': prior(exact(60, 2e-6)), 'STOP>RUNNING_P2P': prior(exact(8)), 'STOP>RUNNING': exact(3), 'RESUMING>RUNNING_P2P': exact(400) } } });
-    const restartArcs = (m: typeof c): string[] =>
-      predictBlackout(m, { devices: [nic('a', 1e6)], ramRemainingBytes: 0 }, 0.1).parts.filter((x) => x.kind === 'restart' || x.kind === 'dest-load').map((x) => `${x.kind} ${x.arc ?? ''}`);
+    const restartArcs = (m: typeof c): string[] => destinationParts(predictBlackout(m, { devices: [nic('a', 1e6)], ramRemainingBytes: 0 }, 0.1));
     expect(restartArcs(withPrior)).toEqual(['restart RESUMING>RUNNING_P2P', 'restart RUNNING_P2P>RUNNING']);
     // Without P2P no one-request arc reaches RUNNING: the prior's load goes first in the restart.
     const plain = withPrior.devices.get('nic')!.restart[MigFlags.STOP_COPY]!;
